@@ -1,0 +1,46 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+const root = import.meta.dirname;
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Gateway (and everything it imports) on workerd with real local KV/D1/R2/Queues/DOs.
+        plugins: [
+          cloudflareTest(async () => ({
+            main: "./workers/gateway/src/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                ADMIN_TOKEN: "test-admin-token",
+                SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
+                TEST_MIGRATIONS: await readD1Migrations(path.join(root, "workers/gateway/migrations")),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["workers/gateway/**/*.test.ts", "workers/queue-consumer/**/*.test.ts"],
+          setupFiles: ["./workers/gateway/test/setup.ts"],
+        },
+      },
+      {
+        test: {
+          name: "node",
+          environment: "node",
+          include: [
+            "workers/shared/**/*.test.ts",
+            "runner/**/*.test.ts",
+            "test/**/*.test.ts",
+            "cli/**/*.test.ts",
+            "scripts/**/*.test.ts",
+          ],
+        },
+      },
+    ],
+  },
+});

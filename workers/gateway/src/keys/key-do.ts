@@ -1,0 +1,142 @@
+/**
+ * One Durable Object per API key (named by the key's SHA-256): auth state, the rate-limit window and
+ * usage counters, answered in ONE call per request. Revocation lands here, so it is immediate.
+ * Storage layout: workers/gateway/STORAGE.md.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Scope } from "../../../shared/contract/index.ts";
+import type { TenantSnapshot } from "../types.ts";
+import { type KeyRecord, loadKeyRecord } from "./record.ts";
+
+export const WINDOW_MS = 60_000;
+const USAGE_FLUSH_MS = 10_000;
+const RECORD_KEY = "record";
+
+export type AuthDecision =
+  | { status: "invalid" }
+  | { status: "revoked" }
+  | {
+      status: "ok" | "limited";
+      keyId: string;
+      tenantId: string;
+      scopes: Scope[];
+      tenant: TenantSnapshot;
+      limit: number;
+      remaining: number;
+      /** Unix ms when the current window ends. */
+      resetAt: number;
+    };
+
+interface UsageCounters {
+  requests: number;
+  rate_limited: number;
+}
+
+export class KeyDO extends DurableObject<Env> {
+  private record: KeyRecord | null | undefined;
+  private loading: Promise<KeyRecord | null> | undefined;
+  /** Fixed window starting at the first request after the previous window ended. */
+  private window = { start: 0, count: 0 };
+  /** Usage not yet flushed to D1, by UTC day. */
+  private usage = new Map<string, UsageCounters>();
+
+  private async getRecord(keyHash: string): Promise<KeyRecord | null> {
+    if (this.record !== undefined) return this.record;
+    const stored = this.ctx.storage.kv.get<KeyRecord>(RECORD_KEY);
+    if (stored) {
+      this.record = stored;
+      return stored;
+    }
+    this.loading ??= loadKeyRecord(this.env.DB, keyHash).then((record) => {
+      if (record) this.ctx.storage.kv.put(RECORD_KEY, record);
+      this.record = record;
+      this.loading = undefined;
+      return record;
+    });
+    return this.loading;
+  }
+
+  /** Auth + rate limit + usage count for one request. */
+  async authorize(keyHash: string): Promise<AuthDecision> {
+    const record = await this.getRecord(keyHash);
+    if (!record) return { status: "invalid" };
+    if (record.revoked) return { status: "revoked" };
+    const now = Date.now();
+    const limit = record.requestsPerMinute ?? Number(this.env.DEFAULT_REQUESTS_PER_MINUTE);
+    if (now >= this.window.start + WINDOW_MS) this.window = { start: now, count: 0 };
+    const allowed = this.window.count < limit;
+    if (allowed) this.window.count++;
+    this.count(now, allowed ? "requests" : "rate_limited");
+    return {
+      status: allowed ? "ok" : "limited",
+      keyId: record.keyId,
+      tenantId: record.tenantId,
+      scopes: record.scopes,
+      tenant: record.tenant,
+      limit,
+      remaining: limit - this.window.count,
+      resetAt: this.window.start + WINDOW_MS,
+    };
+  }
+
+  /** Re-reads the record from D1 (after the key or its tenant changed). */
+  async refresh(keyHash: string): Promise<void> {
+    const record = await loadKeyRecord(this.env.DB, keyHash);
+    if (record) this.ctx.storage.kv.put(RECORD_KEY, record);
+    else this.ctx.storage.kv.delete(RECORD_KEY);
+    this.record = record;
+  }
+
+  /** Marks the key revoked; every later request fails at once. */
+  async revoke(keyHash: string): Promise<void> {
+    const record = await this.getRecord(keyHash);
+    if (!record) return;
+    this.record = { ...record, revoked: true };
+    this.ctx.storage.kv.put(RECORD_KEY, this.record);
+  }
+
+  private flushScheduled = false;
+
+  private count(now: number, field: keyof UsageCounters): void {
+    const day = new Date(now).toISOString().slice(0, 10);
+    let counters = this.usage.get(day);
+    if (!counters) {
+      counters = { requests: 0, rate_limited: 0 };
+      this.usage.set(day, counters);
+    }
+    counters[field]++;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      this.ctx.waitUntil(this.ctx.storage.setAlarm(now + USAGE_FLUSH_MS));
+    }
+  }
+
+  /** Flushes usage counters to D1. */
+  override async alarm(): Promise<void> {
+    this.flushScheduled = false;
+    const record = this.record;
+    if (this.usage.size === 0 || !record) return;
+    const pending = this.usage;
+    this.usage = new Map();
+    try {
+      await this.env.DB.batch(
+        [...pending].map(([day, c]) =>
+          this.env.DB.prepare(
+            `INSERT INTO usage_daily (key_id, tenant_id, day, requests, rate_limited) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + excluded.requests,
+               rate_limited = rate_limited + excluded.rate_limited`,
+          ).bind(record.keyId, record.tenantId, day, c.requests, c.rate_limited),
+        ),
+      );
+    } catch (err) {
+      // Put the counts back and let the alarm retry (alarms retry with backoff when they throw).
+      for (const [day, c] of pending) {
+        const cur = this.usage.get(day) ?? { requests: 0, rate_limited: 0 };
+        cur.requests += c.requests;
+        cur.rate_limited += c.rate_limited;
+        this.usage.set(day, cur);
+      }
+      throw err;
+    }
+  }
+}

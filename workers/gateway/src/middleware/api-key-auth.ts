@@ -1,0 +1,84 @@
+/**
+ * API-key authentication, rate limiting and scope check in one Durable Object call.
+ *
+ *   app.use("/v1/chat/*", apiKeyAuth({ scope: "llm" }))
+ *
+ * 401 missing_api_key | invalid_api_key | revoked_api_key, 403 insufficient_scope, 429 rate_limited.
+ * `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` go on every authenticated response.
+ */
+import type { MiddlewareHandler } from "hono";
+import { Scope } from "../../../shared/contract/index.ts";
+import { sha256Hex } from "../../../shared/crypto.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { verifyTokenTag } from "../../../shared/tokens.ts";
+import type { KeyDO } from "../keys/key-do.ts";
+import type { AppEnv } from "../types.ts";
+import { bearerToken, limitUnauthenticated } from "./client-limit.ts";
+
+export interface ApiKeyAuthOptions {
+  scope: Scope;
+}
+
+export function keyStub(env: Env, keyHash: string): DurableObjectStub<KeyDO> {
+  return env.KEYS.get(env.KEYS.idFromName(keyHash)) as DurableObjectStub<KeyDO>;
+}
+
+export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv> {
+  const scope = Scope.parse(options.scope);
+  return async (c, next) => {
+    const token = bearerToken(c);
+    if (token === null) {
+      await limitUnauthenticated(c);
+      throw new ApiError(401, "missing_api_key", "No API key given. Send 'Authorization: Bearer <your API key>'.");
+    }
+    if (token === "malformed" || !(await verifyTokenTag("sk", token, c.env.SIGNING_SECRET))) {
+      await limitUnauthenticated(c);
+      throw new ApiError(
+        401,
+        "invalid_api_key",
+        "The API key is not valid. Check that you copied the whole key (it starts with 'ce_sk_').",
+      );
+    }
+    const keyHash = await sha256Hex(token);
+    const decision = await keyStub(c.env, keyHash).authorize(keyHash);
+    if (decision.status === "invalid") {
+      await limitUnauthenticated(c);
+      throw new ApiError(
+        401,
+        "invalid_api_key",
+        "The API key is not valid. Check that you copied the whole key (it starts with 'ce_sk_').",
+      );
+    }
+    if (decision.status === "revoked") {
+      throw new ApiError(401, "revoked_api_key", "This API key has been revoked. Create a new key.");
+    }
+    const resetS = Math.max(0, Math.ceil((decision.resetAt - Date.now()) / 1000));
+    c.header("ratelimit-limit", String(decision.limit));
+    c.header("ratelimit-remaining", String(decision.remaining));
+    c.header("ratelimit-reset", String(resetS));
+    if (decision.status === "limited") {
+      throw new ApiError(
+        429,
+        "rate_limited",
+        `Rate limit of ${decision.limit} requests per minute reached for this API key. Retry after ${resetS} s.`,
+        {
+          headers: { "retry-after": String(Math.max(1, resetS)) },
+        },
+      );
+    }
+    if (!decision.scopes.includes(scope)) {
+      throw new ApiError(
+        403,
+        "insufficient_scope",
+        `This API key lacks the '${scope}' scope. Create a key with scopes including "${scope}".`,
+      );
+    }
+    c.set("auth", {
+      keyId: decision.keyId,
+      tenantId: decision.tenantId,
+      scopes: decision.scopes,
+      tenant: decision.tenant,
+    });
+    await next();
+  };
+}

@@ -1,0 +1,17 @@
+import { Hono } from "hono";
+import { adminAuth } from "../../middleware/admin-auth.ts";
+import type { RouteDoc } from "../../openapi/route-doc.ts";
+import type { AppEnv } from "../../types.ts";
+import { keyDocs, keyRoutes } from "./keys.ts";
+import { poolAdminDocs, poolAdminRoutes } from "./pools.ts";
+import { runnerTokenDocs, runnerTokenRoutes } from "./runner-tokens.ts";
+import { tenantDocs, tenantRoutes } from "./tenants.ts";
+
+export const adminRoutes = new Hono<AppEnv>();
+adminRoutes.use("*", adminAuth());
+adminRoutes.route("/tenants", tenantRoutes);
+adminRoutes.route("/pools", poolAdminRoutes);
+adminRoutes.route("/keys", keyRoutes);
+adminRoutes.route("/runner-tokens", runnerTokenRoutes);
+
+export const adminDocs: RouteDoc[] = [...tenantDocs, ...poolAdminDocs, ...keyDocs, ...runnerTokenDocs];

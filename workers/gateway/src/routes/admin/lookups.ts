@@ -1,0 +1,31 @@
+import { ApiError } from "../../../../shared/errors.ts";
+import { keyStub } from "../../middleware/api-key-auth.ts";
+import type { PoolRow, TenantRow } from "./rows.ts";
+
+export async function getTenantRow(db: D1Database, id: string): Promise<TenantRow> {
+  const row = await db.prepare("SELECT * FROM tenants WHERE id = ?").bind(id).first<TenantRow>();
+  if (!row) throw new ApiError(404, "tenant_not_found", `No tenant with id '${id}'.`);
+  return row;
+}
+
+export async function getPoolRow(db: D1Database, name: string): Promise<PoolRow | null> {
+  return db.prepare("SELECT * FROM pools WHERE name = ?").bind(name).first<PoolRow>();
+}
+
+/** 422 unknown_pool unless the pool exists. */
+export async function requirePool(db: D1Database, name: string, param: string): Promise<PoolRow> {
+  const pool = await getPoolRow(db, name);
+  if (!pool)
+    throw new ApiError(422, "unknown_pool", `No pool named '${name}'. Create it with POST /admin/v1/pools first.`, {
+      param,
+    });
+  return pool;
+}
+
+/** Pushes a tenant's changed settings to the Durable Object of each of its keys. */
+export async function refreshTenantKeys(env: Env, tenantId: string): Promise<void> {
+  const { results } = await env.DB.prepare("SELECT key_hash FROM api_keys WHERE tenant_id = ? AND revoked_at IS NULL")
+    .bind(tenantId)
+    .all<{ key_hash: string }>();
+  await Promise.all(results.map((r) => keyStub(env, r.key_hash).refresh(r.key_hash)));
+}

@@ -1,0 +1,28 @@
+import type { Scope } from "../../shared/contract/index.ts";
+
+/** Tenant settings the hot path needs, carried in the key record so routes never read D1 for them. */
+export interface TenantSnapshot {
+  id: string;
+  image_url_allowlist: string[] | null;
+  webhook_host_allowlist: string[] | null;
+  default_pool: string | null;
+  cache_all: boolean;
+  max_queued_jobs: number | null;
+  max_running_jobs: number | null;
+  queue_timeout_s: number | null;
+}
+
+export interface AuthContext {
+  keyId: string;
+  tenantId: string;
+  scopes: Scope[];
+  tenant: TenantSnapshot;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    auth: AuthContext;
+  };
+}

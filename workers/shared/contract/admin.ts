@@ -1,0 +1,110 @@
+/** Admin API request/response shapes (design.md "Admin"). */
+import { z } from "zod";
+import { HostPattern, Limits, PoolName, Scope } from "./common.ts";
+
+export const TenantCreate = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    image_url_allowlist: z.array(HostPattern).max(1000).nullish(),
+    webhook_host_allowlist: z.array(HostPattern).max(1000).nullish(),
+    default_pool: PoolName.nullish(),
+    cache_all: z.boolean().optional(),
+    limits: Limits.optional(),
+  })
+  .strict();
+export type TenantCreate = z.infer<typeof TenantCreate>;
+
+export const TenantPatch = TenantCreate.partial().strict();
+export type TenantPatch = z.infer<typeof TenantPatch>;
+
+export const Tenant = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    image_url_allowlist: z.array(z.string()).nullable(),
+    webhook_host_allowlist: z.array(z.string()).nullable(),
+    default_pool: z.string().nullable(),
+    cache_all: z.boolean(),
+    limits: z.object({
+      requests_per_minute: z.number().nullable(),
+      max_queued_jobs: z.number().nullable(),
+      max_running_jobs: z.number().nullable(),
+      queue_timeout_s: z.number().nullable(),
+    }),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: "Tenant" });
+export type Tenant = z.infer<typeof Tenant>;
+
+export const TenantWithSecret = Tenant.extend({
+  webhook_secret: z.string().describe("Standard Webhooks secret (whsec_...). Shown only here and on rotation."),
+}).meta({ id: "TenantWithSecret" });
+
+export const WebhookSecretRotated = z
+  .object({
+    webhook_secret: z.string(),
+    previous_secret_expires_at: z.string(),
+  })
+  .meta({ id: "WebhookSecretRotated" });
+
+export const PoolCreate = z
+  .object({
+    name: PoolName,
+    region: z.string().trim().min(1).max(64).nullish(),
+    tenants: z.array(z.string().min(1).max(64)).max(10_000).nullish(),
+  })
+  .strict();
+
+export const Pool = z
+  .object({
+    name: z.string(),
+    region: z.string().nullable(),
+    tenants: z.array(z.string()).nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: "Pool" });
+
+export const KeyCreate = z
+  .object({
+    tenant_id: z.string().min(1).max(64),
+    name: z.string().trim().min(1).max(200).nullish(),
+    scopes: z.array(Scope).min(1).max(2),
+    requests_per_minute: z.int().min(1).max(1_000_000).nullish(),
+  })
+  .strict();
+
+export const ApiKey = z
+  .object({
+    id: z.string(),
+    tenant_id: z.string(),
+    name: z.string().nullable(),
+    prefix: z.string().describe("First characters of the key, for recognising it in listings"),
+    scopes: z.array(Scope),
+    requests_per_minute: z.number().nullable(),
+    created_at: z.string(),
+    revoked_at: z.string().nullable(),
+  })
+  .meta({ id: "ApiKey" });
+
+export const ApiKeyWithSecret = ApiKey.extend({
+  key: z.string().describe("The API key. Shown only once: store it now."),
+}).meta({ id: "ApiKeyWithSecret" });
+
+export const KeyListQuery = z.object({ tenant_id: z.string().min(1).max(64) }).strict();
+
+export const RunnerTokenCreate = z.object({ pool: PoolName }).strict();
+
+export const RunnerToken = z
+  .object({
+    id: z.string(),
+    pool: z.string(),
+    prefix: z.string(),
+    created_at: z.string(),
+    revoked_at: z.string().nullable(),
+  })
+  .meta({ id: "RunnerToken" });
+
+export const RunnerTokenWithSecret = RunnerToken.extend({
+  token: z.string().describe("The runner token. Shown only once."),
+}).meta({ id: "RunnerTokenWithSecret" });

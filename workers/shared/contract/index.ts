@@ -1,0 +1,6 @@
+/**
+ * The wire contract shared by gateway, queue consumer, runner and CLI. Every boundary parses with these
+ * schemas (never a cast).
+ */
+export * from "./admin.ts";
+export * from "./common.ts";
