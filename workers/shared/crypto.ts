@@ -55,12 +55,15 @@ export async function sha256Hex(text: string): Promise<string> {
   return toHex(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
 }
 
-export async function hmacKey(secret: string | Uint8Array): Promise<CryptoKey> {
+export async function hmacKey(secret: string | Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
   const raw = typeof secret === "string" ? encoder.encode(secret) : secret;
   return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
 }
 
-export async function hmacSha256(secret: string | Uint8Array | CryptoKey, message: string): Promise<Uint8Array> {
+export async function hmacSha256(
+  secret: string | Uint8Array<ArrayBuffer> | CryptoKey,
+  message: string,
+): Promise<Uint8Array> {
   const key = secret instanceof CryptoKey ? secret : await hmacKey(secret);
   return new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
 }

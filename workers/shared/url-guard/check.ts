@@ -60,8 +60,7 @@ export function checkUrl(input: string, policy: UrlPolicy): UrlCheck {
   const httpEnabled = policy.allowHttp || devHost;
   if (scheme === "http:" && !httpEnabled) return reject("unsafe_url", "scheme http: is not allowed; use https");
   const port = url.port === "" ? (scheme === "https:" ? 443 : 80) : Number(url.port);
-  const portAllowed =
-    port === 443 || (port === 80 && httpEnabled) || policy.allowedPorts.includes(port) || devHost;
+  const portAllowed = port === 443 || (port === 80 && httpEnabled) || policy.allowedPorts.includes(port) || devHost;
   if (!portAllowed) return reject("unsafe_url", `port ${port} is not allowed; use the default https port 443`);
 
   if (policy.hostAllowlist.length > 0 && !hostMatchesAllowlist(host, policy.hostAllowlist)) {

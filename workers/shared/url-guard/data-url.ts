@@ -1,4 +1,4 @@
-import { IMAGE_TYPES_TEXT, acceptedImageType, mimeEssence, sniffImageType } from "./image-type.ts";
+import { acceptedImageType, IMAGE_TYPES_TEXT, mimeEssence, sniffImageType } from "./image-type.ts";
 import type { DataUrlCheck, UrlReject } from "./types.ts";
 
 function reject(reason: string): UrlReject {
@@ -52,7 +52,7 @@ export function checkDataUrl(url: URL, maxBytes: number): DataUrlCheck | UrlReje
   const bytes = binaryToBytes(binary);
   const sniffed = sniffImageType(bytes);
   if (sniffed === null) {
-    return reject(`data: URL declares ${mimeType} but its bytes are not a ${IMAGE_TYPES_TEXT} image`);
+    return reject(`data: URL declares ${mimeType} but its bytes are not a png, jpeg, webp or gif image`);
   }
   if (sniffed !== mimeType) return reject(`data: URL declares ${mimeType} but its bytes are ${sniffed}`);
   return { ok: true, kind: "data", url: null, mimeType, bytes };

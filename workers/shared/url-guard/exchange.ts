@@ -1,7 +1,14 @@
 import { checkUrl } from "./check.ts";
 import { UrlGuardError } from "./guard-error.ts";
-import { IMAGE_TYPES_TEXT, acceptedImageType, mimeEssence, sniffImageType } from "./image-type.ts";
-import type { DataUrlCheck, GuardedFetchOptions, GuardedResponse, HttpUrlCheck, ImageMimeType, UrlPolicy } from "./types.ts";
+import { acceptedImageType, IMAGE_TYPES_TEXT, mimeEssence, sniffImageType } from "./image-type.ts";
+import type {
+  DataUrlCheck,
+  GuardedFetchOptions,
+  GuardedResponse,
+  HttpUrlCheck,
+  ImageMimeType,
+  UrlPolicy,
+} from "./types.ts";
 
 /** One request of an exchange, to a URL that passed checkUrl. */
 export interface HopRequest {
@@ -137,7 +144,7 @@ async function finish(
   if (image) {
     sniffedType = sniffImageType(body);
     if (sniffedType === null) {
-      throw new UrlGuardError("bad_content_type", `response body is not a ${IMAGE_TYPES_TEXT} image (magic bytes)`);
+      throw new UrlGuardError("bad_content_type", "response body is not a png, jpeg, webp or gif image (magic bytes)");
     }
   }
   return {
@@ -152,7 +159,10 @@ async function finish(
 }
 
 function rewritesToGet(status: number, method: string): boolean {
-  return ((status === 301 || status === 302) && method === "POST") || (status === 303 && method !== "GET" && method !== "HEAD");
+  return (
+    ((status === 301 || status === 302) && method === "POST") ||
+    (status === 303 && method !== "GET" && method !== "HEAD")
+  );
 }
 
 async function exchange(

@@ -1,10 +1,10 @@
 export { assertSafeUrl, checkUrl } from "./check.ts";
+export { type Hop, type HopRequest, type HopResponse, readCapped, runGuardedExchange } from "./exchange.ts";
 export { guardedFetch } from "./fetch.ts";
 export { UrlGuardError, urlGuardErrorToApiError } from "./guard-error.ts";
-export { type Hop, type HopRequest, type HopResponse, readCapped, runGuardedExchange } from "./exchange.ts";
 export { hostMatchesAllowlist, normaliseAllowlistEntry } from "./host.ts";
 export { IMAGE_MIME_TYPES, sniffImageType } from "./image-type.ts";
-export { isForbiddenAddress } from "./ip.ts";
+export { forbiddenAddressDescription, isForbiddenAddress } from "./ip.ts";
 export { DEFAULT_MAX_DATA_BYTES, policyFor, type TenantUrlSettings } from "./policy.ts";
 export type {
   DataUrlCheck,

@@ -6,9 +6,9 @@ const V4_LABELS: Record<string, string> = {
   unspecified: "unspecified",
   broadcast: "broadcast",
   multicast: "multicast",
-  linkLocal: "link-local (cloud metadata range)",
+  linkLocal: "link-local",
   loopback: "loopback",
-  carrierGradeNat: "carrier-grade NAT (100.64.0.0/10)",
+  carrierGradeNat: "carrier-grade NAT",
   private: "private",
   reserved: "reserved",
   as112: "reserved (AS112)",
@@ -36,11 +36,18 @@ const V6_LABELS: Record<string, string> = {
 /** Ranges that ALLOW_PRIVATE_URLS opens (local development only). */
 const PRIVATE_RANGES = new Set(["private", "loopback", "uniqueLocal"]);
 
-/** Parses any spelling ipaddr.js accepts (IPv4 dotted/octal/hex/long, IPv6, optional brackets). */
+/**
+ * Parses any spelling ipaddr.js accepts (IPv4 dotted/octal/hex/long; IPv6 with optional brackets and
+ * zone). IPv6 text goes through the WHATWG URL parser first, because ipaddr.js 2.x reads the
+ * IPv4-compatible form `::a.b.c.d` as IPv4-mapped `::ffff:a.b.c.d`; a zone (`%eth0`) is dropped.
+ */
 export function parseIp(text: string): Address | null {
   const bare = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
   try {
-    return ipaddr.parse(bare);
+    if (!bare.includes(":")) return ipaddr.IPv4.parse(bare);
+    const zone = bare.indexOf("%");
+    const host = new URL(`http://[${zone < 0 ? bare : bare.slice(0, zone)}]/`).hostname;
+    return ipaddr.IPv6.parse(host.slice(1, -1));
   } catch {
     return null;
   }
@@ -64,7 +71,7 @@ function v4Reason(address: ipaddr.IPv4, allowPrivate: boolean): string | null {
 
 function embedded(outer: string, kind: string, inner: ipaddr.IPv4, allowPrivate: boolean): string | null {
   const reason = v4Reason(inner, allowPrivate);
-  return reason === null ? null : `${kind} address ${outer} embeds ${reason}`;
+  return reason === null ? null : `${kind} address ${outer} (embedding ${reason})`;
 }
 
 function v6Reason(address: ipaddr.IPv6, allowPrivate: boolean): string | null {
@@ -103,18 +110,23 @@ function v6Reason(address: ipaddr.IPv6, allowPrivate: boolean): string | null {
 }
 
 /**
- * Why an address must not be contacted, or null when it is a public unicast address (or a loopback /
- * private one while `allowPrivate` is on). Accepts any ipaddr.js-parsable spelling; unparsable input is
- * forbidden. IPv6 forms that embed an IPv4 (mapped, NAT64, 6to4, Teredo) are judged by the embedded IPv4.
+ * What makes an address forbidden, as a noun phrase ("private address 10.0.0.1"), or null when it is a
+ * public unicast address (or a loopback / private one while `allowPrivate` is on). Accepts any
+ * ipaddr.js-parsable spelling; unparsable input is forbidden. IPv6 forms that embed an IPv4 (mapped,
+ * NAT64, 6to4, Teredo) are judged by the embedded IPv4.
  */
-export function isForbiddenAddress(ip: string, allowPrivate: boolean): string | null {
+export function forbiddenAddressDescription(ip: string, allowPrivate: boolean): string | null {
   const address = parseIp(ip);
-  if (address === null) return `"${ip}" is not an IP address`;
-  const reason =
-    address.kind() === "ipv4"
-      ? v4Reason(address as ipaddr.IPv4, allowPrivate)
-      : v6Reason(address as ipaddr.IPv6, allowPrivate);
-  return reason === null ? null : `${reason} is not allowed`;
+  if (address === null) return `"${ip}" (not an IP address)`;
+  return address.kind() === "ipv4"
+    ? v4Reason(address as ipaddr.IPv4, allowPrivate)
+    : v6Reason(address as ipaddr.IPv6, allowPrivate);
+}
+
+/** Why an address must not be contacted ("private address 10.0.0.1 is not allowed"), or null. */
+export function isForbiddenAddress(ip: string, allowPrivate: boolean): string | null {
+  const description = forbiddenAddressDescription(ip, allowPrivate);
+  return description === null ? null : `${description} is not allowed`;
 }
 
 /** True for loopback and private (RFC 1918 / ULA) addresses, also when embedded as IPv4-mapped. */

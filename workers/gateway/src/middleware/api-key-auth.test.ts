@@ -138,3 +138,12 @@ describe("tenant isolation", () => {
     expect(names).not.toContain("iso-b");
   });
 });
+
+describe("GET /v1/me", () => {
+  it("describes the calling key for any scope", async () => {
+    const tenant = await createTenant();
+    const { id, key } = await createKey(tenant.id, { scopes: ["llm"] });
+    const me = await json(await call("/v1/me", { token: key }));
+    expect(me).toEqual({ key_id: id, tenant_id: tenant.id, scopes: ["llm"], default_pool: "local" });
+  });
+});

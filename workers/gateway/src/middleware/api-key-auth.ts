@@ -16,15 +16,16 @@ import type { AppEnv } from "../types.ts";
 import { bearerToken, limitUnauthenticated } from "./client-limit.ts";
 
 export interface ApiKeyAuthOptions {
-  scope: Scope;
+  /** Scope the key must hold; omit for routes any valid key may call. */
+  scope?: Scope;
 }
 
 export function keyStub(env: Env, keyHash: string): DurableObjectStub<KeyDO> {
-  return env.KEYS.get(env.KEYS.idFromName(keyHash)) as DurableObjectStub<KeyDO>;
+  return env.KEYS.get(env.KEYS.idFromName(keyHash));
 }
 
 export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv> {
-  const scope = Scope.parse(options.scope);
+  const scope = options.scope === undefined ? undefined : Scope.parse(options.scope);
   return async (c, next) => {
     const token = bearerToken(c);
     if (token === null) {
@@ -66,7 +67,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv
         },
       );
     }
-    if (!decision.scopes.includes(scope)) {
+    if (scope && !decision.scopes.includes(scope)) {
       throw new ApiError(
         403,
         "insufficient_scope",

@@ -1,0 +1,92 @@
+/**
+ * The gateway with counting wrappers around its D1 and Durable Object bindings, for the benchmarks'
+ * operation budgets. Built only by the benchmark; production and tests use workers/gateway/src/index.ts.
+ * `GET /__bench/counters` returns and resets the counts (worker and Durable Objects share one isolate
+ * locally, so one counter object sees both).
+ */
+import gateway from "../../workers/gateway/src/index.ts";
+import { KeyDO as BaseKeyDO } from "../../workers/gateway/src/keys/key-do.ts";
+
+const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0 };
+
+function countingDb(db: D1Database): D1Database {
+  const wrapStmt = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
+    const isRead = /^\s*(SELECT|WITH)/i.test(sql);
+    return new Proxy(stmt, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop === "bind")
+          return (...args: unknown[]) =>
+            wrapStmt((value as (...a: unknown[]) => D1PreparedStatement).apply(target, args), sql);
+        if (prop === "first" || prop === "all" || prop === "run" || prop === "raw") {
+          return (...args: unknown[]) => {
+            if (isRead) counters.d1_reads++;
+            else counters.d1_writes++;
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  };
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop === "prepare") return (sql: string) => wrapStmt(target.prepare(sql), sql);
+      if (prop === "batch") {
+        return (stmts: D1PreparedStatement[]) => {
+          counters.d1_writes += stmts.length;
+          return target.batch(stmts);
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function countingNamespace<T extends DurableObjectNamespace>(ns: T): T {
+  return new Proxy(ns, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop === "get") {
+        return (...args: unknown[]) => {
+          const stub = (value as (...a: unknown[]) => DurableObjectStub).apply(target, args);
+          return new Proxy(stub, {
+            get(s, p, r) {
+              const v = Reflect.get(s, p, r);
+              if (typeof v === "function" && p !== "id" && p !== "name") {
+                return (...a: unknown[]) => {
+                  counters.do_calls++;
+                  return (s as unknown as Record<PropertyKey, (...x: unknown[]) => unknown>)[p]!(...a);
+                };
+              }
+              return v;
+            },
+          });
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function instrument(env: Env): Env {
+  return { ...env, DB: countingDb(env.DB), KEYS: countingNamespace(env.KEYS) };
+}
+
+export class KeyDO extends BaseKeyDO {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, instrument(env));
+  }
+}
+
+export default {
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    if (new URL(request.url).pathname === "/__bench/counters") {
+      const snapshot = { ...counters };
+      counters.do_calls = counters.d1_reads = counters.d1_writes = 0;
+      return Response.json(snapshot);
+    }
+    return gateway.fetch(request, instrument(env), ctx);
+  },
+};

@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// `npx comfy-edge ...`: admin CLI and the GPU runner. The code is TypeScript run by Node's type
+// stripping (Node >= 22.18); on an older Node, re-run on the Node 24 that `npm install` put in
+// node_modules (the `node` devDependency).
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const [major, minor] = process.versions.node.split(".").map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  const bundled = join(here, "..", "node_modules", "node", "bin", "node");
+  if (!existsSync(bundled)) {
+    console.error(
+      `comfy-edge needs Node >= 22.18 (this is ${process.version}). Run 'npm install' in the comfy-edge folder first.`,
+    );
+    process.exit(1);
+  }
+  const result = spawnSync(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" });
+  process.exit(result.status ?? 1);
+}
+const { main } = await import("../cli/main.ts");
+process.exitCode = await main(process.argv.slice(2));

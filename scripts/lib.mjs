@@ -1,0 +1,32 @@
+// Helpers shared by the npm scripts (plain JS so they run before any build step).
+import { spawn } from "node:child_process";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Environment for wrangler/workerd: offline-safe (no telemetry, no cf.json fetch). */
+export function toolEnv(extra = {}) {
+  return {
+    ...process.env,
+    // node_modules/.bin first: wrangler and vitest then run on the Node 24 of the `node` devDependency.
+    PATH: `${join(root, "node_modules", ".bin")}${delimiter}${process.env.PATH ?? ""}`,
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_HIDE_BANNER: "true",
+    ...extra,
+  };
+}
+
+export function bin(name) {
+  return join(root, "node_modules", ".bin", name);
+}
+
+/** Runs a command to completion, inheriting stdio; resolves with its exit code. */
+export function run(cmd, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: "inherit", env: toolEnv(), ...options });
+    child.on("error", reject);
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
