@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkUrl } from "./check.ts";
-import { DEFAULT_MAX_DATA_BYTES, envFlag, envPorts, policyFor } from "./policy.ts";
+import { DEFAULT_MAX_DATA_BYTES, envFlag, envPorts, policyFor, privateUrlsWarning } from "./policy.ts";
 
 describe("policyFor", () => {
   it("defaults to strict: https only, no private, data: images up to 10 MB, any public host", () => {
@@ -95,5 +95,13 @@ describe("policyFor", () => {
       "[2606:4700::1111]",
       "bad host!",
     ]);
+  });
+});
+
+describe("privateUrlsWarning", () => {
+  it("warns only when ALLOW_PRIVATE_URLS is on", () => {
+    expect(privateUrlsWarning({})).toBeNull();
+    expect(privateUrlsWarning({ ALLOW_PRIVATE_URLS: "false" })).toBeNull();
+    expect(privateUrlsWarning({ ALLOW_PRIVATE_URLS: "true" })).toContain("local development only");
   });
 });

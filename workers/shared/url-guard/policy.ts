@@ -73,3 +73,12 @@ export function policyFor(
     allowlistName: fromTenant ? "this tenant's image_url_allowlist" : "the deployment's IMAGE_URL_ALLOWLIST",
   };
 }
+
+/**
+ * The warning the gateway and the runner log at start when ALLOW_PRIVATE_URLS is on (it must never be
+ * on in production), or null when it is off.
+ */
+export function privateUrlsWarning(env: Record<string, string | undefined>): string | null {
+  if (!envFlag(env.ALLOW_PRIVATE_URLS)) return null;
+  return "ALLOW_PRIVATE_URLS is on: image and webhook URLs may reach loopback and private addresses over plain http. Use this for local development only, never in production.";
+}
