@@ -17,6 +17,8 @@ export default defineConfig({
               bindings: {
                 ADMIN_TOKEN: "test-admin-token",
                 SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
+                R2_ACCESS_KEY_ID: "local-access-key",
+                R2_SECRET_ACCESS_KEY: "local-secret-key",
                 TEST_MIGRATIONS: await readD1Migrations(path.join(root, "workers/gateway/migrations")),
               },
             },

@@ -39,6 +39,12 @@ function ensureSecrets() {
     vars.ADMIN_TOKEN = `adm_${randomBytes(24).toString("base64url")}`;
     changed = generated = true;
   }
+  // Must match local_dev.experimental_s3_credentials in wrangler.toml (the local R2 S3 endpoint checks them).
+  if (!vars.R2_ACCESS_KEY_ID || !vars.R2_SECRET_ACCESS_KEY) {
+    vars.R2_ACCESS_KEY_ID = "local-access-key";
+    vars.R2_SECRET_ACCESS_KEY = "local-secret-key";
+    changed = true;
+  }
   if (!vars.SIGNING_SECRET) {
     vars.SIGNING_SECRET = randomBytes(32).toString("base64url");
     changed = true;

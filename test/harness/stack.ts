@@ -65,7 +65,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const built = options.built ?? (await buildWorkers());
   const adminToken = `adm_test_${randomBytes(12).toString("hex")}`;
   const signingSecret = randomBytes(32).toString("base64url");
-  const secrets = { ADMIN_TOKEN: adminToken, SIGNING_SECRET: signingSecret, ...options.vars };
+  const secrets = {
+    ADMIN_TOKEN: adminToken,
+    SIGNING_SECRET: signingSecret,
+    R2_ACCESS_KEY_ID: "local-access-key",
+    R2_SECRET_ACCESS_KEY: "local-secret-key",
+    ...options.vars,
+  };
   const gateway = optionsFrom("wrangler.toml");
   const consumer = optionsFrom("workers/queue-consumer/wrangler.toml");
   const persist = options.persistDir;

@@ -4,13 +4,19 @@ import { notFoundHandler, renderError } from "./errors.ts";
 import { requestId } from "./middleware/request-id.ts";
 import type { RouteDoc } from "./openapi/route-doc.ts";
 import { adminDocs, adminRoutes } from "./routes/admin/index.ts";
+import { chatDocs, chatRoutes } from "./routes/chat.ts";
+import { fileDocs, fileRoutes } from "./routes/files.ts";
+import { jobDocs, jobRoutes } from "./routes/jobs.ts";
 import { meDocs, meRoutes } from "./routes/me.ts";
 import { metaDocs, metaRoutes } from "./routes/meta.ts";
+import { modelDocs, modelRoutes } from "./routes/models.ts";
 import { poolDocs, poolRoutes } from "./routes/pools.ts";
+import { runnerDocs, runnerRoutes } from "./routes/runner.ts";
+import { usageDocs, usageRoutes } from "./routes/usage.ts";
 import type { AppEnv } from "./types.ts";
 
 export function allRouteDocs(): RouteDoc[] {
-  return [...metaDocs, ...adminDocs, ...meDocs, ...poolDocs];
+  return [...metaDocs, ...adminDocs, ...meDocs, ...poolDocs, ...jobDocs, ...fileDocs, ...runnerDocs, ...chatDocs, ...modelDocs, ...usageDocs];
 }
 
 export function createApp(): Hono<AppEnv> {
@@ -20,6 +26,12 @@ export function createApp(): Hono<AppEnv> {
   app.route("/admin/v1", adminRoutes);
   app.route("/v1/me", meRoutes);
   app.route("/v1/pools", poolRoutes);
+  app.route("/v1/jobs", jobRoutes);
+  app.route("/v1/files", fileRoutes);
+  app.route("/runner/v1", runnerRoutes);
+  app.route("/v1/chat/completions", chatRoutes());
+  app.route("/v1/models", modelRoutes());
+  app.route("/v1/usage", usageRoutes);
   app.onError(renderError);
   app.notFound(notFoundHandler(app));
   return app;

@@ -1,6 +1,8 @@
 import { createApp } from "./app.ts";
 
+export { JobDO } from "./jobs/job-do.ts";
 export { KeyDO } from "./keys/key-do.ts";
+export { PoolDO } from "./pools/pool-do.ts";
 
 const app = createApp();
 

@@ -19,10 +19,16 @@ export interface AuthContext {
   tenant: TenantSnapshot;
 }
 
+export interface RunnerContext {
+  tokenId: string;
+  pool: string;
+}
+
 export interface AppEnv {
   Bindings: Env;
   Variables: {
     requestId: string;
     auth: AuthContext;
+    runner: RunnerContext;
   };
 }

@@ -4,3 +4,7 @@
  */
 export * from "./admin.ts";
 export * from "./common.ts";
+export * from "./jobs.ts";
+export * from "./queue.ts";
+export * from "./rpc.ts";
+export * from "./runner.ts";

@@ -124,7 +124,7 @@ async function finish(
   const image = options.expect === "image";
   if (image && (response.status < 200 || response.status > 299)) {
     await discard(response.body);
-    throw new UrlGuardError("fetch_failed", `image URL answered HTTP ${response.status}`);
+    throw new UrlGuardError("fetch_failed", `image URL answered HTTP ${response.status}`, { status: response.status });
   }
   if (image && (contentType === null || acceptedImageType(contentType) === null)) {
     await discard(response.body);

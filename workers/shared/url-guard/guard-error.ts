@@ -4,11 +4,21 @@ import type { UrlGuardErrorCode } from "./types.ts";
 /** A guarded fetch that was refused or failed. `message` is safe to show (no credentials, no bodies). */
 export class UrlGuardError extends Error {
   readonly code: UrlGuardErrorCode;
+  /** The HTTP status the remote answered, when the failure was a non-2xx answer. */
+  readonly status: number | undefined;
 
-  constructor(code: UrlGuardErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: UrlGuardErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
     super(message, options);
     this.name = "UrlGuardError";
     this.code = code;
+    this.status = options?.status;
+  }
+
+  /** Worth retrying later: timeouts, network failures, 429 and 5xx answers. */
+  get transient(): boolean {
+    if (this.code === "timeout") return true;
+    if (this.code !== "fetch_failed") return false;
+    return this.status === undefined || this.status === 429 || this.status >= 500;
   }
 }
 

@@ -30,6 +30,46 @@ export type AuthDecision =
 interface UsageCounters {
   requests: number;
   rate_limited: number;
+  llm_requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cache_hits: number;
+  tokens_saved: number;
+}
+
+/** One answered LLM request (routes/chat.ts), recorded off the response path. */
+export interface LlmUsage {
+  promptTokens: number;
+  completionTokens: number;
+  cacheHit: boolean;
+  /** Tokens of a cached answer served without calling the upstream. */
+  tokensSaved: number;
+}
+
+const USAGE_FIELDS = [
+  "requests",
+  "rate_limited",
+  "llm_requests",
+  "prompt_tokens",
+  "completion_tokens",
+  "cache_hits",
+  "tokens_saved",
+] as const;
+
+function emptyCounters(): UsageCounters {
+  return {
+    requests: 0,
+    rate_limited: 0,
+    llm_requests: 0,
+    prompt_tokens: 0,
+    completion_tokens: 0,
+    cache_hits: 0,
+    tokens_saved: 0,
+  };
+}
+
+function nonNegative(n: number): number {
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
 }
 
 export class KeyDO extends DurableObject<Env> {
@@ -95,20 +135,36 @@ export class KeyDO extends DurableObject<Env> {
     this.ctx.storage.kv.put(RECORD_KEY, this.record);
   }
 
+  /** Adds one answered LLM request to the usage counters (flushed to D1 with the others). */
+  async recordLlmUsage(usage: LlmUsage): Promise<void> {
+    // A fresh instance (evicted since authorize) reloads the record the alarm needs from storage.
+    if (this.record === undefined) this.record = this.ctx.storage.kv.get<KeyRecord>(RECORD_KEY) ?? undefined;
+    const counters = this.counters(Date.now());
+    counters.llm_requests++;
+    counters.prompt_tokens += nonNegative(usage.promptTokens);
+    counters.completion_tokens += nonNegative(usage.completionTokens);
+    if (usage.cacheHit) counters.cache_hits++;
+    counters.tokens_saved += nonNegative(usage.tokensSaved);
+  }
+
   private flushScheduled = false;
 
-  private count(now: number, field: keyof UsageCounters): void {
+  private count(now: number, field: "requests" | "rate_limited"): void {
+    this.counters(now)[field]++;
+  }
+
+  private counters(now: number): UsageCounters {
     const day = new Date(now).toISOString().slice(0, 10);
     let counters = this.usage.get(day);
     if (!counters) {
-      counters = { requests: 0, rate_limited: 0 };
+      counters = emptyCounters();
       this.usage.set(day, counters);
     }
-    counters[field]++;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       this.ctx.waitUntil(this.ctx.storage.setAlarm(now + USAGE_FLUSH_MS));
     }
+    return counters;
   }
 
   /** Flushes usage counters to D1. */
@@ -122,18 +178,17 @@ export class KeyDO extends DurableObject<Env> {
       await this.env.DB.batch(
         [...pending].map(([day, c]) =>
           this.env.DB.prepare(
-            `INSERT INTO usage_daily (key_id, tenant_id, day, requests, rate_limited) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + excluded.requests,
-               rate_limited = rate_limited + excluded.rate_limited`,
-          ).bind(record.keyId, record.tenantId, day, c.requests, c.rate_limited),
+            `INSERT INTO usage_daily (key_id, tenant_id, day, ${USAGE_FIELDS.join(", ")})
+             VALUES (?, ?, ?, ${USAGE_FIELDS.map(() => "?").join(", ")})
+             ON CONFLICT (key_id, day) DO UPDATE SET ${USAGE_FIELDS.map((f) => `${f} = ${f} + excluded.${f}`).join(", ")}`,
+          ).bind(record.keyId, record.tenantId, day, ...USAGE_FIELDS.map((f) => c[f])),
         ),
       );
     } catch (err) {
       // Put the counts back and let the alarm retry (alarms retry with backoff when they throw).
       for (const [day, c] of pending) {
-        const cur = this.usage.get(day) ?? { requests: 0, rate_limited: 0 };
-        cur.requests += c.requests;
-        cur.rate_limited += c.rate_limited;
+        const cur = this.usage.get(day) ?? emptyCounters();
+        for (const f of USAGE_FIELDS) cur[f] += c[f];
         this.usage.set(day, cur);
       }
       throw err;

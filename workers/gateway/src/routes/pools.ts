@@ -3,11 +3,19 @@ import { z } from "zod";
 import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
+import { poolStub } from "../pools/access.ts";
 import type { AppEnv } from "../types.ts";
 import type { PoolRow } from "./admin/rows.ts";
 
 export const PoolView = z
-  .object({ name: z.string(), region: z.string().nullable(), default: z.boolean() })
+  .object({
+    name: z.string(),
+    region: z.string().nullable(),
+    default: z.boolean(),
+    runners: z.int().describe("Runners that asked for work in the last 90 s"),
+    queued: z.int(),
+    running: z.int(),
+  })
   .meta({ id: "PoolView" });
 
 export const poolRoutes = new Hono<AppEnv>();
@@ -24,14 +32,17 @@ poolRoutes.get("/", async (c) => {
     .bind(tenant.id)
     .all<PoolRow>();
   const defaultPool = tenant.default_pool ?? "local";
-  return c.json({ data: results.map((p) => ({ name: p.name, region: p.region, default: p.name === defaultPool })) });
+  const stats = await Promise.all(results.map((p) => poolStub(c.env, p.name).stats()));
+  return c.json({
+    data: results.map((p, i) => ({ name: p.name, region: p.region, default: p.name === defaultPool, ...stats[i]! })),
+  });
 });
 
 export const poolDocs: RouteDoc[] = [
   {
     method: "get",
     path: "/v1/pools",
-    summary: "List the GPU pools this API key's tenant may use",
+    summary: "List the GPU pools this API key's tenant may use, with live runner, queued and running counts",
     tag: "Jobs",
     security: "apiKey",
     scope: "jobs",

@@ -5,6 +5,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { readJson } from "../../lib/body.ts";
 import { toJsonColumn } from "../../lib/json.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
+import { forgetPool } from "../../pools/access.ts";
 import type { AppEnv } from "../../types.ts";
 import { getPoolRow } from "./lookups.ts";
 import { type PoolRow, toPool } from "./rows.ts";
@@ -45,6 +46,7 @@ poolAdminRoutes.post("/", async (c) => {
       details: existing ? { pool: toPool(existing) } : undefined,
     });
   }
+  await forgetPool(body.name);
   return c.json(toPool(row), 201);
 });
 

@@ -1,0 +1,63 @@
+/** Pool lookups on the submit path, cached with the Cache API for 30 s (pools change rarely). */
+import { ApiError } from "../../../shared/errors.ts";
+import { jsonArray } from "../lib/json.ts";
+import type { PoolDO } from "./pool-do.ts";
+
+const TTL_S = 30;
+
+export interface PoolRecord {
+  name: string;
+  tenants: string[] | null;
+}
+
+function cacheKey(name: string): Request {
+  return new Request(`https://pool.cache.comfy-edge.internal/${encodeURIComponent(name)}`);
+}
+
+function defaultCache(): Cache {
+  return (caches as unknown as { default: Cache }).default;
+}
+
+/** Drops the cached record after the admin API changed the pool. */
+export async function forgetPool(name: string): Promise<void> {
+  await defaultCache().delete(cacheKey(name));
+}
+
+export async function getPool(env: Env, name: string): Promise<PoolRecord | null> {
+  const cache = defaultCache();
+  const key = cacheKey(name);
+  const hit = await cache.match(key);
+  if (hit) return (await hit.json()) as PoolRecord | null;
+  const row = await env.DB.prepare("SELECT name, tenants FROM pools WHERE name = ?")
+    .bind(name)
+    .first<{ name: string; tenants: string | null }>();
+  const record = row ? { name: row.name, tenants: jsonArray(row.tenants) } : null;
+  await cache.put(key, new Response(JSON.stringify(record), { headers: { "cache-control": `max-age=${TTL_S}` } }));
+  return record;
+}
+
+/** 422 unknown_pool unless the pool exists and the tenant may use it. */
+export async function requirePoolAccess(
+  env: Env,
+  name: string,
+  tenantId: string,
+  param: string | null,
+): Promise<PoolRecord> {
+  const pool = await getPool(env, name);
+  if (!pool || (pool.tenants !== null && !pool.tenants.includes(tenantId))) {
+    throw new ApiError(
+      422,
+      "unknown_pool",
+      `No pool named '${name}' that this tenant may use. GET /v1/pools lists yours.`,
+      { param },
+    );
+  }
+  return pool;
+}
+
+export type PoolApi = Pick<PoolDO, "enqueue" | "release" | "lease" | "stats">;
+
+/** The pool DO's RPC surface with its declared types (see JobApi). */
+export function poolStub(env: { POOLS: DurableObjectNamespace }, name: string): PoolApi {
+  return env.POOLS.get(env.POOLS.idFromName(name)) as unknown as PoolApi;
+}

@@ -1,0 +1,212 @@
+/**
+ * One Durable Object per GPU pool: queued job ids per tenant (round-robin across tenants, so one tenant's
+ * 1,000 queued jobs never starve another's one job), runners waiting on long-poll leases (answered the
+ * moment a job arrives), running counts for max_running_jobs, and runner liveness for GET /v1/pools.
+ * It is not on the path of heartbeats, progress or events: those go to the job's own Durable Object.
+ * Storage layout: workers/gateway/STORAGE.md.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { DispatchMessage, PoolDispatchRpc } from "../../../shared/contract/index.ts";
+import type { LeaseGrantInternal } from "../jobs/job-do.ts";
+import { jobStub } from "../jobs/public.ts";
+
+export const RUNNER_LIVE_MS = 90_000;
+
+export interface RunnerInfo {
+  runner_id: string;
+  version: string;
+  comfyui_version: string | null;
+  slots: number;
+}
+
+interface Waiter {
+  runner: RunnerInfo;
+  resolve: (grant: LeaseGrantInternal | null) => void;
+}
+
+export interface PoolStats {
+  runners: number;
+  queued: number;
+  running: number;
+}
+
+export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
+  private waiters: Waiter[] = [];
+  private pumping = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const sql = ctx.storage.sql;
+    sql.exec(`CREATE TABLE IF NOT EXISTS queued (job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, tenant_id TEXT NOT NULL,
+      max_running INTEGER, enqueued_at INTEGER NOT NULL)`);
+    sql.exec("CREATE INDEX IF NOT EXISTS queued_tenant ON queued (tenant_id, enqueued_at)");
+    sql.exec("CREATE TABLE IF NOT EXISTS dispatched (job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL)");
+    sql.exec("CREATE TABLE IF NOT EXISTS rr (tenant_id TEXT PRIMARY KEY, last_served INTEGER NOT NULL)");
+    sql.exec(`CREATE TABLE IF NOT EXISTS running (job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, tenant_id TEXT NOT NULL,
+      runner_id TEXT NOT NULL, since INTEGER NOT NULL)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS runners (runner_id TEXT PRIMARY KEY, version TEXT NOT NULL, comfyui_version TEXT,
+      slots INTEGER NOT NULL, last_seen INTEGER NOT NULL)`);
+  }
+
+  /** Idempotent by (job, attempt): duplicates and stale attempts are ignored. */
+  async enqueue(msg: DispatchMessage): Promise<"queued" | "duplicate"> {
+    const sql = this.ctx.storage.sql;
+    const seen = sql
+      .exec<{ attempt: number }>("SELECT attempt FROM dispatched WHERE job_id = ?", msg.job_id)
+      .toArray()[0];
+    const queued = sql
+      .exec<{ attempt: number }>("SELECT attempt FROM queued WHERE job_id = ?", msg.job_id)
+      .toArray()[0];
+    if ((seen && seen.attempt >= msg.attempt) || (queued && queued.attempt >= msg.attempt)) return "duplicate";
+    sql.exec(
+      `INSERT INTO queued (job_id, attempt, tenant_id, max_running, enqueued_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt`,
+      msg.job_id,
+      msg.attempt,
+      msg.tenant_id,
+      msg.max_running,
+      Date.now(),
+    );
+    this.ctx.waitUntil(this.pump());
+    return "queued";
+  }
+
+  /**
+   * Attempts up to `attempt` of a job are over (terminal, re-queued, canceled): forget them. A later attempt
+   * that is already queued or running (messages may arrive out of order) is left alone.
+   */
+  async release(jobId: string, attempt: number): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    sql.exec("DELETE FROM running WHERE job_id = ? AND attempt <= ?", jobId, attempt);
+    sql.exec("DELETE FROM queued WHERE job_id = ? AND attempt <= ?", jobId, attempt);
+    sql.exec("DELETE FROM dispatched WHERE job_id = ? AND attempt <= ?", jobId, attempt);
+    this.ctx.waitUntil(this.pump());
+  }
+
+  /** Long-poll lease: a grant now, or within `waitMs`, else null. */
+  async lease(pool: string, runner: RunnerInfo, waitMs: number): Promise<LeaseGrantInternal | null> {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO runners (runner_id, version, comfyui_version, slots, last_seen) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (runner_id) DO UPDATE SET version = excluded.version, comfyui_version = excluded.comfyui_version,
+         slots = excluded.slots, last_seen = excluded.last_seen`,
+      runner.runner_id,
+      runner.version,
+      runner.comfyui_version,
+      runner.slots,
+      Date.now(),
+    );
+    if (this.waiters.length === 0) {
+      const grant = await this.next(pool, runner);
+      if (grant || waitMs <= 0) return grant;
+    }
+    return new Promise<LeaseGrantInternal | null>((resolve) => {
+      const waiter: Waiter = {
+        runner,
+        resolve: (g) => {
+          clearTimeout(timer);
+          resolve(g);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(null);
+      }, waitMs);
+      this.waiters.push(waiter);
+      this.ctx.waitUntil(this.pump(pool));
+    });
+  }
+
+  async stats(): Promise<PoolStats> {
+    const sql = this.ctx.storage.sql;
+    const one = (q: string, ...args: unknown[]) => sql.exec<{ n: number }>(q, ...args).one().n;
+    return {
+      runners: one("SELECT COUNT(*) AS n FROM runners WHERE last_seen > ?", Date.now() - RUNNER_LIVE_MS),
+      queued: one("SELECT COUNT(*) AS n FROM queued"),
+      running: one("SELECT COUNT(*) AS n FROM running"),
+    };
+  }
+
+  private poolName: string | null = null;
+
+  /** Matches waiting runners with queued jobs until one side runs out. */
+  private async pump(pool?: string): Promise<void> {
+    if (pool) this.poolName = pool;
+    if (this.pumping || !this.poolName) return;
+    this.pumping = true;
+    try {
+      while (this.waiters.length > 0) {
+        const waiter = this.waiters[0]!;
+        const grant = await this.next(this.poolName, waiter.runner);
+        if (!grant) break;
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        waiter.resolve(grant);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Takes the next job (round-robin across tenants, FIFO within one) and asks its DO for the lease. */
+  private async next(pool: string, runner: RunnerInfo): Promise<LeaseGrantInternal | null> {
+    this.poolName = pool;
+    const sql = this.ctx.storage.sql;
+    for (;;) {
+      const candidate = sql
+        .exec<{ job_id: string; attempt: number; tenant_id: string; max_running: number | null }>(
+          `SELECT q.job_id, q.attempt, q.tenant_id, q.max_running FROM queued q
+             LEFT JOIN rr ON rr.tenant_id = q.tenant_id
+            WHERE q.max_running IS NULL
+               OR (SELECT COUNT(*) FROM running r WHERE r.tenant_id = q.tenant_id) < q.max_running
+            ORDER BY COALESCE(rr.last_served, 0), q.enqueued_at
+            LIMIT 1`,
+        )
+        .toArray()[0];
+      if (!candidate) return null;
+      const now = Date.now();
+      sql.exec("DELETE FROM queued WHERE job_id = ?", candidate.job_id);
+      sql.exec(
+        "INSERT INTO dispatched (job_id, attempt) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt",
+        candidate.job_id,
+        candidate.attempt,
+      );
+      sql.exec(
+        "INSERT INTO rr (tenant_id, last_served) VALUES (?, ?) ON CONFLICT (tenant_id) DO UPDATE SET last_served = excluded.last_served",
+        candidate.tenant_id,
+        now,
+      );
+      let grant: LeaseGrantInternal | null;
+      try {
+        const job = jobStub(this.env, candidate.job_id);
+        grant = job ? await job.grantLease(candidate.attempt, runner.runner_id, pool) : null;
+      } catch (err) {
+        // The job DO did not answer: put the job back and let the caller retry later.
+        console.error(
+          JSON.stringify({ level: "warn", msg: "grantLease failed", job_id: candidate.job_id, error: String(err) }),
+        );
+        sql.exec(
+          "INSERT INTO queued (job_id, attempt, tenant_id, max_running, enqueued_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING",
+          candidate.job_id,
+          candidate.attempt,
+          candidate.tenant_id,
+          candidate.max_running,
+          now,
+        );
+        sql.exec("DELETE FROM dispatched WHERE job_id = ? AND attempt = ?", candidate.job_id, candidate.attempt);
+        return null;
+      }
+      if (grant) {
+        sql.exec(
+          `INSERT INTO running (job_id, attempt, tenant_id, runner_id, since) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt, runner_id = excluded.runner_id`,
+          candidate.job_id,
+          candidate.attempt,
+          candidate.tenant_id,
+          runner.runner_id,
+          now,
+        );
+        return grant;
+      }
+      // Stale (canceled, superseded or already leased): drop it and look at the next one.
+    }
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * `POST /v1/chat/completions`: OpenAI-compatible proxy to the configured upstreams with a Workers KV
+ * answer cache (docs/llm.md). Order: auth (one Durable Object call) -> config -> body (400) -> URL guard
+ * on every image_url (422) -> route by model (404) -> cache (HIT) / single flight -> upstream (retry,
+ * fallback) -> answer; cache write and usage go through waitUntil.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { ErrorEnvelope } from "../../../shared/contract/index.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { policyFor } from "../../../shared/url-guard/index.ts";
+import { readJsonValue } from "../lib/body.ts";
+import { cacheDirectives, readEntry, writeEntry } from "../llm/cache.ts";
+import { cacheKey } from "../llm/cache-key.ts";
+import { isCompleteCompletion, readUsage, replayAsSse, type TokenUsage } from "../llm/completion.ts";
+import { candidatesFor, configReader, notConfigured, type Upstream } from "../llm/config.ts";
+import { type Leader, SingleFlight } from "../llm/flight.ts";
+import { relayStream } from "../llm/relay.ts";
+import { ChatRequest, guardImages, isDeterministic, parseChatRequest, upstreamBody } from "../llm/request.ts";
+import { ChatCompletion } from "../llm/schemas.ts";
+import { upstreamMessage } from "../llm/scrub.ts";
+import { type Deadline, type Dispatched, dispatch, upstreamBroken, upstreamTimedOut } from "../llm/upstream.ts";
+import { cacheHitUsage, recordUsage, upstreamUsage } from "../llm/usage.ts";
+import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
+import type { AppEnv } from "../types.ts";
+
+type XCache = "HIT" | "MISS" | "BYPASS";
+
+/** What one request needs on the way to an answer. */
+interface Call {
+  c: Context<AppEnv>;
+  raw: Record<string, unknown>;
+  request: ChatRequest;
+  candidates: Upstream[];
+  stream: boolean;
+  includeUsage: boolean;
+}
+
+const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
+const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" };
+
+function answerFromText(call: Call, text: string, xCache: XCache, ageS: number | null): Response {
+  const headers: Record<string, string> = { "x-cache": xCache };
+  if (ageS !== null) headers.age = String(ageS);
+  if (!call.stream) return call.c.body(text, 200, { ...JSON_HEADERS, ...headers });
+  const completion = JSON.parse(text) as Record<string, unknown>;
+  return call.c.body(replayAsSse(completion, call.includeUsage), 200, { ...SSE_HEADERS, ...headers });
+}
+
+function bodyWithin(response: Response, deadline: Deadline): Promise<string> {
+  const signal = deadline.signal;
+  return new Promise<string>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    response
+      .text()
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+interface JsonAnswer {
+  text: string;
+  completion: Record<string, unknown>;
+  usage: TokenUsage | null;
+  complete: boolean;
+}
+
+/** Reads and checks a JSON answer (the deadline still covers the body). */
+async function readJsonAnswer(d: Dispatched): Promise<JsonAnswer> {
+  let text: string;
+  try {
+    text = await bodyWithin(d.response, d.deadline);
+  } catch {
+    throw d.deadline.expired
+      ? upstreamTimedOut(d.upstream.name)
+      : upstreamBroken(d.upstream.name, "closed the connection while sending the answer.");
+  } finally {
+    d.deadline.clear();
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw upstreamBroken(d.upstream.name, "sent an answer that is not JSON.");
+  }
+  const record = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  if (record.error !== undefined && record.error !== null) {
+    throw upstreamBroken(d.upstream.name, `answered with an error: ${upstreamMessage(text, d.secrets)}`);
+  }
+  if (!Array.isArray(record.choices)) throw upstreamBroken(d.upstream.name, "sent an answer without choices.");
+  return { text, completion: record, usage: readUsage(record), complete: isCompleteCompletion(record) };
+}
+
+export function chatRoutes(): Hono<AppEnv> {
+  const readConfig = configReader();
+  /** Identical cacheable requests in flight in this isolate. */
+  const flights = new SingleFlight();
+
+  /** Calls the upstream; settles `leader` and writes the cache (`writeKey`) once the answer is whole. */
+  async function fromUpstream(
+    call: Call,
+    xCache: XCache,
+    leader: Leader | null,
+    writeKey: string | null,
+    ttlS: number,
+  ): Promise<Response> {
+    const { c } = call;
+    const requestId = c.get("requestId");
+    let d: Dispatched;
+    try {
+      d = await dispatch({
+        env: c.env,
+        candidates: call.candidates,
+        body: upstreamBody(call.raw, call.stream),
+        stream: call.stream,
+        requestId,
+      });
+    } catch (err) {
+      leader?.settle({ ok: false, error: err instanceof ApiError ? err : null });
+      throw err;
+    }
+    const contentType = d.response.headers.get("content-type") ?? "";
+    if (!call.stream || !contentType.includes("text/event-stream") || !d.response.body) {
+      // Non-stream answer (or an upstream that ignored `stream: true`: replayed as a stream below).
+      let answer: JsonAnswer;
+      try {
+        answer = await readJsonAnswer(d);
+      } catch (err) {
+        leader?.settle({ ok: false, error: err instanceof ApiError ? err : null });
+        throw err;
+      }
+      if (answer.complete) leader?.settle({ ok: true, text: answer.text, usage: answer.usage, fromCache: false });
+      else leader?.settle({ ok: false, error: null });
+      c.executionCtx.waitUntil(
+        Promise.all([
+          answer.complete && writeKey !== null
+            ? writeEntry(c.env.LLM_CACHE, writeKey, answer.text, answer.usage, ttlS, requestId)
+            : undefined,
+          recordUsage(c, upstreamUsage(answer.usage)),
+        ]),
+      );
+      if (!call.stream) return c.body(answer.text, 200, { ...JSON_HEADERS, "x-cache": xCache });
+      return c.body(replayAsSse(answer.completion, call.includeUsage), 200, { ...SSE_HEADERS, "x-cache": xCache });
+    }
+
+    d.deadline.clear();
+    const relay = relayStream(d.response.body, {
+      upstream: d.upstream.name,
+      requestId,
+      includeUsage: call.includeUsage,
+      capture: leader !== null || writeKey !== null,
+      idleTimeoutMs: d.upstream.timeoutMs,
+      secrets: d.secrets,
+    });
+    c.executionCtx.waitUntil(
+      relay.done.then(async (outcome) => {
+        const whole = outcome.complete && outcome.completion !== null && isCompleteCompletion(outcome.completion);
+        const text = whole ? JSON.stringify(outcome.completion) : null;
+        if (text !== null) leader?.settle({ ok: true, text, usage: outcome.usage, fromCache: false });
+        else leader?.settle({ ok: false, error: outcome.canceled ? null : outcome.failure });
+        await Promise.all([
+          text !== null && writeKey !== null
+            ? writeEntry(c.env.LLM_CACHE, writeKey, text, outcome.usage, ttlS, requestId)
+            : undefined,
+          recordUsage(c, upstreamUsage(outcome.usage)),
+        ]);
+      }),
+    );
+    return c.body(relay.stream, 200, { ...SSE_HEADERS, "x-cache": xCache });
+  }
+
+  /** Cache read (or an identical request in flight), else the upstream as the flight's leader. */
+  async function cached(call: Call, key: string, write: boolean, ttlS: number): Promise<Response> {
+    const { c } = call;
+    for (;;) {
+      const joined = flights.join(key);
+      if (joined === undefined) break;
+      const result = await joined;
+      if (result.ok) {
+        c.executionCtx.waitUntil(recordUsage(c, cacheHitUsage(result.usage)));
+        return answerFromText(call, result.text, "HIT", null);
+      }
+      if (result.error) throw result.error;
+      // The leader's client went away: try again (perhaps as the next leader).
+    }
+    const leader = flights.lead(key);
+    let entry: Awaited<ReturnType<typeof readEntry>>;
+    try {
+      entry = await readEntry(c.env.LLM_CACHE, key);
+    } catch (err) {
+      // KV unavailable: serve from the upstream rather than fail the request.
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "llm cache read failed",
+          request_id: c.get("requestId"),
+          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+        }),
+      );
+      entry = null;
+    }
+    if (entry !== null) {
+      const usage = { promptTokens: entry.meta.p, completionTokens: entry.meta.c };
+      leader.settle({ ok: true, text: entry.text, usage, fromCache: true });
+      c.executionCtx.waitUntil(recordUsage(c, cacheHitUsage(usage)));
+      const ageS = entry.meta.t > 0 ? Math.max(0, Math.floor((Date.now() - entry.meta.t) / 1000)) : null;
+      return answerFromText(call, entry.text, "HIT", ageS);
+    }
+    try {
+      return await fromUpstream(call, "MISS", leader, write ? key : null, ttlS);
+    } catch (err) {
+      leader.settle({ ok: false, error: err instanceof ApiError ? err : null });
+      throw err;
+    }
+  }
+
+  const app = new Hono<AppEnv>();
+  app.use("*", apiKeyAuth({ scope: "llm" }));
+  app.post("/", async (c) => {
+    const config = readConfig(c.env);
+    const raw = await readJsonValue(c);
+    const request = parseChatRequest(raw);
+    const auth = c.get("auth");
+    guardImages(request, () => policyFor("image", c.env as unknown as Record<string, string | undefined>, auth.tenant));
+    const directives = cacheDirectives(c.req.header("cache-control"), c.req.header("x-cache-ttl"), config.cacheTtlS);
+    if (config.upstreams.length === 0) {
+      throw notConfigured("No LLM upstream is configured on this deployment (LLM_UPSTREAMS or LLM_UPSTREAM_URL).");
+    }
+    const candidates = candidatesFor(config, request.model);
+    if (candidates.length === 0) {
+      throw new ApiError(
+        404,
+        "model_not_found",
+        `No upstream serves the model '${request.model}'. GET /v1/models lists the models.`,
+        { param: "model" },
+      );
+    }
+    const call: Call = {
+      c,
+      raw: raw as Record<string, unknown>,
+      request,
+      candidates,
+      stream: request.stream === true,
+      includeUsage: request.stream_options?.include_usage === true,
+    };
+    const cacheable = auth.tenant.cache_all || isDeterministic(request);
+    if (!cacheable || (!directives.read && !directives.write)) return fromUpstream(call, "BYPASS", null, null, 0);
+    const key = await cacheKey({
+      body: call.raw,
+      route: candidates.map((u) => u.name).join(","),
+      tenantId: config.cacheScope === "global" ? null : auth.tenantId,
+    });
+    if (!directives.read) return fromUpstream(call, "BYPASS", null, key, directives.ttlS);
+    return cached(call, key, directives.write, directives.ttlS);
+  });
+  return app;
+}
+
+const errors = {
+  400: { description: "Invalid request (`param` names the field)", schema: ErrorEnvelope },
+  401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
+  403: { description: "Key lacks the llm scope", schema: ErrorEnvelope },
+};
+
+export const chatDocs: RouteDoc[] = [
+  {
+    method: "post",
+    path: "/v1/chat/completions",
+    summary: "Create a chat completion (OpenAI-compatible, cached)",
+    description:
+      "Proxies to the upstream serving `model` (retries, fallback by priority). `stream: true` answers " +
+      "with server-sent events. Every `image_url` passes the URL guard first. Deterministic requests " +
+      "(temperature 0 or a seed; every request when the tenant has cache_all) are cached in KV: response " +
+      "header `x-cache: HIT|MISS|BYPASS`; request `Cache-Control: no-cache` skips the read, `no-store` the " +
+      "write; `x-cache-ttl: <seconds>` (60 to 2592000) sets the entry's lifetime.",
+    tag: "LLM",
+    security: "apiKey",
+    scope: "llm",
+    body: ChatRequest,
+    responses: {
+      200: { description: "The answer (JSON, or text/event-stream when `stream` is true)", schema: ChatCompletion },
+      ...errors,
+      404: { description: "No upstream serves the model (`model_not_found`)", schema: ErrorEnvelope },
+      413: { description: "Body too large", schema: ErrorEnvelope },
+      415: { description: "Body is not JSON", schema: ErrorEnvelope },
+      422: { description: "An image URL was refused (`unsafe_url`, `url_not_allowed`)", schema: ErrorEnvelope },
+      429: { description: "Rate limited, or the upstreams are (`upstream_rate_limited`)", schema: ErrorEnvelope },
+      502: { description: "The upstream failed (`upstream_error`, with its status)", schema: ErrorEnvelope },
+      503: { description: "No usable upstream is configured (`llm_not_configured`)", schema: ErrorEnvelope },
+      504: { description: "The upstream did not answer in time (`upstream_timeout`)", schema: ErrorEnvelope },
+    },
+  },
+];

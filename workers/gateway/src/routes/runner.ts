@@ -1,0 +1,180 @@
+/** Runner API (pool-scoped runner tokens): long-poll leases, heartbeats, upload URLs, events, give-back. */
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import {
+  ErrorEnvelope,
+  EventAck,
+  HeartbeatResponse,
+  LeaseGrant,
+  LeaseRequest,
+  RunnerEvent,
+  UploadRequest,
+  UploadResponse,
+} from "../../../shared/contract/index.ts";
+import { randomBase62 } from "../../../shared/crypto.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { leaseId, parseLeaseId } from "../jobs/lease-token.ts";
+import { Presigner } from "../jobs/presign.ts";
+import { jobStub } from "../jobs/public.ts";
+import type { FenceResult } from "../jobs/state.ts";
+import { readJson } from "../lib/body.ts";
+import { iso } from "../lib/time.ts";
+import { runnerAuth } from "../middleware/runner-auth.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
+import { poolStub } from "../pools/access.ts";
+import type { AppEnv } from "../types.ts";
+
+const INPUT_URL_TTL_S = 3600;
+const UPLOAD_URL_TTL_S = 900;
+const DEFAULT_WAIT_S = 20;
+
+export const runnerRoutes = new Hono<AppEnv>();
+runnerRoutes.use("*", runnerAuth());
+
+async function lease(c: Context<AppEnv>) {
+  const id = c.req.param("id") ?? "";
+  const parsed = await parseLeaseId(c.env.SIGNING_SECRET, id);
+  if (!parsed) throw new ApiError(404, "lease_not_found", "Unknown lease id.");
+  const stub = jobStub(c.env, parsed.jobId);
+  if (!stub) throw new ApiError(404, "lease_not_found", "Unknown lease id.");
+  return { ...parsed, stub, pool: c.get("runner").pool };
+}
+
+function fenced<T extends object>(
+  result: FenceResult<T> | { ok: false; code: string; message: string },
+): asserts result is { ok: true } & T {
+  if (result.ok) return;
+  if (result.code === "lease_lost") throw new ApiError(409, "lease_lost", result.message);
+  if (result.code === "output_missing") throw new ApiError(422, "output_missing", result.message, { param: "outputs" });
+  throw new ApiError(404, "lease_not_found", result.message);
+}
+
+runnerRoutes.post("/lease", async (c) => {
+  const body = await readJson(c, LeaseRequest, { maxBytes: 16 * 1024 });
+  const { pool } = c.get("runner");
+  const waitMs = Math.round((body.wait_s ?? DEFAULT_WAIT_S) * 1000);
+  const grant = await poolStub(c.env, pool).lease(
+    pool,
+    {
+      runner_id: body.runner_id,
+      version: body.version,
+      comfyui_version: body.comfyui_version ?? null,
+      slots: body.slots ?? 1,
+    },
+    waitMs,
+  );
+  if (!grant) return c.body(null, 204);
+  const presigner = new Presigner(c.env, new URL(c.req.url).origin);
+  const inputs = await Promise.all(
+    grant.inputs.map(async (i) => {
+      const head = await c.env.FILES.head(i.key);
+      return {
+        node_id: i.node_id,
+        name: `${grant.job_id.slice(4, 16)}-${i.node_id}`,
+        url: (await presigner.sign("GET", i.key, INPUT_URL_TTL_S)).url,
+        content_type: head?.httpMetadata?.contentType ?? null,
+      };
+    }),
+  );
+  const body200: z.infer<typeof LeaseGrant> = {
+    lease: {
+      id: await leaseId(c.env.SIGNING_SECRET, grant.job_id, grant.attempt),
+      attempt: grant.attempt,
+      expires_at: iso(grant.expires_at),
+      duration_s: (grant.expires_at - Date.now()) / 1000,
+    },
+    job: { id: grant.job_id, workflow: grant.workflow, output: grant.output, timeout_s: grant.timeout_s },
+    inputs,
+  };
+  return c.json(body200);
+});
+
+runnerRoutes.post("/leases/:id/heartbeat", async (c) => {
+  const l = await lease(c);
+  const result = await l.stub.heartbeat(l.attempt, l.pool);
+  fenced(result);
+  return c.json({ expires_at: iso(result.expires_at), cancel: result.cancel });
+});
+
+runnerRoutes.post("/leases/:id/uploads", async (c) => {
+  const l = await lease(c);
+  const body = await readJson(c, UploadRequest, { maxBytes: 16 * 1024 });
+  fenced(await l.stub.checkLease(l.attempt, l.pool));
+  const safe = body.filename.replace(/[^A-Za-z0-9._-]/g, "_").slice(-120);
+  const key = `jobs/${l.jobId}/a${l.attempt}/${randomBase62(8)}-${safe}`;
+  const signed = await new Presigner(c.env, new URL(c.req.url).origin).sign("PUT", key, UPLOAD_URL_TTL_S);
+  return c.json({ key, upload_url: signed.url, expires_at: iso(signed.expiresAt) }, 201);
+});
+
+runnerRoutes.post("/leases/:id/events", async (c) => {
+  const l = await lease(c);
+  const event = await readJson(c, RunnerEvent, { maxBytes: 1024 * 1024 });
+  const result = await l.stub.runnerEvent(l.attempt, l.pool, event);
+  fenced(result);
+  return c.json({ status: result.status, cancel: result.cancel });
+});
+
+runnerRoutes.delete("/leases/:id", async (c) => {
+  const l = await lease(c);
+  const result = await l.stub.giveBack(l.attempt, l.pool);
+  fenced(result);
+  return c.json({ status: result.status });
+});
+
+const E = (description: string) => ({ description, schema: ErrorEnvelope });
+const common = {
+  401: E("Missing, invalid or revoked runner token"),
+  404: E("Unknown lease"),
+  409: E("lease_lost: another attempt owns the job"),
+};
+
+export const runnerDocs: RouteDoc[] = [
+  {
+    method: "post",
+    path: "/runner/v1/lease",
+    summary: "Long-poll for a job of this token's pool",
+    tag: "Runner",
+    security: "runner",
+    body: LeaseRequest,
+    responses: {
+      200: { description: "A lease", schema: LeaseGrant },
+      204: { description: "No job within wait_s" },
+      400: E("Invalid request"),
+      401: E("Missing, invalid or revoked runner token"),
+    },
+  },
+  {
+    method: "post",
+    path: "/runner/v1/leases/:id/heartbeat",
+    summary: "Extend the lease; tells the runner to cancel",
+    tag: "Runner",
+    security: "runner",
+    responses: { 200: { description: "Extended", schema: HeartbeatResponse }, ...common },
+  },
+  {
+    method: "post",
+    path: "/runner/v1/leases/:id/uploads",
+    summary: "Mint a presigned PUT for one output of this attempt",
+    tag: "Runner",
+    security: "runner",
+    body: UploadRequest,
+    responses: { 201: { description: "Upload URL", schema: UploadResponse }, ...common },
+  },
+  {
+    method: "post",
+    path: "/runner/v1/leases/:id/events",
+    summary: "Report started, progress, succeeded, failed or canceled",
+    tag: "Runner",
+    security: "runner",
+    body: RunnerEvent,
+    responses: { 200: { description: "Accepted", schema: EventAck }, 422: E("An output was not uploaded"), ...common },
+  },
+  {
+    method: "delete",
+    path: "/runner/v1/leases/:id",
+    summary: "Give the job back (no attempt counted)",
+    tag: "Runner",
+    security: "runner",
+    responses: { 200: { description: "Re-queued", schema: z.object({ status: z.string() }) }, ...common },
+  },
+];

@@ -1,0 +1,93 @@
+/**
+ * `GET /v1/usage?from=&to=`: the calling key's usage per UTC day and its tenant's totals, from D1
+ * `usage_daily` (flushed from the key Durable Objects within about 10 s).
+ */
+import { Hono } from "hono";
+import { ErrorEnvelope } from "../../../shared/contract/index.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { readQuery } from "../lib/body.ts";
+import { UsageQuery, UsageReport } from "../llm/schemas.ts";
+import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
+import type { AppEnv } from "../types.ts";
+
+const DAY_MS = 24 * 3600 * 1000;
+const DEFAULT_SPAN_DAYS = 30;
+const MAX_SPAN_DAYS = 366;
+
+const COLUMNS = [
+  "requests",
+  "rate_limited",
+  "llm_requests",
+  "prompt_tokens",
+  "completion_tokens",
+  "cache_hits",
+  "tokens_saved",
+] as const;
+
+type Counts = Record<(typeof COLUMNS)[number], number>;
+
+function withTotal(row: Partial<Counts>): Counts & { total_tokens: number } {
+  const counts = Object.fromEntries(COLUMNS.map((c) => [c, Number(row[c] ?? 0)])) as Counts;
+  return { ...counts, total_tokens: counts.prompt_tokens + counts.completion_tokens };
+}
+
+function day(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+export const usageRoutes = new Hono<AppEnv>();
+usageRoutes.use("*", apiKeyAuth({ scope: "llm" }));
+usageRoutes.get("/", async (c) => {
+  const query = readQuery(c, UsageQuery);
+  const to = query.to ?? day(Date.now());
+  const from = query.from ?? day(Date.parse(to) - (DEFAULT_SPAN_DAYS - 1) * DAY_MS);
+  if (from > to) throw new ApiError(400, "invalid_request", "from must not be after to.", { param: "from" });
+  if ((Date.parse(to) - Date.parse(from)) / DAY_MS >= MAX_SPAN_DAYS) {
+    throw new ApiError(400, "invalid_request", `Ask for at most ${MAX_SPAN_DAYS} days at a time.`, { param: "from" });
+  }
+  const { keyId, tenantId } = c.get("auth");
+  const [days, tenant] = await c.env.DB.batch<Partial<Counts> & { day: string }>([
+    c.env.DB.prepare(
+      `SELECT day, ${COLUMNS.join(", ")} FROM usage_daily WHERE key_id = ? AND day BETWEEN ? AND ? ORDER BY day`,
+    ).bind(keyId, from, to),
+    c.env.DB.prepare(
+      `SELECT ${COLUMNS.map((col) => `COALESCE(SUM(${col}), 0) AS ${col}`).join(", ")}
+         FROM usage_daily WHERE tenant_id = ? AND day BETWEEN ? AND ?`,
+    ).bind(tenantId, from, to),
+  ]);
+  const keyDays = (days?.results ?? []).map((row) => ({ day: row.day, ...withTotal(row) }));
+  const keyTotals = withTotal(
+    Object.fromEntries(COLUMNS.map((col) => [col, keyDays.reduce((sum, d) => sum + d[col], 0)])) as Counts,
+  );
+  return c.json({
+    object: "usage",
+    from,
+    to,
+    key: { key_id: keyId, totals: keyTotals, days: keyDays },
+    tenant: { tenant_id: tenantId, totals: withTotal(tenant?.results[0] ?? {}) },
+  });
+});
+
+export const usageDocs: RouteDoc[] = [
+  {
+    method: "get",
+    path: "/v1/usage",
+    summary: "Usage of the calling key and its tenant",
+    description:
+      "Per UTC day for the key, totals for the key and its tenant: requests, LLM requests, prompt and " +
+      "completion tokens (from the upstreams' usage), cache hits and the tokens they saved. Counts reach " +
+      "D1 within about 10 s.",
+    tag: "LLM",
+    security: "apiKey",
+    scope: "llm",
+    query: UsageQuery,
+    responses: {
+      200: { description: "Usage", schema: UsageReport },
+      400: { description: "Bad from/to", schema: ErrorEnvelope },
+      401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
+      403: { description: "Key lacks the llm scope", schema: ErrorEnvelope },
+      429: { description: "Rate limited", schema: ErrorEnvelope },
+    },
+  },
+];

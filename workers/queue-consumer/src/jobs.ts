@@ -1,0 +1,113 @@
+/**
+ * Queue "jobs": ingest a job's URL inputs into R2 (the URL guard's edge fetch; retries see identical
+ * inputs), then insert the job into its pool's dispatcher, idempotently by (job, attempt).
+ */
+import {
+  type DispatchMessage,
+  DispatchMessage as DispatchSchema,
+  type JobDispatchRpc,
+  type JobError,
+  type PoolDispatchRpc,
+} from "../../shared/contract/index.ts";
+import { guardedFetch, policyFor, UrlGuardError } from "../../shared/url-guard/index.ts";
+
+export type Outcome = { action: "ack"; note?: string } | { action: "retry"; delaySeconds: number; reason: string };
+
+export interface JobsEnv {
+  FILES: R2Bucket;
+  JOBS: DurableObjectNamespace;
+  POOLS: DurableObjectNamespace;
+  MAX_INPUT_BYTES?: string;
+  [key: string]: unknown;
+}
+
+const FETCH_TIMEOUT_MS = 30_000;
+
+export function jobRpc(env: JobsEnv, jobId: string): JobDispatchRpc {
+  return env.JOBS.get(env.JOBS.idFromString(jobId.slice(4))) as unknown as JobDispatchRpc;
+}
+
+export function poolRpc(env: JobsEnv, pool: string): PoolDispatchRpc {
+  return env.POOLS.get(env.POOLS.idFromName(pool)) as unknown as PoolDispatchRpc;
+}
+
+/** Retry delays for transient input failures: 2, 4, 8, 16, 32 s. */
+export function retryDelaySeconds(attempts: number): number {
+  return Math.min(300, 2 ** Math.max(1, attempts));
+}
+
+async function ingest(env: JobsEnv, msg: DispatchMessage): Promise<JobError | { transient: string } | null> {
+  const policy = policyFor("image", env as unknown as Record<string, string | undefined>, {
+    image_url_allowlist: msg.image_allowlist,
+  });
+  const maxBytes = Number(env.MAX_INPUT_BYTES ?? 50 * 1024 * 1024);
+  for (const input of msg.inputs) {
+    if (input.kind !== "url") continue;
+    if (await env.FILES.head(input.key)) continue; // fetched by an earlier delivery
+    try {
+      const res = await guardedFetch(input.url, policy, { maxBytes, timeoutMs: FETCH_TIMEOUT_MS, expect: "image" });
+      await env.FILES.put(input.key, res.body, {
+        httpMetadata: { contentType: res.sniffedType ?? res.contentType ?? "application/octet-stream" },
+      });
+    } catch (err) {
+      if (err instanceof UrlGuardError) {
+        if (err.transient) return { transient: `node ${input.node_id}: ${err.message}` };
+        return {
+          code: "input_unavailable",
+          message: `The image for node ${input.node_id} could not be fetched: ${err.message}.`,
+          node_id: input.node_id,
+          details: { reason: err.code },
+        };
+      }
+      throw err;
+    }
+  }
+  return null;
+}
+
+export async function processJobMessage(
+  env: JobsEnv,
+  body: unknown,
+  attempts: number,
+  maxAttempts: number,
+): Promise<Outcome> {
+  const parsed = DispatchSchema.safeParse(body);
+  if (!parsed.success) {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "dropping malformed jobs message",
+        issues: parsed.error.issues.slice(0, 3),
+      }),
+    );
+    return { action: "ack", note: "malformed" };
+  }
+  const msg = parsed.data;
+  const problem = await ingest(env, msg);
+  if (problem && "transient" in problem) {
+    if (attempts < maxAttempts)
+      return { action: "retry", delaySeconds: retryDelaySeconds(attempts), reason: problem.transient };
+    await jobRpc(env, msg.job_id).failDispatch(msg.attempt, {
+      code: "input_unavailable",
+      message: `An input image could not be fetched after ${attempts} tries: ${problem.transient}.`,
+    });
+    return { action: "ack", note: "input_unavailable" };
+  }
+  if (problem) {
+    await jobRpc(env, msg.job_id).failDispatch(msg.attempt, problem);
+    return { action: "ack", note: "input_unavailable" };
+  }
+  const result = await poolRpc(env, msg.pool).enqueue(msg);
+  return { action: "ack", note: result };
+}
+
+/** Dead-letter queue "jobs-dlq": a job whose routing failed for good is marked failed, never dropped. */
+export async function processDeadJobMessage(env: JobsEnv, body: unknown): Promise<Outcome> {
+  const parsed = DispatchSchema.safeParse(body);
+  if (!parsed.success) return { action: "ack", note: "malformed" };
+  await jobRpc(env, parsed.data.job_id).failDispatch(parsed.data.attempt, {
+    code: "routing_failed",
+    message: "The job could not be routed to its pool after several tries.",
+  });
+  return { action: "ack", note: "routing_failed" };
+}

@@ -1,0 +1,139 @@
+/** Public job API shapes (design.md "Jobs") and the ComfyUI API-format workflow. */
+import { z } from "zod";
+
+/** ComfyUI node ids are strings ("3", "12", "4:7" for group nodes). */
+export const NodeId = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "node ids are 1-64 letters, digits or _ . : -");
+
+/** A link to another node's output: `[node_id, output_index]`. */
+export const Link = z.tuple([NodeId, z.int().min(0).max(1000)]);
+
+export function isLink(value: unknown): value is [string, number] {
+  return (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    typeof value[0] === "string" &&
+    Number.isInteger(value[1]) &&
+    (value[1] as number) >= 0
+  );
+}
+
+const Literal = z.union([
+  z.string(),
+  z.number(),
+  z.boolean(),
+  z.null(),
+  z.array(z.unknown()),
+  z.record(z.string(), z.unknown()),
+]);
+
+export const WorkflowNode = z.looseObject({
+  class_type: z.string().min(1).max(200),
+  inputs: z.record(z.string().min(1).max(200), Literal),
+  _meta: z.unknown().optional(),
+});
+
+export const Workflow = z
+  .record(NodeId, WorkflowNode)
+  .refine((w) => Object.keys(w).length > 0, "the workflow has no nodes")
+  .refine((w) => Object.keys(w).length <= 5000, "the workflow has more than 5000 nodes");
+export type Workflow = z.infer<typeof Workflow>;
+
+export const WebhookEvent = z.enum(["job.started", "job.progress", "job.succeeded", "job.failed", "job.canceled"]);
+export type WebhookEvent = z.infer<typeof WebhookEvent>;
+export const DEFAULT_WEBHOOK_EVENTS: WebhookEvent[] = ["job.started", "job.succeeded", "job.failed", "job.canceled"];
+
+export const OutputOptions = z
+  .object({ format: z.enum(["png", "jpeg", "webp"]), quality: z.int().min(1).max(100).optional() })
+  .strict();
+
+export const JobCreate = z
+  .object({
+    workflow: Workflow,
+    pool: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a pool name")
+      .optional(),
+    webhook: z
+      .object({ url: z.string().min(1).max(2048), events: z.array(WebhookEvent).min(1).max(5).optional() })
+      .strict()
+      .optional(),
+    output: OutputOptions.optional(),
+    metadata: z
+      .record(z.string().max(64), z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]))
+      .refine((m) => Object.keys(m).length <= 32, "at most 32 metadata keys")
+      .optional(),
+    timeout_s: z
+      .int()
+      .min(1)
+      .max(24 * 3600)
+      .optional(),
+  })
+  .strict();
+export type JobCreate = z.infer<typeof JobCreate>;
+
+export const JobStatus = z.enum(["queued", "running", "succeeded", "failed", "canceled"]);
+export type JobStatus = z.infer<typeof JobStatus>;
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "canceled"]);
+
+export const JobError = z.object({
+  code: z.string(),
+  message: z.string(),
+  node_id: z.string().optional(),
+  node_type: z.string().optional(),
+  details: z.unknown().optional(),
+});
+export type JobError = z.infer<typeof JobError>;
+
+export const JobOutput = z.object({
+  index: z.int(),
+  node_id: z.string(),
+  filename: z.string(),
+  content_type: z.string(),
+  size: z.int(),
+  url: z.string().describe("Signed URL, valid for about an hour from when the job was read"),
+});
+export type JobOutput = z.infer<typeof JobOutput>;
+
+export const JobStats = z.object({
+  queue_ms: z.number().nullable(),
+  run_ms: z.number().nullable(),
+  upload_ms: z.number().nullable(),
+  total_ms: z.number().nullable(),
+});
+
+export const Job = z
+  .object({
+    id: z.string(),
+    status: JobStatus,
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    completed_at: z.string().nullable(),
+    pool: z.string(),
+    attempt: z.int(),
+    progress: z.object({ value: z.number(), max: z.number(), node_id: z.string().nullable() }).nullable(),
+    outputs: z.array(JobOutput),
+    error: JobError.nullable(),
+    metadata: z.record(z.string(), z.unknown()),
+    stats: JobStats,
+  })
+  .meta({ id: "Job" });
+export type Job = z.infer<typeof Job>;
+
+export const JobListQuery = z
+  .object({
+    status: JobStatus.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+export const FileCreate = z
+  .object({
+    filename: z.string().min(1).max(200).optional(),
+    content_type: z.enum(["image/png", "image/jpeg", "image/webp", "image/gif"]),
+  })
+  .strict();
+
+export const FileUpload = z
+  .object({ id: z.string(), upload_url: z.string(), expires_at: z.string(), content_type: z.string() })
+  .meta({ id: "FileUpload" });

@@ -1,0 +1,80 @@
+/** Runner <-> gateway wire contract (design.md "Runner"). Parsed on both sides. */
+import { z } from "zod";
+import { JobError, OutputOptions, Workflow } from "./jobs.ts";
+
+export const LeaseRequest = z
+  .object({
+    runner_id: z.string().min(1).max(128),
+    version: z.string().min(1).max(64),
+    comfyui_version: z.string().max(64).nullish(),
+    slots: z.int().min(1).max(64).optional(),
+    free_slots: z.int().min(0).max(64).optional(),
+    wait_s: z.number().min(0).max(25).optional(),
+  })
+  .strict();
+export type LeaseRequest = z.infer<typeof LeaseRequest>;
+
+export const LeaseInput = z.object({
+  node_id: z.string(),
+  /** Value to put in the node's `image` input once uploaded to ComfyUI is up to the runner; `name` is a suggested file name. */
+  name: z.string(),
+  url: z.string(),
+  content_type: z.string().nullable(),
+});
+
+export const LeaseGrant = z.object({
+  lease: z.object({ id: z.string(), attempt: z.int(), expires_at: z.string(), duration_s: z.number() }),
+  job: z.object({
+    id: z.string(),
+    workflow: Workflow,
+    output: OutputOptions.nullable(),
+    timeout_s: z.number().nullable(),
+  }),
+  inputs: z.array(LeaseInput),
+});
+export type LeaseGrant = z.infer<typeof LeaseGrant>;
+
+export const HeartbeatResponse = z.object({ expires_at: z.string(), cancel: z.boolean() });
+
+export const UploadRequest = z
+  .object({
+    filename: z.string().min(1).max(200),
+    content_type: z.string().min(1).max(100),
+    node_id: z.string().max(64).optional(),
+  })
+  .strict();
+export const UploadResponse = z.object({ key: z.string(), upload_url: z.string(), expires_at: z.string() });
+
+export const OutputRef = z.object({
+  key: z.string().min(1).max(1024),
+  node_id: z.string().max(64),
+  filename: z.string().max(200),
+  content_type: z.string().max(100),
+});
+export type OutputRef = z.infer<typeof OutputRef>;
+
+export const RunnerStats = z
+  .object({ queue_ms: z.number().optional(), run_ms: z.number().optional(), upload_ms: z.number().optional() })
+  .strict();
+
+export const RunnerEvent = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("started"), prompt_id: z.string().max(100).optional() }).strict(),
+  z
+    .object({ type: z.literal("progress"), value: z.number(), max: z.number(), node_id: z.string().max(64).nullish() })
+    .strict(),
+  z
+    .object({ type: z.literal("succeeded"), outputs: z.array(OutputRef).max(1000), stats: RunnerStats.optional() })
+    .strict(),
+  z
+    .object({
+      type: z.literal("failed"),
+      error: JobError,
+      retryable: z.boolean().default(false),
+      stats: RunnerStats.optional(),
+    })
+    .strict(),
+  z.object({ type: z.literal("canceled") }).strict(),
+]);
+export type RunnerEvent = z.infer<typeof RunnerEvent>;
+
+export const EventAck = z.object({ status: z.string(), cancel: z.boolean() });
