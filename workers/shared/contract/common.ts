@@ -24,7 +24,7 @@ export const Limits = z
     max_running_jobs: z.int().min(1).max(100_000).nullish(),
     queue_timeout_s: z
       .int()
-      .min(10)
+      .min(1)
       .max(7 * 24 * 3600)
       .nullish(),
   })

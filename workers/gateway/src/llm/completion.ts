@@ -125,7 +125,7 @@ export class CompletionAssembler {
           finish_reason: c.finishReason,
         };
       });
-    return { ...this.head, object: "chat.completion", choices, usage: this.usage };
+    return { id: this.head?.id, object: "chat.completion", ...this.head, choices, usage: this.usage };
   }
 }
 

@@ -12,7 +12,12 @@ export type FlightResult =
   | { ok: false; error: ApiError | null };
 
 export interface Leader {
-  settle(result: FlightResult): void;
+  /**
+   * Hands the result to the followers. With `holdUntil` (the cache write), later identical requests keep
+   * joining this flight until it settles, so there is no moment when neither the flight nor the KV entry
+   * can answer them.
+   */
+  settle(result: FlightResult, holdUntil?: Promise<unknown>): void;
 }
 
 export class SingleFlight {
@@ -31,12 +36,16 @@ export class SingleFlight {
     });
     this.inflight.set(key, promise);
     let settled = false;
+    const release = () => {
+      if (this.inflight.get(key) === promise) this.inflight.delete(key);
+    };
     return {
-      settle: (result) => {
+      settle: (result, holdUntil) => {
         if (settled) return;
         settled = true;
-        if (this.inflight.get(key) === promise) this.inflight.delete(key);
         resolve(result);
+        if (result.ok && holdUntil) holdUntil.then(release, release);
+        else release();
       },
     };
   }

@@ -110,6 +110,7 @@ export function relayStream(
       return errorEvent(apiError, options.requestId);
     }
     usage = readUsage(chunk) ?? usage;
+    assembler?.add(chunk);
     const choices = chunk.choices;
     if (Array.isArray(choices)) {
       if (choices.length === 0 && chunk.usage && !options.includeUsage) return "";
@@ -119,7 +120,6 @@ export function relayStream(
         if (typeof c?.finish_reason === "string" && c.finish_reason !== "") finished.add(index);
       }
     }
-    assembler?.add(chunk);
     return `${block}\n\n`;
   }
 
@@ -194,7 +194,20 @@ export function relayStream(
           const blocks = splitter.push(result.value);
           if (blocks.length === 0) continue;
           let out = "";
-          for (const block of blocks) out += onBlock(block);
+          for (const block of blocks) {
+            out += onBlock(block);
+            if (sawDone) break;
+          }
+          if (sawDone) {
+            // The answer is whole: end here (a client that leaves right after [DONE] must not spoil it).
+            controller.enqueue(encoder.encode(out));
+            controller.close();
+            finish(false);
+            reader.cancel().catch((err: unknown) => {
+              console.warn(JSON.stringify({ level: "warn", msg: "llm stream cancel failed", error: String(err) }));
+            });
+            return;
+          }
           if (out !== "") {
             controller.enqueue(encoder.encode(out));
             return;

@@ -135,16 +135,13 @@ export function chatRoutes(): Hono<AppEnv> {
         leader?.settle({ ok: false, error: err instanceof ApiError ? err : null });
         throw err;
       }
-      if (answer.complete) leader?.settle({ ok: true, text: answer.text, usage: answer.usage, fromCache: false });
+      const write =
+        answer.complete && writeKey !== null
+          ? writeEntry(c.env.LLM_CACHE, writeKey, answer.text, answer.usage, ttlS, requestId)
+          : undefined;
+      if (answer.complete) leader?.settle({ ok: true, text: answer.text, usage: answer.usage, fromCache: false }, write);
       else leader?.settle({ ok: false, error: null });
-      c.executionCtx.waitUntil(
-        Promise.all([
-          answer.complete && writeKey !== null
-            ? writeEntry(c.env.LLM_CACHE, writeKey, answer.text, answer.usage, ttlS, requestId)
-            : undefined,
-          recordUsage(c, upstreamUsage(answer.usage)),
-        ]),
-      );
+      c.executionCtx.waitUntil(Promise.all([write, recordUsage(c, upstreamUsage(answer.usage))]));
       if (!call.stream) return c.body(answer.text, 200, { ...JSON_HEADERS, "x-cache": xCache });
       return c.body(replayAsSse(answer.completion, call.includeUsage), 200, { ...SSE_HEADERS, "x-cache": xCache });
     }
@@ -162,14 +159,13 @@ export function chatRoutes(): Hono<AppEnv> {
       relay.done.then(async (outcome) => {
         const whole = outcome.complete && outcome.completion !== null && isCompleteCompletion(outcome.completion);
         const text = whole ? JSON.stringify(outcome.completion) : null;
-        if (text !== null) leader?.settle({ ok: true, text, usage: outcome.usage, fromCache: false });
-        else leader?.settle({ ok: false, error: outcome.canceled ? null : outcome.failure });
-        await Promise.all([
+        const write =
           text !== null && writeKey !== null
             ? writeEntry(c.env.LLM_CACHE, writeKey, text, outcome.usage, ttlS, requestId)
-            : undefined,
-          recordUsage(c, upstreamUsage(outcome.usage)),
-        ]);
+            : undefined;
+        if (text !== null) leader?.settle({ ok: true, text, usage: outcome.usage, fromCache: false }, write);
+        else leader?.settle({ ok: false, error: outcome.canceled ? null : outcome.failure });
+        await Promise.all([write, recordUsage(c, upstreamUsage(outcome.usage))]);
       }),
     );
     return c.body(relay.stream, 200, { ...SSE_HEADERS, "x-cache": xCache });

@@ -1,0 +1,209 @@
+/**
+ * Python-compatible text forms, so the double's bytes look like ComfyUI's (aiohttp + json.dumps):
+ * `pyDumps` = json.dumps defaults (", " / ": " separators, ensure_ascii), `pyRepr`/`pyStr` = repr()/str() for the
+ * values that appear in error messages, and `PyError` = a Python exception (type name + str(ex)).
+ *
+ * JS cannot tell 1 from 1.0, so floats that happen to be integral print as ints ("1" where Python prints "1.0");
+ * parsed JSON is identical either way.
+ */
+
+export class PyError extends Error {
+  readonly pyType: string;
+  readonly traceback: string[] | undefined;
+  constructor(pyType: string, message: string, traceback?: string[]) {
+    super(message);
+    this.pyType = pyType;
+    this.traceback = traceback;
+  }
+}
+
+const HEX = "0123456789abcdef";
+
+function jsonString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) out += '\\"';
+    else if (c === 0x5c) out += "\\\\";
+    else if (c === 0x0a) out += "\\n";
+    else if (c === 0x0d) out += "\\r";
+    else if (c === 0x09) out += "\\t";
+    else if (c === 0x08) out += "\\b";
+    else if (c === 0x0c) out += "\\f";
+    else if (c < 0x20 || c > 0x7e) {
+      out += `\\u${HEX[(c >> 12) & 15]}${HEX[(c >> 8) & 15]}${HEX[(c >> 4) & 15]}${HEX[c & 15]}`;
+    } else out += s[i];
+  }
+  return `${out}"`;
+}
+
+export function pyFloat(n: number): string {
+  if (Number.isNaN(n)) return "nan";
+  if (n === Number.POSITIVE_INFINITY) return "inf";
+  if (n === Number.NEGATIVE_INFINITY) return "-inf";
+  if (Number.isInteger(n) && Math.abs(n) < 1e16) return `${n}.0`;
+  return pyNumberText(n);
+}
+
+function pyNumberText(n: number): string {
+  if (Number.isInteger(n) && Math.abs(n) < 1e16) return String(n);
+  const s = String(n);
+  // JS "1e-7" / "1e+21" -> Python "1e-07" / "1e+21"
+  return s.replace(/e([+-])(\d)$/, "e$10$2");
+}
+
+function jsonNumber(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (n === Number.POSITIVE_INFINITY) return "Infinity";
+  if (n === Number.NEGATIVE_INFINITY) return "-Infinity";
+  return pyNumberText(n);
+}
+
+/** json.dumps(value) with Python's default separators and ensure_ascii=True. */
+export function pyDumps(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (typeof value === "number") return jsonNumber(value);
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "string") return jsonString(value);
+  if (Array.isArray(value)) return `[${value.map((v) => pyDumps(v)).join(", ")}]`;
+  if (typeof value === "object") {
+    const parts: string[] = [];
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (v === undefined) continue;
+      parts.push(`${jsonString(k)}: ${pyDumps(v)}`);
+    }
+    return `{${parts.join(", ")}}`;
+  }
+  return "null";
+}
+
+function reprString(s: string): string {
+  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const ch of s) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (ch === quote) out += `\\${quote}`;
+    else if (ch === "\\") out += "\\\\";
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (c < 0x20 || c === 0x7f) out += `\\x${HEX[(c >> 4) & 15]}${HEX[c & 15]}`;
+    else out += ch;
+  }
+  return out + quote;
+}
+
+/** repr(value) for JSON-ish values (dict/list/str/int/float/bool/None). */
+export function pyRepr(value: unknown): string {
+  if (value === null || value === undefined) return "None";
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (typeof value === "number") return pyNumberText(value);
+  if (typeof value === "string") return reprString(value);
+  if (Array.isArray(value)) return `[${value.map((v) => pyRepr(v)).join(", ")}]`;
+  if (typeof value === "object") {
+    const parts = Object.entries(value as Record<string, unknown>).map(([k, v]) => `${reprString(k)}: ${pyRepr(v)}`);
+    return `{${parts.join(", ")}}`;
+  }
+  return String(value);
+}
+
+/** str(value): strings unquoted, everything else as repr. */
+export function pyStr(value: unknown): string {
+  return typeof value === "string" ? value : pyRepr(value);
+}
+
+/** Python's type(x).__name__ for JSON values (used in TypeError messages). */
+export function pyTypeName(value: unknown): string {
+  if (value === null || value === undefined) return "NoneType";
+  if (typeof value === "boolean") return "bool";
+  if (typeof value === "number") return Number.isInteger(value) ? "int" : "float";
+  if (typeof value === "string") return "str";
+  if (Array.isArray(value)) return "list";
+  return "dict";
+}
+
+const INT_LITERAL = /^[+-]?\d+(?:_\d+)*$/;
+const FLOAT_LITERAL = /^[+-]?(?:(?:\d+(?:_\d+)*)?\.?\d+(?:_\d+)*(?:[eE][+-]?\d+)?|\d+(?:_\d+)*\.(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)$/i;
+
+/** int(value) as Python does for JSON values; throws PyError like CPython. */
+export function pyInt(value: unknown): number {
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) throw new PyError("ValueError", "cannot convert float NaN to integer");
+    if (!Number.isFinite(value)) throw new PyError("OverflowError", "cannot convert float infinity to integer");
+    return Math.trunc(value);
+  }
+  if (typeof value === "string") {
+    const t = value.trim();
+    if (INT_LITERAL.test(t)) return Number.parseInt(t.replaceAll("_", ""), 10);
+    throw new PyError("ValueError", `invalid literal for int() with base 10: ${reprString(value)}`);
+  }
+  throw new PyError(
+    "TypeError",
+    `int() argument must be a string, a bytes-like object or a real number, not '${pyTypeName(value)}'`,
+  );
+}
+
+/** float(value) as Python does for JSON values. */
+export function pyFloatValue(value: unknown): number {
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (typeof value === "number") return value;
+  if (typeof value === "string") {
+    const t = value.trim();
+    if (FLOAT_LITERAL.test(t)) {
+      const lower = t.toLowerCase().replaceAll("_", "");
+      if (lower.endsWith("nan")) return Number.NaN;
+      if (lower.endsWith("inf") || lower.endsWith("infinity")) {
+        return lower.startsWith("-") ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+      }
+      return Number.parseFloat(lower);
+    }
+    throw new PyError("ValueError", `could not convert string to float: ${reprString(value)}`);
+  }
+  throw new PyError("TypeError", `float() argument must be a string or a real number, not '${pyTypeName(value)}'`);
+}
+
+/** bool(value) */
+export function pyBool(value: unknown): boolean {
+  if (value === null || value === undefined) return false;
+  if (typeof value === "string") return value.length > 0;
+  if (typeof value === "number") return value !== 0;
+  if (typeof value === "boolean") return value;
+  if (Array.isArray(value)) return value.length > 0;
+  return Object.keys(value as object).length > 0;
+}
+
+/** Python `a == b` for JSON values (1 == 1.0 == True). */
+export function pyEquals(a: unknown, b: unknown): boolean {
+  const num = (v: unknown): number | undefined =>
+    typeof v === "number" ? v : typeof v === "boolean" ? (v ? 1 : 0) : undefined;
+  const na = num(a);
+  const nb = num(b);
+  if (na !== undefined || nb !== undefined) return na === nb;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return a === b;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((v, i) => pyEquals(v, b[i]));
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  const bo = b as Record<string, unknown>;
+  return ka.length === kb.length && ka.every((k) => k in bo && pyEquals((a as Record<string, unknown>)[k], bo[k]));
+}
+
+/** A JSON value with object keys sorted, for cache signatures. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const o = value as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+    .join(",")}}`;
+}
+
+/** Python traceback.format_tb-like frames (shortened; ComfyUI sends real ones). */
+export function fakeTraceback(frames: Array<[file: string, line: number, fn: string, code: string]>): string[] {
+  return frames.map(([file, line, fn, code]) => `  File "${file}", line ${line}, in ${fn}\n    ${code}\n`);
+}

@@ -1,0 +1,100 @@
+/** processJobMessage against the real Durable Objects and R2 (run in the gateway's workerd, which hosts them). */
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { type JobsEnv, processDeadJobMessage, processJobMessage, retryDelaySeconds } from "./jobs.ts";
+
+const jobsEnv = env as unknown as JobsEnv;
+
+async function createJob(pool = "local", inputs: unknown[] = []) {
+  const id = env.JOBS.newUniqueId();
+  const jobId = `job_${id.toString()}`;
+  const stub = env.JOBS.get(id) as unknown as {
+    create(i: unknown): Promise<unknown>;
+    get(t: string): Promise<{ status: string; error: unknown } | null>;
+  };
+  await stub.create({
+    id: jobId,
+    tenant_id: "ten_c",
+    key_id: "key_c",
+    pool,
+    workflow: { "1": { class_type: "SaveImage", inputs: {} } },
+    output: null,
+    timeout_s: null,
+    metadata: {},
+    inputs,
+    max_running: null,
+    queue_timeout_s: 3600,
+    image_allowlist: null,
+    webhook: null,
+    idempotency: null,
+  });
+  return { jobId, stub };
+}
+
+function dispatch(jobId: string, inputs: unknown[], pool = "local") {
+  return {
+    type: "dispatch",
+    job_id: jobId,
+    attempt: 1,
+    tenant_id: "ten_c",
+    pool,
+    max_running: null,
+    inputs,
+    image_allowlist: null,
+  };
+}
+
+describe("processJobMessage", () => {
+  it("acks malformed messages without throwing", async () => {
+    expect(await processJobMessage(jobsEnv, { type: "nope" }, 1, 6)).toEqual({ action: "ack", note: "malformed" });
+    expect(await processJobMessage(jobsEnv, "x", 1, 6)).toMatchObject({ action: "ack" });
+  });
+
+  it("inserts into the pool once per (job, attempt)", async () => {
+    const { jobId } = await createJob("consumer-pool");
+    expect(await processJobMessage(jobsEnv, dispatch(jobId, [], "consumer-pool"), 1, 6)).toEqual({
+      action: "ack",
+      note: "queued",
+    });
+    expect(await processJobMessage(jobsEnv, dispatch(jobId, [], "consumer-pool"), 1, 6)).toEqual({
+      action: "ack",
+      note: "duplicate",
+    });
+  });
+
+  it("fails the job with input_unavailable naming the node when the guard refuses an input", async () => {
+    const inputs = [{ kind: "url", node_id: "12", url: "https://10.0.0.8/x.png", key: "jobs/x/inputs/12" }];
+    const { jobId, stub } = await createJob("local", inputs);
+    expect(await processJobMessage(jobsEnv, dispatch(jobId, inputs), 1, 6)).toEqual({
+      action: "ack",
+      note: "input_unavailable",
+    });
+    const job = await stub.get("ten_c");
+    expect(job?.status).toBe("failed");
+    expect(job?.error).toMatchObject({ code: "input_unavailable", node_id: "12" });
+  });
+
+  it("skips inputs already ingested by an earlier delivery", async () => {
+    const key = `jobs/job_pre/inputs/3`;
+    await env.FILES.put(key, new Uint8Array([1]));
+    const inputs = [{ kind: "url", node_id: "3", url: "https://images.invalid/x.png", key }];
+    const { jobId } = await createJob("ingested", inputs);
+    expect(await processJobMessage(jobsEnv, dispatch(jobId, inputs, "ingested"), 1, 6)).toEqual({
+      action: "ack",
+      note: "queued",
+    });
+  });
+
+  it("marks a dead-lettered job failed with routing_failed", async () => {
+    const { jobId, stub } = await createJob();
+    expect(await processDeadJobMessage(jobsEnv, dispatch(jobId, []))).toEqual({
+      action: "ack",
+      note: "routing_failed",
+    });
+    expect((await stub.get("ten_c"))?.error).toMatchObject({ code: "routing_failed" });
+  });
+
+  it("backs off exponentially", () => {
+    expect([1, 2, 3, 4, 5].map(retryDelaySeconds)).toEqual([2, 4, 8, 16, 32]);
+  });
+});
