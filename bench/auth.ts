@@ -18,7 +18,7 @@ export interface AuthBenchResult {
 export async function benchAuth(quick = false): Promise<AuthBenchResult> {
   const built = await buildWorkers();
   const instrumented = join(OUT, "gateway-bench.mjs");
-  await bundle("bench/lib/instrumented-gateway.ts", instrumented);
+  await bundle("bench/worker/instrumented-gateway.ts", instrumented);
   const stack = await startStack({
     built: { ...built, gateway: instrumented },
     vars: { DEFAULT_REQUESTS_PER_MINUTE: "1000000" },
@@ -26,7 +26,7 @@ export async function benchAuth(quick = false): Promise<AuthBenchResult> {
       {
         name: "floor",
         modules: true,
-        scriptPath: join(ROOT, "bench/lib/floor-worker.js"),
+        scriptPath: join(ROOT, "bench/worker/floor-worker.js"),
         compatibilityDate: "2026-07-01",
         routes: ["floor.bench/*"],
       },

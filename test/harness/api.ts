@@ -103,7 +103,7 @@ export class ScriptedRunner {
     if (res.status !== 201) return { status: res.status, json: res.json, ref: null };
     const put = await fetch(res.json.upload_url, {
       method: "PUT",
-      body: bytes,
+      body: new Blob([bytes as Uint8Array<ArrayBuffer>]),
       headers: { "content-type": contentType },
     });
     if (put.status !== 200) throw new Error(`PUT ${put.status} ${await put.text()}`);

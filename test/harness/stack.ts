@@ -21,8 +21,17 @@ export interface StackOptions {
   extraWorkers?: WorkerOptions[];
 }
 
+/** The slice of R2 that tests read (Miniflare's binding, typed without the Workers types). */
+export interface TestBucket {
+  head(key: string): Promise<{ size: number } | null>;
+  get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; size: number } | null>;
+  list(options: { prefix: string }): Promise<{ objects: Array<{ key: string; size: number }> }>;
+}
+
 export interface Stack {
   url: string;
+  /** The FILES bucket. */
+  files(): Promise<TestBucket>;
   adminToken: string;
   signingSecret: string;
   mf: Miniflare;
@@ -123,5 +132,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return JSON.parse(text) as T;
   }
 
-  return { url, adminToken, signingSecret, mf, admin, close: () => mf.dispose() };
+  const files = async () => (await mf.getR2Bucket("FILES", "comfy-edge-gateway")) as unknown as TestBucket;
+  return { url, adminToken, signingSecret, mf, admin, files, close: () => mf.dispose() };
 }

@@ -317,7 +317,7 @@ describe("dispatch", () => {
     const g = await runner.lease(5);
     const up = await runner.upload(g!.lease.id, PNG);
     await runner.event(g!.lease.id, { type: "succeeded", outputs: [up.ref] });
-    const r2 = await stack.mf.getR2Bucket("FILES", "comfy-edge-gateway");
+    const r2 = await stack.files();
     expect(await r2.head(up.ref!.key)).not.toBeNull();
     expect((await call(`/v1/jobs/${job.id}`, { method: "DELETE" })).json).toEqual({ id: job.id, deleted: true });
     expect(await r2.head(up.ref!.key)).toBeNull();
@@ -335,7 +335,7 @@ describe("dispatch", () => {
     const g2 = await runner.lease(5);
     const kept = await runner.upload(g2!.lease.id, PNG, "a2.png");
     await runner.event(g2!.lease.id, { type: "succeeded", outputs: [kept.ref] });
-    const r2 = await stack.mf.getR2Bucket("FILES", "comfy-edge-gateway");
+    const r2 = await stack.files();
     await expect
       .poll(async () => (await r2.list({ prefix: `jobs/${job.id}/a` })).objects.map((o) => o.key), { timeout: 5000 })
       .toEqual([kept.ref!.key]);

@@ -5,7 +5,9 @@
  * locally, so one counter object sees both).
  */
 import gateway from "../../workers/gateway/src/index.ts";
+import { JobDO as BaseJobDO } from "../../workers/gateway/src/jobs/job-do.ts";
 import { KeyDO as BaseKeyDO } from "../../workers/gateway/src/keys/key-do.ts";
+import { PoolDO as BasePoolDO } from "../../workers/gateway/src/pools/pool-do.ts";
 
 const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0 };
 
@@ -71,10 +73,22 @@ function countingNamespace<T extends DurableObjectNamespace>(ns: T): T {
 }
 
 function instrument(env: Env): Env {
-  return { ...env, DB: countingDb(env.DB), KEYS: countingNamespace(env.KEYS) };
+  return { ...env, DB: countingDb(env.DB), KEYS: countingNamespace(env.KEYS), JOBS: countingNamespace(env.JOBS), POOLS: countingNamespace(env.POOLS) };
 }
 
 export class KeyDO extends BaseKeyDO {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, instrument(env));
+  }
+}
+
+export class JobDO extends BaseJobDO {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, instrument(env));
+  }
+}
+
+export class PoolDO extends BasePoolDO {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, instrument(env));
   }

@@ -1,0 +1,265 @@
+/**
+ * In-memory stand-in for ComfyUI's input/, output/ and temp/ folders, with the path rules of folder_paths.py
+ * (get_save_image_path counters and its "outside the output folder" error, annotated names like "x.png [output]")
+ * and of server.py's /upload/image (dedupe by content hash, "name (1).png").
+ * Paths are POSIX and absolute under /srv/comfyui/data, like the recording's normalised tracebacks.
+ */
+import { createHash } from "node:crypto";
+import path from "node:path/posix";
+import { PyError } from "./py.ts";
+
+export type DirType = "input" | "output" | "temp";
+
+export const BASE_DIR = "/srv/comfyui/data";
+export const DIRS: Record<DirType, string> = {
+  input: `${BASE_DIR}/input`,
+  output: `${BASE_DIR}/output`,
+  temp: `${BASE_DIR}/temp`,
+};
+
+export interface StoredFile {
+  bytes: Uint8Array;
+  mtimeMs: number;
+}
+
+/** os.path.normpath */
+export function normpath(p: string): string {
+  if (p === "") return ".";
+  const n = path.normalize(p);
+  return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
+}
+
+/** os.path.join(a, b) (an absolute b replaces a) followed by os.path.abspath */
+export function absJoin(...parts: string[]): string {
+  return path.resolve("/", ...parts);
+}
+
+/** os.path.commonpath for two absolute paths */
+export function commonpath(a: string, b: string): string {
+  const pa = path.normalize(a).split("/").filter(Boolean);
+  const pb = path.normalize(b).split("/").filter(Boolean);
+  const out: string[] = [];
+  for (let i = 0; i < Math.min(pa.length, pb.length) && pa[i] === pb[i]; i++) out.push(pa[i] as string);
+  return `/${out.join("/")}`;
+}
+
+/** os.path.splitext */
+export function splitext(p: string): [string, string] {
+  const sepIndex = p.lastIndexOf("/");
+  const dotIndex = p.lastIndexOf(".");
+  if (dotIndex > sepIndex) {
+    for (let i = sepIndex + 1; i < dotIndex; i++) if (p[i] !== ".") return [p.slice(0, dotIndex), p.slice(dotIndex)];
+  }
+  return [p, ""];
+}
+
+export class FileStore {
+  private readonly files = new Map<string, StoredFile>();
+  private readonly dirs = new Set<string>(Object.values(DIRS));
+
+  write(absPath: string, bytes: Uint8Array): void {
+    this.files.set(absPath, { bytes, mtimeMs: Date.now() });
+    this.makedirs(path.dirname(absPath));
+  }
+
+  read(absPath: string): StoredFile | undefined {
+    return this.files.get(absPath);
+  }
+
+  isFile(absPath: string): boolean {
+    return this.files.has(absPath);
+  }
+
+  isDir(absPath: string): boolean {
+    return this.dirs.has(absPath === "/" ? absPath : absPath.replace(/\/+$/, ""));
+  }
+
+  exists(absPath: string): boolean {
+    return this.isFile(absPath) || this.isDir(absPath);
+  }
+
+  makedirs(absDir: string): void {
+    let d = absDir;
+    while (d !== "/" && !this.dirs.has(d)) {
+      this.dirs.add(d);
+      d = path.dirname(d);
+    }
+  }
+
+  /** os.listdir: names of files and directories directly inside absDir; throws FileNotFoundError like Python. */
+  listdir(absDir: string): string[] {
+    if (!this.isDir(absDir)) throw new PyError("FileNotFoundError", `[Errno 2] No such file or directory: '${absDir}'`);
+    const names = new Set<string>();
+    const prefix = absDir.endsWith("/") ? absDir : `${absDir}/`;
+    for (const p of [...this.files.keys(), ...this.dirs]) {
+      if (p.startsWith(prefix) && p.length > prefix.length) names.add(p.slice(prefix.length).split("/")[0] as string);
+    }
+    return [...names];
+  }
+
+  /** ComfyUI empties temp/ at startup. */
+  clearTemp(): void {
+    for (const p of [...this.files.keys()]) if (p.startsWith(`${DIRS.temp}/`)) this.files.delete(p);
+    for (const d of [...this.dirs]) if (d.startsWith(`${DIRS.temp}/`)) this.dirs.delete(d);
+  }
+}
+
+/** folder_paths.annotated_filepath: "name [output]" -> ("name", output dir) */
+export function annotatedFilepath(name: string): [string, DirType | undefined] {
+  if (name.endsWith("[output]")) return [name.slice(0, -9), "output"];
+  if (name.endsWith("[input]")) return [name.slice(0, -8), "input"];
+  if (name.endsWith("[temp]")) return [name.slice(0, -7), "temp"];
+  return [name, undefined];
+}
+
+/** folder_paths.get_annotated_filepath(name, default_dir=input) */
+export function annotatedInputPath(name: string): string {
+  const [n, dir] = annotatedFilepath(name);
+  return absJoin(DIRS[dir ?? "input"], n);
+}
+
+function pyIntOrZero(s: string): number {
+  const t = s.trim();
+  return /^[+-]?\d+(?:_\d+)*$/.test(t) ? Number.parseInt(t.replaceAll("_", ""), 10) : 0;
+}
+
+/** folder_paths.get_save_image_path */
+export function getSaveImagePath(
+  store: FileStore,
+  filenamePrefixIn: string,
+  outputDir: string,
+  imageWidth: number,
+  imageHeight: number,
+): { fullOutputFolder: string; filename: string; counter: number; subfolder: string } {
+  let filenamePrefix = filenamePrefixIn;
+  if (filenamePrefix.includes("%")) {
+    const now = new Date();
+    const two = (n: number) => String(n).padStart(2, "0");
+    filenamePrefix = filenamePrefix
+      .replaceAll("%width%", String(imageWidth))
+      .replaceAll("%height%", String(imageHeight))
+      .replaceAll("%year%", String(now.getFullYear()))
+      .replaceAll("%month%", two(now.getMonth() + 1))
+      .replaceAll("%day%", two(now.getDate()))
+      .replaceAll("%hour%", two(now.getHours()))
+      .replaceAll("%minute%", two(now.getMinutes()))
+      .replaceAll("%second%", two(now.getSeconds()));
+  }
+  const norm = normpath(filenamePrefix);
+  const subfolderRaw = path.dirname(norm);
+  const subfolder = subfolderRaw === "." ? "" : subfolderRaw;
+  const filename = path.basename(norm);
+  const fullOutputFolder = absJoin(outputDir, subfolder);
+  const common = commonpath(outputDir, fullOutputFolder);
+  if (common !== outputDir) {
+    throw new PyError(
+      "Exception",
+      "**** ERROR: Saving image outside the output folder is not allowed." +
+        `\n full_output_folder: ${fullOutputFolder}` +
+        `\n         output_dir: ${outputDir}` +
+        `\n         commonpath: ${common}`,
+    );
+  }
+  const prefixLen = path.basename(filenamePrefix).length;
+  let counter = 1;
+  if (store.isDir(fullOutputFolder)) {
+    let best: [number, string] | undefined;
+    for (const f of store.listdir(fullOutputFolder)) {
+      const prefix = f.slice(0, prefixLen + 1);
+      const digits = pyIntOrZero((f.slice(prefixLen + 1).split("_")[0] as string) ?? "");
+      if (prefix.slice(0, -1) === filename && prefix.endsWith("_")) {
+        if (best === undefined || digits > best[0] || (digits === best[0] && prefix > best[1])) best = [digits, prefix];
+      }
+    }
+    if (best !== undefined) counter = best[0] + 1;
+  } else {
+    store.makedirs(fullOutputFolder);
+  }
+  return { fullOutputFolder, filename, counter, subfolder };
+}
+
+export type UploadResult =
+  | { status: 200; name: string; subfolder: string; type: string; path: string; stored: boolean }
+  | { status: 400 | 500 };
+
+/** server.py image_upload (POST /upload/image) */
+export function uploadImage(
+  store: FileStore,
+  file: { filename: string; bytes: Uint8Array },
+  fields: { type?: string; subfolder?: string; overwrite?: string },
+): UploadResult {
+  const type = fields.type ?? "input";
+  if (type !== "input" && type !== "output" && type !== "temp") return { status: 500 }; // UnboundLocalError
+  const uploadDir = DIRS[type];
+  let filename = file.filename;
+  if (!filename) return { status: 400 };
+  const subfolder = fields.subfolder ?? "";
+  const fullOutputFolder = absJoin(uploadDir, normpath(subfolder));
+  let filepath = absJoin(fullOutputFolder, filename);
+  if (commonpath(uploadDir, filepath) !== uploadDir) return { status: 400 };
+  if (path.dirname(filepath) !== fullOutputFolder && !store.isDir(path.dirname(filepath))) return { status: 500 };
+  store.makedirs(fullOutputFolder);
+  const [stem, ext] = splitext(filename);
+  let duplicate = false;
+  if (!(fields.overwrite === "true" || fields.overwrite === "1")) {
+    let i = 1;
+    while (store.exists(filepath)) {
+      const existing = store.read(filepath);
+      if (existing !== undefined && sha256(existing.bytes) === sha256(file.bytes)) {
+        duplicate = true;
+        break;
+      }
+      filename = `${stem} (${i})${ext}`;
+      filepath = absJoin(fullOutputFolder, filename);
+      i++;
+    }
+  }
+  if (!duplicate) store.write(filepath, file.bytes);
+  return { status: 200, name: filename, subfolder, type, path: filepath, stored: !duplicate };
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+const MIME: Record<string, string> = {
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".gif": "image/gif",
+  ".webp": "image/webp",
+  ".bmp": "image/bmp",
+  ".tif": "image/tiff",
+  ".tiff": "image/tiff",
+  ".svg": "image/svg+xml",
+  ".mp4": "video/mp4",
+  ".webm": "video/webm",
+  ".mov": "video/quicktime",
+  ".mkv": "video/x-matroska",
+  ".mp3": "audio/mpeg",
+  ".flac": "audio/flac",
+  ".wav": "audio/x-wav",
+  ".ogg": "audio/ogg",
+  ".opus": "audio/ogg",
+  ".json": "application/json",
+  ".txt": "text/plain",
+  ".glb": "model/gltf-binary",
+  ".html": "text/html",
+  ".htm": "text/html",
+  ".js": "text/javascript",
+  ".css": "text/css",
+  ".xhtml": "application/xhtml+xml",
+};
+
+/** mimetypes.guess_type(name)[0] */
+export function guessType(name: string): string | undefined {
+  return MIME[splitext(name)[1].toLowerCase()];
+}
+
+/** LoadImage's combo: image files directly inside input/, sorted. */
+export function inputImageFiles(store: FileStore): string[] {
+  return store
+    .listdir(DIRS.input)
+    .filter((f) => store.isFile(absJoin(DIRS.input, f)) && (guessType(f) ?? "").startsWith("image"))
+    .sort();
+}
