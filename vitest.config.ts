@@ -34,6 +34,8 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
           include: [
             "workers/shared/**/*.test.ts",
             "runner/**/*.test.ts",

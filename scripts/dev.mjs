@@ -57,6 +57,11 @@ function ensureSecrets() {
       mode: 0o600,
     });
   }
+  // The consumer reads its own .dev.vars (beside its wrangler.toml): it presigns webhook payload URLs.
+  const consumerVars = join(root, "workers", "queue-consumer", ".dev.vars");
+  if (!existsSync(consumerVars)) {
+    writeFileSync(consumerVars, `R2_ACCESS_KEY_ID="${vars.R2_ACCESS_KEY_ID}"\nR2_SECRET_ACCESS_KEY="${vars.R2_SECRET_ACCESS_KEY}"\n`, { mode: 0o600 });
+  }
   return { adminToken: vars.ADMIN_TOKEN, generated };
 }
 
@@ -68,6 +73,7 @@ function devVars() {
     "LLM_UPSTREAMS",
     "LLM_UPSTREAM_URL",
     "DEFAULT_REQUESTS_PER_MINUTE",
+    "WEBHOOK_RETRY_DELAYS_S",
   ];
   const out = [];
   for (const name of pass) if (process.env[name]) out.push("--var", `${name}:${process.env[name]}`);

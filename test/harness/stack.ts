@@ -108,7 +108,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         name: "comfy-edge-queue-consumer",
         modules: true,
         scriptPath: built.consumer,
-        bindings: { ...(consumer.bindings as Record<string, string>), ...options.vars },
+        bindings: {
+          ...(consumer.bindings as Record<string, string>),
+          R2_ACCESS_KEY_ID: "local-access-key",
+          R2_SECRET_ACCESS_KEY: "local-secret-key",
+          ...options.vars,
+        },
       } as WorkerOptions,
       ...(options.extraWorkers ?? []),
     ],

@@ -26,7 +26,7 @@ export interface Behaviour {
   toolCall?: { name: string; arguments: string };
   /** Stream: wait this long between chunks. */
   chunkDelayMs?: number;
-  /** Stream: destroy the connection after this many content chunks. */
+  /** Stream: close the connection mid-body after this many content chunks (non-stream: before answering). */
   disconnectAfterChunks?: number;
   /** Stream: stop sending (without closing) after this many content chunks. */
   stallAfterChunks?: number;
@@ -56,6 +56,8 @@ export interface DoubleOptions {
   defaults?: Behaviour;
   /** Shared request log (several doubles appending to one list show the order across them). */
   log?: LoggedRequest[];
+  /** Keep a request log (default true; benchmarks turn it off). */
+  record?: boolean;
 }
 
 export interface UpstreamDouble {
@@ -153,6 +155,10 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
     const finish = toolCalls ? "tool_calls" : "stop";
 
     if (body.stream !== true || b.ignoreStream) {
+      if (b.disconnectAfterChunks !== undefined) {
+        res.destroy();
+        return;
+      }
       sendJson(res, 200, {
         id,
         object: "chat.completion",
@@ -185,7 +191,8 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
     let sent = 0;
     for (const delta of deltas) {
       if (sent === b.disconnectAfterChunks) {
-        res.destroy();
+        // Close the connection mid-body (what was written still arrives; the chunked body never ends).
+        res.socket?.end();
         return;
       }
       if (sent === b.stallAfterChunks) return; // never ends; the gateway's idle timeout must
@@ -221,8 +228,10 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
         body = null;
       }
       const entry = { double: options.name, method: req.method ?? "", path: req.url ?? "", headers: req.headers, body, at: Date.now() };
-      requests.push(entry);
-      shared?.push(entry);
+      if (options.record !== false) {
+        requests.push(entry);
+        shared?.push(entry);
+      }
       if (req.method === "GET" && req.url === "/v1/models") {
         sendJson(res, 200, { object: "list", data: (options.models ?? []).map((id) => ({ id, object: "model", owned_by: "double" })) });
         return;

@@ -13,10 +13,22 @@ import { modelDocs, modelRoutes } from "./routes/models.ts";
 import { poolDocs, poolRoutes } from "./routes/pools.ts";
 import { runnerDocs, runnerRoutes } from "./routes/runner.ts";
 import { usageDocs, usageRoutes } from "./routes/usage.ts";
+import { deliveryDocs } from "./routes/webhook-deliveries.ts";
 import type { AppEnv } from "./types.ts";
 
 export function allRouteDocs(): RouteDoc[] {
-  return [...metaDocs, ...adminDocs, ...meDocs, ...poolDocs, ...jobDocs, ...fileDocs, ...runnerDocs, ...chatDocs, ...modelDocs, ...usageDocs];
+  return [
+    ...metaDocs,
+    ...adminDocs,
+    ...meDocs,
+    ...poolDocs,
+    ...jobDocs,
+    ...fileDocs,
+    ...runnerDocs,
+    ...chatDocs,
+    ...modelDocs,
+    ...usageDocs,
+  ];
 }
 
 export function createApp(): Hono<AppEnv> {

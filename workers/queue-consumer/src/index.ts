@@ -1,5 +1,6 @@
 /** Queue consumer: thin handlers; each message is acked or retried on its own. */
 import { type JobsEnv, type Outcome, processDeadJobMessage, processJobMessage } from "./jobs.ts";
+import { processDeadWebhookMessage, processWebhookMessage, type WebhooksEnv } from "./webhooks.ts";
 
 /** Must match max_retries of the "jobs" consumer in wrangler.toml (attempts = retries + 1). */
 const JOBS_MAX_ATTEMPTS = 6;
@@ -12,6 +13,7 @@ function apply(message: Message<unknown>, outcome: Outcome): void {
 export default {
   async queue(batch: MessageBatch<unknown>, env: ConsumerEnv): Promise<void> {
     const jobsEnv = env as unknown as JobsEnv;
+    const webhooksEnv = env as unknown as WebhooksEnv;
     await Promise.all(
       batch.messages.map(async (message) => {
         try {
@@ -19,6 +21,9 @@ export default {
           if (batch.queue === "jobs")
             outcome = await processJobMessage(jobsEnv, message.body, message.attempts, JOBS_MAX_ATTEMPTS);
           else if (batch.queue === "jobs-dlq") outcome = await processDeadJobMessage(jobsEnv, message.body);
+          else if (batch.queue === "webhooks")
+            outcome = await processWebhookMessage(webhooksEnv, message.body, message.attempts);
+          else if (batch.queue === "webhooks-dlq") outcome = await processDeadWebhookMessage(webhooksEnv, message.body);
           else outcome = { action: "ack", note: "unknown queue" };
           apply(message, outcome);
         } catch (err) {

@@ -27,6 +27,7 @@ async function createJob(pool = "local", inputs: unknown[] = []) {
     image_allowlist: null,
     webhook: null,
     idempotency: null,
+    origin: null,
   });
   return { jobId, stub };
 }

@@ -8,3 +8,4 @@ export * from "./jobs.ts";
 export * from "./queue.ts";
 export * from "./rpc.ts";
 export * from "./runner.ts";
+export * from "./webhooks.ts";

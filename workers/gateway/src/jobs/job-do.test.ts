@@ -19,6 +19,7 @@ function input(id: string): CreateJobInput {
     image_allowlist: null,
     webhook: null,
     idempotency: null,
+    origin: null,
   };
 }
 

@@ -6,7 +6,15 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { backoffMs } from "../../../shared/backoff.ts";
-import type { DispatchMessage, JobDispatchRpc, JobError, RunnerEvent } from "../../../shared/contract/index.ts";
+import type {
+  DispatchMessage,
+  JobDispatchRpc,
+  JobError,
+  JobWebhookRpc,
+  RunnerEvent,
+  WebhookEvent,
+  WebhookMessage,
+} from "../../../shared/contract/index.ts";
 import { TERMINAL } from "../../../shared/contract/index.ts";
 import { poolStub } from "../pools/access.ts";
 import {
@@ -22,7 +30,7 @@ import {
   viewOf,
 } from "./state.ts";
 
-type OutboxKind = "dispatch" | "index" | "pool_release" | "sweep";
+type OutboxKind = "dispatch" | "index" | "pool_release" | "sweep" | "webhook";
 interface OutboxRow {
   id: number;
   kind: OutboxKind;
@@ -42,6 +50,14 @@ export interface LeaseGrantInternal {
 }
 
 const KEEPALIVE_MS = 15_000;
+const PROGRESS_WEBHOOK_MIN_MS = 2000;
+const WEBHOOK_TYPES: Partial<Record<JobEventRecord["type"], WebhookEvent>> = {
+  started: "job.started",
+  progress: "job.progress",
+  succeeded: "job.succeeded",
+  failed: "job.failed",
+  canceled: "job.canceled",
+};
 const REDISPATCH_MAX_MS = 600_000;
 const TIMEOUT_GRACE_MS = 60_000;
 const encoder = new TextEncoder();
@@ -50,7 +66,7 @@ export function sseFrame(e: JobEventRecord): string {
   return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ sequence: e.seq, type: e.type, at: new Date(e.at).toISOString(), ...e.data })}\n\n`;
 }
 
-export class JobDO extends DurableObject<Env> implements JobDispatchRpc {
+export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebhookRpc {
   private cached: JobState | null | undefined;
   private subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   private waiters = new Set<() => void>();
@@ -95,7 +111,30 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc {
       now,
     );
     this.pendingBroadcast.push(record);
+    this.webhookFor(state, record);
     return record;
+  }
+
+  /** Puts the webhook an event owes into the outbox, in the same transaction as the event. */
+  private webhookFor(state: JobState, e: JobEventRecord): void {
+    const type = WEBHOOK_TYPES[e.type];
+    if (!type || !state.webhook || !state.webhook.events.includes(type)) return;
+    if (type === "job.progress") {
+      if (e.at - (state.last_progress_webhook_at ?? 0) < PROGRESS_WEBHOOK_MIN_MS) return;
+      state.last_progress_webhook_at = e.at;
+    }
+    const message: WebhookMessage = {
+      event_id: `evt_${state.id.slice(4)}_${e.seq}`,
+      type,
+      sequence: e.seq,
+      at: e.at,
+      job_id: state.id,
+      tenant_id: state.tenant_id,
+      url: state.webhook.url,
+      origin: state.origin ?? "",
+      job: viewOf(state),
+    };
+    this.enqueueOutbox("webhook", message, e.at);
   }
 
   private pendingBroadcast: JobEventRecord[] = [];
@@ -196,6 +235,10 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc {
     return (Number(this.env.LEASE_DURATION_S) || LEASE_MS / 1000) * 1000;
   }
 
+  private get webhookResendMs(): number {
+    return (Number(this.env.WEBHOOK_RESEND_S) || 3600) * 1000;
+  }
+
   private get redispatchBaseMs(): number {
     return (Number(this.env.DISPATCH_RESEND_S) || 30) * 1000;
   }
@@ -254,6 +297,8 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc {
       image_allowlist: input.image_allowlist,
       webhook: input.webhook,
       idempotency: input.idempotency,
+      origin: input.origin,
+      last_progress_webhook_at: null,
       seq: 0,
     };
     this.pendingBroadcast = [];
@@ -503,6 +548,13 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc {
     return { ok: true, status: next.status };
   }
 
+  async ackWebhook(eventId: string): Promise<void> {
+    this.ctx.storage.sql.exec(
+      "DELETE FROM outbox WHERE kind = 'webhook' AND json_extract(payload, '$.event_id') = ?",
+      eventId,
+    );
+  }
+
   /** The consumer could not fetch an input of dispatch `attempt`: the job fails for good. */
   async failDispatch(attempt: number, error: JobError): Promise<void> {
     const s = this.job;
@@ -584,9 +636,11 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc {
     for (const row of rows) {
       try {
         await this.deliver(row);
-        if (row.kind === "dispatch") {
-          // Kept until a lease is granted for it: re-sent with backoff (local queues live in memory).
-          const delay = Math.min(REDISPATCH_MAX_MS, this.redispatchBaseMs * 2 ** row.attempts);
+        if (row.kind === "dispatch" || row.kind === "webhook") {
+          // Kept until acknowledged (a lease granted / the consumer done with the event): re-sent with
+          // backoff, because local queues live in memory and a restart loses what they held.
+          const base = row.kind === "dispatch" ? this.redispatchBaseMs : this.webhookResendMs;
+          const delay = Math.min(row.kind === "dispatch" ? REDISPATCH_MAX_MS : 6 * 3600_000, base * 2 ** row.attempts);
           this.ctx.storage.sql.exec(
             "UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id = ?",
             Date.now() + delay,
@@ -621,6 +675,9 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc {
     switch (row.kind) {
       case "dispatch":
         await this.env.JOBS_QUEUE.send(payload);
+        return;
+      case "webhook":
+        await this.env.WEBHOOKS_QUEUE.send(payload);
         return;
       case "index":
         await this.env.DB.prepare(

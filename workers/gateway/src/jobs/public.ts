@@ -1,11 +1,8 @@
 /** Job DO view -> public Job shape, minting signed output URLs when read. */
 import type { Job } from "../../../shared/contract/index.ts";
-import { iso } from "../lib/time.ts";
+import { type JobView, toPublicJob } from "../../../shared/job-view.ts";
+import { Presigner } from "../../../shared/presign.ts";
 import type { JobDO } from "./job-do.ts";
-import { Presigner } from "./presign.ts";
-import type { JobView } from "./state.ts";
-
-export const OUTPUT_URL_TTL_S = 3600;
 
 /**
  * The job DO's RPC surface with its declared types (workers-types' Rpc mapping turns values typed
@@ -40,30 +37,6 @@ export function jobStub(env: { JOBS: DurableObjectNamespace }, jobId: string): J
   }
 }
 
-export async function publicJob(view: JobView, env: Env, origin: string): Promise<Job> {
-  const presigner = view.outputs.length > 0 ? new Presigner(env, origin) : null;
-  const outputs = await Promise.all(
-    view.outputs.map(async (o) => ({
-      index: o.index,
-      node_id: o.node_id,
-      filename: o.filename,
-      content_type: o.content_type,
-      size: o.size,
-      url: (await presigner!.sign("GET", o.key, OUTPUT_URL_TTL_S)).url,
-    })),
-  );
-  return {
-    id: view.id,
-    status: view.status,
-    created_at: iso(view.created_at),
-    started_at: iso(view.started_at),
-    completed_at: iso(view.completed_at),
-    pool: view.pool,
-    attempt: view.attempt,
-    progress: view.progress,
-    outputs,
-    error: view.error,
-    metadata: view.metadata,
-    stats: view.stats,
-  };
+export function publicJob(view: JobView, env: Env, origin: string): Promise<Job> {
+  return toPublicJob(view, new Presigner(env, origin));
 }

@@ -1,6 +1,10 @@
 /** What a job Durable Object stores, and the view it returns (storage layout: STORAGE.md). */
 
 import type { z } from "zod";
+import type { JobView, StoredOutput } from "../../../shared/job-view.ts";
+
+export type { JobView, StoredOutput };
+
 import type {
   JobError,
   JobInputRef,
@@ -13,15 +17,6 @@ import type {
 export const LEASE_MS = 60_000;
 export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_QUEUE_TIMEOUT_S = 3600;
-
-export interface StoredOutput {
-  index: number;
-  key: string;
-  node_id: string;
-  filename: string;
-  content_type: string;
-  size: number;
-}
 
 export interface JobState {
   id: string;
@@ -56,24 +51,10 @@ export interface JobState {
   image_allowlist: string[] | null;
   webhook: { url: string; events: WebhookEvent[] } | null;
   idempotency: { key: string; body_hash: string } | null;
+  /** Gateway origin at submit: the local R2 endpoint for presigning webhook payload URLs. */
+  origin: string | null;
+  last_progress_webhook_at: number | null;
   /** Sequence number of the last event. */
-  seq: number;
-}
-
-/** The job as the DO returns it; the gateway turns output keys into signed URLs. */
-export interface JobView {
-  id: string;
-  status: JobStatus;
-  created_at: number;
-  started_at: number | null;
-  completed_at: number | null;
-  pool: string;
-  attempt: number;
-  progress: JobState["progress"];
-  outputs: StoredOutput[];
-  error: JobError | null;
-  metadata: Record<string, unknown>;
-  stats: JobState["stats"];
   seq: number;
 }
 
@@ -117,6 +98,7 @@ export interface CreateJobInput {
   image_allowlist: string[] | null;
   webhook: JobState["webhook"];
   idempotency: JobState["idempotency"];
+  origin: string | null;
 }
 
 export type CreateResult = { status: "created" | "existing"; job: JobView } | { status: "conflict"; job: JobView };

@@ -89,6 +89,8 @@ export async function writeEntry(
     await kv.put(key, text, { expirationTtl: ttlS, metadata });
   } catch (err) {
     if (!isWriteRace(err)) throw err;
-    console.log(JSON.stringify({ level: "info", msg: "llm cache write skipped (concurrent write)", request_id: requestId }));
+    console.log(
+      JSON.stringify({ level: "info", msg: "llm cache write skipped (concurrent write)", request_id: requestId }),
+    );
   }
 }

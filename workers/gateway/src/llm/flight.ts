@@ -7,7 +7,7 @@ import type { ApiError } from "../../../shared/errors.ts";
 import type { TokenUsage } from "./completion.ts";
 
 export type FlightResult =
-  | { ok: true; text: string; usage: TokenUsage | null; fromCache: boolean }
+  | { ok: true; text: string; usage: TokenUsage | null }
   /** `error` null: the leader gave up for its own reasons (its client left); followers go on their own. */
   | { ok: false; error: ApiError | null };
 

@@ -19,7 +19,9 @@ export const ChatCompletion = z
         message: z.looseObject({
           role: z.string(),
           content: z.string().nullable(),
-          tool_calls: z.array(z.looseObject({ id: z.string(), type: z.string(), function: z.looseObject({}) })).optional(),
+          tool_calls: z
+            .array(z.looseObject({ id: z.string(), type: z.string(), function: z.looseObject({}) }))
+            .optional(),
         }),
         finish_reason: z.string().nullable(),
       }),
@@ -30,7 +32,7 @@ export const ChatCompletion = z
     id: "ChatCompletion",
     description:
       "The upstream's answer in OpenAI's format. With `stream: true` the answer is `text/event-stream` " +
-      "of `chat.completion.chunk` events ending with `data: [DONE]`, or with a `data: {\"error\": {...}}` event " +
+      'of `chat.completion.chunk` events ending with `data: [DONE]`, or with a `data: {"error": {...}}` event ' +
       "when the upstream fails mid-stream.",
   });
 

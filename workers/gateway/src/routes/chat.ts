@@ -139,7 +139,7 @@ export function chatRoutes(): Hono<AppEnv> {
         answer.complete && writeKey !== null
           ? writeEntry(c.env.LLM_CACHE, writeKey, answer.text, answer.usage, ttlS, requestId)
           : undefined;
-      if (answer.complete) leader?.settle({ ok: true, text: answer.text, usage: answer.usage, fromCache: false }, write);
+      if (answer.complete) leader?.settle({ ok: true, text: answer.text, usage: answer.usage }, write);
       else leader?.settle({ ok: false, error: null });
       c.executionCtx.waitUntil(Promise.all([write, recordUsage(c, upstreamUsage(answer.usage))]));
       if (!call.stream) return c.body(answer.text, 200, { ...JSON_HEADERS, "x-cache": xCache });
@@ -163,7 +163,7 @@ export function chatRoutes(): Hono<AppEnv> {
           text !== null && writeKey !== null
             ? writeEntry(c.env.LLM_CACHE, writeKey, text, outcome.usage, ttlS, requestId)
             : undefined;
-        if (text !== null) leader?.settle({ ok: true, text, usage: outcome.usage, fromCache: false }, write);
+        if (text !== null) leader?.settle({ ok: true, text, usage: outcome.usage }, write);
         else leader?.settle({ ok: false, error: outcome.canceled ? null : outcome.failure });
         await Promise.all([write, recordUsage(c, upstreamUsage(outcome.usage))]);
       }),
@@ -203,7 +203,7 @@ export function chatRoutes(): Hono<AppEnv> {
     }
     if (entry !== null) {
       const usage = { promptTokens: entry.meta.p, completionTokens: entry.meta.c };
-      leader.settle({ ok: true, text: entry.text, usage, fromCache: true });
+      leader.settle({ ok: true, text: entry.text, usage });
       c.executionCtx.waitUntil(recordUsage(c, cacheHitUsage(usage)));
       const ageS = entry.meta.t > 0 ? Math.max(0, Math.floor((Date.now() - entry.meta.t) / 1000)) : null;
       return answerFromText(call, entry.text, "HIT", ageS);

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { ErrorEnvelope, FileCreate, FileUpload } from "../../../shared/contract/index.ts";
 import { newId } from "../../../shared/crypto.ts";
-import { Presigner } from "../jobs/presign.ts";
+import { Presigner } from "../../../shared/presign.ts";
 import { readJson } from "../lib/body.ts";
 import { iso } from "../lib/time.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";

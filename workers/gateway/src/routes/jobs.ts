@@ -21,6 +21,7 @@ import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { requirePoolAccess } from "../pools/access.ts";
 import type { AppEnv } from "../types.ts";
+import { deliveryRoutes } from "./webhook-deliveries.ts";
 
 const MAX_SUBMIT_BYTES = 16 * 1024 * 1024;
 const MAX_STORED_WORKFLOW_BYTES = 1024 * 1024;
@@ -28,6 +29,7 @@ const MAX_WAIT_S = 60;
 
 export const jobRoutes = new Hono<AppEnv>();
 jobRoutes.use("*", apiKeyAuth({ scope: "jobs" }));
+jobRoutes.route("/:id/webhook-deliveries", deliveryRoutes);
 
 function notFound(id: string): ApiError {
   return new ApiError(404, "job_not_found", `No job '${id.slice(0, 80)}' for this API key's tenant.`);
@@ -153,6 +155,7 @@ jobRoutes.post("/", async (c) => {
     image_allowlist: auth.tenant.image_url_allowlist,
     webhook,
     idempotency: idemKey ? { key: idemKey, body_hash: await sha256Hex(JSON.stringify(body)) } : null,
+    origin: new URL(c.req.url).origin,
   });
   if (result.status === "conflict") {
     throw new ApiError(

@@ -13,8 +13,8 @@ import {
 } from "../../../shared/contract/index.ts";
 import { randomBase62 } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { Presigner } from "../../../shared/presign.ts";
 import { leaseId, parseLeaseId } from "../jobs/lease-token.ts";
-import { Presigner } from "../jobs/presign.ts";
 import { jobStub } from "../jobs/public.ts";
 import type { FenceResult } from "../jobs/state.ts";
 import { readJson } from "../lib/body.ts";

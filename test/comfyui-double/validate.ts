@@ -1,0 +1,426 @@
+/**
+ * Port of ComfyUI 0.3.64 execution.validate_prompt / validate_inputs, including how Python exceptions surface
+ * (KeyError for links to missing nodes, IndexError for bad output slots, RecursionError for cycles) so that the
+ * 400 bodies match the recordings (04) field for field. Tracebacks are representative, not real.
+ * Non-object nodes/prompts raise `ServerError` (the handler turns it into aiohttp's plain 500).
+ */
+import type { InputSpec, InputType, NodeClass } from "./nodes.ts";
+import {
+  fakeTraceback,
+  PyError,
+  pyBool,
+  pyEquals,
+  pyFloat,
+  pyFloatValue,
+  pyInt,
+  pyRepr,
+  pyStr,
+  pyTypeName,
+} from "./py.ts";
+
+export class ServerError extends Error {}
+
+export interface ValidationError {
+  type: string;
+  message: string;
+  details: string;
+  extra_info: Record<string, unknown>;
+}
+
+export interface NodeErrors {
+  [nodeId: string]: { errors: ValidationError[]; dependent_outputs: string[]; class_type: unknown };
+}
+
+export type ValidationResult =
+  | { ok: true; outputs: string[]; nodeErrors: NodeErrors }
+  | { ok: false; error: ValidationError; nodeErrors: NodeErrors };
+
+type Validated = Map<string, [boolean, ValidationError[], string]>;
+
+class RecursionLimit extends PyError {}
+
+const EXEC_PY = "/srv/comfyui/app/execution.py";
+
+function pyKey(prompt: Record<string, unknown>, key: unknown): Record<string, unknown> {
+  if (Array.isArray(key) || (typeof key === "object" && key !== null)) {
+    throw new PyError("TypeError", `unhashable type: '${pyTypeName(key)}'`);
+  }
+  const node = typeof key === "string" ? prompt[key] : undefined;
+  if (typeof key !== "string" || !Object.hasOwn(prompt, key)) {
+    throw new PyError(
+      "KeyError",
+      pyRepr(key),
+      fakeTraceback([
+        [EXEC_PY, 808, "validate_inputs", "r = await validate_inputs(prompt_id, prompt, o_id, validated)"],
+        [EXEC_PY, 788, "validate_inputs", "o_class_type = prompt[o_id]['class_type']"],
+      ]),
+    );
+  }
+  return node as Record<string, unknown>;
+}
+
+function getItem(node: unknown, key: string): unknown {
+  if (node === null || typeof node !== "object" || Array.isArray(node)) {
+    throw new PyError(
+      "TypeError",
+      Array.isArray(node) ? "list indices must be integers or slices, not str" : `'${pyTypeName(node)}' object is not subscriptable`,
+    );
+  }
+  if (!Object.hasOwn(node, key)) throw new PyError("KeyError", pyRepr(key));
+  return (node as Record<string, unknown>)[key];
+}
+
+function tupleIndex(types: string[] | undefined, index: unknown): string {
+  if (typeof index !== "number" && typeof index !== "boolean") {
+    throw new PyError("TypeError", `tuple indices must be integers or slices, not ${pyTypeName(index)}`);
+  }
+  if (typeof index === "number" && !Number.isInteger(index)) {
+    throw new PyError("TypeError", "tuple indices must be integers or slices, not float");
+  }
+  const i = Number(index);
+  if (types === undefined) return "*";
+  const resolved = i < 0 ? types.length + i : i;
+  const t = types[resolved];
+  if (t === undefined || resolved < 0) {
+    throw new PyError(
+      "IndexError",
+      "tuple index out of range",
+      fakeTraceback([
+        [EXEC_PY, 1010, "validate_prompt", "m = await validate_inputs(prompt_id, prompt, o, validated)"],
+        [EXEC_PY, 790, "validate_inputs", "received_type = r[val[1]]"],
+      ]),
+    );
+  }
+  return t;
+}
+
+/** comfy_execution.validation.validate_node_input (non-strict) */
+export function validateNodeInput(received: InputType, input: InputType): boolean {
+  if (pyEquals(received, input)) return true;
+  if (typeof received !== "string" || typeof input !== "string") return false;
+  const r = new Set(received.split(",").map((t) => t.trim()));
+  const i = new Set(input.split(",").map((t) => t.trim()));
+  if (r.has("*") || i.has("*")) return true;
+  for (const t of r) if (i.has(t)) return true;
+  return false;
+}
+
+function inputInfo(spec: InputSpec): [InputType, Record<string, unknown>] {
+  return [spec[0], spec[1] ?? {}];
+}
+
+function formatValue(inputType: InputType, v: unknown): string {
+  return inputType === "FLOAT" && typeof v === "number" ? pyFloat(v) : pyStr(v);
+}
+
+export interface ValidateEnv {
+  registry: Map<string, NodeClass>;
+}
+
+async function validateInputs(
+  env: ValidateEnv,
+  prompt: Record<string, unknown>,
+  uniqueId: string,
+  validated: Validated,
+  stack: Set<string>,
+): Promise<[boolean, ValidationError[], string]> {
+  const done = validated.get(uniqueId);
+  if (done !== undefined) return done;
+  if (stack.has(uniqueId)) throw new RecursionLimit("RecursionError", "maximum recursion depth exceeded");
+  stack.add(uniqueId);
+  try {
+    const node = pyKey(prompt, uniqueId);
+    const inputs = getItem(node, "inputs");
+    const classType = getItem(node, "class_type");
+    const cls = env.registry.get(String(classType)) as NodeClass;
+    const classInputs = cls.inputTypes();
+    const required = classInputs.required ?? {};
+    const optional = classInputs.optional ?? {};
+    const validInputs = [...new Set([...Object.keys(required), ...Object.keys(optional)])];
+    const validateArgs = cls.validateInputs?.args ?? [];
+    const errors: ValidationError[] = [];
+    let valid = true;
+    const inputsObj = (inputs ?? {}) as Record<string, unknown>;
+    if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) {
+      if (validInputs.length > 0) throw new PyError("TypeError", `argument of type '${pyTypeName(inputs)}' is not iterable`);
+    }
+
+    for (const x of validInputs) {
+      const category = x in required ? "required" : "optional";
+      const [inputType, extraInfo] = inputInfo((required[x] ?? optional[x]) as InputSpec);
+      if (!Object.hasOwn(inputsObj, x)) {
+        if (category === "required") {
+          errors.push({
+            type: "required_input_missing",
+            message: "Required input is missing",
+            details: x,
+            extra_info: { input_name: x },
+          });
+        }
+        continue;
+      }
+      let val = inputsObj[x];
+      const info = [inputType, extraInfo];
+      if (Array.isArray(val)) {
+        if (val.length !== 2) {
+          errors.push({
+            type: "bad_linked_input",
+            message: "Bad linked input, must be a length-2 list of [node_id, slot_index]",
+            details: x,
+            extra_info: { input_name: x, input_config: info, received_value: val },
+          });
+          continue;
+        }
+        const oId = val[0];
+        const oNode = pyKey(prompt, oId);
+        const oClass = env.registry.get(String(getItem(oNode, "class_type"))) as NodeClass;
+        const receivedType = tupleIndex(oClass.returnTypes, val[1]);
+        if (!validateArgs.includes("input_types") && !validateNodeInput(receivedType, inputType)) {
+          errors.push({
+            type: "return_type_mismatch",
+            message: "Return type mismatch between linked nodes",
+            details: `${x}, received_type(${receivedType}) mismatch input_type(${pyStr(inputType)})`,
+            extra_info: { input_name: x, input_config: info, received_type: receivedType, linked_node: val },
+          });
+          continue;
+        }
+        try {
+          const r = await validateInputs(env, prompt, oId as string, validated, stack);
+          if (r[0] === false) {
+            valid = false;
+          }
+        } catch (ex) {
+          if (!(ex instanceof PyError)) throw ex;
+          valid = false;
+          validated.set(oId as string, [
+            false,
+            [
+              {
+                type: "exception_during_inner_validation",
+                message: "Exception when validating inner node",
+                details: ex.message,
+                extra_info: {
+                  input_name: x,
+                  input_config: info,
+                  exception_message: ex.message,
+                  exception_type: ex.pyType,
+                  traceback: ex.traceback ?? [],
+                  linked_node: val,
+                },
+              },
+            ],
+            oId as string,
+          ]);
+        }
+        continue;
+      }
+
+      try {
+        if (val !== null && typeof val === "object" && "__value__" in (val as object)) {
+          val = (val as Record<string, unknown>).__value__;
+          inputsObj[x] = val;
+        }
+        if (inputType === "INT") val = pyInt(val);
+        else if (inputType === "FLOAT") val = pyFloatValue(val);
+        else if (inputType === "STRING") val = pyStr(val);
+        else if (inputType === "BOOLEAN") val = pyBool(val);
+        if (inputType === "INT" || inputType === "FLOAT" || inputType === "STRING" || inputType === "BOOLEAN") {
+          inputsObj[x] = val;
+        }
+      } catch (ex) {
+        if (!(ex instanceof PyError)) throw ex;
+        errors.push({
+          type: "invalid_input_type",
+          message: `Failed to convert an input value to a ${pyStr(inputType)} value`,
+          details: `${x}, ${pyStr(val)}, ${ex.message}`,
+          extra_info: { input_name: x, input_config: info, received_value: val, exception_message: ex.message },
+        });
+        continue;
+      }
+
+      if (!validateArgs.includes(x)) {
+        const min = extraInfo.min;
+        const max = extraInfo.max;
+        if (typeof min === "number" && typeof val === "number" && val < min) {
+          errors.push({
+            type: "value_smaller_than_min",
+            message: `Value ${formatValue(inputType, val)} smaller than min of ${formatValue(inputType, min)}`,
+            details: x,
+            extra_info: { input_name: x, input_config: info, received_value: val },
+          });
+          continue;
+        }
+        if (typeof max === "number" && typeof val === "number" && val > max) {
+          errors.push({
+            type: "value_bigger_than_max",
+            message: `Value ${formatValue(inputType, val)} bigger than max of ${formatValue(inputType, max)}`,
+            details: x,
+            extra_info: { input_name: x, input_config: info, received_value: val },
+          });
+          continue;
+        }
+        const combo = Array.isArray(inputType)
+          ? inputType
+          : inputType === "COMBO" && Array.isArray(extraInfo.options)
+            ? (extraInfo.options as unknown[])
+            : undefined;
+        if (combo !== undefined && !combo.some((o) => pyEquals(o, val))) {
+          const big = combo.length > 20;
+          errors.push({
+            type: "value_not_in_list",
+            message: "Value not in list",
+            details: `${x}: '${pyStr(val)}' not in ${big ? `(list of length ${combo.length})` : pyRepr(combo)}`,
+            extra_info: { input_name: x, input_config: big ? null : info, received_value: val },
+          });
+        }
+      }
+    }
+
+    if (cls.validateInputs !== undefined) {
+      const filtered: Record<string, unknown> = {};
+      for (const a of cls.validateInputs.args) {
+        if (Object.hasOwn(inputsObj, a) && !Array.isArray(inputsObj[a])) filtered[a] = inputsObj[a];
+      }
+      const r = cls.validateInputs.fn(filtered);
+      if (r !== true) {
+        for (const a of Object.keys(filtered)) {
+          errors.push({
+            type: "custom_validation_failed",
+            message: "Custom validation failed for node",
+            details: r === false ? a : `${a} - ${r}`,
+            extra_info: { input_name: a },
+          });
+        }
+      }
+    }
+
+    const ret: [boolean, ValidationError[], string] =
+      errors.length > 0 || !valid ? [false, errors, uniqueId] : [true, [], uniqueId];
+    validated.set(uniqueId, ret);
+    return ret;
+  } finally {
+    stack.delete(uniqueId);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** execution.validate_prompt */
+export async function validatePrompt(
+  env: ValidateEnv,
+  prompt: unknown,
+  partialExecutionTargets: unknown,
+): Promise<ValidationResult> {
+  if (!isPlainObject(prompt)) {
+    // `for x in prompt: prompt[x]` -> TypeError for lists/strings with items, numbers, None
+    if ((Array.isArray(prompt) && prompt.length === 0) || prompt === "") {
+      return {
+        ok: false,
+        error: { type: "prompt_no_outputs", message: "Prompt has no outputs", details: "", extra_info: {} },
+        nodeErrors: {},
+      };
+    }
+    throw new ServerError("prompt is not a dict");
+  }
+  const outputs: string[] = [];
+  for (const [x, node] of Object.entries(prompt)) {
+    const hasClassType =
+      typeof node === "string" ? node.includes("class_type") : Array.isArray(node) ? node.includes("class_type") : isPlainObject(node) ? "class_type" in node : undefined;
+    if (hasClassType === undefined) throw new ServerError("node is not a dict");
+    if (!hasClassType || !isPlainObject(node)) {
+      if (!isPlainObject(node) && hasClassType) throw new ServerError("node is not a dict");
+      return {
+        ok: false,
+        error: {
+          type: "invalid_prompt",
+          message: "Cannot execute because a node is missing the class_type property.",
+          details: `Node ID '#${x}'`,
+          extra_info: {},
+        },
+        nodeErrors: {},
+      };
+    }
+    const classType = node.class_type;
+    if (typeof classType === "object" && classType !== null) throw new ServerError("unhashable class_type");
+    const cls = typeof classType === "string" ? env.registry.get(classType) : undefined;
+    if (cls === undefined) {
+      return {
+        ok: false,
+        error: {
+          type: "invalid_prompt",
+          message: `Cannot execute because node ${pyStr(classType)} does not exist.`,
+          details: `Node ID '#${x}'`,
+          extra_info: {},
+        },
+        nodeErrors: {},
+      };
+    }
+    if (cls.outputNode) {
+      const targets = partialExecutionTargets;
+      if (targets === undefined || targets === null || (Array.isArray(targets) && targets.some((t) => t === x))) {
+        outputs.push(x);
+      }
+    }
+  }
+  if (outputs.length === 0) {
+    return {
+      ok: false,
+      error: { type: "prompt_no_outputs", message: "Prompt has no outputs", details: "", extra_info: {} },
+      nodeErrors: {},
+    };
+  }
+
+  const goodOutputs: string[] = [];
+  const failures: Array<[string, ValidationError[]]> = [];
+  const nodeErrors: NodeErrors = {};
+  const validated: Validated = new Map();
+  for (const o of outputs) {
+    let valid = false;
+    let reasons: ValidationError[] = [];
+    try {
+      const m = await validateInputs(env, prompt, o, validated, new Set());
+      valid = m[0];
+      reasons = m[1];
+    } catch (ex) {
+      if (!(ex instanceof PyError)) throw ex;
+      valid = false;
+      reasons = [
+        {
+          type: "exception_during_validation",
+          message: "Exception when validating node",
+          details: ex.message,
+          extra_info: { exception_type: ex.pyType, traceback: ex.traceback ?? [] },
+        },
+      ];
+      validated.set(o, [false, reasons, o]);
+    }
+    if (valid) {
+      goodOutputs.push(o);
+      continue;
+    }
+    failures.push([o, reasons]);
+    for (const [nodeId, [ok, nodeReasons]] of validated) {
+      if (ok || nodeReasons.length === 0) continue;
+      if (nodeErrors[nodeId] === undefined) {
+        nodeErrors[nodeId] = {
+          errors: nodeReasons,
+          dependent_outputs: [],
+          class_type: (prompt[nodeId] as Record<string, unknown>).class_type,
+        };
+      }
+      nodeErrors[nodeId].dependent_outputs.push(o);
+    }
+  }
+
+  if (goodOutputs.length === 0) {
+    const details = failures.flatMap(([, errs]) => errs.map((e) => `${e.message}: ${e.details}`)).join("\n");
+    return {
+      ok: false,
+      error: { type: "prompt_outputs_failed_validation", message: "Prompt outputs failed validation", details, extra_info: {} },
+      nodeErrors,
+    };
+  }
+  return { ok: true, outputs: goodOutputs, nodeErrors };
+}

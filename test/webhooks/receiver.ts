@@ -1,0 +1,71 @@
+/** A local webhook receiver for tests: records every request; its answer is scriptable. */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface Received {
+  headers: Record<string, string>;
+  body: string;
+  json: { type: string; timestamp: string; sequence: number; data: Record<string, any> };
+  answeredWith: number;
+}
+
+export interface Receiver {
+  url: string;
+  received: Received[];
+  /** Status to answer with; a function gets the parsed body. */
+  respond: number | ((r: Omit<Received, "answeredWith">) => number);
+  /** Resolves once `predicate` holds for the received list. */
+  waitFor(predicate: (received: Received[]) => boolean, timeoutMs?: number): Promise<Received[]>;
+  close(): Promise<void>;
+}
+
+export async function startReceiver(): Promise<Receiver> {
+  const received: Received[] = [];
+  const watchers = new Set<() => void>();
+  const receiver: Receiver = {
+    url: "",
+    received,
+    respond: 200,
+    waitFor(predicate, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (predicate(received)) {
+            watchers.delete(check);
+            clearTimeout(timer);
+            resolve(received);
+          }
+        };
+        const timer = setTimeout(() => {
+          watchers.delete(check);
+          reject(
+            new Error(
+              `receiver: condition not met after ${timeoutMs} ms; got ${received.map((r) => `${r.json.type}:${r.answeredWith}`).join(", ")}`,
+            ),
+          );
+        }, timeoutMs);
+        watchers.add(check);
+        check();
+      });
+    },
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (c: string) => {
+      body += c;
+    });
+    req.on("end", () => {
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+      const entry = { headers, body, json: JSON.parse(body) };
+      const status = typeof receiver.respond === "function" ? receiver.respond(entry) : receiver.respond;
+      received.push({ ...entry, answeredWith: status });
+      res.writeHead(status, { "content-type": "text/plain" });
+      res.end(status < 300 ? "ok" : "nope");
+      for (const w of [...watchers]) w();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+  return receiver;
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { cacheDirectives, writeEntry } from "./cache.ts";
+import { cacheKey, canonicalJson, KEY_DENYLIST } from "./cache-key.ts";
+import { SingleFlight } from "./flight.ts";
+
+describe("cache key", () => {
+  it("is canonical: key order and whitespace do not matter, values do", () => {
+    const a = canonicalJson({ b: [1, { y: 2, x: "é" }], a: null, c: { z: true, u: undefined } });
+    const b = canonicalJson(JSON.parse('{ "c": {"z": true}, "a": null, "b": [1, {"x": "é", "y": 2}] }'));
+    expect(a).toBe(b);
+    expect(a).toBe('{"a":null,"b":[1,{"x":"é","y":2}],"c":{"z":true}}');
+    expect(canonicalJson([3, 1])).not.toBe(canonicalJson([1, 3]));
+  });
+
+  it("ignores only stream, stream_options and user (top level)", async () => {
+    const base = { model: "m", temperature: 0, messages: [{ role: "user", content: "hi", user: "kept" }] };
+    const key = (body: Record<string, unknown>, tenantId: string | null = "ten_a", route = "up") =>
+      cacheKey({ body, route, tenantId });
+    const k = await key(base);
+    expect(k).toMatch(/^llm\/v1\/ten_a\/[0-9a-f]{64}$/);
+    expect(await key({ ...base, stream: true, stream_options: { include_usage: true }, user: "u" })).toBe(k);
+    for (const extra of [{ response_format: { type: "json_object" } }, { guided_json: {} }, { seed: 1 }, { n: 2 }]) {
+      expect(await key({ ...base, ...extra })).not.toBe(k);
+    }
+    expect(await key({ ...base, messages: [{ role: "user", content: "hi", user: "other" }] })).not.toBe(k);
+    expect(await key(base, "ten_b")).not.toBe(k);
+    expect(await key(base, null)).toMatch(/^llm\/v1\/_global\//);
+    expect(await key(base, "ten_a", "other-upstream")).not.toBe(k);
+    expect([...KEY_DENYLIST].sort()).toEqual(["stream", "stream_options", "user"]);
+  });
+});
+
+describe("cache directives", () => {
+  it("reads Cache-Control and x-cache-ttl", () => {
+    expect(cacheDirectives(undefined, undefined, 3600)).toEqual({ read: true, write: true, ttlS: 3600 });
+    expect(cacheDirectives("No-Cache", undefined, 3600)).toMatchObject({ read: false, write: true });
+    expect(cacheDirectives("max-age=0, no-store", "60", 3600)).toEqual({ read: true, write: false, ttlS: 60 });
+    for (const bad of ["59", "abc", "1.5", "-60", "99999999"]) {
+      expect(() => cacheDirectives(undefined, bad, 3600)).toThrow(
+        expect.objectContaining({ status: 400, param: "x-cache-ttl" }),
+      );
+    }
+  });
+});
+
+describe("cache writes", () => {
+  function fakeKv(fail: Error | null): { kv: KVNamespace; puts: unknown[][] } {
+    const puts: unknown[][] = [];
+    const kv = {
+      put: async (...args: unknown[]) => {
+        puts.push(args);
+        if (fail) throw fail;
+      },
+    } as unknown as KVNamespace;
+    return { kv, puts };
+  }
+
+  it("stores the answer with its usage as metadata and the TTL", async () => {
+    const { kv, puts } = fakeKv(null);
+    await writeEntry(kv, "k", "{}", { promptTokens: 3, completionTokens: 4 }, 120, "req_1");
+    expect(puts[0]).toEqual(["k", "{}", { expirationTtl: 120, metadata: expect.objectContaining({ p: 3, c: 4 }) }]);
+  });
+
+  it("treats losing KV's one-write-per-second race as success, and nothing else", async () => {
+    await expect(
+      writeEntry(fakeKv(new Error("KV PUT failed: 429 Too Many Requests")).kv, "k", "{}", null, 60, "r"),
+    ).resolves.toBeUndefined();
+    await expect(writeEntry(fakeKv(new Error("KV PUT failed: 500")).kv, "k", "{}", null, 60, "r")).rejects.toThrow(
+      "500",
+    );
+  });
+});
+
+describe("single flight", () => {
+  it("hands the leader's result to followers and holds the slot until the cache write lands", async () => {
+    const flights = new SingleFlight();
+    expect(flights.join("k")).toBeUndefined();
+    const leader = flights.lead("k");
+    const follower = flights.join("k");
+    let landed: () => void = () => {};
+    const write = new Promise<void>((r) => {
+      landed = r;
+    });
+    leader.settle({ ok: true, text: "answer", usage: null }, write);
+    expect(await follower).toMatchObject({ ok: true, text: "answer" });
+    expect(await flights.join("k")).toMatchObject({ ok: true, text: "answer" });
+    landed();
+    await write;
+    expect(flights.join("k")).toBeUndefined();
+  });
+
+  it("frees the slot at once on failure", async () => {
+    const flights = new SingleFlight();
+    const leader = flights.lead("k");
+    const follower = flights.join("k");
+    leader.settle({ ok: false, error: null });
+    expect(await follower).toEqual({ ok: false, error: null });
+    expect(flights.size).toBe(0);
+  });
+});

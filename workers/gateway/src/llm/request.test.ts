@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { policyFor } from "../../../shared/url-guard/index.ts";
+import { guardImages, isDeterministic, parseChatRequest, upstreamBody } from "./request.ts";
+
+const base = { model: "m", messages: [{ role: "user", content: "hi" }] };
+
+function paramOf(body: unknown): string | null {
+  try {
+    parseChatRequest(body);
+  } catch (err) {
+    return (err as { param: string | null }).param;
+  }
+  return "(valid)";
+}
+
+describe("chat request validation", () => {
+  it("accepts unknown fields anywhere and keeps them out of the way", () => {
+    const body = { ...base, guided_json: { a: 1 }, messages: [{ role: "user", content: "hi", name: "n", x: 1 }] };
+    expect(paramOf(body)).toBe("(valid)");
+    expect(paramOf({ ...base, temperature: null, seed: null, stop: ["a"], n: 2, top_p: 0 })).toBe("(valid)");
+  });
+
+  it("names the first bad field, inside unions too", () => {
+    expect(paramOf([])).toBeNull();
+    expect(paramOf({ messages: base.messages })).toBe("model");
+    expect(paramOf({ ...base, max_completion_tokens: 0 })).toBe("max_completion_tokens");
+    expect(paramOf({ ...base, stop: 5 })).toBe("stop");
+    expect(paramOf({ ...base, stream: "yes" })).toBe("stream");
+    expect(paramOf({ ...base, messages: [{ role: "user", content: 5 }] })).toBe("messages[0].content");
+    expect(
+      paramOf({ ...base, messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: 1 } }] }] }),
+    ).toBe("messages[0].content[0].image_url.url");
+    expect(paramOf({ ...base, messages: [{ role: "user", content: [{ type: "audio_url", audio_url: {} }] }] })).toBe(
+      "messages[0].content[0].type",
+    );
+  });
+
+  it("caches only deterministic requests by default", () => {
+    expect(isDeterministic(parseChatRequest({ ...base, temperature: 0 }))).toBe(true);
+    expect(isDeterministic(parseChatRequest({ ...base, temperature: 1, seed: 7 }))).toBe(true);
+    expect(isDeterministic(parseChatRequest(base))).toBe(false);
+    expect(isDeterministic(parseChatRequest({ ...base, temperature: 0.2 }))).toBe(false);
+  });
+
+  it("asks for usage on streams and keeps the client's stream options", () => {
+    expect(JSON.parse(upstreamBody({ ...base, stream: true, stream_options: { x: 1 } }, true))).toEqual({
+      ...base,
+      stream: true,
+      stream_options: { x: 1, include_usage: true },
+    });
+    expect(upstreamBody(base, false)).toBe(JSON.stringify(base));
+  });
+
+  it("runs every image URL through the URL guard with its path", () => {
+    const policy = () => policyFor("image", {}, { image_url_allowlist: ["ok.example.com"] });
+    const request = (url: string) =>
+      parseChatRequest({
+        ...base,
+        messages: [
+          { role: "user", content: "x" },
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "t" },
+              { type: "image_url", image_url: { url } },
+            ],
+          },
+        ],
+      });
+    expect(() => guardImages(request("https://ok.example.com/a.png"), policy)).not.toThrow();
+    expect(() => guardImages(request("https://other.example.com/a.png"), policy)).toThrow(
+      expect.objectContaining({ status: 422, code: "url_not_allowed", param: "messages[1].content[1].image_url.url" }),
+    );
+    expect(() => guardImages(request("https://[::1]/a.png"), policy)).toThrow(
+      expect.objectContaining({ code: "unsafe_url" }),
+    );
+    let built = 0;
+    guardImages(parseChatRequest(base), () => {
+      built++;
+      return policy();
+    });
+    expect(built).toBe(0);
+  });
+});

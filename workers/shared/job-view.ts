@@ -1,0 +1,62 @@
+/** The job as its Durable Object reports it, and its public shape with signed output URLs. */
+import type { Job, JobError, JobStatus } from "./contract/index.ts";
+import type { Presigner } from "./presign.ts";
+
+export const OUTPUT_URL_TTL_S = 3600;
+
+export type StoredOutput = {
+  index: number;
+  key: string;
+  node_id: string;
+  filename: string;
+  content_type: string;
+  size: number;
+};
+
+export type JobView = {
+  id: string;
+  status: JobStatus;
+  created_at: number;
+  started_at: number | null;
+  completed_at: number | null;
+  pool: string;
+  attempt: number;
+  progress: { value: number; max: number; node_id: string | null } | null;
+  outputs: StoredOutput[];
+  error: JobError | null;
+  metadata: Record<string, unknown>;
+  stats: { queue_ms: number | null; run_ms: number | null; upload_ms: number | null; total_ms: number | null };
+  seq: number;
+};
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** Mints a signed GET per output (valid OUTPUT_URL_TTL_S from now). */
+export async function toPublicJob(view: JobView, presigner: Presigner): Promise<Job> {
+  const outputs = await Promise.all(
+    view.outputs.map(async (o) => ({
+      index: o.index,
+      node_id: o.node_id,
+      filename: o.filename,
+      content_type: o.content_type,
+      size: o.size,
+      url: (await presigner.sign("GET", o.key, OUTPUT_URL_TTL_S)).url,
+    })),
+  );
+  return {
+    id: view.id,
+    status: view.status,
+    created_at: iso(view.created_at)!,
+    started_at: iso(view.started_at),
+    completed_at: iso(view.completed_at),
+    pool: view.pool,
+    attempt: view.attempt,
+    progress: view.progress,
+    outputs,
+    error: view.error,
+    metadata: view.metadata,
+    stats: view.stats,
+  };
+}
