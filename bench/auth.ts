@@ -5,9 +5,7 @@
  */
 
 import http from "node:http";
-import { join } from "node:path";
-import { buildWorkers, bundle, OUT, ROOT } from "../test/harness/build.ts";
-import { startStack } from "../test/harness/stack.ts";
+import { startBenchStack } from "./lib/bench-stack.ts";
 import { fmt, interleaved, request } from "./lib/load.ts";
 
 export interface AuthBenchResult {
@@ -16,22 +14,7 @@ export interface AuthBenchResult {
 }
 
 export async function benchAuth(quick = false): Promise<AuthBenchResult> {
-  const built = await buildWorkers();
-  const instrumented = join(OUT, "gateway-bench.mjs");
-  await bundle("bench/worker/instrumented-gateway.ts", instrumented);
-  const stack = await startStack({
-    built: { ...built, gateway: instrumented },
-    vars: { DEFAULT_REQUESTS_PER_MINUTE: "1000000" },
-    extraWorkers: [
-      {
-        name: "floor",
-        modules: true,
-        scriptPath: join(ROOT, "bench/worker/floor-worker.js"),
-        compatibilityDate: "2026-07-01",
-        routes: ["floor.bench/*"],
-      },
-    ],
-  });
+  const stack = await startBenchStack({ vars: { DEFAULT_REQUESTS_PER_MINUTE: "1000000" } });
   try {
     const tenant = await stack.admin<{ id: string }>("/admin/v1/tenants", { name: "bench" });
     const { key } = await stack.admin<{ key: string }>("/admin/v1/keys", {

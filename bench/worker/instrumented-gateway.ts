@@ -73,7 +73,13 @@ function countingNamespace<T extends DurableObjectNamespace>(ns: T): T {
 }
 
 function instrument(env: Env): Env {
-  return { ...env, DB: countingDb(env.DB), KEYS: countingNamespace(env.KEYS), JOBS: countingNamespace(env.JOBS), POOLS: countingNamespace(env.POOLS) };
+  return {
+    ...env,
+    DB: countingDb(env.DB),
+    KEYS: countingNamespace(env.KEYS),
+    JOBS: countingNamespace(env.JOBS),
+    POOLS: countingNamespace(env.POOLS),
+  };
 }
 
 export class KeyDO extends BaseKeyDO {

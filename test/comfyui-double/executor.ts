@@ -87,7 +87,11 @@ export class PromptExecutor {
   success = true;
   historyResult: HistoryResult = { outputs: {}, meta: {} };
 
-  constructor(private readonly host: ExecutorHost) {}
+  private readonly host: ExecutorHost;
+
+  constructor(host: ExecutorHost) {
+    this.host = host;
+  }
 
   /** e.reset(): POST /free {free_memory: true} */
   reset(): void {

@@ -20,11 +20,15 @@ export class ExecutionList {
   private readonly blocking = new Map<string, Map<string, Set<number>>>();
   private staged: string | undefined;
 
-  constructor(
-    private readonly prompt: Prompt,
-    private readonly registry: Map<string, NodeClass>,
-    private readonly isCached: (nodeId: string) => boolean,
-  ) {}
+  private readonly prompt: Prompt;
+  private readonly registry: Map<string, NodeClass>;
+  private readonly isCached: (nodeId: string) => boolean;
+
+  constructor(prompt: Prompt, registry: Map<string, NodeClass>, isCached: (nodeId: string) => boolean) {
+    this.prompt = prompt;
+    this.registry = registry;
+    this.isCached = isCached;
+  }
 
   addNode(nodeId: string): void {
     const stack = [nodeId];

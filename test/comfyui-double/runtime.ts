@@ -103,7 +103,10 @@ export class Runtime {
   private wake: (() => void) | undefined;
   private worker: Promise<void> | undefined;
 
-  constructor(private readonly config: RuntimeConfig) {
+  private readonly config: RuntimeConfig;
+
+  constructor(config: RuntimeConfig) {
+    this.config = config;
     this.hub = new Hub(this.stall, () => ({ exec_info: { queue_remaining: this.tasksRemaining() } }));
     this.executor = new PromptExecutor({
       registry: config.registry,

@@ -65,11 +65,12 @@ export class Hub {
   private readonly outbox: Array<() => void> = [];
   private flushScheduled = false;
 
-  constructor(
-    private readonly stall: Stall,
-    private readonly queueInfo: () => { exec_info: { queue_remaining: number } },
-  ) {
-    stall.onEnd(() => this.scheduleFlush());
+  private readonly stall: Stall;
+  private readonly queueInfo: () => { exec_info: { queue_remaining: number } };
+
+  constructor(stall: Stall, queueInfo: () => { exec_info: { queue_remaining: number } }) {
+    this.stall = stall;
+    this.queueInfo = queueInfo;
   }
 
   private scheduleFlush(): void {

@@ -37,12 +37,13 @@ interface UsageCounters {
   tokens_saved: number;
 }
 
-/** One answered LLM request (routes/chat.ts), recorded off the response path. */
+/** Answered LLM requests (routes/chat.ts; one or a batch of them), recorded off the response path. */
 export interface LlmUsage {
+  requests: number;
   promptTokens: number;
   completionTokens: number;
-  cacheHit: boolean;
-  /** Tokens of a cached answer served without calling the upstream. */
+  cacheHits: number;
+  /** Tokens of cached answers served without calling the upstream. */
   tokensSaved: number;
 }
 
@@ -135,15 +136,15 @@ export class KeyDO extends DurableObject<Env> {
     this.ctx.storage.kv.put(RECORD_KEY, this.record);
   }
 
-  /** Adds one answered LLM request to the usage counters (flushed to D1 with the others). */
+  /** Adds answered LLM requests to the usage counters (flushed to D1 with the others). */
   async recordLlmUsage(usage: LlmUsage): Promise<void> {
     // A fresh instance (evicted since authorize) reloads the record the alarm needs from storage.
     if (this.record === undefined) this.record = this.ctx.storage.kv.get<KeyRecord>(RECORD_KEY) ?? undefined;
     const counters = this.counters(Date.now());
-    counters.llm_requests++;
+    counters.llm_requests += nonNegative(usage.requests);
     counters.prompt_tokens += nonNegative(usage.promptTokens);
     counters.completion_tokens += nonNegative(usage.completionTokens);
-    if (usage.cacheHit) counters.cache_hits++;
+    counters.cache_hits += nonNegative(usage.cacheHits);
     counters.tokens_saved += nonNegative(usage.tokensSaved);
   }
 

@@ -18,6 +18,8 @@ export interface CacheDirectives {
 export interface EntryMeta {
   /** Unix ms when stored. */
   t: number;
+  /** Unix ms when it expires (KV does not say on reads). */
+  e: number;
   /** Prompt and completion tokens of the original answer. */
   p: number;
   c: number;
@@ -62,13 +64,13 @@ export function cacheDirectives(
 function isMeta(value: unknown): value is EntryMeta {
   if (typeof value !== "object" || value === null) return false;
   const m = value as Record<string, unknown>;
-  return typeof m.t === "number" && typeof m.p === "number" && typeof m.c === "number";
+  return typeof m.t === "number" && typeof m.e === "number" && typeof m.p === "number" && typeof m.c === "number";
 }
 
 export async function readEntry(kv: KVNamespace, key: string): Promise<CachedAnswer | null> {
   const { value, metadata } = await kv.getWithMetadata<EntryMeta>(key, "text");
   if (value === null) return null;
-  return { text: value, meta: isMeta(metadata) ? metadata : { t: 0, p: 0, c: 0 } };
+  return { text: value, meta: isMeta(metadata) ? metadata : { t: 0, e: 0, p: 0, c: 0 } };
 }
 
 /** KV allows one write per key per second; losing that race to an identical answer is not an error. */
@@ -83,8 +85,14 @@ export async function writeEntry(
   usage: TokenUsage | null,
   ttlS: number,
   requestId: string,
-): Promise<void> {
-  const metadata: EntryMeta = { t: Date.now(), p: usage?.promptTokens ?? 0, c: usage?.completionTokens ?? 0 };
+): Promise<CachedAnswer> {
+  const now = Date.now();
+  const metadata: EntryMeta = {
+    t: now,
+    e: now + ttlS * 1000,
+    p: usage?.promptTokens ?? 0,
+    c: usage?.completionTokens ?? 0,
+  };
   try {
     await kv.put(key, text, { expirationTtl: ttlS, metadata });
   } catch (err) {
@@ -93,4 +101,5 @@ export async function writeEntry(
       JSON.stringify({ level: "info", msg: "llm cache write skipped (concurrent write)", request_id: requestId }),
     );
   }
+  return { text, meta: metadata };
 }

@@ -86,7 +86,7 @@ describe("dispatch", () => {
       },
       [up("a", { api_key_secret: "KEY_B" }), up("b")],
     );
-    const err = await run().catch((e: unknown) => e as { status: number; message: string; details: unknown });
+    const err = (await run().catch((e: unknown) => e)) as { status: number; message: string; details: unknown };
     expect(err).toMatchObject({ status: 502, details: { upstream: "a", upstream_status: 400 } });
     expect(err.message).not.toContain("sk-bbbb");
     expect(calls).toEqual(["a"]);

@@ -10,17 +10,18 @@ import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { policyFor } from "../../../shared/url-guard/index.ts";
 import { readJsonValue } from "../lib/body.ts";
-import { cacheDirectives, readEntry, writeEntry } from "../llm/cache.ts";
+import { type CachedAnswer, cacheDirectives, readEntry, writeEntry } from "../llm/cache.ts";
 import { cacheKey } from "../llm/cache-key.ts";
 import { isCompleteCompletion, readUsage, replayAsSse, type TokenUsage } from "../llm/completion.ts";
 import { candidatesFor, configReader, notConfigured, type Upstream } from "../llm/config.ts";
 import { type Leader, SingleFlight } from "../llm/flight.ts";
+import { AnswerMemo } from "../llm/memo.ts";
 import { relayStream } from "../llm/relay.ts";
 import { ChatRequest, guardImages, isDeterministic, parseChatRequest, upstreamBody } from "../llm/request.ts";
 import { ChatCompletion } from "../llm/schemas.ts";
 import { upstreamMessage } from "../llm/scrub.ts";
 import { type Deadline, type Dispatched, dispatch, upstreamBroken, upstreamTimedOut } from "../llm/upstream.ts";
-import { cacheHitUsage, recordUsage, upstreamUsage } from "../llm/usage.ts";
+import { cacheHitUsage, UsageRecorder, upstreamUsage } from "../llm/usage.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";
@@ -99,8 +100,17 @@ async function readJsonAnswer(d: Dispatched): Promise<JsonAnswer> {
 
 export function chatRoutes(): Hono<AppEnv> {
   const readConfig = configReader();
-  /** Identical cacheable requests in flight in this isolate. */
+  /** Per isolate: identical cacheable requests in flight, hot cache entries, usage batches. */
   const flights = new SingleFlight();
+  const memo = new AnswerMemo();
+  const usage = new UsageRecorder();
+
+  /** Writes a whole answer to KV (and the isolate's copy); resolves once it is readable. */
+  function store(call: Call, key: string, text: string, tokens: TokenUsage | null, ttlS: number): Promise<void> {
+    return writeEntry(call.c.env.LLM_CACHE, key, text, tokens, ttlS, call.c.get("requestId")).then((entry) =>
+      memo.set(key, entry),
+    );
+  }
 
   /** Calls the upstream; settles `leader` and writes the cache (`writeKey`) once the answer is whole. */
   async function fromUpstream(
@@ -136,12 +146,10 @@ export function chatRoutes(): Hono<AppEnv> {
         throw err;
       }
       const write =
-        answer.complete && writeKey !== null
-          ? writeEntry(c.env.LLM_CACHE, writeKey, answer.text, answer.usage, ttlS, requestId)
-          : undefined;
+        answer.complete && writeKey !== null ? store(call, writeKey, answer.text, answer.usage, ttlS) : undefined;
       if (answer.complete) leader?.settle({ ok: true, text: answer.text, usage: answer.usage }, write);
       else leader?.settle({ ok: false, error: null });
-      c.executionCtx.waitUntil(Promise.all([write, recordUsage(c, upstreamUsage(answer.usage))]));
+      c.executionCtx.waitUntil(Promise.all([write, usage.record(c, upstreamUsage(answer.usage))]));
       if (!call.stream) return c.body(answer.text, 200, { ...JSON_HEADERS, "x-cache": xCache });
       return c.body(replayAsSse(answer.completion, call.includeUsage), 200, { ...SSE_HEADERS, "x-cache": xCache });
     }
@@ -160,26 +168,35 @@ export function chatRoutes(): Hono<AppEnv> {
         const whole = outcome.complete && outcome.completion !== null && isCompleteCompletion(outcome.completion);
         const text = whole ? JSON.stringify(outcome.completion) : null;
         const write =
-          text !== null && writeKey !== null
-            ? writeEntry(c.env.LLM_CACHE, writeKey, text, outcome.usage, ttlS, requestId)
-            : undefined;
+          text !== null && writeKey !== null ? store(call, writeKey, text, outcome.usage, ttlS) : undefined;
         if (text !== null) leader?.settle({ ok: true, text, usage: outcome.usage }, write);
         else leader?.settle({ ok: false, error: outcome.canceled ? null : outcome.failure });
-        await Promise.all([write, recordUsage(c, upstreamUsage(outcome.usage))]);
+        await Promise.all([write, usage.record(c, upstreamUsage(outcome.usage))]);
       }),
     );
     return c.body(relay.stream, 200, { ...SSE_HEADERS, "x-cache": xCache });
   }
 
-  /** Cache read (or an identical request in flight), else the upstream as the flight's leader. */
+  function hit(call: Call, entry: CachedAnswer): Response {
+    const tokens = { promptTokens: entry.meta.p, completionTokens: entry.meta.c };
+    call.c.executionCtx.waitUntil(usage.record(call.c, cacheHitUsage(tokens)));
+    const ageS = entry.meta.t > 0 ? Math.max(0, Math.floor((Date.now() - entry.meta.t) / 1000)) : null;
+    return answerFromText(call, entry.text, "HIT", ageS);
+  }
+
+  /**
+   * The isolate's copy, an identical request in flight, or KV; else the upstream as the flight's leader.
+   */
   async function cached(call: Call, key: string, write: boolean, ttlS: number): Promise<Response> {
     const { c } = call;
+    const hot = memo.get(key);
+    if (hot !== null) return hit(call, hot);
     for (;;) {
       const joined = flights.join(key);
       if (joined === undefined) break;
       const result = await joined;
       if (result.ok) {
-        c.executionCtx.waitUntil(recordUsage(c, cacheHitUsage(result.usage)));
+        c.executionCtx.waitUntil(usage.record(c, cacheHitUsage(result.usage)));
         return answerFromText(call, result.text, "HIT", null);
       }
       if (result.error) throw result.error;
@@ -202,11 +219,9 @@ export function chatRoutes(): Hono<AppEnv> {
       entry = null;
     }
     if (entry !== null) {
-      const usage = { promptTokens: entry.meta.p, completionTokens: entry.meta.c };
-      leader.settle({ ok: true, text: entry.text, usage });
-      c.executionCtx.waitUntil(recordUsage(c, cacheHitUsage(usage)));
-      const ageS = entry.meta.t > 0 ? Math.max(0, Math.floor((Date.now() - entry.meta.t) / 1000)) : null;
-      return answerFromText(call, entry.text, "HIT", ageS);
+      memo.set(key, entry);
+      leader.settle({ ok: true, text: entry.text, usage: { promptTokens: entry.meta.p, completionTokens: entry.meta.c } });
+      return hit(call, entry);
     }
     try {
       return await fromUpstream(call, "MISS", leader, write ? key : null, ttlS);

@@ -1,0 +1,155 @@
+/**
+ * Issue 5 benchmark on workerd (programmatic Miniflare, no wrangler dev proxy):
+ *  - submit -> lease received by an already-waiting runner, p50/p99 (targets p50 <= 20 ms, p99 <= 100 ms)
+ *  - sustained jobs/s through submit -> lease -> success with instant scripted runners (target >= 200/s),
+ *    with the count check (zero lost, zero duplicated outcomes)
+ *  - Durable Object calls and D1 writes per job (budgets <= 3 and <= 2)
+ */
+
+import { api, ensurePool, runnerToken, ScriptedRunner, TRIVIAL_WORKFLOW, tenantWithKey } from "../test/harness/api.ts";
+import { startBenchStack } from "./lib/bench-stack.ts";
+import { percentile } from "./lib/load.ts";
+
+export interface JobsBenchResult {
+  submit_to_lease_ms: { p50: number; p99: number; n: number };
+  throughput: {
+    jobs: number;
+    seconds: number;
+    jobs_per_s: number;
+    succeeded: number;
+    lost: number;
+    duplicated: number;
+    runners: number;
+    submitters: number;
+  };
+  per_job: {
+    do_calls: number;
+    do_calls_excluding_auth: number;
+    d1_writes: number;
+    d1_reads: number;
+    breakdown: Record<string, number>;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function benchJobs(quick = false): Promise<JobsBenchResult> {
+  const stack = await startBenchStack({ vars: { DEFAULT_REQUESTS_PER_MINUTE: "1000000" } });
+  try {
+    await ensurePool(stack, "local");
+    const token = await runnerToken(stack, "local");
+    const t = await tenantWithKey(stack);
+    const call = api(stack, t.key);
+
+    // 1. submit -> lease with a runner already waiting.
+    const runner = new ScriptedRunner(stack, token, "bench-waiter");
+    const latencies: number[] = [];
+    const n = quick ? 40 : 200;
+    for (let i = 0; i < n + 5; i++) {
+      const pending = runner.lease(20);
+      await sleep(15); // let the long-poll reach the pool DO
+      const start = performance.now();
+      const submitted = await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW } });
+      if (submitted.status !== 202) throw new Error(`submit ${submitted.status}`);
+      const grant = await pending;
+      const ms = performance.now() - start;
+      if (!grant) throw new Error("no lease");
+      if (i >= 5) latencies.push(ms);
+      await runner.event(grant.lease.id, { type: "succeeded", outputs: [] });
+    }
+    latencies.sort((a, b) => a - b);
+
+    // 2. Operation counts for one job (submit, consumer routing, lease, success, index writes, pool release).
+    await sleep(300);
+    await stack.counters();
+    const countJobs = 20;
+    for (let i = 0; i < countJobs; i++) {
+      const pending = runner.lease(20);
+      await sleep(10);
+      await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW } });
+      const g = await pending;
+      await runner.event(g!.lease.id, { type: "succeeded", outputs: [] });
+    }
+    await sleep(500); // outbox deliveries (index row, pool release) run just after the responses
+    const counts = await stack.counters();
+    // Auth: one KeyDO call per client request (submit here).
+    const authCalls = countJobs;
+    const perJob = {
+      do_calls: (counts.gateway.do_calls + counts.consumer.do_calls) / countJobs,
+      do_calls_excluding_auth: (counts.gateway.do_calls + counts.consumer.do_calls - authCalls) / countJobs,
+      d1_writes: (counts.gateway.d1_writes + counts.consumer.d1_writes) / countJobs,
+      d1_reads: (counts.gateway.d1_reads + counts.consumer.d1_reads) / countJobs,
+      breakdown: {
+        gateway_do_calls: counts.gateway.do_calls / countJobs,
+        consumer_do_calls: counts.consumer.do_calls / countJobs,
+      },
+    };
+
+    // 3. Throughput with instant runners.
+    const total = quick ? 200 : 1000;
+    const runners = 8;
+    const submitters = 8;
+    const outcomes = new Map<string, number>();
+    let submittedCount = 0;
+    let finished = 0;
+    const start = performance.now();
+    const submitLoop = async () => {
+      while (submittedCount < total) {
+        submittedCount++;
+        const r = await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW } });
+        if (r.status !== 202) throw new Error(`submit ${r.status} ${JSON.stringify(r.json)}`);
+      }
+    };
+    const runLoop = async (i: number) => {
+      const r = new ScriptedRunner(stack, token, `bench-${i}`);
+      while (finished < total) {
+        const g = await r.lease(1);
+        if (!g) continue;
+        const res = await r.event(g.lease.id, { type: "succeeded", outputs: [] });
+        if (res.status === 200) {
+          outcomes.set(g.job.id, (outcomes.get(g.job.id) ?? 0) + 1);
+          finished++;
+        }
+      }
+    };
+    await Promise.all([
+      ...Array.from({ length: submitters }, submitLoop),
+      ...Array.from({ length: runners }, (_, i) => runLoop(i)),
+    ]);
+    const seconds = (performance.now() - start) / 1000;
+    const duplicated = [...outcomes.values()].filter((v) => v > 1).length;
+    return {
+      submit_to_lease_ms: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), n: latencies.length },
+      throughput: {
+        jobs: total,
+        seconds,
+        jobs_per_s: total / seconds,
+        succeeded: outcomes.size,
+        lost: total - outcomes.size,
+        duplicated,
+        runners,
+        submitters,
+      },
+      per_job: perJob,
+    };
+  } finally {
+    await stack.close();
+  }
+}
+
+export function printJobs(r: JobsBenchResult): string[] {
+  const f = (n: number) => n.toFixed(2);
+  return [
+    "## Jobs: submit -> lease, throughput, operations per job",
+    "",
+    `- submit -> lease (runner already waiting): p50 ${f(r.submit_to_lease_ms.p50)} ms, p99 ${f(r.submit_to_lease_ms.p99)} ms over ${r.submit_to_lease_ms.n} jobs (targets p50 <= 20 ms, p99 <= 100 ms)`,
+    `- throughput: ${r.throughput.jobs} jobs in ${f(r.throughput.seconds)} s = ${f(r.throughput.jobs_per_s)} jobs/s with ${r.throughput.runners} instant runners and ${r.throughput.submitters} submitters (target >= 200/s); succeeded ${r.throughput.succeeded}, lost ${r.throughput.lost}, duplicated outcomes ${r.throughput.duplicated}`,
+    `- per job: ${f(r.per_job.do_calls)} Durable Object calls (${f(r.per_job.do_calls_excluding_auth)} without the submit's auth call; budget <= 3), ${f(r.per_job.d1_writes)} D1 writes (budget <= 2), ${f(r.per_job.d1_reads)} D1 reads`,
+  ];
+}
+
+if (import.meta.main) {
+  const r = await benchJobs(process.argv.includes("--quick"));
+  console.log(printJobs(r).join("\n"));
+  console.log(JSON.stringify(r.per_job));
+}

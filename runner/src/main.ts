@@ -1,0 +1,72 @@
+/**
+ * Runner entry: `node runner/src/main.ts` or `npx comfy-edge runner`. Reads the environment once (failing
+ * fast, naming the bad variable), starts the runner, and shuts down gracefully on SIGTERM/SIGINT: the first
+ * signal drains (DRAIN_TIMEOUT_S), the second interrupts and gives jobs back at once, a third exits.
+ */
+import { ConfigError, loadConfig } from "./config.ts";
+import { createLogger } from "./log.ts";
+import { Runner } from "./runner.ts";
+
+export interface RunIo {
+  err: (line: string) => void;
+}
+
+/** Runs until a signal stops it; resolves with the process exit code. */
+export async function runRunner(
+  env: Record<string, string | undefined> = process.env,
+  io: RunIo = { err: (line) => process.stderr.write(`${line}\n`) },
+): Promise<number> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`comfy-edge runner: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger({ level: config.logLevel, secrets: [config.runnerToken] });
+  if (config.allowPrivateUrls) {
+    const { privateUrlsWarning } = await import("../../workers/shared/url-guard/policy.ts");
+    const warning = privateUrlsWarning({ ALLOW_PRIVATE_URLS: "true" });
+    if (warning) log.warn(warning);
+  }
+  process.on("unhandledRejection", (reason) => log.error("unhandled promise rejection", { error: reason }));
+  let runner: Runner;
+  try {
+    runner = await Runner.start({ config, log });
+  } catch (err) {
+    log.error("the runner could not start", { error: err });
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals === 1) {
+        log.info("signal received: finishing running jobs (send it again to stop now)", { signal });
+        runner.close().then(
+          () => resolve(0),
+          () => resolve(1),
+        );
+      } else if (signals === 2) {
+        log.warn("second signal: interrupting running jobs and giving them back", { signal });
+        runner.forceStop().then(
+          () => resolve(130),
+          () => resolve(130),
+        );
+      } else {
+        log.error("third signal: exiting now", { signal });
+        process.exit(130);
+      }
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
+if (import.meta.main) {
+  const code = await runRunner();
+  process.exit(code);
+}

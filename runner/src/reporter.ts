@@ -1,0 +1,113 @@
+/**
+ * A job's events to the gateway, in order: `started` and throttled `progress` go out one at a time in the
+ * background (a failure is logged, not fatal); the terminal event waits for them, then is retried until it
+ * lands, the lease is lost, or the lease would have expired anyway. Acks that say `cancel` are passed on.
+ */
+import type { RunnerEvent } from "../../workers/shared/contract/runner.ts";
+import { type EventAck, type GatewayClient, LeaseLostError, withRetry } from "./gateway.ts";
+import type { Logger } from "./log.ts";
+import { ProgressThrottle, type ProgressValue } from "./progress.ts";
+
+export interface ReporterHooks {
+  onAck(ack: EventAck): void;
+  onLeaseLost(): void;
+}
+
+export type TerminalResult = "ok" | "lease_lost" | "unreported";
+
+export class EventReporter {
+  private readonly gateway: GatewayClient;
+  private readonly leaseId: string;
+  private readonly log: Logger;
+  private readonly hooks: ReporterHooks;
+  private readonly throttle: ProgressThrottle;
+  private chain: Promise<void> = Promise.resolve();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(gateway: GatewayClient, leaseId: string, log: Logger, hooks: ReporterHooks, progressIntervalMs = 500) {
+    this.gateway = gateway;
+    this.leaseId = leaseId;
+    this.log = log;
+    this.hooks = hooks;
+    this.throttle = new ProgressThrottle(progressIntervalMs);
+  }
+
+  started(promptId: string): void {
+    this.enqueue({ type: "started", prompt_id: promptId });
+  }
+
+  progress(progress: ProgressValue): void {
+    if (this.closed) return;
+    const now = Date.now();
+    const send = this.throttle.offer(progress, now);
+    if (send) {
+      this.enqueue({ type: "progress", value: send.value, max: send.max, node_id: send.node_id });
+      return;
+    }
+    const due = this.throttle.due();
+    if (due !== null && this.flushTimer === null) {
+      this.flushTimer = setTimeout(
+        () => {
+          this.flushTimer = null;
+          const kept = this.throttle.flush(Date.now());
+          if (kept) this.enqueue({ type: "progress", value: kept.value, max: kept.max, node_id: kept.node_id });
+        },
+        Math.max(0, due - now),
+      );
+    }
+  }
+
+  private enqueue(event: RunnerEvent): void {
+    if (this.closed) return;
+    this.chain = this.chain.then(() => this.sendSoft(event));
+  }
+
+  private async sendSoft(event: RunnerEvent): Promise<void> {
+    if (this.closed && event.type === "progress") return;
+    try {
+      const ack = await this.gateway.event(this.leaseId, event, AbortSignal.timeout(15_000));
+      this.hooks.onAck(ack);
+    } catch (err) {
+      if (err instanceof LeaseLostError) this.hooks.onLeaseLost();
+      else this.log.warn("could not report an event to the gateway", { event: event.type, error: err });
+    }
+  }
+
+  /** Stops background events; waits for the ones in flight. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.throttle.clear();
+    await this.chain;
+  }
+
+  /** Sends the terminal event (after the queued ones), retrying for up to `budgetMs`. */
+  async terminal(event: RunnerEvent, budgetMs: number): Promise<{ result: TerminalResult; error?: unknown }> {
+    await this.close();
+    const deadline = Date.now() + budgetMs;
+    try {
+      await withRetry(() => this.gateway.event(this.leaseId, event, AbortSignal.timeout(30_000)), {
+        attempts: 1000,
+        baseMs: 250,
+        maxMs: 5_000,
+        retryable: (err) =>
+          Date.now() < deadline &&
+          !(err instanceof LeaseLostError) &&
+          (err as { retryable?: boolean }).retryable === true,
+        onRetry: (err, attempt, delay) =>
+          this.log.warn("reporting the job's end failed; retrying", {
+            event: event.type,
+            attempt,
+            delay_ms: delay,
+            error: err,
+          }),
+      });
+      return { result: "ok" };
+    } catch (err) {
+      if (err instanceof LeaseLostError) return { result: "lease_lost" };
+      return { result: "unreported", error: err };
+    }
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * One slot = one ComfyUI instance = one job at a time. The loop (graphile-worker / BullMQ style):
+ * check ComfyUI -> long-poll a lease -> run the job (which always ends by reporting or giving it back) ->
+ * again. While ComfyUI is down the slot does not lease: it reports unhealthy and re-checks with backoff.
+ */
+import { randomBytes } from "node:crypto";
+import { backoffMs } from "../../workers/shared/backoff.ts";
+import type { LeaseGrant } from "../../workers/shared/contract/runner.ts";
+import { ComfyClient } from "./comfy/client.ts";
+import { ComfySocket } from "./comfy/socket.ts";
+import { type GatewayClient, GatewayError, sleep } from "./gateway.ts";
+import { HttpError } from "./http.ts";
+import { JobRun, type JobResult } from "./job.ts";
+import type { Logger } from "./log.ts";
+import type { RunnerMetrics } from "./metrics.ts";
+
+export type SlotState = "starting" | "unhealthy" | "leasing" | "busy" | "stopped";
+
+export interface SlotOptions {
+  index: number;
+  comfyUrl: string;
+  gateway: GatewayClient;
+  runnerId: string;
+  version: string;
+  /** Total slots of this runner (sent with each lease request). */
+  slots: number;
+  maxInputBytes: number;
+  jobTimeoutS: number;
+  log: Logger;
+  metrics: RunnerMetrics | null;
+  /** Long-poll length (<= 25). */
+  leaseWaitS?: number;
+  /** Skip /system_stats before a lease if ComfyUI answered within this long and the websocket is open. */
+  healthFreshMs?: number;
+  healthBackoffMaxMs?: number;
+  historyPollMs?: number;
+  cancelConfirmMs?: number;
+  unreachableGraceMs?: number;
+  /** Called after each job (tests, benchmarks). */
+  onJobDone?: (result: JobResult, job: JobRun) => void;
+}
+
+export class Slot {
+  readonly index: number;
+  readonly comfy: ComfyClient;
+  readonly socket: ComfySocket;
+  state: SlotState = "starting";
+  comfyUp = false;
+  comfyuiVersion: string | null = null;
+  current: JobRun | null = null;
+  jobsDone = 0;
+  private readonly options: SlotOptions;
+  private readonly log: Logger;
+  private stopping = false;
+  private readonly leaseAbort = new AbortController();
+  private lastHealthyAt = 0;
+  private healthFailures = 0;
+  private leaseFailures = 0;
+  private loopPromise: Promise<void> | null = null;
+
+  constructor(options: SlotOptions) {
+    this.options = options;
+    this.index = options.index;
+    this.log = options.log.child({ slot: options.index });
+    this.comfy = new ComfyClient(options.comfyUrl);
+    this.socket = new ComfySocket({
+      baseUrl: options.comfyUrl,
+      clientId: `comfy-edge-${options.runnerId.slice(0, 40)}-${options.index}-${randomBytes(4).toString("hex")}`,
+      log: this.log,
+    });
+    let opens = 0;
+    this.socket.subscribe({
+      open: () => {
+        opens += 1;
+        if (opens > 1) options.metrics?.wsReconnects.inc({ slot: String(this.index) });
+      },
+      close: () => {
+        // Probably ComfyUI went away: re-check before the next lease.
+        this.lastHealthyAt = 0;
+      },
+    });
+    options.metrics?.comfyUp.set({ slot: String(this.index) }, 0);
+  }
+
+  get busy(): boolean {
+    return this.current !== null;
+  }
+
+  start(): Promise<void> {
+    this.socket.start();
+    this.loopPromise ??= this.loop();
+    return this.loopPromise;
+  }
+
+  /** Stops leasing: an idle long-poll is abandoned; a running job continues (see Runner.shutdown). */
+  stopLeasing(): void {
+    this.stopping = true;
+    this.leaseAbort.abort(new HttpError("aborted", "the runner is stopping"));
+  }
+
+  /** Resolves when the loop has exited (after the current job, if any). */
+  finished(): Promise<void> {
+    return this.loopPromise ?? Promise.resolve();
+  }
+
+  closeSocket(): void {
+    this.socket.close();
+  }
+
+  private setUp(up: boolean): void {
+    if (up !== this.comfyUp) {
+      if (up) this.log.info("comfyui is reachable", { comfyui: this.comfy.baseUrl, version: this.comfyuiVersion });
+      else this.log.warn("comfyui is not reachable; not taking jobs until it is back", { comfyui: this.comfy.baseUrl });
+    }
+    this.comfyUp = up;
+    this.options.metrics?.comfyUp.set({ slot: String(this.index) }, up ? 1 : 0);
+  }
+
+  /** GET /system_stats unless ComfyUI answered very recently and the websocket is open. */
+  private async healthy(): Promise<boolean> {
+    const fresh = this.options.healthFreshMs ?? 15_000;
+    if (this.comfyUp && this.socket.isOpen && Date.now() - this.lastHealthyAt < fresh) return true;
+    try {
+      const stats = await this.comfy.systemStats(AbortSignal.any([AbortSignal.timeout(10_000), this.leaseAbort.signal]));
+      this.comfyuiVersion = stats.comfyuiVersion;
+      this.lastHealthyAt = Date.now();
+      this.healthFailures = 0;
+      this.setUp(true);
+      this.socket.nudge();
+      return true;
+    } catch (err) {
+      if (this.stopping) return false;
+      this.healthFailures += 1;
+      this.setUp(false);
+      const delay = backoffMs(this.healthFailures, { baseMs: 250, maxMs: this.options.healthBackoffMaxMs ?? 15_000 });
+      this.log.debug("comfyui health check failed", { error: err, retry_in_ms: delay });
+      await sleep(delay, this.leaseAbort.signal).catch(() => {});
+      return false;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const o = this.options;
+    try {
+      while (!this.stopping) {
+        if (!(await this.healthy())) continue;
+        if (this.stopping) break;
+        this.state = "leasing";
+        const askedAt = Date.now();
+        let grant: LeaseGrant | null;
+        try {
+          grant = await o.gateway.lease(
+            {
+              runner_id: o.runnerId,
+              version: o.version,
+              comfyui_version: this.comfyuiVersion,
+              slots: o.slots,
+              wait_s: o.leaseWaitS ?? 20,
+            },
+            this.leaseAbort.signal,
+          );
+          this.leaseFailures = 0;
+        } catch (err) {
+          if (this.stopping) break;
+          this.leaseFailures += 1;
+          o.metrics?.gatewayErrors.inc({ call: "lease" });
+          const auth = err instanceof GatewayError && (err.status === 401 || err.status === 403);
+          const delay = backoffMs(this.leaseFailures, { baseMs: 500, maxMs: auth ? 60_000 : 15_000 });
+          this.log[auth || this.leaseFailures % 10 === 1 ? "error" : "warn"](
+            auth ? "the gateway refused the runner token" : "asking the gateway for a job failed",
+            { error: err, retry_in_ms: delay },
+          );
+          await sleep(delay, this.leaseAbort.signal).catch(() => {});
+          continue;
+        }
+        if (!grant) continue;
+        o.metrics?.leaseWaitSeconds.observe((Date.now() - askedAt) / 1000);
+        // ComfyUI may have gone away during the long-poll: give the job back rather than fail it.
+        if (this.stopping || (!this.socket.isOpen && !(await this.stillHealthy()))) {
+          await this.giveBack(grant, this.stopping ? "the runner is stopping" : "comfyui is not reachable");
+          continue;
+        }
+        await this.runJob(grant);
+      }
+    } finally {
+      this.state = "stopped";
+    }
+  }
+
+  private async stillHealthy(): Promise<boolean> {
+    try {
+      await this.comfy.systemStats(AbortSignal.timeout(5_000));
+      return true;
+    } catch {
+      this.setUp(false);
+      return false;
+    }
+  }
+
+  private async giveBack(grant: LeaseGrant, why: string): Promise<void> {
+    try {
+      await this.options.gateway.giveBack(grant.lease.id, AbortSignal.timeout(15_000));
+      this.log.info("job given back", { job_id: grant.job.id, why });
+    } catch (err) {
+      this.log.warn("could not give a job back; it will be re-dispatched when its lease expires", {
+        job_id: grant.job.id,
+        error: err,
+      });
+    }
+  }
+
+  private async runJob(grant: LeaseGrant): Promise<void> {
+    const o = this.options;
+    const job = new JobRun(grant, {
+      gateway: o.gateway,
+      comfy: this.comfy,
+      socket: this.socket,
+      log: this.log,
+      metrics: o.metrics,
+      maxInputBytes: o.maxInputBytes,
+      jobTimeoutS: o.jobTimeoutS,
+      historyPollMs: o.historyPollMs,
+      cancelConfirmMs: o.cancelConfirmMs,
+      unreachableGraceMs: o.unreachableGraceMs,
+      onComfyDown: () => {
+        this.lastHealthyAt = 0;
+        this.setUp(false);
+      },
+    });
+    this.current = job;
+    this.state = "busy";
+    o.metrics?.slotsBusy.inc();
+    let result: JobResult = "unreported";
+    try {
+      result = await job.run();
+    } finally {
+      this.current = null;
+      this.jobsDone += 1;
+      o.metrics?.slotsBusy.dec();
+      o.onJobDone?.(result, job);
+    }
+  }
+}
