@@ -7,7 +7,7 @@
 import { ExecutionList, nodeSignature, type Prompt } from "./graph.ts";
 import { framePng, isImage, isMask, tensorRepr } from "./images.ts";
 import type { NodeClass, NodeContext, SavedFile } from "./nodes.ts";
-import { fakeTraceback, PyError, pyRepr } from "./py.ts";
+import { fakeTraceback, PyError, pyRepr, type TracebackFrame } from "./py.ts";
 import type { FileStore } from "./files.ts";
 import type { Hub } from "./ws.ts";
 
@@ -52,19 +52,20 @@ export interface HistoryResult {
 }
 
 const EXEC_PY = "/srv/comfyui/app/execution.py";
-const RUN_FRAMES: Array<[string, number, string, string]> = [
+const GET_OUTPUT_DATA =
+  "await get_output_data(prompt_id, unique_id, obj, input_data_all, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)";
+const MAP_OVER_LIST =
+  "await _async_map_node_over_list(prompt_id, unique_id, obj, input_data_all, obj.FUNCTION, allow_interrupt=True, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)";
+/** execution.py frames down to the node function (line numbers of 0.3.64) */
+export const RUN_FRAMES: TracebackFrame[] = [
   [
     EXEC_PY,
     496,
     "execute",
-    "output_data, output_ui, has_subgraph, has_pending_tasks = await get_output_data(prompt_id, unique_id, obj, input_data_all, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)",
+    `output_data, output_ui, has_subgraph, has_pending_tasks = ${GET_OUTPUT_DATA}`,
+    [GET_OUTPUT_DATA, 0],
   ],
-  [
-    EXEC_PY,
-    315,
-    "get_output_data",
-    "return_values = await _async_map_node_over_list(prompt_id, unique_id, obj, input_data_all, obj.FUNCTION, allow_interrupt=True, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)",
-  ],
+  [EXEC_PY, 315, "get_output_data", `return_values = ${MAP_OVER_LIST}`, [MAP_OVER_LIST, 0]],
   [EXEC_PY, 289, "_async_map_node_over_list", "await process_inputs(input_dict, i)"],
   [EXEC_PY, 277, "process_inputs", "result = f(**inputs)"],
 ];
@@ -315,9 +316,7 @@ export class PromptExecutor {
               executed: [...executed],
               exception_message: `${err.message}\n`,
               exception_type: err.pyType,
-              traceback:
-                err.traceback ??
-                fakeTraceback([...RUN_FRAMES, [`/srv/comfyui/app/nodes.py`, 1, cls.name, `raise ${err.pyType}(...)`]]),
+              traceback: fakeTraceback([...RUN_FRAMES, ...(err.frames ?? [["/srv/comfyui/app/nodes.py", 1, "run", `raise ${err.pyType}(...)`]])]),
               current_inputs: currentInputs,
               current_outputs: currentOutputs,
             },

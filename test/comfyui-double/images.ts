@@ -82,7 +82,14 @@ export function synthImage(seed: string, width = 64, height = 64, batch = 1): Im
 }
 
 export function invertImage(img: ImageValue): ImageValue {
-  return { ...img, frames: img.frames.map((f) => f.map((v) => 255 - v)) };
+  return {
+    ...img,
+    frames: img.frames.map((f) => {
+      const out = new Uint8Array(f.length);
+      for (let i = 0; i < f.length; i++) out[i] = 255 - (f[i] as number);
+      return out;
+    }),
+  };
 }
 
 function resizeFrame(
@@ -165,30 +172,48 @@ export function cropImage(img: ImageValue, width: number, height: number, x: num
   return { kind: "image", width: w, height: h, frames: img.frames.map((f) => cropFrame(f, img.width, cx, cy, w, h, 3)) };
 }
 
+function isUniform(f: Uint8Array): boolean {
+  const r = f[0];
+  const g = f[1];
+  const b = f[2];
+  for (let i = 3; i < f.length; i += 3) if (f[i] !== r || f[i + 1] !== g || f[i + 2] !== b) return false;
+  return true;
+}
+
+/** One box-blur pass along rows (horizontal) or columns, edge pixels repeated. */
+function boxPass(src: Uint8Array, w: number, h: number, radius: number, horizontal: boolean): Uint8Array {
+  const out = new Uint8Array(src.length);
+  const len = horizontal ? w : h;
+  const lines = horizontal ? h : w;
+  const step = horizontal ? 3 : w * 3;
+  const lineStep = horizontal ? w * 3 : 3;
+  const size = 2 * radius + 1;
+  const last = (len - 1) * step;
+  for (let line = 0; line < lines; line++) {
+    const base = line * lineStep;
+    for (let c = 0; c < 3; c++) {
+      const b = base + c;
+      let sum = 0;
+      for (let i = -radius; i <= radius; i++) sum += src[b + (i < 0 ? 0 : i >= len ? last : i * step)] as number;
+      for (let i = 0; i < len; i++) {
+        out[b + i * step] = (sum + radius) / size;
+        const add = i + radius + 1;
+        const sub = i - radius;
+        sum += (src[b + (add >= len ? last : add * step)] as number) - (src[b + (sub < 0 ? 0 : sub * step)] as number);
+      }
+    }
+  }
+  return out;
+}
+
 /** ImageBlur approximation: separable box blur of radius blur_radius (ComfyUI: gaussian with sigma). */
 export function blurImage(img: ImageValue, radius: number): ImageValue {
   if (radius <= 0) return img;
   const { width: w, height: h } = img;
-  const pass = (src: Uint8Array, horizontal: boolean): Uint8Array => {
-    const out = new Uint8Array(src.length);
-    const len = horizontal ? w : h;
-    const lines = horizontal ? h : w;
-    const step = horizontal ? 3 : w * 3;
-    for (let line = 0; line < lines; line++) {
-      const base = horizontal ? line * w * 3 : line * 3;
-      for (let c = 0; c < 3; c++) {
-        let sum = 0;
-        const at = (i: number): number => src[base + Math.min(len - 1, Math.max(0, i)) * step + c] as number;
-        for (let i = -radius; i <= radius; i++) sum += at(i);
-        for (let i = 0; i < len; i++) {
-          out[base + i * step + c] = Math.round(sum / (2 * radius + 1));
-          sum += at(i + radius + 1) - at(i - radius);
-        }
-      }
-    }
-    return out;
+  return {
+    ...img,
+    frames: img.frames.map((f) => (isUniform(f) ? f : boxPass(boxPass(f, w, h, radius, true), w, h, radius, false))),
   };
-  return { ...img, frames: img.frames.map((f) => pass(pass(f, true), false)) };
 }
 
 /** ImageBatch: image2 is resized (bilinear, center crop) to image1's size when they differ. */

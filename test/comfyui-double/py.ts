@@ -9,7 +9,10 @@
 
 export class PyError extends Error {
   readonly pyType: string;
+  /** formatted traceback (validation errors) */
   readonly traceback: string[] | undefined;
+  /** frames inside the node, below execution.py's (execution errors) */
+  frames: TracebackFrame[] | undefined;
   constructor(pyType: string, message: string, traceback?: string[]) {
     super(message);
     this.pyType = pyType;
@@ -203,7 +206,17 @@ export function canonicalJson(value: unknown): string {
     .join(",")}}`;
 }
 
-/** Python traceback.format_tb-like frames (shortened; ComfyUI sends real ones). */
-export function fakeTraceback(frames: Array<[file: string, line: number, fn: string, code: string]>): string[] {
-  return frames.map(([file, line, fn, code]) => `  File "${file}", line ${line}, in ${fn}\n    ${code}\n`);
+export type TracebackFrame = [file: string, line: number, fn: string, code: string, highlight?: [text: string, tildes: number]];
+
+/** traceback.format_tb() text for the given frames, with Python 3.13's ~~~^^^ markers under `highlight`. */
+export function fakeTraceback(frames: TracebackFrame[]): string[] {
+  return frames.map(([file, line, fn, code, highlight]) => {
+    let text = `  File "${file}", line ${line}, in ${fn}\n    ${code}\n`;
+    if (highlight !== undefined) {
+      const [part, tildes] = highlight;
+      const at = code.indexOf(part);
+      text += `${" ".repeat(4 + at)}${"~".repeat(tildes)}${"^".repeat(part.length - tildes)}\n`;
+    }
+    return text;
+  });
 }

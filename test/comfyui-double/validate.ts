@@ -51,8 +51,14 @@ function pyKey(prompt: Record<string, unknown>, key: unknown): Record<string, un
       "KeyError",
       pyRepr(key),
       fakeTraceback([
-        [EXEC_PY, 808, "validate_inputs", "r = await validate_inputs(prompt_id, prompt, o_id, validated)"],
-        [EXEC_PY, 788, "validate_inputs", "o_class_type = prompt[o_id]['class_type']"],
+        [
+          EXEC_PY,
+          808,
+          "validate_inputs",
+          "r = await validate_inputs(prompt_id, prompt, o_id, validated)",
+          ["await validate_inputs(prompt_id, prompt, o_id, validated)", 0],
+        ],
+        [EXEC_PY, 788, "validate_inputs", "o_class_type = prompt[o_id]['class_type']", ["prompt[o_id]", 6]],
       ]),
     );
   }
@@ -86,8 +92,14 @@ function tupleIndex(types: string[] | undefined, index: unknown): string {
       "IndexError",
       "tuple index out of range",
       fakeTraceback([
-        [EXEC_PY, 1010, "validate_prompt", "m = await validate_inputs(prompt_id, prompt, o, validated)"],
-        [EXEC_PY, 790, "validate_inputs", "received_type = r[val[1]]"],
+        [
+          EXEC_PY,
+          1010,
+          "validate_prompt",
+          "m = await validate_inputs(prompt_id, prompt, o, validated)",
+          ["await validate_inputs(prompt_id, prompt, o, validated)", 0],
+        ],
+        [EXEC_PY, 790, "validate_inputs", "received_type = r[val[1]]", ["r[val[1]]", 1]],
       ]),
     );
   }

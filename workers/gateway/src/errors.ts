@@ -32,7 +32,26 @@ function toApiError(err: unknown): ApiError {
   );
 }
 
-export function renderError(err: unknown, c: Context<AppEnv>): Response {
+const DRAIN_LIMIT = 1024 * 1024;
+
+/**
+ * Reads and discards a small request body the handler never read, so the client's keep-alive
+ * connection stays usable (an unread body otherwise resets it for the next request).
+ */
+async function drainBody(c: Context<AppEnv>): Promise<void> {
+  const raw = c.req.raw;
+  if (!raw.body || raw.bodyUsed) return;
+  const length = Number(c.req.header("content-length") ?? Number.NaN);
+  if (!(length <= DRAIN_LIMIT)) return;
+  try {
+    await raw.arrayBuffer();
+  } catch {
+    // The body was locked or already cancelled by a reader: nothing left to drain.
+  }
+}
+
+export async function renderError(err: unknown, c: Context<AppEnv>): Promise<Response> {
+  await drainBody(c);
   let requestId = c.get("requestId");
   if (!requestId) {
     requestId = newRequestId();
@@ -74,7 +93,7 @@ function pathPattern(path: string): RegExp {
 
 /** 404 for unknown routes, 405 (with `Allow`) when the path exists under other methods. */
 export function notFoundHandler(app: Hono<AppEnv>) {
-  return (c: Context<AppEnv>): Response => {
+  return (c: Context<AppEnv>): Promise<Response> => {
     const path = c.req.path;
     const allowed = new Set<string>();
     for (const route of app.routes) {

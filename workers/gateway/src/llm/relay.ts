@@ -1,9 +1,10 @@
 /**
  * Streams an upstream SSE answer to the client event by event, with backpressure (a pull source: the
  * upstream is read only when the client is ready for more), while watching the events for usage and,
- * when the answer may be cached, rebuilding the completion. Nothing is buffered beyond one partial event.
+ * when the answer may be cached, rebuilding the completion. Nothing is buffered beyond one partial event;
+ * chunks that hold whole events and need no change are passed on as the same bytes.
  *
- * The stream always ends cleanly: a read error, an idle timeout or an early end after the first byte
+ * The stream always ends cleanly: a read error, an idle upstream or an early end after the first byte
  * becomes a final `data: {"error": {...}}` event (OpenAI style) instead of a hang or a cut connection.
  * An upstream error event is re-issued in the gateway's envelope with its message scrubbed.
  */
@@ -20,7 +21,7 @@ export interface RelayOptions {
   includeUsage: boolean;
   /** Rebuild the completion (the answer may be cached). */
   capture: boolean;
-  /** Longest wait for the next upstream bytes. */
+  /** Longest wait for the next upstream bytes while the client is waiting for them. */
   idleTimeoutMs: number;
   secrets: readonly string[];
 }
@@ -39,8 +40,6 @@ export interface RelayOutcome {
 
 type Json = Record<string, unknown>;
 
-const IDLE = Symbol("idle");
-
 export function errorEvent(error: ApiError, requestId: string): string {
   return sseEvent(
     JSON.stringify({
@@ -54,6 +53,10 @@ export function errorEvent(error: ApiError, requestId: string): string {
       },
     }),
   );
+}
+
+function warn(msg: string, fields: Record<string, unknown>): void {
+  console.warn(JSON.stringify({ level: "warn", msg, ...fields }));
 }
 
 export function relayStream(
@@ -75,39 +78,56 @@ export function relayStream(
     settle = resolve;
   });
 
-  function finish(canceled: boolean): void {
-    const whole = failure === null && !upstreamError && !canceled;
-    settle({
-      complete: whole,
-      completion: whole && assembler ? assembler.result() : null,
-      usage,
-      failure,
-      canceled,
+  // One idle watchdog for the whole stream (not a timer per read): it fires only when a read has been
+  // waiting for idleTimeoutMs, then cancels the upstream, which ends the pending read.
+  let waitingSince: number | null = null;
+  let idleFired = false;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  const arm = (ms: number) => {
+    watchdog = setTimeout(check, ms);
+  };
+  function check(): void {
+    const waited = waitingSince === null ? 0 : Date.now() - waitingSince;
+    if (waited < options.idleTimeoutMs) {
+      arm(options.idleTimeoutMs - waited);
+      return;
+    }
+    watchdog = undefined;
+    idleFired = true;
+    reader.cancel("idle timeout").catch((err: unknown) => {
+      warn("llm stream cancel failed", { request_id: options.requestId, error: String(err) });
     });
   }
+  arm(options.idleTimeoutMs);
 
-  /** Returns the text to pass on for one event block ("" to drop it). */
-  function onBlock(block: string): string {
+  function finish(canceled: boolean): void {
+    if (watchdog !== undefined) clearTimeout(watchdog);
+    watchdog = undefined;
+    const whole = failure === null && !upstreamError && !canceled;
+    settle({ complete: whole, completion: whole && assembler ? assembler.result() : null, usage, failure, canceled });
+  }
+
+  /** What to pass on for one event block: null = the block unchanged, "" = drop it, else a replacement. */
+  function onBlock(block: string): string | null {
     const data = eventData(block);
-    if (data === null) return `${block}\n\n`;
+    if (data === null) return null;
     if (data === "[DONE]") {
       sawDone = true;
-      return SSE_DONE;
+      return null;
     }
     let event: unknown;
     try {
       event = JSON.parse(data);
     } catch {
       upstreamError = true; // not cacheable; passed on as is
-      return `${block}\n\n`;
+      return null;
     }
-    if (typeof event !== "object" || event === null) return `${block}\n\n`;
+    if (typeof event !== "object" || event === null) return null;
     const chunk = event as Json;
     if (chunk.error !== undefined && chunk.error !== null) {
       upstreamError = true;
-      const apiError = upstreamBroken(options.upstream, `failed mid-stream: ${upstreamMessage(data, options.secrets)}`);
-      failure = apiError;
-      return errorEvent(apiError, options.requestId);
+      failure = upstreamBroken(options.upstream, `failed mid-stream: ${upstreamMessage(data, options.secrets)}`);
+      return errorEvent(failure, options.requestId);
     }
     usage = readUsage(chunk) ?? usage;
     assembler?.add(chunk);
@@ -120,7 +140,7 @@ export function relayStream(
         if (typeof c?.finish_reason === "string" && c.finish_reason !== "") finished.add(index);
       }
     }
-    return `${block}\n\n`;
+    return null;
   }
 
   function allFinished(): boolean {
@@ -129,89 +149,88 @@ export function relayStream(
     return true;
   }
 
-  async function read(): Promise<ReadableStreamReadResult<Uint8Array> | typeof IDLE> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const idle = new Promise<typeof IDLE>((resolve) => {
-      timer = setTimeout(() => resolve(IDLE), options.idleTimeoutMs);
-    });
-    try {
-      return await Promise.race([reader.read(), idle]);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
+  /** Passes on a chunk's events: the same bytes when nothing changed, else the rewritten text. */
+  function forward(controller: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array, blocks: string[]) {
+    const aligned = splitter.aligned;
+    let out = "";
+    let changed = false;
+    for (const block of blocks) {
+      if (sawDone) {
+        changed = true; // anything after [DONE] is dropped
+        break;
+      }
+      const replacement = onBlock(block);
+      if (replacement === null) out += block === "data: [DONE]" ? SSE_DONE : `${block}\n\n`;
+      else {
+        out += replacement;
+        changed = true;
+      }
     }
+    if (aligned && !changed) controller.enqueue(chunk);
+    else if (out !== "") controller.enqueue(encoder.encode(out));
+  }
+
+  function end(controller: ReadableStreamDefaultController<Uint8Array>, tail: string): void {
+    if (tail !== "") controller.enqueue(encoder.encode(tail));
+    controller.close();
+    finish(false);
   }
 
   const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         for (;;) {
-          let result: ReadableStreamReadResult<Uint8Array> | typeof IDLE;
+          let result: ReadableStreamReadResult<Uint8Array>;
+          waitingSince = Date.now();
           try {
-            result = await read();
+            result = await reader.read();
           } catch (err) {
-            failure = upstreamBroken(options.upstream, "closed the connection mid-stream.");
-            console.warn(
-              JSON.stringify({
-                level: "warn",
-                msg: "llm stream read failed",
+            if (!idleFired) {
+              warn("llm stream read failed", {
                 request_id: options.requestId,
                 upstream: options.upstream,
                 error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-              }),
-            );
-            controller.enqueue(encoder.encode(errorEvent(failure, options.requestId)));
-            controller.close();
-            finish(false);
+              });
+            }
+            failure = idleFired
+              ? upstreamTimedOut(options.upstream)
+              : upstreamBroken(options.upstream, "closed the connection mid-stream.");
+            end(controller, errorEvent(failure, options.requestId));
             return;
+          } finally {
+            waitingSince = null;
           }
-          if (result === IDLE) {
+          if (idleFired) {
             failure = upstreamTimedOut(options.upstream);
-            reader.cancel("idle timeout").catch((err: unknown) => {
-              console.warn(JSON.stringify({ level: "warn", msg: "llm stream cancel failed", error: String(err) }));
-            });
-            controller.enqueue(encoder.encode(errorEvent(failure, options.requestId)));
-            controller.close();
-            finish(false);
+            end(controller, errorEvent(failure, options.requestId));
             return;
           }
           if (result.done) {
-            let out = "";
-            const tail = splitter.end();
-            if (tail !== null) out += onBlock(tail);
+            let tail = "";
+            const last = splitter.end();
+            if (last !== null && !sawDone) tail += onBlock(last) ?? `${last}\n\n`;
             if (!sawDone && !upstreamError) {
               if (allFinished()) {
-                out += SSE_DONE;
+                tail += SSE_DONE;
               } else {
                 failure = upstreamBroken(options.upstream, "ended the stream before the answer was complete.");
-                out += errorEvent(failure, options.requestId);
+                tail += errorEvent(failure, options.requestId);
               }
             }
-            if (out !== "") controller.enqueue(encoder.encode(out));
-            controller.close();
-            finish(false);
+            end(controller, tail);
             return;
           }
           const blocks = splitter.push(result.value);
           if (blocks.length === 0) continue;
-          let out = "";
-          for (const block of blocks) {
-            out += onBlock(block);
-            if (sawDone) break;
-          }
+          forward(controller, result.value, blocks);
           if (sawDone) {
             // The answer is whole: end here (a client that leaves right after [DONE] must not spoil it).
-            controller.enqueue(encoder.encode(out));
-            controller.close();
-            finish(false);
+            end(controller, "");
             reader.cancel().catch((err: unknown) => {
-              console.warn(JSON.stringify({ level: "warn", msg: "llm stream cancel failed", error: String(err) }));
+              warn("llm stream cancel failed", { request_id: options.requestId, error: String(err) });
             });
-            return;
           }
-          if (out !== "") {
-            controller.enqueue(encoder.encode(out));
-            return;
-          }
+          return;
         }
       },
       async cancel(reason) {

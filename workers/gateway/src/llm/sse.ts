@@ -6,12 +6,21 @@
 export class SseSplitter {
   private buffer = "";
   private readonly decoder = new TextDecoder();
+  /**
+   * True when the last push held whole events only (nothing carried over before or after, no CR
+   * rewritten): its bytes are exactly the blocks returned, so they can be passed on as they are.
+   */
+  aligned = false;
 
   /** Feeds bytes; returns the complete event blocks (without their blank-line terminator). */
   push(chunk: Uint8Array): string[] {
+    const carried = this.buffer !== "";
     let text = this.decoder.decode(chunk, { stream: true });
-    if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n");
-    return this.take(text);
+    const hasCr = text.includes("\r");
+    if (hasCr) text = text.replace(/\r\n?/g, "\n");
+    const blocks = this.take(text);
+    this.aligned = !carried && !hasCr && this.buffer === "" && blocks.length > 0;
+    return blocks;
   }
 
   /** Ends the input; returns a last block that lacked its terminator (a truncated stream), if any. */
