@@ -149,8 +149,12 @@ export function relayStream(
     return true;
   }
 
-  /** Passes on a chunk's events: the same bytes when nothing changed, else the rewritten text. */
-  function forward(controller: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array, blocks: string[]) {
+  /** Passes on a chunk's events (the same bytes when nothing changed); false when nothing was left to pass. */
+  function forward(
+    controller: ReadableStreamDefaultController<Uint8Array>,
+    chunk: Uint8Array,
+    blocks: string[],
+  ): boolean {
     const aligned = splitter.aligned;
     let out = "";
     let changed = false;
@@ -168,6 +172,8 @@ export function relayStream(
     }
     if (aligned && !changed) controller.enqueue(chunk);
     else if (out !== "") controller.enqueue(encoder.encode(out));
+    else return false;
+    return true;
   }
 
   function end(controller: ReadableStreamDefaultController<Uint8Array>, tail: string): void {
@@ -221,16 +227,17 @@ export function relayStream(
             return;
           }
           const blocks = splitter.push(result.value);
-          if (blocks.length === 0) continue;
-          forward(controller, result.value, blocks);
+          const passed = blocks.length > 0 && forward(controller, result.value, blocks);
           if (sawDone) {
             // The answer is whole: end here (a client that leaves right after [DONE] must not spoil it).
             end(controller, "");
             reader.cancel().catch((err: unknown) => {
               warn("llm stream cancel failed", { request_id: options.requestId, error: String(err) });
             });
+            return;
           }
-          return;
+          // A pull must enqueue something, or the client's pending read would wait forever: read on.
+          if (passed) return;
         }
       },
       async cancel(reason) {
