@@ -4,7 +4,17 @@
  * on the websocket of its client_id, like the recorder did. Also compares websocket transcripts message by message.
  */
 import { expect } from "vitest";
-import { type HttpResult, hex, http, normalize, type Recording, type TimelineEntry, type WsClient, type WsMessage } from "./helpers.ts";
+import {
+  compact as compactOf,
+  type HttpResult,
+  hex,
+  http,
+  normalize,
+  type Recording,
+  type TimelineEntry,
+  type WsClient,
+  type WsMessage,
+} from "./helpers.ts";
 
 export interface ReplayContext {
   base: string;
@@ -26,7 +36,10 @@ function blank(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(blank);
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = BLANK.has(k) ? "<traceback>" : blank(v);
+    for (const [k, v] of Object.entries(value)) {
+      // "executed" is list(set) in ComfyUI: its order is arbitrary
+      out[k] = BLANK.has(k) ? "<traceback>" : k === "executed" && Array.isArray(v) ? [...v].sort() : blank(v);
+    }
     return out;
   }
   return value;
@@ -123,4 +136,56 @@ export function expectFrame(e: TimelineEntry, m: WsMessage, ids: Map<string, str
     data.sid = want.sid;
   }
   expect(norm(data, ids), label).toEqual(norm(want, ids));
+}
+
+/** Indexes of a prompt's frames on one socket: execution_start .. executing {node: null}, `status` left out (its
+ * position depends on timing); for prompts without client_id, the frames carrying its prompt_id. */
+export function segment(frames: Array<{ type?: string; data?: Record<string, unknown> } | undefined>, promptId: string): number[] {
+  const start = frames.findIndex((f) => f?.type === "execution_start" && f.data?.prompt_id === promptId);
+  if (start < 0) return frames.flatMap((f, i) => (f?.data?.prompt_id === promptId ? [i] : []));
+  const out: number[] = [];
+  for (let i = start; i < frames.length; i++) {
+    const f = frames[i];
+    if (f?.type === "status") continue;
+    out.push(i);
+    if (f?.type === "executing" && f.data?.node === null && f.data?.prompt_id === promptId) break;
+  }
+  return out;
+}
+
+/** The recorded frames of a socket as {type, data} (binary frames as undefined). */
+export function recordedFrames(rec: Recording, socket: string): TimelineEntry[] {
+  return rec.timeline.filter((e) => e.kind === "ws_recv" && e.ws === socket);
+}
+
+/** Compares one prompt's frames (see segment) between the recording and the double. */
+export function expectSegment(
+  rec: Recording,
+  socket: string,
+  recordedId: string,
+  client: WsClient,
+  ids: Map<string, string>,
+): void {
+  const recorded = recordedFrames(rec, socket);
+  const want = segment(recorded.map((e) => e.msg), recordedId);
+  const actualFrames = client.messages.map((m) => (m.kind === "text" ? { type: m.type, data: m.data } : undefined));
+  const got = segment(actualFrames, ids.get(recordedId) ?? recordedId);
+  expect(want.length, `recorded frames of ${recordedId}`).toBeGreaterThan(0);
+  expect(got.map((i) => compactOf(client.messages[i] as WsMessage)), `${socket} ${recordedId}`).toEqual(
+    want.map((i) => compactRecorded(recorded[i] as TimelineEntry)),
+  );
+  want.forEach((ri, k) => expectFrame(recorded[ri] as TimelineEntry, client.messages[got[k] as number] as WsMessage, ids, `${socket} ${recordedId}[${k}]`));
+}
+
+/** The status queue_remaining values seen on a socket, in order. */
+export function statusValues(frames: Array<{ type?: string; data?: Record<string, unknown> } | undefined>): number[] {
+  return frames.flatMap((f) =>
+    f?.type === "status" ? [(f.data?.status as { exec_info: { queue_remaining: number } }).exec_info.queue_remaining] : [],
+  );
+}
+
+function compactRecorded(e: TimelineEntry): string {
+  if (e.frame === "binary") return `<binary event_type=${e.event_type}>`;
+  const msg = e.msg as { type: string; data: Record<string, unknown> };
+  return compactOf({ kind: "text", type: msg.type, data: msg.data, raw: "" });
 }

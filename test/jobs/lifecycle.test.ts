@@ -191,3 +191,42 @@ describe("job lifecycle", () => {
     await runner.event(g!.lease.id, { type: "canceled" });
   });
 });
+
+describe("job listing", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+    await ensurePool(stack, "local");
+  }, 60_000);
+  afterAll(() => stack?.close());
+
+  it("pages newest first with next_cursor and filters by status", async () => {
+    const t = await tenantWithKey(stack);
+    const call = api(stack, t.key);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW } })).json.id);
+    await expect.poll(async () => (await call("/v1/jobs?limit=100")).json.data.length, { timeout: 5000 }).toBe(5);
+    const seen: Array<{ id: string; created_at: string }> = [];
+    let cursor: string | null = null;
+    do {
+      const page: { json: { data: Array<{ id: string; created_at: string }>; next_cursor: string | null } } =
+        (await call(`/v1/jobs?limit=2${cursor ? `&cursor=${cursor}` : ""}`)) as never;
+      expect(page.json.data.length).toBeLessThanOrEqual(2);
+      seen.push(...page.json.data);
+      cursor = page.json.next_cursor;
+    } while (cursor);
+    // Every job exactly once, newest first.
+    expect(seen.map((j) => j.id).sort()).toEqual([...ids].sort());
+    const times = seen.map((j) => Date.parse(j.created_at));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    await call(`/v1/jobs/${ids[0]}/cancel`, { method: "POST" });
+    await expect
+      .poll(async () => (await call("/v1/jobs?status=canceled")).json.data.map((j: { id: string }) => j.id), {
+        timeout: 5000,
+      })
+      .toEqual([ids[0]]);
+    expect((await call("/v1/jobs?status=queued")).json.data).toHaveLength(4);
+    expect((await call("/v1/jobs?cursor=garbage!")).json.error.code).toBe("invalid_request");
+    expect((await call("/v1/jobs?limit=0")).json.error.param).toBe("limit");
+  });
+});

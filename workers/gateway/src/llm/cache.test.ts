@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { cacheDirectives, writeEntry } from "./cache.ts";
 import { cacheKey, canonicalJson, KEY_DENYLIST } from "./cache-key.ts";
 import { SingleFlight } from "./flight.ts";
+import { AnswerMemo, MAX_AGE_MS } from "./memo.ts";
 
 describe("cache key", () => {
   it("is canonical: key order and whitespace do not matter, values do", () => {
@@ -64,7 +65,7 @@ describe("cache writes", () => {
   it("treats losing KV's one-write-per-second race as success, and nothing else", async () => {
     await expect(
       writeEntry(fakeKv(new Error("KV PUT failed: 429 Too Many Requests")).kv, "k", "{}", null, 60, "r"),
-    ).resolves.toBeUndefined();
+    ).resolves.toMatchObject({ text: "{}" });
     await expect(writeEntry(fakeKv(new Error("KV PUT failed: 500")).kv, "k", "{}", null, 60, "r")).rejects.toThrow(
       "500",
     );
@@ -96,5 +97,34 @@ describe("single flight", () => {
     leader.settle({ ok: false, error: null });
     expect(await follower).toEqual({ ok: false, error: null });
     expect(flights.size).toBe(0);
+  });
+});
+
+describe("isolate copy of hot entries", () => {
+  const answer = (text: string, e = 0) => ({ text, meta: { t: 1, e, p: 1, c: 1 } });
+
+  it("serves entries until the earlier of its max age and the KV expiry", () => {
+    const memo = new AnswerMemo();
+    memo.set("a", answer("A"), 1_000);
+    expect(memo.get("a", 1_000 + MAX_AGE_MS - 1)?.text).toBe("A");
+    expect(memo.get("a", 1_000 + MAX_AGE_MS)).toBeNull();
+    memo.set("b", answer("B", 5_000), 1_000);
+    expect(memo.get("b", 4_999)?.text).toBe("B");
+    expect(memo.get("b", 5_000)).toBeNull();
+    expect(memo.totalBytes).toBe(0);
+  });
+
+  it("evicts the least recently used entries past its size bound and skips huge ones", () => {
+    const memo = new AnswerMemo();
+    const big = "x".repeat(100 * 1024); // ~200 KB counted
+    for (let i = 0; i < 60; i++) {
+      memo.set(`k${i}`, answer(big), 0);
+      memo.get("k0", 0); // keep k0 hot
+    }
+    expect(memo.totalBytes).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(memo.get("k0", 0)).not.toBeNull();
+    expect(memo.get("k1", 0)).toBeNull();
+    memo.set("huge", answer("y".repeat(200 * 1024)), 0);
+    expect(memo.get("huge", 0)).toBeNull();
   });
 });
