@@ -26,7 +26,15 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["workers/gateway/**/*.test.ts", "workers/queue-consumer/**/*.test.ts"],
+          include: [
+            "workers/gateway/**/*.test.ts",
+            "workers/queue-consumer/**/*.test.ts",
+            // The URL guard's pure checks run on both runtimes: URL parsing must agree on workerd and Node.
+            "workers/shared/url-guard/check.test.ts",
+            "workers/shared/url-guard/data-url.test.ts",
+            "workers/shared/url-guard/ip.test.ts",
+            "workers/shared/url-guard/policy.test.ts",
+          ],
           setupFiles: ["./workers/gateway/test/setup.ts"],
         },
       },

@@ -54,7 +54,9 @@ const flag = (name: string) =>
 const EnvSchema = z.object({
   GATEWAY_URL: httpUrl("GATEWAY_URL", "https://comfy-edge.example.com"),
   RUNNER_TOKEN: z
-    .string({ message: "RUNNER_TOKEN is required (create one with: npx comfy-edge runner-tokens create --pool <pool>)" })
+    .string({
+      message: "RUNNER_TOKEN is required (create one with: npx comfy-edge runner-tokens create --pool <pool>)",
+    })
     .trim()
     .min(1, "RUNNER_TOKEN is required (create one with: npx comfy-edge runner-tokens create --pool <pool>)")
     .refine((value) => !/\s/.test(value), "RUNNER_TOKEN must not contain spaces"),

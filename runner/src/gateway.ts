@@ -5,6 +5,7 @@
  * the job and this runner must drop it.
  */
 import { z } from "zod";
+import { backoffMs } from "../../workers/shared/backoff.ts";
 import { ErrorEnvelope } from "../../workers/shared/contract/common.ts";
 import {
   EventAck,
@@ -14,7 +15,6 @@ import {
   type RunnerEvent,
   UploadResponse,
 } from "../../workers/shared/contract/runner.ts";
-import { backoffMs } from "../../workers/shared/backoff.ts";
 import { HttpError, parseJson, sendText } from "./http.ts";
 
 export class LeaseLostError extends Error {
@@ -38,9 +38,9 @@ export class GatewayError extends Error {
   }
 }
 
-export type EventAck = z.infer<typeof EventAck>;
-export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
-export type UploadResponse = z.infer<typeof UploadResponse>;
+export type EventAnswer = z.infer<typeof EventAck>;
+export type HeartbeatAnswer = z.infer<typeof HeartbeatResponse>;
+export type UploadTarget = z.infer<typeof UploadResponse>;
 
 export interface GatewayClientOptions {
   baseUrl: string;
@@ -117,7 +117,7 @@ export class GatewayClient {
     );
   }
 
-  async heartbeat(leaseId: string, signal?: AbortSignal): Promise<HeartbeatResponse> {
+  async heartbeat(leaseId: string, signal?: AbortSignal): Promise<HeartbeatAnswer> {
     const res = await this.call("POST", `/leases/${encodeURIComponent(leaseId)}/heartbeat`, undefined, { signal });
     const parsed = HeartbeatResponse.safeParse(res.json);
     if (!parsed.success) throw new GatewayError(res.status, "bad_answer", "unexpected heartbeat answer", true);
@@ -128,14 +128,14 @@ export class GatewayClient {
     leaseId: string,
     body: { filename: string; content_type: string; node_id?: string },
     signal?: AbortSignal,
-  ): Promise<UploadResponse> {
+  ): Promise<UploadTarget> {
     const res = await this.call("POST", `/leases/${encodeURIComponent(leaseId)}/uploads`, body, { signal });
     const parsed = UploadResponse.safeParse(res.json);
     if (!parsed.success) throw new GatewayError(res.status, "bad_answer", "unexpected upload-URL answer", true);
     return parsed.data;
   }
 
-  async event(leaseId: string, event: RunnerEvent, signal?: AbortSignal): Promise<EventAck> {
+  async event(leaseId: string, event: RunnerEvent, signal?: AbortSignal): Promise<EventAnswer> {
     const res = await this.call("POST", `/leases/${encodeURIComponent(leaseId)}/events`, event, { signal });
     const parsed = EventAck.safeParse(res.json);
     if (!parsed.success) throw new GatewayError(res.status, "bad_answer", "unexpected event answer", true);

@@ -5,9 +5,9 @@
  * the lease duration; a heartbeat or event ack saying `cancel` cancels the prompt in ComfyUI.
  */
 import { randomUUID } from "node:crypto";
+import { backoffMs } from "../../workers/shared/backoff.ts";
 import type { JobError } from "../../workers/shared/contract/jobs.ts";
 import type { LeaseGrant, OutputRef, RunnerEvent } from "../../workers/shared/contract/runner.ts";
-import { backoffMs } from "../../workers/shared/backoff.ts";
 import { type ComfyClient, ComfyProtocolError, ComfyUnavailableError } from "./comfy/client.ts";
 import { executionError, partialPromptError, promptRejectionError } from "./comfy/errors.ts";
 import { type CollectedOutput, collectOutputs, type PromptOutcome } from "./comfy/history.ts";
@@ -232,7 +232,11 @@ export class JobRun {
           const name = inputFileName(input.name, contentType);
           const answer = await comfy.uploadImage(bytes, name, contentType, this.signal);
           uploaded.set(input.node_id, answer);
-          this.log.debug("input uploaded to comfyui", { node_id: input.node_id, name: answer.name, bytes: bytes.length });
+          this.log.debug("input uploaded to comfyui", {
+            node_id: input.node_id,
+            name: answer.name,
+            bytes: bytes.length,
+          });
         }),
       ),
     );
@@ -390,14 +394,20 @@ export class JobRun {
     } catch (err) {
       if (err instanceof HttpError && err.kind === "aborted") throw err;
       throw new JobFailure(
-        { code: "input_unavailable", message: `Could not download an input from ${safeUrl(url)}: ${(err as Error).message}` },
+        {
+          code: "input_unavailable",
+          message: `Could not download an input from ${safeUrl(url)}: ${(err as Error).message}`,
+        },
         true,
       );
     }
     if (res.status !== 200) {
       res.body.resume();
       throw new JobFailure(
-        { code: "input_unavailable", message: `Downloading an input from ${safeUrl(url)} answered HTTP ${res.status}.` },
+        {
+          code: "input_unavailable",
+          message: `Downloading an input from ${safeUrl(url)} answered HTTP ${res.status}.`,
+        },
         res.status >= 500 || res.status === 403 || res.status === 429,
       );
     }
@@ -457,10 +467,13 @@ export class JobRun {
       timer = setTimeout(resolve, timeoutMs);
       this.hurry.signal.addEventListener("abort", () => resolve(), { once: true });
     });
-    await Promise.race([watcher.outcome.then(
-      () => {},
-      () => {},
-    ), timeout]);
+    await Promise.race([
+      watcher.outcome.then(
+        () => {},
+        () => {},
+      ),
+      timeout,
+    ]);
     clearTimeout(timer);
   }
 
@@ -524,7 +537,11 @@ export class JobRun {
         retryable: /not installed/.test(err.message),
       };
     }
-    if (err instanceof UploadError || err instanceof GatewayError || (err instanceof HttpError && err.kind !== "aborted")) {
+    if (
+      err instanceof UploadError ||
+      err instanceof GatewayError ||
+      (err instanceof HttpError && err.kind !== "aborted")
+    ) {
       return {
         type: "failed",
         error: { code: "output_upload_failed", message: `Uploading the outputs failed: ${(err as Error).message}` },

@@ -24,7 +24,8 @@ const SIGNED_PARAM = /\b(X-Amz-(?:Signature|Credential|Security-Token)|Signature
 /** Removes query-string signatures and credentials from text that may contain URLs. */
 export function scrub(text: string, secrets: readonly string[] = []): string {
   let out = text.replace(SIGNED_PARAM, "$1=REDACTED");
-  for (const secret of secrets) if (secret.length >= 8 && out.includes(secret)) out = out.split(secret).join("REDACTED");
+  for (const secret of secrets)
+    if (secret.length >= 8 && out.includes(secret)) out = out.split(secret).join("REDACTED");
   return out;
 }
 

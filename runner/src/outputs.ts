@@ -11,8 +11,8 @@ import { pipeline } from "node:stream/promises";
 import type { OutputRef } from "../../workers/shared/contract/runner.ts";
 import type { ComfyClient } from "./comfy/client.ts";
 import type { CollectedOutput } from "./comfy/history.ts";
-import { ConversionError, convertImage, convertedName, type OutputFormat, wantsConversion } from "./convert.ts";
-import { GatewayError, type GatewayClient, withRetry } from "./gateway.ts";
+import { ConversionError, convertedName, convertImage, type OutputFormat, wantsConversion } from "./convert.ts";
+import { type GatewayClient, GatewayError, withRetry } from "./gateway.ts";
 import { HttpError, readBody, send } from "./http.ts";
 import type { Logger } from "./log.ts";
 
@@ -177,4 +177,3 @@ export async function uploadOutputs(items: CollectedOutput[], ctx: UploadContext
   if (rejected) throw failed.signal.aborted ? failed.signal.reason : rejected.reason;
   return results;
 }
-

@@ -4,12 +4,12 @@
  * lands, the lease is lost, or the lease would have expired anyway. Acks that say `cancel` are passed on.
  */
 import type { RunnerEvent } from "../../workers/shared/contract/runner.ts";
-import { type EventAck, type GatewayClient, LeaseLostError, withRetry } from "./gateway.ts";
+import { type EventAnswer, type GatewayClient, LeaseLostError, withRetry } from "./gateway.ts";
 import type { Logger } from "./log.ts";
 import { ProgressThrottle, type ProgressValue } from "./progress.ts";
 
 export interface ReporterHooks {
-  onAck(ack: EventAck): void;
+  onAck(ack: EventAnswer): void;
   onLeaseLost(): void;
 }
 

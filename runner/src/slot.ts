@@ -10,7 +10,7 @@ import { ComfyClient } from "./comfy/client.ts";
 import { ComfySocket } from "./comfy/socket.ts";
 import { type GatewayClient, GatewayError, sleep } from "./gateway.ts";
 import { HttpError } from "./http.ts";
-import { JobRun, type JobResult } from "./job.ts";
+import { type JobResult, JobRun } from "./job.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerMetrics } from "./metrics.ts";
 
@@ -73,10 +73,12 @@ export class Slot {
       open: () => {
         opens += 1;
         if (opens > 1) options.metrics?.wsReconnects.inc({ slot: String(this.index) });
+        if (!this.comfyUp) void this.probe();
       },
       close: () => {
-        // Probably ComfyUI went away: re-check before the next lease.
+        // ComfyUI may have gone away: re-check now (for /readyz) and before the next lease.
         this.lastHealthyAt = 0;
+        void this.probe();
       },
     });
     options.metrics?.comfyUp.set({ slot: String(this.index) }, 0);
@@ -107,8 +109,29 @@ export class Slot {
     this.socket.close();
   }
 
+  private probing = false;
+
+  /** Refreshes comfyUp in the background (socket opened or closed). */
+  private async probe(): Promise<void> {
+    if (this.probing || this.stopping) return;
+    this.probing = true;
+    try {
+      const stats = await this.comfy.systemStats(AbortSignal.timeout(5_000));
+      this.comfyuiVersion = stats.comfyuiVersion;
+      this.lastHealthyAt = Date.now();
+      this.setUp(true);
+    } catch {
+      this.setUp(false);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private announced = false;
+
   private setUp(up: boolean): void {
-    if (up !== this.comfyUp) {
+    if (up !== this.comfyUp || !this.announced) {
+      this.announced = true;
       if (up) this.log.info("comfyui is reachable", { comfyui: this.comfy.baseUrl, version: this.comfyuiVersion });
       else this.log.warn("comfyui is not reachable; not taking jobs until it is back", { comfyui: this.comfy.baseUrl });
     }
@@ -121,7 +144,9 @@ export class Slot {
     const fresh = this.options.healthFreshMs ?? 15_000;
     if (this.comfyUp && this.socket.isOpen && Date.now() - this.lastHealthyAt < fresh) return true;
     try {
-      const stats = await this.comfy.systemStats(AbortSignal.any([AbortSignal.timeout(10_000), this.leaseAbort.signal]));
+      const stats = await this.comfy.systemStats(
+        AbortSignal.any([AbortSignal.timeout(10_000), this.leaseAbort.signal]),
+      );
       this.comfyuiVersion = stats.comfyuiVersion;
       this.lastHealthyAt = Date.now();
       this.healthFailures = 0;

@@ -127,7 +127,9 @@ describe("01 basic prompt: EmptyImage -> ImageInvert -> SaveImage", () => {
     expect([...(png?.data.subarray(0, 3) ?? [])]).toEqual([255 - 0x10, 255 - 0x70, 255 - 0x52]);
     expect(readPngInfo(view.bytes)?.text.prompt).toBe(pyDumps(post.prompt));
     expect(color).toBe(0x107052);
-    expect(d.outputs().map((o) => [o.filename, o.type, o.subfolder])).toEqual([["proto_basic_00001_.png", "output", ""]]);
+    expect(d.outputs().map((o) => [o.filename, o.type, o.subfolder])).toEqual([
+      ["proto_basic_00001_.png", "output", ""],
+    ]);
     expect(Buffer.from(d.outputs()[0]?.bytes ?? []).equals(Buffer.from(view.bytes))).toBe(true);
   });
 });

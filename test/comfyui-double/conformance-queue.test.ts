@@ -6,12 +6,25 @@
  * own sequence and each prompt's frames as a block.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { exchange, http, loadRecording, recordedSequence, skipNumbers, type WsClient as Client, WsClient } from "./helpers.ts";
+import {
+  type WsClient as Client,
+  exchange,
+  http,
+  loadRecording,
+  recordedSequence,
+  skipNumbers,
+  WsClient,
+} from "./helpers.ts";
 import { type ComfyDouble, startComfyDouble } from "./index.ts";
 import { expectSegment, norm, recordedFrames, statusValues } from "./replay.ts";
 
 let double: ComfyDouble | undefined;
 const clients: Client[] = [];
+
+async function start(options?: Parameters<typeof startComfyDouble>[0]): Promise<ComfyDouble> {
+  double = await startComfyDouble(options);
+  return double;
+}
 
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.close();
@@ -38,16 +51,20 @@ describe("06 interrupt", () => {
   const ids = rec.prompt_ids as { A_interrupted: string; B_after: string; C_deleted: string; D_targeted: string };
 
   it("global interrupt lets the running node finish, stops before the next; targeted/idle interrupts; queue delete", async () => {
-    const d = (double = await startComfyDouble());
+    const d = await start();
     await skipNumbers(d.url, 24);
     d.setNodeDelay("ImageBlur", 150);
     const main = await open(d, "rec-interrupt-d777eb27");
     const observer = await open(d, "rec-observer-b7335e");
     const map = new Map<string, string>();
     const postRecorded = async (recordedId: string): Promise<string> => {
-      const e = rec.timeline.find((x) => x.kind === "http" && (x.response?.body as { prompt_id?: string })?.prompt_id === recordedId);
+      const e = rec.timeline.find(
+        (x) => x.kind === "http" && (x.response?.body as { prompt_id?: string })?.prompt_id === recordedId,
+      );
       const res = await http(d.url, "POST", "/prompt", e?.request?.json);
-      expect(norm(res.json, map)).toEqual(norm({ ...(e?.response?.body as object), prompt_id: (res.json as { prompt_id: string }).prompt_id }, map));
+      expect(norm(res.json, map)).toEqual(
+        norm({ ...(e?.response?.body as object), prompt_id: (res.json as { prompt_id: string }).prompt_id }, map),
+      );
       map.set(recordedId, (res.json as { prompt_id: string }).prompt_id);
       return (res.json as { prompt_id: string }).prompt_id;
     };
@@ -56,7 +73,13 @@ describe("06 interrupt", () => {
       let path = e.request?.path as string;
       for (const [from, to] of map) path = path.replaceAll(from, to);
       let body = e.request?.json;
-      if (body !== undefined) body = JSON.parse(JSON.stringify(body).replaceAll(ids.B_after, map.get(ids.B_after) ?? "").replaceAll(ids.C_deleted, map.get(ids.C_deleted) ?? "").replaceAll(ids.D_targeted, map.get(ids.D_targeted) ?? ""));
+      if (body !== undefined)
+        body = JSON.parse(
+          JSON.stringify(body)
+            .replaceAll(ids.B_after, map.get(ids.B_after) ?? "")
+            .replaceAll(ids.C_deleted, map.get(ids.C_deleted) ?? "")
+            .replaceAll(ids.D_targeted, map.get(ids.D_targeted) ?? ""),
+        );
       const res = await http(d.url, e.request?.method as string, path, body);
       expect(res.status, note).toBe(e.response?.status);
       const rb = e.response?.body as { bytes?: number };
@@ -89,12 +112,18 @@ describe("06 interrupt", () => {
     await expectExchange("interrupt with no body on idle server");
 
     expect(observer.compact()).toEqual(recordedSequence(rec, "observer"));
-    expect(statusValues(frames(main))).toEqual(statusValues(recordedFrames(rec, "rec-interrupt-d777eb27").map((e) => e.msg)));
-    for (const id of [ids.A_interrupted, ids.B_after, ids.D_targeted]) expectSegment(rec, "rec-interrupt-d777eb27", id, main, map);
+    expect(statusValues(frames(main))).toEqual(
+      statusValues(recordedFrames(rec, "rec-interrupt-d777eb27").map((e) => e.msg)),
+    );
+    for (const id of [ids.A_interrupted, ids.B_after, ids.D_targeted])
+      expectSegment(rec, "rec-interrupt-d777eb27", id, main, map);
 
     // the idle interrupt left the flag set; the next prompt resets it at its start and runs normally
     const after = await http(d.url, "POST", "/prompt", {
-      prompt: { "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 1 } }, "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "idle" } } },
+      prompt: {
+        "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 1 } },
+        "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "idle" } },
+      },
       client_id: "rec-interrupt-d777eb27",
     });
     const afterId = (after.json as { prompt_id: string }).prompt_id;
@@ -105,17 +134,25 @@ describe("06 interrupt", () => {
 
 describe("07 queue, history, free and clients", () => {
   const rec = loadRecording("07_queue_history_free_and_clients");
-  const ids = rec.prompt_ids as Record<"A" | "B" | "C_front" | "D_custom_id" | "E_no_client" | "F" | "G_cleared", string>;
+  const ids = rec.prompt_ids as Record<
+    "A" | "B" | "C_front" | "D_custom_id" | "E_no_client" | "F" | "G_cleared",
+    string
+  >;
 
   it("front:true, caller prompt_id/number/extra_data, no client_id, /queue clear, /history paging/delete/clear, /free", async () => {
-    const d = (double = await startComfyDouble());
+    const d = await start();
     await skipNumbers(d.url, 28);
     d.setNodeDelay("ImageBlur", 100);
     const main = await open(d, "rec-queue-e4ae2ebc");
     const observer = await open(d, "rec-observer2-3b551f");
     const map = new Map<string, string>([[ids.D_custom_id, ids.D_custom_id]]);
     const post = async (recordedId: string): Promise<string> => {
-      const e = rec.timeline.find((x) => x.kind === "http" && x.request?.path === "/prompt" && (x.response?.body as { prompt_id?: string })?.prompt_id === recordedId);
+      const e = rec.timeline.find(
+        (x) =>
+          x.kind === "http" &&
+          x.request?.path === "/prompt" &&
+          (x.response?.body as { prompt_id?: string })?.prompt_id === recordedId,
+      );
       const res = await http(d.url, "POST", "/prompt", e?.request?.json);
       const got = (res.json as { prompt_id: string }).prompt_id;
       map.set(recordedId, got);
@@ -151,12 +188,20 @@ describe("07 queue, history, free and clients", () => {
     const statusCount = main.messages.length;
     const e = await post(ids.E_no_client);
     // no execution events for anyone; its progress_state frames are broadcast, then the queue empties
-    await main.waitFor((m) => m.kind === "text" && m.type === "status" && (m.data.status as { exec_info: { queue_remaining: number } }).exec_info.queue_remaining === 0, statusCount + 1);
+    await main.waitFor(
+      (m) =>
+        m.kind === "text" &&
+        m.type === "status" &&
+        (m.data.status as { exec_info: { queue_remaining: number } }).exec_info.queue_remaining === 0,
+      statusCount + 1,
+    );
     const f = await post(ids.F);
     await post(ids.G_cleared);
     await check("clear pending (G); running F continues");
     const queue = await http(d.url, "GET", "/queue");
-    const recordedQueue = rec.timeline.find((x) => x.request?.path === "/queue" && x.request.method === "GET" && x.t_ms > 6684);
+    const recordedQueue = rec.timeline.find(
+      (x) => x.request?.path === "/queue" && x.request.method === "GET" && x.t_ms > 6684,
+    );
     expect(norm(queue.json, map)).toEqual(norm(recordedQueue?.response?.body, map));
     await main.waitForPromptEnd(f, 10_000);
 
@@ -175,7 +220,9 @@ describe("07 queue, history, free and clients", () => {
     await check("/history");
 
     expect(observer.compact()).toEqual(recordedSequence(rec, "observer"));
-    expect(statusValues(frames(main))).toEqual(statusValues(recordedFrames(rec, "rec-queue-e4ae2ebc").map((x) => x.msg)));
+    expect(statusValues(frames(main))).toEqual(
+      statusValues(recordedFrames(rec, "rec-queue-e4ae2ebc").map((x) => x.msg)),
+    );
     for (const id of [ids.A, ids.C_front, ids.B, ids.D_custom_id, ids.E_no_client, ids.F]) {
       expectSegment(rec, "rec-queue-e4ae2ebc", id, main, map);
     }

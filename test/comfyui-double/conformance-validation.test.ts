@@ -41,7 +41,11 @@ describe("04 validation errors", () => {
       // byte-identical JSON (aiohttp/json.dumps formatting): same Content-Length as recorded (except bodies with
       // tracebacks: the recorder shortened their file paths after measuring the length)
       const req = e.request as NonNullable<typeof e.request>;
-      if (req.method === "POST" && e.response?.status !== 200 && !JSON.stringify(e.response?.body).includes("traceback")) {
+      if (
+        req.method === "POST" &&
+        e.response?.status !== 200 &&
+        !JSON.stringify(e.response?.body).includes("traceback")
+      ) {
         expect(res.headers.get("content-length"), req.note).toBe(e.response?.headers["Content-Length"]);
       }
     }
@@ -93,7 +97,10 @@ describe("validation rules beyond the recorded cases (same code paths)", () => {
     expect(maskErr["1"]?.errors[0]?.message).toBe("Value -0.5 smaller than min of 0.0");
     expect(maskErr["1"]?.errors[0]).toMatchObject({ type: "value_smaller_than_min" });
 
-    const bad = await post(double, { "1": image(), "2": { class_type: "SaveImage", inputs: { images: ["1", 0, 1], filename_prefix: "x" } } });
+    const bad = await post(double, {
+      "1": image(),
+      "2": { class_type: "SaveImage", inputs: { images: ["1", 0, 1], filename_prefix: "x" } },
+    });
     expect((bad.json as { node_errors: Record<string, { errors: unknown[] }> }).node_errors["2"]?.errors).toEqual([
       {
         type: "bad_linked_input",
@@ -123,14 +130,30 @@ describe("validation rules beyond the recorded cases (same code paths)", () => {
     double = await startComfyDouble();
     const c = await WsClient.open(double.url, "conv");
     clients.push(c);
-    const res = await post(double, { "1": image({ width: "12", height: { __value__: 7.9 } }), "2": save("1", "conv") }, { client_id: "conv" });
+    const res = await post(
+      double,
+      { "1": image({ width: "12", height: { __value__: 7.9 } }), "2": save("1", "conv") },
+      { client_id: "conv" },
+    );
     expect(res.status).toBe(200);
     const id = (res.json as { prompt_id: string }).prompt_id;
     await c.waitForPromptEnd(id);
     const entry = double.history()[id];
-    expect((entry?.prompt[2] as Record<string, { inputs: Record<string, unknown> }>)["1"]?.inputs).toMatchObject({ width: 12, height: 7 });
-    const wrongFloat = await post(double, { "1": { class_type: "ImageBlur", inputs: { image: ["2", 0], blur_radius: 1, sigma: "x" } }, "2": image(), "3": save("1") });
-    expect((wrongFloat.json as { node_errors: Record<string, { errors: Array<Record<string, unknown>> }> }).node_errors["1"]?.errors[0]).toMatchObject({
+    expect(
+      (entry?.prompt[2] as Record<string, { inputs: Record<string, unknown> }> | undefined)?.["1"]?.inputs,
+    ).toMatchObject({
+      width: 12,
+      height: 7,
+    });
+    const wrongFloat = await post(double, {
+      "1": { class_type: "ImageBlur", inputs: { image: ["2", 0], blur_radius: 1, sigma: "x" } },
+      "2": image(),
+      "3": save("1"),
+    });
+    expect(
+      (wrongFloat.json as { node_errors: Record<string, { errors: Array<Record<string, unknown>> }> }).node_errors["1"]
+        ?.errors[0],
+    ).toMatchObject({
       type: "invalid_input_type",
       details: "sigma, x, could not convert string to float: 'x'",
     });
@@ -143,7 +166,10 @@ describe("validation rules beyond the recorded cases (same code paths)", () => {
     const emptyList = await post(double, []);
     expect((emptyList.json as { error: { type: string } }).error.type).toBe("prompt_no_outputs");
     const nodeNumber = await post(double, { "1": 5 });
-    expect([nodeNumber.status, nodeNumber.text]).toEqual([500, "500 Internal Server Error\n\nServer got itself in trouble"]);
+    expect([nodeNumber.status, nodeNumber.text]).toEqual([
+      500,
+      "500 Internal Server Error\n\nServer got itself in trouble",
+    ]);
     const nodeString = await post(double, { "1": "abc" });
     expect((nodeString.json as { error: { type: string } }).error.type).toBe("invalid_prompt");
     // 4 POSTs without "number" so far (each one counted, valid or not); the next valid one is number 4
@@ -151,7 +177,11 @@ describe("validation rules beyond the recorded cases (same code paths)", () => {
     expect((ok.json as { number: number }).number).toBe(4);
     const front = await post(double, { "1": image({ color: 5 }), "2": save("1") }, { front: true });
     expect((front.json as { number: number }).number).toBe(-5);
-    const explicit = await post(double, { "1": image({ color: 6 }), "2": save("1") }, { number: "7.25", prompt_id: 42 });
+    const explicit = await post(
+      double,
+      { "1": image({ color: 6 }), "2": save("1") },
+      { number: "7.25", prompt_id: 42 },
+    );
     expect(explicit.json).toEqual({ prompt_id: "42", number: 7.25, node_errors: {} });
     const malformedNumber = await post(double, { "1": image(), "2": save("1") }, { number: "abc" });
     expect(malformedNumber.status).toBe(500);
@@ -164,7 +194,10 @@ describe("validation rules beyond the recorded cases (same code paths)", () => {
     expect(only3.status).toBe(200);
     const id = (only3.json as { prompt_id: string }).prompt_id;
     const queue = await http(double.url, "GET", "/queue");
-    const items = [...(queue.json as { queue_running: unknown[][]; queue_pending: unknown[][] }).queue_running, ...(queue.json as { queue_pending: unknown[][] }).queue_pending];
+    const items = [
+      ...(queue.json as { queue_running: unknown[][]; queue_pending: unknown[][] }).queue_running,
+      ...(queue.json as { queue_pending: unknown[][] }).queue_pending,
+    ];
     const mine = items.find((i) => i[1] === id);
     if (mine !== undefined) expect(mine[4]).toEqual(["3"]);
     const none = await post(double, prompt, { partial_execution_targets: ["1"] });
@@ -175,7 +208,12 @@ describe("validation rules beyond the recorded cases (same code paths)", () => {
     double = await startComfyDouble();
     const res = await post(double, { "1": image({ width: 0 }), "2": save("1", "a"), "3": save("1", "b") });
     expect(res.json).toEqual({
-      error: { type: "prompt_outputs_failed_validation", message: "Prompt outputs failed validation", details: "", extra_info: {} },
+      error: {
+        type: "prompt_outputs_failed_validation",
+        message: "Prompt outputs failed validation",
+        details: "",
+        extra_info: {},
+      },
       node_errors: {
         "1": {
           errors: [
@@ -183,7 +221,11 @@ describe("validation rules beyond the recorded cases (same code paths)", () => {
               type: "value_smaller_than_min",
               message: "Value 0 smaller than min of 1",
               details: "width",
-              extra_info: { input_name: "width", input_config: ["INT", { default: 512, min: 1, max: 16384, step: 1 }], received_value: 0 },
+              extra_info: {
+                input_name: "width",
+                input_config: ["INT", { default: 512, min: 1, max: 16384, step: 1 }],
+                received_value: 0,
+              },
             },
           ],
           dependent_outputs: ["2", "3"],

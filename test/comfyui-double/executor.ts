@@ -4,12 +4,13 @@
  * per node progress_state/executing/[progress]/[executed]/progress_state, execution_success | _error |
  * _interrupted), interrupt checks before each node body and inside progress updates, and history results.
  */
+
+import type { FileStore } from "./files.ts";
 import { ExecutionList, nodeSignature, type Prompt } from "./graph.ts";
 import { framePng, isImage, isMask, tensorRepr } from "./images.ts";
 import type { NodeClass, NodeContext, SavedFile } from "./nodes.ts";
 import { fakeTraceback, PyError, pyRepr, type TracebackFrame } from "./py.ts";
-import type { FileStore } from "./files.ts";
-import type { Hub } from "./ws.ts";
+import { BinaryEventTypes, type Hub } from "./ws.ts";
 
 export class Interrupted extends Error {}
 /** The double was killed (die/close): abandon everything silently. */
@@ -207,7 +208,10 @@ export class PromptExecutor {
       // get_input_data
       const inputs: Record<string, unknown> = {};
       const classInputs = cls.inputTypes();
-      const declared = new Set([...Object.keys(classInputs.required ?? {}), ...Object.keys(classInputs.optional ?? {})]);
+      const declared = new Set([
+        ...Object.keys(classInputs.required ?? {}),
+        ...Object.keys(classInputs.optional ?? {}),
+      ]);
       for (const [name, value] of Object.entries(node.inputs ?? {})) {
         if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string") {
           const upstream = this.outputsCache.get(sig(value[0]));
@@ -252,7 +256,7 @@ export class PromptExecutor {
           const id = Buffer.from(nodeId, "utf8");
           const len = Buffer.alloc(4);
           len.writeUInt32BE(id.length);
-          hub.sendBytes(3, Buffer.concat([len, id, Buffer.from(text, "utf8")]), null);
+          hub.sendBytes(BinaryEventTypes.TEXT, Buffer.concat([len, id, Buffer.from(text, "utf8")]), null);
         },
         progress: async (value, total, preview) => {
           checkInterrupt();
@@ -266,7 +270,13 @@ export class PromptExecutor {
           if (png && metadataClient) {
             hub.sendPreviewWithMetadata(
               png,
-              { node_id: nodeId, prompt_id: promptId, display_node_id: nodeId, parent_node_id: null, real_node_id: nodeId },
+              {
+                node_id: nodeId,
+                prompt_id: promptId,
+                display_node_id: nodeId,
+                parent_node_id: null,
+                real_node_id: nodeId,
+              },
               hub.clientId,
             );
           }
@@ -289,7 +299,11 @@ export class PromptExecutor {
             output: result.ui,
           });
           if (hub.clientId !== null) {
-            hub.send("executed", { node: nodeId, display_node: nodeId, output: result.ui, prompt_id: promptId }, hub.clientId);
+            hub.send(
+              "executed",
+              { node: nodeId, display_node: nodeId, output: result.ui, prompt_id: promptId },
+              hub.clientId,
+            );
           }
         }
         this.outputsCache.set(nodeSig, result.outputs);
@@ -316,7 +330,10 @@ export class PromptExecutor {
               executed: [...executed],
               exception_message: `${err.message}\n`,
               exception_type: err.pyType,
-              traceback: fakeTraceback([...RUN_FRAMES, ...(err.frames ?? [["/srv/comfyui/app/nodes.py", 1, "run", `raise ${err.pyType}(...)`]])]),
+              traceback: fakeTraceback([
+                ...RUN_FRAMES,
+                ...(err.frames ?? [["/srv/comfyui/app/nodes.py", 1, "run", `raise ${err.pyType}(...)`]]),
+              ]),
               current_inputs: currentInputs,
               current_outputs: currentOutputs,
             },

@@ -42,7 +42,9 @@ export function httpExchanges(rec: Recording): TimelineEntry[] {
 
 /** The recorded HTTP exchange whose request has this note (or path). */
 export function exchange(rec: Recording, match: string): TimelineEntry {
-  const found = httpExchanges(rec).find((e) => e.request?.note === match) ?? httpExchanges(rec).find((e) => e.request?.path === match);
+  const found =
+    httpExchanges(rec).find((e) => e.request?.note === match) ??
+    httpExchanges(rec).find((e) => e.request?.path === match);
   if (found === undefined) throw new Error(`no recorded exchange ${match} in ${rec.scenario}`);
   return found;
 }
@@ -101,7 +103,11 @@ export class WsClient {
   }
 
   /** First message at index >= from matching the predicate (waits for it; fails after timeoutMs). */
-  waitFor(predicate: (m: WsMessage) => boolean, from = 0, timeoutMs = 5000): Promise<{ message: WsMessage; index: number }> {
+  waitFor(
+    predicate: (m: WsMessage) => boolean,
+    from = 0,
+    timeoutMs = 5000,
+  ): Promise<{ message: WsMessage; index: number }> {
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
         for (let i = from; i < this.messages.length; i++) {
@@ -191,9 +197,16 @@ export interface HttpResult {
   json: unknown;
 }
 
-export async function http(base: string, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult> {
+export async function http(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+): Promise<HttpResult> {
   const init: RequestInit = { method, headers };
-  if (body !== undefined) init.body = typeof body === "string" || body instanceof FormData ? body : JSON.stringify(body);
+  if (body !== undefined)
+    init.body = typeof body === "string" || body instanceof FormData ? body : JSON.stringify(body);
   const res = await fetch(`${base}${path}`, init);
   const bytes = new Uint8Array(await res.arrayBuffer());
   const text = new TextDecoder().decode(bytes);

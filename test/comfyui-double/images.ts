@@ -108,7 +108,9 @@ function resizeFrame(
     const y1 = Math.min(sh - 1, y0 + 1);
     const wy = nearest ? 0 : fy - y0;
     for (let x = 0; x < dw; x++) {
-      const fx = nearest ? Math.min(sw - 1, Math.floor(((x + 0.5) * sw) / dw)) : Math.max(0, ((x + 0.5) * sw) / dw - 0.5);
+      const fx = nearest
+        ? Math.min(sw - 1, Math.floor(((x + 0.5) * sw) / dw))
+        : Math.max(0, ((x + 0.5) * sw) / dw - 0.5);
       const x0 = Math.min(sw - 1, Math.floor(fx));
       const x1 = Math.min(sw - 1, x0 + 1);
       const wx = nearest ? 0 : fx - x0;
@@ -126,7 +128,15 @@ function resizeFrame(
   return out;
 }
 
-function cropFrame(src: Uint8Array, sw: number, x: number, y: number, w: number, h: number, channels: number): Uint8Array {
+function cropFrame(
+  src: Uint8Array,
+  sw: number,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  channels: number,
+): Uint8Array {
   const out = new Uint8Array(w * h * channels);
   for (let row = 0; row < h; row++) {
     const start = ((y + row) * sw + x) * channels;
@@ -169,7 +179,12 @@ export function cropImage(img: ImageValue, width: number, height: number, x: num
   const cy = Math.min(y, img.height - 1);
   const w = Math.max(0, Math.min(width, img.width - cx));
   const h = Math.max(0, Math.min(height, img.height - cy));
-  return { kind: "image", width: w, height: h, frames: img.frames.map((f) => cropFrame(f, img.width, cx, cy, w, h, 3)) };
+  return {
+    kind: "image",
+    width: w,
+    height: h,
+    frames: img.frames.map((f) => cropFrame(f, img.width, cx, cy, w, h, 3)),
+  };
 }
 
 function isUniform(f: Uint8Array): boolean {

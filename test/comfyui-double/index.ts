@@ -128,7 +128,9 @@ export async function startComfyDouble(options: ComfyDoubleOptions = {}): Promis
     const rt = runtime;
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     if (url.pathname !== "/ws" && url.pathname !== "/api/ws") {
-      socket.end("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\n\r\n404: Not Found");
+      socket.end(
+        "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\n\r\n404: Not Found",
+      );
       return;
     }
     rt.stall.wait().then(() => {

@@ -231,7 +231,9 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
   );
   define(
     "ImageScale",
-    simple((i) => [scaleImage(asImage(i.image, "movedim"), num(i.width), num(i.height), pyStr(i.upscale_method), pyStr(i.crop))]),
+    simple((i) => [
+      scaleImage(asImage(i.image, "movedim"), num(i.width), num(i.height), pyStr(i.upscale_method), pyStr(i.crop)),
+    ]),
   );
   define(
     "ImageScaleBy",
@@ -282,7 +284,8 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
       await ctx.work();
       const file = annotatedInputPath(pyStr(inputs.image));
       const stored = ctx.files.read(file);
-      if (stored === undefined) throw new PyError("FileNotFoundError", `[Errno 2] No such file or directory: '${file}'`);
+      if (stored === undefined)
+        throw new PyError("FileNotFoundError", `[Errno 2] No such file or directory: '${file}'`);
       const { image, mask } = loadImageBytes(stored.bytes, file);
       return { outputs: [image, mask] };
     },
@@ -387,7 +390,7 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
   return registry;
 }
 
-/** The /object_info body: classes with a schema (recorded or reconstructed), sorted like ComfyUI's mapping. */
+/** The /object_info body: the classes with a schema (recorded or reconstructed), in name order. */
 export function objectInfo(registry: Map<string, NodeClass>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const name of KNOWN_CLASS_NAMES) {

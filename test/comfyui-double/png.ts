@@ -52,7 +52,9 @@ export function encodePng(image: RawImage, options: PngEncodeOptions = {}): Uint
   }
   const parts: Uint8Array[] = [PNG_SIGNATURE, chunk("IHDR", ihdr)];
   for (const [key, value] of options.text ?? []) {
-    parts.push(chunk("tEXt", Buffer.concat([Buffer.from(key, "latin1"), Uint8Array.of(0), Buffer.from(value, "latin1")])));
+    parts.push(
+      chunk("tEXt", Buffer.concat([Buffer.from(key, "latin1"), Uint8Array.of(0), Buffer.from(value, "latin1")])),
+    );
   }
   parts.push(chunk("IDAT", deflateSync(raw, { level: options.level ?? 6 })));
   parts.push(chunk("IEND", new Uint8Array(0)));
@@ -210,7 +212,10 @@ export function decodePng(bytes: Uint8Array): RawImage | null {
         out[o + 2] = g;
         if (colorType === 4) out[o + 3] = sample(y, s0 + 1);
         else {
-          const rawGray = bitDepth === 16 ? ((lines[y * stride + s0 * 2] as number) << 8) | (lines[y * stride + s0 * 2 + 1] as number) : -2;
+          const rawGray =
+            bitDepth === 16
+              ? ((lines[y * stride + s0 * 2] as number) << 8) | (lines[y * stride + s0 * 2 + 1] as number)
+              : -2;
           out[o + 3] = trnsGray >= 0 && (bitDepth === 16 ? rawGray === trnsGray : g === (trnsGray & 0xff)) ? 0 : 255;
         }
       } else {
@@ -244,7 +249,8 @@ export function sniffImage(bytes: Uint8Array): { format: string; width: number; 
   }
   if (b.length >= 30 && b.toString("latin1", 0, 4) === "RIFF" && b.toString("latin1", 8, 12) === "WEBP") {
     const kind = b.toString("latin1", 12, 16);
-    if (kind === "VP8 ") return { format: "WEBP", width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
+    if (kind === "VP8 ")
+      return { format: "WEBP", width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
     if (kind === "VP8L") {
       const bits = b.readUInt32LE(21);
       return { format: "WEBP", width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1 };
@@ -326,7 +332,8 @@ export function encodeWebpLossless(image: RawImage): Uint8Array {
   const { width, height, channels, data } = image;
   const n = width * height;
   const px = (i: number, c: number): number => {
-    if (channels === 1 || channels === 2) return c === 3 ? (channels === 2 ? (data[i * 2 + 1] as number) : 255) : (data[i * channels] as number);
+    if (channels === 1 || channels === 2)
+      return c === 3 ? (channels === 2 ? (data[i * 2 + 1] as number) : 255) : (data[i * channels] as number);
     if (c === 3) return channels === 4 ? (data[i * 4 + 3] as number) : 255;
     return data[i * channels + c] as number;
   };
@@ -358,7 +365,9 @@ export function encodeWebpLossless(image: RawImage): Uint8Array {
   const payload = Buffer.concat([Uint8Array.of(0x2f), w.finish()]);
   const pad = payload.length % 2;
   const vp8l = Buffer.concat([Buffer.from("VP8L", "latin1"), u32le(payload.length), payload, new Uint8Array(pad)]);
-  return new Uint8Array(Buffer.concat([Buffer.from("RIFF", "latin1"), u32le(4 + vp8l.length), Buffer.from("WEBP", "latin1"), vp8l]));
+  return new Uint8Array(
+    Buffer.concat([Buffer.from("RIFF", "latin1"), u32le(4 + vp8l.length), Buffer.from("WEBP", "latin1"), vp8l]),
+  );
 }
 
 function u32le(n: number): Uint8Array {

@@ -127,7 +127,8 @@ export function pyTypeName(value: unknown): string {
 }
 
 const INT_LITERAL = /^[+-]?\d+(?:_\d+)*$/;
-const FLOAT_LITERAL = /^[+-]?(?:(?:\d+(?:_\d+)*)?\.?\d+(?:_\d+)*(?:[eE][+-]?\d+)?|\d+(?:_\d+)*\.(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)$/i;
+const FLOAT_LITERAL =
+  /^[+-]?(?:(?:\d+(?:_\d+)*)?\.?\d+(?:_\d+)*(?:[eE][+-]?\d+)?|\d+(?:_\d+)*\.(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)$/i;
 
 /** int(value) as Python does for JSON values; throws PyError like CPython. */
 export function pyInt(value: unknown): number {
@@ -206,7 +207,13 @@ export function canonicalJson(value: unknown): string {
     .join(",")}}`;
 }
 
-export type TracebackFrame = [file: string, line: number, fn: string, code: string, highlight?: [text: string, tildes: number]];
+export type TracebackFrame = [
+  file: string,
+  line: number,
+  fn: string,
+  code: string,
+  highlight?: [text: string, tildes: number],
+];
 
 /** traceback.format_tb() text for the given frames, with Python 3.13's ~~~^^^ markers under `highlight`. */
 export function fakeTraceback(frames: TracebackFrame[]): string[] {

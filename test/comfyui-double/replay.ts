@@ -77,8 +77,9 @@ export async function replayExchange(ctx: ReplayContext, entry: TimelineEntry): 
     expect(res.text, label).toBe(rb);
   } else if (rb !== null && typeof rb === "object" && "sha256" in rb && "head_hex" in rb) {
     const headHex = (rb as { head_hex: string }).head_hex;
-    expect(res.bytes.length === 0, label).toBe((rb as { bytes: number }).bytes === 0);
-    if (headHex.startsWith("89504e47")) expect(hex(res.bytes, 16), label).toBe(headHex); // PNG + IHDR
+    expect(res.bytes.length === 0, label).toBe((rb as unknown as { bytes: number }).bytes === 0);
+    if (headHex.startsWith("89504e47"))
+      expect(hex(res.bytes, 16), label).toBe(headHex); // PNG + IHDR
     else if (headHex.startsWith("52494646")) {
       expect(hex(res.bytes, 4), label).toBe("52494646"); // RIFF
       expect(hex(res.bytes.subarray(8), 4), label).toBe("57454250"); // WEBP
@@ -98,7 +99,9 @@ export async function replayExchange(ctx: ReplayContext, entry: TimelineEntry): 
 export function expectTranscript(rec: Recording, socket: string, client: WsClient, ids: Map<string, string>): void {
   const recorded = rec.timeline.filter((e) => e.kind === "ws_recv" && e.ws === socket);
   expect(client.messages.length, `${socket} frame count`).toBe(recorded.length);
-  recorded.forEach((e, i) => expectFrame(e, client.messages[i] as WsMessage, ids, `${socket}[${i}]`));
+  recorded.forEach((e, i) => {
+    expectFrame(e, client.messages[i] as WsMessage, ids, `${socket}[${i}]`);
+  });
 }
 
 export function expectFrame(e: TimelineEntry, m: WsMessage, ids: Map<string, string>, label: string): void {
@@ -140,7 +143,10 @@ export function expectFrame(e: TimelineEntry, m: WsMessage, ids: Map<string, str
 
 /** Indexes of a prompt's frames on one socket: execution_start .. executing {node: null}, `status` left out (its
  * position depends on timing); for prompts without client_id, the frames carrying its prompt_id. */
-export function segment(frames: Array<{ type?: string; data?: Record<string, unknown> } | undefined>, promptId: string): number[] {
+export function segment(
+  frames: Array<{ type?: string; data?: Record<string, unknown> } | undefined>,
+  promptId: string,
+): number[] {
   const start = frames.findIndex((f) => f?.type === "execution_start" && f.data?.prompt_id === promptId);
   if (start < 0) return frames.flatMap((f, i) => (f?.data?.prompt_id === promptId ? [i] : []));
   const out: number[] = [];
@@ -167,20 +173,36 @@ export function expectSegment(
   ids: Map<string, string>,
 ): void {
   const recorded = recordedFrames(rec, socket);
-  const want = segment(recorded.map((e) => e.msg), recordedId);
+  const want = segment(
+    recorded.map((e) => e.msg),
+    recordedId,
+  );
   const actualFrames = client.messages.map((m) => (m.kind === "text" ? { type: m.type, data: m.data } : undefined));
   const got = segment(actualFrames, ids.get(recordedId) ?? recordedId);
   expect(want.length, `recorded frames of ${recordedId}`).toBeGreaterThan(0);
-  expect(got.map((i) => compactOf(client.messages[i] as WsMessage)), `${socket} ${recordedId}`).toEqual(
-    want.map((i) => compactRecorded(recorded[i] as TimelineEntry)),
-  );
-  want.forEach((ri, k) => expectFrame(recorded[ri] as TimelineEntry, client.messages[got[k] as number] as WsMessage, ids, `${socket} ${recordedId}[${k}]`));
+  expect(
+    got.map((i) => compactOf(client.messages[i] as WsMessage)),
+    `${socket} ${recordedId}`,
+  ).toEqual(want.map((i) => compactRecorded(recorded[i] as TimelineEntry)));
+  want.forEach((ri, k) => {
+    expectFrame(
+      recorded[ri] as TimelineEntry,
+      client.messages[got[k] as number] as WsMessage,
+      ids,
+      `${socket} ${recordedId}[${k}]`,
+    );
+  });
 }
 
 /** The status queue_remaining values seen on a socket, in order. */
 export function statusValues(frames: Array<{ type?: string; data?: Record<string, unknown> } | undefined>): number[] {
   return frames.flatMap((f) =>
-    f?.type === "status" ? [(f.data?.status as { exec_info: { queue_remaining: number } }).exec_info.queue_remaining] : [],
+    f?.type === "status"
+      ? [
+          (f.data?.status as { exec_info: { queue_remaining: number } } | undefined)?.exec_info
+            .queue_remaining as number,
+        ]
+      : [],
   );
 }
 

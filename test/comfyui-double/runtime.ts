@@ -4,8 +4,9 @@
  * `executing {node: null}` last, /free handling, and the GC stall: after a prompt, or when idle, once
  * gcIntervalMs have passed since the previous collection). die() throws all of it away.
  */
-import type { FileStore } from "./files.ts";
+
 import { Dead, type Fault, type HistoryResult, PromptExecutor } from "./executor.ts";
+import type { FileStore } from "./files.ts";
 import type { Prompt } from "./graph.ts";
 import type { NodeClass, SavedFile } from "./nodes.ts";
 import { Hub, Stall } from "./ws.ts";
@@ -184,10 +185,13 @@ export class Runtime {
   private async get(timeoutMs: number): Promise<[QueueItem, number] | null> {
     if (this.heap.length === 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.wake = undefined;
-          resolve();
-        }, Math.min(timeoutMs, 2_147_483_647));
+        const timer = setTimeout(
+          () => {
+            this.wake = undefined;
+            resolve();
+          },
+          Math.min(timeoutMs, 2_147_483_647),
+        );
         this.wake = () => {
           clearTimeout(timer);
           resolve();
@@ -243,12 +247,13 @@ export class Runtime {
           completed: ok,
           messages: this.executor.statusMessages,
         });
-        if (this.hub.clientId !== null) this.hub.send("executing", { node: null, prompt_id: item[1] }, this.hub.clientId);
+        if (this.hub.clientId !== null)
+          this.hub.send("executing", { node: null, prompt_id: item[1] }, this.hub.clientId);
       }
       const flags = this.flags;
       this.flags = {};
       const freeMemory = Boolean(flags.free_memory ?? false);
-      if (Boolean(flags.unload_models ?? freeMemory)) {
+      if (flags.unload_models ?? freeMemory) {
         needGc = gcEnabled;
         lastGc = Number.NEGATIVE_INFINITY;
       }

@@ -16,9 +16,9 @@ import {
   guessType,
   uploadImage,
 } from "./files.ts";
+import { encodeJpeg } from "./jpeg.ts";
 import { parseForm } from "./multipart.ts";
 import { type NodeClass, objectInfo } from "./nodes.ts";
-import { encodeJpeg } from "./jpeg.ts";
 import { decodePng, encodePng, encodeWebpLossless, type RawImage } from "./png.ts";
 import { pyBool, pyDumps, pyFloatValue, pyInt, pyStr } from "./py.ts";
 import type { QueueItem, Runtime } from "./runtime.ts";
@@ -206,6 +206,14 @@ function originRejected(req: IncomingMessage): boolean {
   return hostDomain.length > 0 && originDomain.length > 0 && hostDomain !== originDomain;
 }
 
+/** Python `for x in value` over a JSON value (used by /queue and /history deletes). */
+function iterable(v: unknown): unknown[] {
+  if (Array.isArray(v)) return v;
+  if (typeof v === "string") return [...v];
+  if (typeof v === "object" && v !== null) return Object.keys(v);
+  throw new HttpError(500, INTERNAL_ERROR);
+}
+
 type Handler = (ctx: RequestContext) => Promise<void> | void;
 
 interface RequestContext {
@@ -229,237 +237,237 @@ function buildRoutes(): Route[] {
     routes.push([method, pattern, handler]);
   };
 
-route("GET", /^\/system_stats$/, ({ res }) => sendJson(res, 200, SYSTEM_STATS));
-route("GET", /^\/features$/, ({ res }) => sendJson(res, 200, SERVER_FEATURES));
-route("GET", /^\/embeddings$/, ({ res }) => sendJson(res, 200, []));
-route("GET", /^\/extensions$/, ({ res }) => sendJson(res, 200, []));
-route("GET", /^\/models$/, ({ res }) => sendJson(res, 200, MODEL_FOLDERS));
-route("GET", /^\/models\/([^/]+)$/, ({ res, params, host }) => {
-  const folder = params[0] as string;
-  if (!MODEL_FOLDERS.includes(folder)) return sendEmpty(res, 404);
-  sendJson(res, 200, [...(host.models[folder] ?? [])]);
-});
-route("GET", /^\/object_info$/, ({ res, host }) => sendJson(res, 200, objectInfo(host.registry)));
-route("GET", /^\/object_info\/([^/]+)$/, ({ res, params, host }) => {
-  const name = params[0] as string;
-  const info = host.registry.get(name)?.info();
-  sendJson(res, 200, info === undefined ? {} : { [name]: info });
-});
+  route("GET", /^\/system_stats$/, ({ res }) => sendJson(res, 200, SYSTEM_STATS));
+  route("GET", /^\/features$/, ({ res }) => sendJson(res, 200, SERVER_FEATURES));
+  route("GET", /^\/embeddings$/, ({ res }) => sendJson(res, 200, []));
+  route("GET", /^\/extensions$/, ({ res }) => sendJson(res, 200, []));
+  route("GET", /^\/models$/, ({ res }) => sendJson(res, 200, MODEL_FOLDERS));
+  route("GET", /^\/models\/([^/]+)$/, ({ res, params, host }) => {
+    const folder = params[0] as string;
+    if (!MODEL_FOLDERS.includes(folder)) return sendEmpty(res, 404);
+    sendJson(res, 200, [...(host.models[folder] ?? [])]);
+  });
+  route("GET", /^\/object_info$/, ({ res, host }) => sendJson(res, 200, objectInfo(host.registry)));
+  route("GET", /^\/object_info\/([^/]+)$/, ({ res, params, host }) => {
+    const name = params[0] as string;
+    const info = host.registry.get(name)?.info();
+    sendJson(res, 200, info === undefined ? {} : { [name]: info });
+  });
 
-route("GET", /^\/prompt$/, ({ res, rt }) =>
-  sendJson(res, 200, { exec_info: { queue_remaining: rt.tasksRemaining() } }),
-);
+  route("GET", /^\/prompt$/, ({ res, rt }) =>
+    sendJson(res, 200, { exec_info: { queue_remaining: rt.tasksRemaining() } }),
+  );
 
-route("POST", /^\/prompt$/, async ({ res, rt, host, body }) => {
-  const json = parseJson(await body());
-  if (typeof json !== "object" || json === null) throw new HttpError(500, INTERNAL_ERROR);
-  const data = json as Record<string, unknown>;
-  let number: number;
-  if (!Array.isArray(json) && "number" in data) {
+  route("POST", /^\/prompt$/, async ({ res, rt, host, body }) => {
+    const json = parseJson(await body());
+    if (typeof json !== "object" || json === null) throw new HttpError(500, INTERNAL_ERROR);
+    const data = json as Record<string, unknown>;
+    let number: number;
+    if (!Array.isArray(json) && "number" in data) {
+      try {
+        number = pyFloatValue(data.number);
+      } catch {
+        throw new HttpError(500, INTERNAL_ERROR);
+      }
+    } else {
+      number = rt.number;
+      if (!Array.isArray(json) && "front" in data && pyBool(data.front)) number = -number;
+      rt.number++;
+    }
+    if (Array.isArray(json) || !("prompt" in data)) {
+      const error = { type: "no_prompt", message: "No prompt provided", details: "No prompt provided", extra_info: {} };
+      return sendJson(res, 400, { error, node_errors: {} });
+    }
+    const prompt = data.prompt;
+    const promptId = "prompt_id" in data ? pyStr(data.prompt_id) : randomUUID();
+    let valid: Awaited<ReturnType<typeof validatePrompt>>;
     try {
-      number = pyFloatValue(data.number);
+      valid = await validatePrompt({ registry: host.registry }, prompt, data.partial_execution_targets);
+    } catch (error) {
+      if (error instanceof ServerError) throw new HttpError(500, INTERNAL_ERROR);
+      throw error;
+    }
+    let extraData: Record<string, unknown> = {};
+    if ("extra_data" in data) extraData = asDict(data.extra_data);
+    if ("client_id" in data) extraData.client_id = data.client_id;
+    if (!valid.ok) return sendJson(res, 400, { error: valid.error, node_errors: valid.nodeErrors });
+    const sensitive: Record<string, unknown> = {};
+    for (const key of SENSITIVE_EXTRA_DATA_KEYS) {
+      if (key in extraData) {
+        sensitive[key] = extraData[key];
+        delete extraData[key];
+      }
+    }
+    const item: QueueItem = [number, promptId, prompt as QueueItem[2], extraData, valid.outputs, sensitive];
+    host.promptAccepted({
+      prompt_id: promptId,
+      number,
+      ...(typeof extraData.client_id === "string" ? { client_id: extraData.client_id } : {}),
+      prompt: structuredClone(prompt),
+    });
+    rt.put(item);
+    sendJson(res, 200, { prompt_id: promptId, number, node_errors: valid.nodeErrors });
+  });
+
+  route("GET", /^\/queue$/, ({ res, rt }) => {
+    const q = rt.currentQueue();
+    sendJson(res, 200, { queue_running: q.running, queue_pending: q.pending });
+  });
+
+  route("POST", /^\/queue$/, async ({ res, rt, body }) => {
+    const data = asDict(parseJson(await body()));
+    if ("clear" in data && pyBool(data.clear)) rt.wipeQueue();
+    if ("delete" in data) {
+      for (const id of iterable(data.delete)) rt.deleteQueueItem(id);
+    }
+    sendEmpty(res, 200);
+  });
+
+  route("GET", /^\/history$/, ({ res, rt, url }) => {
+    const maxRaw = url.searchParams.get("max_items");
+    const offsetRaw = url.searchParams.get("offset");
+    let maxItems: number | undefined;
+    let offset = -1;
+    try {
+      if (maxRaw !== null) maxItems = pyInt(maxRaw);
+      if (offsetRaw !== null) offset = pyInt(offsetRaw);
     } catch {
       throw new HttpError(500, INTERNAL_ERROR);
     }
-  } else {
-    number = rt.number;
-    if (!Array.isArray(json) && "front" in data && pyBool(data.front)) number = -number;
-    rt.number++;
-  }
-  if (Array.isArray(json) || !("prompt" in data)) {
-    const error = { type: "no_prompt", message: "No prompt provided", details: "No prompt provided", extra_info: {} };
-    return sendJson(res, 400, { error, node_errors: {} });
-  }
-  const prompt = data.prompt;
-  const promptId = "prompt_id" in data ? pyStr(data.prompt_id) : randomUUID();
-  let valid: Awaited<ReturnType<typeof validatePrompt>>;
-  try {
-    valid = await validatePrompt({ registry: host.registry }, prompt, data.partial_execution_targets);
-  } catch (error) {
-    if (error instanceof ServerError) throw new HttpError(500, INTERNAL_ERROR);
-    throw error;
-  }
-  let extraData: Record<string, unknown> = {};
-  if ("extra_data" in data) extraData = asDict(data.extra_data);
-  if ("client_id" in data) extraData.client_id = data.client_id;
-  if (!valid.ok) return sendJson(res, 400, { error: valid.error, node_errors: valid.nodeErrors });
-  const sensitive: Record<string, unknown> = {};
-  for (const key of SENSITIVE_EXTRA_DATA_KEYS) {
-    if (key in extraData) {
-      sensitive[key] = extraData[key];
-      delete extraData[key];
-    }
-  }
-  const item: QueueItem = [number, promptId, prompt as QueueItem[2], extraData, valid.outputs, sensitive];
-  host.promptAccepted({
-    prompt_id: promptId,
-    number,
-    ...(typeof extraData.client_id === "string" ? { client_id: extraData.client_id } : {}),
-    prompt: structuredClone(prompt),
+    sendJson(res, 200, rt.getHistory(maxItems, offset));
   });
-  rt.put(item);
-  sendJson(res, 200, { prompt_id: promptId, number, node_errors: valid.nodeErrors });
-});
 
-route("GET", /^\/queue$/, ({ res, rt }) => {
-  const q = rt.currentQueue();
-  sendJson(res, 200, { queue_running: q.running, queue_pending: q.pending });
-});
-
-route("POST", /^\/queue$/, async ({ res, rt, body }) => {
-  const data = asDict(parseJson(await body()));
-  if ("clear" in data && pyBool(data.clear)) rt.wipeQueue();
-  if ("delete" in data) {
-    for (const id of iterable(data.delete)) rt.deleteQueueItem(id);
-  }
-  sendEmpty(res, 200);
-});
-
-function iterable(v: unknown): unknown[] {
-  if (Array.isArray(v)) return v;
-  if (typeof v === "string") return [...v];
-  if (typeof v === "object" && v !== null) return Object.keys(v);
-  throw new HttpError(500, INTERNAL_ERROR);
-}
-
-route("GET", /^\/history$/, ({ res, rt, url }) => {
-  const maxRaw = url.searchParams.get("max_items");
-  const offsetRaw = url.searchParams.get("offset");
-  let maxItems: number | undefined;
-  let offset = -1;
-  try {
-    if (maxRaw !== null) maxItems = pyInt(maxRaw);
-    if (offsetRaw !== null) offset = pyInt(offsetRaw);
-  } catch {
-    throw new HttpError(500, INTERNAL_ERROR);
-  }
-  sendJson(res, 200, rt.getHistory(maxItems, offset));
-});
-
-route("GET", /^\/history\/([^/]+)$/, ({ res, rt, params }) => {
-  const id = params[0] as string;
-  const entry = rt.history.get(id);
-  sendJson(res, 200, entry === undefined ? {} : { [id]: entry });
-});
-
-route("POST", /^\/history$/, async ({ res, rt, body }) => {
-  const data = asDict(parseJson(await body()));
-  if ("clear" in data && pyBool(data.clear)) rt.history.clear();
-  if ("delete" in data) {
-    for (const id of iterable(data.delete)) if (typeof id === "string") rt.history.delete(id);
-  }
-  sendEmpty(res, 200);
-});
-
-route("POST", /^\/interrupt$/, async ({ res, rt, body }) => {
-  let data: unknown;
-  try {
-    data = JSON.parse((await body()).toString("utf8"));
-  } catch {
-    data = {};
-  }
-  const dict = asDict(data);
-  const promptId = dict.prompt_id;
-  if (pyBool(promptId)) {
-    if (rt.runningPromptIds().some((id) => id === promptId)) rt.interrupt.flag = true;
-  } else rt.interrupt.flag = true;
-  sendEmpty(res, 200);
-});
-
-route("POST", /^\/free$/, async ({ res, rt, body }) => {
-  const data = asDict(parseJson(await body()));
-  const unload = data.unload_models ?? false;
-  const free = data.free_memory ?? false;
-  if (pyBool(unload)) rt.setFlag("unload_models", unload);
-  if (pyBool(free)) rt.setFlag("free_memory", free);
-  sendEmpty(res, 200);
-});
-
-route("GET", /^\/view$/, ({ res, url, host }) => {
-  const q = url.searchParams;
-  const raw = q.get("filename");
-  if (raw === null) return sendEmpty(res, 404);
-  const [annotated, annotatedDir] = annotatedFilepath(raw);
-  if (!annotated) return sendEmpty(res, 400);
-  if (annotated.startsWith("/") || annotated.includes("..")) return sendEmpty(res, 400);
-  let dirType: DirType | undefined = annotatedDir;
-  if (dirType === undefined) {
-    const t = q.get("type") ?? "output";
-    dirType = t === "input" || t === "output" || t === "temp" ? t : undefined;
-  }
-  if (dirType === undefined) return sendEmpty(res, 400);
-  let outputDir = DIRS[dirType];
-  const subfolder = q.get("subfolder");
-  if (subfolder !== null) {
-    const full = absJoin(outputDir, subfolder);
-    if (commonpath(full, outputDir) !== outputDir) return sendEmpty(res, 403);
-    outputDir = full;
-  }
-  const filename = path.basename(annotated);
-  const stored = host.files.read(absJoin(outputDir, filename));
-  if (stored === undefined) return sendEmpty(res, 404);
-  const channel = q.get("channel");
-  const preview = q.get("preview");
-  if (preview !== null) {
-    const info = preview.split(";");
-    let format = info[0] as string;
-    if ((format !== "webp" && format !== "jpeg") || (channel ?? "").includes("a")) format = "webp";
-    const last = info[info.length - 1] as string;
-    const quality = /^\d+$/.test(last) ? Number(last) : 90;
-    const decoded = decodePng(stored.bytes);
-    // undecodable (non-PNG) files: the stored bytes under the preview's content type
-    if (decoded === null) return sendBytes(res, `image/${format}`, filename, stored.bytes);
-    const rgbOnly = format === "jpeg" || channel === "rgb";
-    const bytes =
-      format === "jpeg"
-        ? encodeJpeg(decoded, quality)
-        : encodeWebpLossless(rgbOnly ? { ...decoded, data: opaque(decoded) } : decoded);
-    return sendBytes(res, `image/${format}`, filename, bytes);
-  }
-  if (channel === "rgb" || channel === "a") {
-    const decoded = decodePng(stored.bytes);
-    if (decoded === null) return sendBytes(res, "image/png", filename, stored.bytes);
-    const n = decoded.width * decoded.height;
-    const out = new Uint8Array(n * (channel === "rgb" ? 3 : 4));
-    for (let i = 0; i < n; i++) {
-      if (channel === "rgb") {
-        out[i * 3] = decoded.data[i * 4] as number;
-        out[i * 3 + 1] = decoded.data[i * 4 + 1] as number;
-        out[i * 3 + 2] = decoded.data[i * 4 + 2] as number;
-      } else out[i * 4 + 3] = decoded.data[i * 4 + 3] as number;
-    }
-    const png = encodePng({ width: decoded.width, height: decoded.height, channels: channel === "rgb" ? 3 : 4, data: out });
-    return sendBytes(res, "image/png", filename, png);
-  }
-  let contentType = guessType(filename) ?? "application/octet-stream";
-  if (["text/html", "text/html-sandboxed", "application/xhtml+xml", "text/javascript", "text/css"].includes(contentType)) {
-    contentType = "application/octet-stream";
-  }
-  sendBytes(res, contentType, filename, stored.bytes);
-});
-
-route("POST", /^\/upload\/image$/, async ({ req, res, host, body }) => {
-  const form = parseForm(await body(), req.headers["content-type"]);
-  if (form === undefined) throw new HttpError(500, INTERNAL_ERROR);
-  const image = form.get("image");
-  const field = (name: string): string | undefined => {
-    const v = form.get(name);
-    return typeof v === "string" ? v : undefined;
-  };
-  if (image === undefined || image === "") return sendEmpty(res, 400);
-  if (typeof image === "string") throw new HttpError(500, INTERNAL_ERROR); // str has no .file
-  const result = uploadImage(host.files, image, {
-    type: field("type"),
-    subfolder: field("subfolder"),
-    overwrite: field("overwrite"),
+  route("GET", /^\/history\/([^/]+)$/, ({ res, rt, params }) => {
+    const id = params[0] as string;
+    const entry = rt.history.get(id);
+    sendJson(res, 200, entry === undefined ? {} : { [id]: entry });
   });
-  if (result.status !== 200) {
-    if (result.status === 500) throw new HttpError(500, INTERNAL_ERROR);
-    return sendEmpty(res, result.status);
-  }
-  host.uploaded({ name: result.name, subfolder: result.subfolder, type: result.type, bytes: image.bytes });
-  sendJson(res, 200, { name: result.name, subfolder: result.subfolder, type: result.type });
-});
+
+  route("POST", /^\/history$/, async ({ res, rt, body }) => {
+    const data = asDict(parseJson(await body()));
+    if ("clear" in data && pyBool(data.clear)) rt.history.clear();
+    if ("delete" in data) {
+      for (const id of iterable(data.delete)) if (typeof id === "string") rt.history.delete(id);
+    }
+    sendEmpty(res, 200);
+  });
+
+  route("POST", /^\/interrupt$/, async ({ res, rt, body }) => {
+    let data: unknown;
+    try {
+      data = JSON.parse((await body()).toString("utf8"));
+    } catch {
+      data = {};
+    }
+    const dict = asDict(data);
+    const promptId = dict.prompt_id;
+    if (pyBool(promptId)) {
+      if (rt.runningPromptIds().some((id) => id === promptId)) rt.interrupt.flag = true;
+    } else rt.interrupt.flag = true;
+    sendEmpty(res, 200);
+  });
+
+  route("POST", /^\/free$/, async ({ res, rt, body }) => {
+    const data = asDict(parseJson(await body()));
+    const unload = data.unload_models ?? false;
+    const free = data.free_memory ?? false;
+    if (pyBool(unload)) rt.setFlag("unload_models", unload);
+    if (pyBool(free)) rt.setFlag("free_memory", free);
+    sendEmpty(res, 200);
+  });
+
+  route("GET", /^\/view$/, ({ res, url, host }) => {
+    const q = url.searchParams;
+    const raw = q.get("filename");
+    if (raw === null) return sendEmpty(res, 404);
+    const [annotated, annotatedDir] = annotatedFilepath(raw);
+    if (!annotated) return sendEmpty(res, 400);
+    if (annotated.startsWith("/") || annotated.includes("..")) return sendEmpty(res, 400);
+    let dirType: DirType | undefined = annotatedDir;
+    if (dirType === undefined) {
+      const t = q.get("type") ?? "output";
+      dirType = t === "input" || t === "output" || t === "temp" ? t : undefined;
+    }
+    if (dirType === undefined) return sendEmpty(res, 400);
+    let outputDir = DIRS[dirType];
+    const subfolder = q.get("subfolder");
+    if (subfolder !== null) {
+      const full = absJoin(outputDir, subfolder);
+      if (commonpath(full, outputDir) !== outputDir) return sendEmpty(res, 403);
+      outputDir = full;
+    }
+    const filename = path.basename(annotated);
+    const stored = host.files.read(absJoin(outputDir, filename));
+    if (stored === undefined) return sendEmpty(res, 404);
+    const channel = q.get("channel");
+    const preview = q.get("preview");
+    if (preview !== null) {
+      const info = preview.split(";");
+      let format = info[0] as string;
+      if ((format !== "webp" && format !== "jpeg") || (channel ?? "").includes("a")) format = "webp";
+      const last = info[info.length - 1] as string;
+      const quality = /^\d+$/.test(last) ? Number(last) : 90;
+      const decoded = decodePng(stored.bytes);
+      // undecodable (non-PNG) files: the stored bytes under the preview's content type
+      if (decoded === null) return sendBytes(res, `image/${format}`, filename, stored.bytes);
+      const rgbOnly = format === "jpeg" || channel === "rgb";
+      const bytes =
+        format === "jpeg"
+          ? encodeJpeg(decoded, quality)
+          : encodeWebpLossless(rgbOnly ? { ...decoded, data: opaque(decoded) } : decoded);
+      return sendBytes(res, `image/${format}`, filename, bytes);
+    }
+    if (channel === "rgb" || channel === "a") {
+      const decoded = decodePng(stored.bytes);
+      if (decoded === null) return sendBytes(res, "image/png", filename, stored.bytes);
+      const n = decoded.width * decoded.height;
+      const out = new Uint8Array(n * (channel === "rgb" ? 3 : 4));
+      for (let i = 0; i < n; i++) {
+        if (channel === "rgb") {
+          out[i * 3] = decoded.data[i * 4] as number;
+          out[i * 3 + 1] = decoded.data[i * 4 + 1] as number;
+          out[i * 3 + 2] = decoded.data[i * 4 + 2] as number;
+        } else out[i * 4 + 3] = decoded.data[i * 4 + 3] as number;
+      }
+      const png = encodePng({
+        width: decoded.width,
+        height: decoded.height,
+        channels: channel === "rgb" ? 3 : 4,
+        data: out,
+      });
+      return sendBytes(res, "image/png", filename, png);
+    }
+    let contentType = guessType(filename) ?? "application/octet-stream";
+    if (
+      ["text/html", "text/html-sandboxed", "application/xhtml+xml", "text/javascript", "text/css"].includes(contentType)
+    ) {
+      contentType = "application/octet-stream";
+    }
+    sendBytes(res, contentType, filename, stored.bytes);
+  });
+
+  route("POST", /^\/upload\/image$/, async ({ req, res, host, body }) => {
+    const form = parseForm(await body(), req.headers["content-type"]);
+    if (form === undefined) throw new HttpError(500, INTERNAL_ERROR);
+    const image = form.get("image");
+    const field = (name: string): string | undefined => {
+      const v = form.get(name);
+      return typeof v === "string" ? v : undefined;
+    };
+    if (image === undefined || image === "") return sendEmpty(res, 400);
+    if (typeof image === "string") throw new HttpError(500, INTERNAL_ERROR); // str has no .file
+    const result = uploadImage(host.files, image, {
+      type: field("type"),
+      subfolder: field("subfolder"),
+      overwrite: field("overwrite"),
+    });
+    if (result.status !== 200) {
+      if (result.status === 500) throw new HttpError(500, INTERNAL_ERROR);
+      return sendEmpty(res, result.status);
+    }
+    host.uploaded({ name: result.name, subfolder: result.subfolder, type: result.type, bytes: image.bytes });
+    sendJson(res, 200, { name: result.name, subfolder: result.subfolder, type: result.type });
+  });
 
   return routes;
 }

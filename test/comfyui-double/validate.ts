@@ -69,7 +69,9 @@ function getItem(node: unknown, key: string): unknown {
   if (node === null || typeof node !== "object" || Array.isArray(node)) {
     throw new PyError(
       "TypeError",
-      Array.isArray(node) ? "list indices must be integers or slices, not str" : `'${pyTypeName(node)}' object is not subscriptable`,
+      Array.isArray(node)
+        ? "list indices must be integers or slices, not str"
+        : `'${pyTypeName(node)}' object is not subscriptable`,
     );
   }
   if (!Object.hasOwn(node, key)) throw new PyError("KeyError", pyRepr(key));
@@ -146,15 +148,20 @@ async function validateInputs(
     const classType = getItem(node, "class_type");
     const cls = env.registry.get(String(classType)) as NodeClass;
     const classInputs = cls.inputTypes();
+    const inputsObj = (inputs ?? {}) as Record<string, unknown>;
     const required = classInputs.required ?? {};
     const optional = classInputs.optional ?? {};
+    if (cls.returnTypes === undefined && typeof inputs === "object" && inputs !== null) {
+      // schema not recorded: accept any type, but still validate what its links lead to
+      for (const [k, v] of Object.entries(inputsObj)) if (Array.isArray(v)) optional[k] = ["*"];
+    }
     const validInputs = [...new Set([...Object.keys(required), ...Object.keys(optional)])];
     const validateArgs = cls.validateInputs?.args ?? [];
     const errors: ValidationError[] = [];
     let valid = true;
-    const inputsObj = (inputs ?? {}) as Record<string, unknown>;
     if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) {
-      if (validInputs.length > 0) throw new PyError("TypeError", `argument of type '${pyTypeName(inputs)}' is not iterable`);
+      if (validInputs.length > 0)
+        throw new PyError("TypeError", `argument of type '${pyTypeName(inputs)}' is not iterable`);
     }
 
     for (const x of validInputs) {
@@ -339,7 +346,13 @@ export async function validatePrompt(
   const outputs: string[] = [];
   for (const [x, node] of Object.entries(prompt)) {
     const hasClassType =
-      typeof node === "string" ? node.includes("class_type") : Array.isArray(node) ? node.includes("class_type") : isPlainObject(node) ? "class_type" in node : undefined;
+      typeof node === "string"
+        ? node.includes("class_type")
+        : Array.isArray(node)
+          ? node.includes("class_type")
+          : isPlainObject(node)
+            ? "class_type" in node
+            : undefined;
     if (hasClassType === undefined) throw new ServerError("node is not a dict");
     if (!hasClassType || !isPlainObject(node)) {
       if (!isPlainObject(node) && hasClassType) throw new ServerError("node is not a dict");
@@ -430,7 +443,12 @@ export async function validatePrompt(
     const details = failures.flatMap(([, errs]) => errs.map((e) => `${e.message}: ${e.details}`)).join("\n");
     return {
       ok: false,
-      error: { type: "prompt_outputs_failed_validation", message: "Prompt outputs failed validation", details, extra_info: {} },
+      error: {
+        type: "prompt_outputs_failed_validation",
+        message: "Prompt outputs failed validation",
+        details,
+        extra_info: {},
+      },
       nodeErrors,
     };
   }

@@ -12,7 +12,12 @@ import { pyDumps } from "./py.ts";
 
 export const SERVER_FEATURES = { supports_preview_metadata: true, max_upload_size: 104857600 };
 
-export const BinaryEventTypes = { PREVIEW_IMAGE: 1, UNENCODED_PREVIEW_IMAGE: 2, TEXT: 3, PREVIEW_IMAGE_WITH_METADATA: 4 };
+export const BinaryEventTypes = {
+  PREVIEW_IMAGE: 1,
+  UNENCODED_PREVIEW_IMAGE: 2,
+  TEXT: 3,
+  PREVIEW_IMAGE_WITH_METADATA: 4,
+};
 
 /** A blocked event loop (Python GC holding the GIL): while active, HTTP handlers and websocket sends wait. */
 export class Stall {
@@ -89,7 +94,8 @@ export class Hub {
   private enqueue(frame: () => Buffer | string, sid: string | null): void {
     this.outbox.push(() => {
       const data = frame();
-      const targets = sid === null ? [...this.sockets.values()] : [this.sockets.get(sid)].filter((s) => s !== undefined);
+      const targets =
+        sid === null ? [...this.sockets.values()] : [this.sockets.get(sid)].filter((s) => s !== undefined);
       for (const ws of targets) {
         if (ws.readyState === ws.OPEN) ws.send(data, { binary: typeof data !== "string" });
       }
@@ -145,7 +151,8 @@ export class Hub {
       if (first && msg.type === "feature_flags") {
         const flags = msg.data === undefined ? {} : msg.data;
         const meta = this.metadata.get(mySid);
-        if (meta) meta.feature_flags = (typeof flags === "object" && flags !== null ? flags : {}) as Record<string, unknown>;
+        if (meta)
+          meta.feature_flags = (typeof flags === "object" && flags !== null ? flags : {}) as Record<string, unknown>;
         this.send("feature_flags", SERVER_FEATURES, mySid);
       }
       first = false;
@@ -155,10 +162,6 @@ export class Hub {
       this.metadata.delete(mySid);
     });
     ws.on("error", () => {});
-  }
-
-  terminateAll(): void {
-    for (const ws of this.sockets.values()) ws.terminate();
   }
 
   queueUpdated(): void {

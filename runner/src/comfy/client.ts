@@ -33,7 +33,11 @@ const SystemStats = z.looseObject({
   system: z.looseObject({ comfyui_version: z.string().nullish() }).nullish(),
 });
 
-const UploadAnswer = z.looseObject({ name: z.string().min(1), subfolder: z.string().nullish(), type: z.string().nullish() });
+const UploadAnswer = z.looseObject({
+  name: z.string().min(1),
+  subfolder: z.string().nullish(),
+  type: z.string().nullish(),
+});
 
 const PromptAccepted = z.looseObject({
   prompt_id: z.string().min(1),
@@ -139,7 +143,8 @@ export class ComfyClient {
       headers: { "content-type": "application/json" },
       signal,
     });
-    if (res.status !== 200) throw new ComfyProtocolError(`ComfyUI answered POST ${path} with ${res.status}`, res.status);
+    if (res.status !== 200)
+      throw new ComfyProtocolError(`ComfyUI answered POST ${path} with ${res.status}`, res.status);
   }
 
   /** GET /system_stats: reachable, and which version. */
@@ -161,7 +166,9 @@ export class ComfyClient {
       `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="${safeName}"\r\n` +
         `Content-Type: ${contentType}\r\n\r\n`,
     );
-    const tail = Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="type"\r\n\r\ninput\r\n--${boundary}--\r\n`);
+    const tail = Buffer.from(
+      `\r\n--${boundary}\r\nContent-Disposition: form-data; name="type"\r\n\r\ninput\r\n--${boundary}--\r\n`,
+    );
     const body = Buffer.concat([head, bytes, tail]);
     const res = await this.call("POST", "/upload/image", {
       body,
@@ -173,7 +180,8 @@ export class ComfyClient {
       throw new ComfyProtocolError(`ComfyUI refused the input image ${safeName} (HTTP ${res.status})`, res.status);
     }
     const parsed = UploadAnswer.safeParse(parseJson(res.text));
-    if (!parsed.success) throw new ComfyProtocolError("ComfyUI's answer to POST /upload/image has an unexpected shape", 200);
+    if (!parsed.success)
+      throw new ComfyProtocolError("ComfyUI's answer to POST /upload/image has an unexpected shape", 200);
     return { name: parsed.data.name, subfolder: parsed.data.subfolder ?? "" };
   }
 
@@ -192,7 +200,8 @@ export class ComfyClient {
     const body = parseJson(res.text);
     if (res.status === 200) {
       const accepted = PromptAccepted.safeParse(body);
-      if (!accepted.success) throw new ComfyProtocolError("ComfyUI's answer to POST /prompt has an unexpected shape", 200);
+      if (!accepted.success)
+        throw new ComfyProtocolError("ComfyUI's answer to POST /prompt has an unexpected shape", 200);
       return { kind: "accepted", promptId: accepted.data.prompt_id, nodeErrors: accepted.data.node_errors ?? {} };
     }
     return { kind: "rejected", status: res.status, body, text: res.text.slice(0, 2000) };
@@ -243,7 +252,10 @@ export class ComfyClient {
       if (res.status === 502 || res.status === 503 || res.status === 504) {
         throw new ComfyUnavailableError(`ComfyUI answered GET /view with ${res.status}`);
       }
-      throw new ComfyProtocolError(`ComfyUI has no file ${ref.type}/${ref.subfolder}/${ref.filename} (HTTP ${res.status})`, res.status);
+      throw new ComfyProtocolError(
+        `ComfyUI has no file ${ref.type}/${ref.subfolder}/${ref.filename} (HTTP ${res.status})`,
+        res.status,
+      );
     }
     return res;
   }

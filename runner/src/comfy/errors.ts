@@ -51,7 +51,7 @@ function clip(text: string, max = MAX_MESSAGE): string {
 
 function describeValue(value: unknown): string {
   if (value === undefined) return "";
-  const text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
   return clip(text, 80);
 }
 

@@ -66,7 +66,12 @@ export function outcomeFromHistory(entry: HistoryEntry): PromptOutcome | null {
   if (interrupted) return { status: "interrupted", nodeId: interrupted.nodeId, startedAt, endedAt };
   if (status.status_str === "success" || status.completed === true) return { status: "success", startedAt, endedAt };
   if (status.status_str === "error") {
-    return { status: "error", data: { exception_message: "ComfyUI reported the prompt as failed" }, startedAt, endedAt };
+    return {
+      status: "error",
+      data: { exception_message: "ComfyUI reported the prompt as failed" },
+      startedAt,
+      endedAt,
+    };
   }
   return null;
 }

@@ -12,9 +12,7 @@ const NodeId = z.string();
 export const StatusMessage = z.object({
   type: z.literal("status"),
   data: z.looseObject({
-    status: z
-      .looseObject({ exec_info: z.looseObject({ queue_remaining: z.number() }) })
-      .nullish(),
+    status: z.looseObject({ exec_info: z.looseObject({ queue_remaining: z.number() }) }).nullish(),
     sid: z.string().nullish(),
   }),
 });

@@ -219,6 +219,17 @@ export class PromptWatcher {
     this.wsImages.push({ node_id: nodeId, bytes: image, content_type: contentType });
   }
 
+  /**
+   * Websocket-only outputs (SaveImageWebsocket) arrive as binary frames before the prompt's last messages;
+   * /history may answer first. While the socket is up, wait for the websocket's own end of the prompt.
+   */
+  private awaitWsEnd(outcome: PromptOutcome): boolean {
+    const nodes = this.options.wsOutputNodes;
+    return (
+      outcome.status === "success" && nodes !== undefined && nodes.size > 0 && !this.wsGap && this.socket.isOpen && !this.sawEnd
+    );
+  }
+
   private schedulePoll(ms: number): void {
     if (this.disposed || this.settled) return;
     if (this.pollTimer) clearTimeout(this.pollTimer);
@@ -254,6 +265,10 @@ export class PromptWatcher {
         const outcome = outcomeFromHistory(entry);
         if (outcome) {
           this.entry = entry;
+          if (this.awaitWsEnd(outcome)) {
+            this.schedulePoll(this.pollMs);
+            return;
+          }
           if (!this.settled) this.log.debug("prompt outcome from /history", { why, status: outcome.status });
           this.settle(outcome);
           return;

@@ -23,6 +23,7 @@ export function allRouteDocs(): RouteDoc[] {
     ...meDocs,
     ...poolDocs,
     ...jobDocs,
+    ...deliveryDocs,
     ...fileDocs,
     ...runnerDocs,
     ...chatDocs,

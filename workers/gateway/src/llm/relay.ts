@@ -1,6 +1,6 @@
 /**
- * Streams an upstream SSE answer to the client event by event, with backpressure (a pull source: the
- * upstream is read only when the client is ready for more), while watching the events for usage and,
+ * Streams an upstream SSE answer to the client event by event, with backpressure (each write completes
+ * only once the client has read it, and the upstream is read only after that), while watching the events for usage and,
  * when the answer may be cached, rebuilding the completion. Nothing is buffered beyond one partial event;
  * chunks that hold whole events and need no change are passed on as the same bytes.
  *
@@ -149,12 +149,8 @@ export function relayStream(
     return true;
   }
 
-  /** Passes on a chunk's events (the same bytes when nothing changed); false when nothing was left to pass. */
-  function forward(
-    controller: ReadableStreamDefaultController<Uint8Array>,
-    chunk: Uint8Array,
-    blocks: string[],
-  ): boolean {
+  /** What to pass on for a chunk's events: the same bytes when nothing changed, null when nothing is left. */
+  function forward(chunk: Uint8Array, blocks: string[]): Uint8Array | null {
     const aligned = splitter.aligned;
     let out = "";
     let changed = false;
@@ -170,82 +166,82 @@ export function relayStream(
         changed = true;
       }
     }
-    if (aligned && !changed) controller.enqueue(chunk);
-    else if (out !== "") controller.enqueue(encoder.encode(out));
-    else return false;
-    return true;
+    if (aligned && !changed) return chunk;
+    return out === "" ? null : encoder.encode(out);
   }
 
-  function end(controller: ReadableStreamDefaultController<Uint8Array>, tail: string): void {
-    if (tail !== "") controller.enqueue(encoder.encode(tail));
-    controller.close();
-    finish(false);
-  }
-
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        for (;;) {
-          let result: ReadableStreamReadResult<Uint8Array>;
-          waitingSince = Date.now();
-          try {
-            result = await reader.read();
-          } catch (err) {
-            if (!idleFired) {
-              warn("llm stream read failed", {
-                request_id: options.requestId,
-                upstream: options.upstream,
-                error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-              });
-            }
-            failure = idleFired
-              ? upstreamTimedOut(options.upstream)
-              : upstreamBroken(options.upstream, "closed the connection mid-stream.");
-            end(controller, errorEvent(failure, options.requestId));
-            return;
-          } finally {
-            waitingSince = null;
-          }
-          if (idleFired) {
-            failure = upstreamTimedOut(options.upstream);
-            end(controller, errorEvent(failure, options.requestId));
-            return;
-          }
-          if (result.done) {
-            let tail = "";
-            const last = splitter.end();
-            if (last !== null && !sawDone) tail += onBlock(last) ?? `${last}\n\n`;
-            if (!sawDone && !upstreamError) {
-              if (allFinished()) {
-                tail += SSE_DONE;
-              } else {
-                failure = upstreamBroken(options.upstream, "ended the stream before the answer was complete.");
-                tail += errorEvent(failure, options.requestId);
-              }
-            }
-            end(controller, tail);
-            return;
-          }
-          const blocks = splitter.push(result.value);
-          const passed = blocks.length > 0 && forward(controller, result.value, blocks);
-          if (sawDone) {
-            // The answer is whole: end here (a client that leaves right after [DONE] must not spoil it).
-            end(controller, "");
-            reader.cancel().catch((err: unknown) => {
-              warn("llm stream cancel failed", { request_id: options.requestId, error: String(err) });
-            });
-            return;
-          }
-          // A pull must enqueue something, or the client's pending read would wait forever: read on.
-          if (passed) return;
+  /** Reads the upstream and writes the client's side; each write waits for the client to take it. */
+  async function pump(writer: WritableStreamDefaultWriter<Uint8Array>): Promise<void> {
+    const close = async (tail: string) => {
+      if (tail !== "") await writer.write(encoder.encode(tail));
+      await writer.close();
+      finish(false);
+    };
+    for (;;) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      waitingSince = Date.now();
+      try {
+        result = await reader.read();
+      } catch (err) {
+        if (!idleFired) {
+          warn("llm stream read failed", {
+            request_id: options.requestId,
+            upstream: options.upstream,
+            error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+          });
         }
-      },
-      async cancel(reason) {
-        finish(true);
-        await reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  return { stream, done };
+        failure = idleFired
+          ? upstreamTimedOut(options.upstream)
+          : upstreamBroken(options.upstream, "closed the connection mid-stream.");
+        await close(errorEvent(failure, options.requestId));
+        return;
+      } finally {
+        waitingSince = null;
+      }
+      if (idleFired) {
+        failure = upstreamTimedOut(options.upstream);
+        await close(errorEvent(failure, options.requestId));
+        return;
+      }
+      if (result.done) {
+        let tail = "";
+        const last = splitter.end();
+        if (last !== null && !sawDone) tail += onBlock(last) ?? `${last}\n\n`;
+        if (!sawDone && !upstreamError) {
+          if (allFinished()) {
+            tail += SSE_DONE;
+          } else {
+            failure = upstreamBroken(options.upstream, "ended the stream before the answer was complete.");
+            tail += errorEvent(failure, options.requestId);
+          }
+        }
+        await close(tail);
+        return;
+      }
+      const blocks = splitter.push(result.value);
+      const out = blocks.length > 0 ? forward(result.value, blocks) : null;
+      if (out !== null) await writer.write(out);
+      if (sawDone) {
+        // The answer is whole: end here (a client that leaves right after [DONE] must not spoil it).
+        reader.cancel().catch((err: unknown) => {
+          warn("llm stream cancel failed", { request_id: options.requestId, error: String(err) });
+        });
+        await close("");
+        return;
+      }
+    }
+  }
+
+  // workerd's IdentityTransformStream: a native byte stream whose writes complete only once the client
+  // has read them, so the upstream is read no faster than the client takes the answer.
+  const { readable, writable } = new IdentityTransformStream();
+  const writer = writable.getWriter();
+  pump(writer).catch((err: unknown) => {
+    // A write failed: the client went away (its side was canceled). Stop reading the upstream.
+    finish(true);
+    reader.cancel(err).catch((cancelErr: unknown) => {
+      warn("llm stream cancel failed", { request_id: options.requestId, error: String(cancelErr) });
+    });
+  });
+  return { stream: readable, done };
 }

@@ -155,23 +155,6 @@ export function chatRoutes(): Hono<AppEnv> {
     }
 
     d.deadline.clear();
-    if (c.req.header("x-bench-raw")) return c.body(d.response.body, 200, { ...SSE_HEADERS, "x-cache": xCache });
-    if (c.req.header("x-bench-ts")) return c.body(d.response.body.pipeThrough(new TransformStream()), 200, { ...SSE_HEADERS, "x-cache": xCache });
-    if (c.req.header("x-bench-ts2")) {
-      const dec = new TextDecoder(); const enc = new TextEncoder();
-      return c.body(d.response.body.pipeThrough(new TransformStream({ transform(chunk, ctl) { ctl.enqueue(enc.encode(dec.decode(chunk, { stream: true }))); } })), 200, { ...SSE_HEADERS, "x-cache": xCache });
-    }
-    if (c.req.header("x-bench-id")) {
-      const ts = new IdentityTransformStream();
-      const reader = d.response.body.getReader();
-      const writer = ts.writable.getWriter();
-      c.executionCtx.waitUntil((async () => { for (;;) { const r = await reader.read(); if (r.done) break; await writer.write(r.value); } await writer.close(); })());
-      return c.body(ts.readable, 200, { ...SSE_HEADERS, "x-cache": xCache });
-    }
-    if (c.req.header("x-bench-pull")) {
-      const reader = d.response.body.getReader();
-      return c.body(new ReadableStream({ async pull(ctl) { const r = await reader.read(); if (r.done) ctl.close(); else ctl.enqueue(r.value); } }, { highWaterMark: 0 }), 200, { ...SSE_HEADERS, "x-cache": xCache });
-    }
     const relay = relayStream(d.response.body, {
       upstream: d.upstream.name,
       requestId,

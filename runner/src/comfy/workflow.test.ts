@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
+import { inputFileName, outputPrefix, rewriteWorkflow, WorkflowRewriteError } from "./workflow.ts";
+
+const WORKFLOW: Workflow = {
+  "3": {
+    class_type: "KSampler",
+    inputs: {
+      seed: -1,
+      steps: 20,
+      cfg: 7,
+      model: ["4", 0],
+      positive: ["6", 0],
+      negative: ["7", 0],
+      latent_image: ["5", 0],
+    },
+  },
+  "10": { class_type: "LoadImage", inputs: { image: "input:10" } },
+  "11": { class_type: "LoadImageMask", inputs: { image: "input:11", channel: "alpha" } },
+  "12": { class_type: "KSamplerAdvanced", inputs: { noise_seed: -1, start_at_step: 0 } },
+  "13": { class_type: "RandomNoise", inputs: { noise_seed: 42 } },
+  "14": { class_type: "Custom", inputs: { control_seed: -1, seed_mode: -1, note: "input:10" } },
+  "9": { class_type: "SaveImage", inputs: { images: ["8", 0], filename_prefix: "../../etc/evil" } },
+  "20": { class_type: "SaveAnimatedWEBP", inputs: { images: ["8", 0], filename_prefix: "ComfyUI", fps: 6 } },
+  "4:7": { class_type: "VHS_VideoCombine", inputs: { images: ["8", 0], filename_prefix: "video/clip" } },
+};
+
+const INPUTS = new Map([
+  ["10", { name: "job_abc-10.png", subfolder: "" }],
+  ["11", { name: "job_abc-11 (1).png", subfolder: "sub" }],
+]);
+
+describe("rewriteWorkflow", () => {
+  it("puts uploaded names into LoadImage inputs, per-job prefixes into every output node, random seeds for -1", () => {
+    let n = 100;
+    const { workflow, prefixes, seeds } = rewriteWorkflow(WORKFLOW, {
+      jobId: "job_abc",
+      attempt: 2,
+      inputs: INPUTS,
+      randomSeed: () => n++,
+    });
+    expect(workflow["10"]!.inputs.image).toBe("job_abc-10.png");
+    expect(workflow["11"]!.inputs.image).toBe("sub/job_abc-11 (1).png");
+    expect(workflow["9"]!.inputs.filename_prefix).toBe("job_abc-a2-n9");
+    expect(workflow["20"]!.inputs.filename_prefix).toBe("job_abc-a2-n20");
+    expect(workflow["4:7"]!.inputs.filename_prefix).toBe("job_abc-a2-n4_7");
+    expect(prefixes).toEqual({ "9": "job_abc-a2-n9", "20": "job_abc-a2-n20", "4:7": "job_abc-a2-n4_7" });
+    expect(workflow["3"]!.inputs.seed).toBe(100);
+    expect(workflow["12"]!.inputs.noise_seed).toBe(101);
+    expect(workflow["14"]!.inputs.control_seed).toBe(102);
+    expect(seeds).toEqual({ "3.seed": 100, "12.noise_seed": 101, "14.control_seed": 102 });
+    // Untouched: explicit seeds, other -1 values, links, text that merely looks like a reference.
+    expect(workflow["13"]!.inputs.noise_seed).toBe(42);
+    expect(workflow["14"]!.inputs.seed_mode).toBe(-1);
+    expect(workflow["14"]!.inputs.note).toBe("input:10");
+    expect(workflow["3"]!.inputs.model).toEqual(["4", 0]);
+    // The stored workflow is not modified.
+    expect(WORKFLOW["9"]!.inputs.filename_prefix).toBe("../../etc/evil");
+    expect(WORKFLOW["3"]!.inputs.seed).toBe(-1);
+  });
+
+  it("draws default seeds in ComfyUI's range", () => {
+    const { workflow } = rewriteWorkflow(
+      { "1": { class_type: "KSampler", inputs: { seed: -1 } } },
+      {
+        jobId: "j",
+        attempt: 1,
+        inputs: new Map(),
+      },
+    );
+    const seed = workflow["1"]!.inputs.seed as number;
+    expect(Number.isSafeInteger(seed)).toBe(true);
+    expect(seed).toBeGreaterThanOrEqual(0);
+  });
+
+  it("gives concurrent jobs and attempts distinct prefixes", () => {
+    expect(outputPrefix("job_a", 1, "9")).not.toBe(outputPrefix("job_b", 1, "9"));
+    expect(outputPrefix("job_a", 1, "9")).not.toBe(outputPrefix("job_a", 2, "9"));
+  });
+
+  it("refuses a reference to an input the lease did not provide, naming the node", () => {
+    expect(() => rewriteWorkflow(WORKFLOW, { jobId: "j", attempt: 1, inputs: new Map() })).toThrow(
+      WorkflowRewriteError,
+    );
+    try {
+      rewriteWorkflow(WORKFLOW, { jobId: "j", attempt: 1, inputs: new Map() });
+    } catch (err) {
+      expect((err as WorkflowRewriteError).nodeId).toBe("10");
+      expect((err as WorkflowRewriteError).message).toContain("Node 10 (LoadImage)");
+    }
+  });
+});
+
+describe("inputFileName", () => {
+  it("adds an image extension ComfyUI recognises and keeps names safe", () => {
+    expect(inputFileName("abc-10", "image/png")).toBe("abc-10.png");
+    expect(inputFileName("abc-10", "image/jpeg")).toBe("abc-10.jpg");
+    expect(inputFileName("abc-10", "image/webp; charset=binary")).toBe("abc-10.webp");
+    expect(inputFileName("abc-10", null)).toBe("abc-10.png");
+    expect(inputFileName("photo.JPG", "image/png")).toBe("photo.JPG");
+    expect(inputFileName("../../x y", "image/gif")).toBe(".._.._x_y.gif");
+  });
+});
