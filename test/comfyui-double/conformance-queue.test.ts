@@ -53,7 +53,7 @@ describe("06 interrupt", () => {
   it("global interrupt lets the running node finish, stops before the next; targeted/idle interrupts; queue delete", async () => {
     const d = await start();
     await skipNumbers(d.url, 24);
-    d.setNodeDelay("ImageBlur", 150);
+    d.setNodeDelay("ImageBlur", 400); // the interrupts below must land while a blur runs
     const main = await open(d, "rec-interrupt-d777eb27");
     const observer = await open(d, "rec-observer-b7335e");
     const map = new Map<string, string>();
@@ -142,7 +142,7 @@ describe("07 queue, history, free and clients", () => {
   it("front:true, caller prompt_id/number/extra_data, no client_id, /queue clear, /history paging/delete/clear, /free", async () => {
     const d = await start();
     await skipNumbers(d.url, 28);
-    d.setNodeDelay("ImageBlur", 100);
+    d.setNodeDelay("ImageBlur", 200); // /queue is read while A and F run
     const main = await open(d, "rec-queue-e4ae2ebc");
     const observer = await open(d, "rec-observer2-3b551f");
     const map = new Map<string, string>([[ids.D_custom_id, ids.D_custom_id]]);

@@ -72,7 +72,7 @@ async function refused(url: string): Promise<boolean> {
 describe("dropSockets", () => {
   it("kills every websocket; HTTP still works; a reconnect with the same clientId gets `executing` for the current node", async () => {
     const d = await start();
-    d.setNodeDelay("ImageInvert", 300);
+    d.setNodeDelay("ImageInvert", 1000); // the reconnect happens while node 2 runs
     const first = await open(d, "runner-1");
     const observer = await open(d, "observer");
     const id = await submit(d, chain(1), "runner-1");
@@ -261,14 +261,14 @@ describe("setNodeDelay / failNode", () => {
 
 describe("GC pause", () => {
   it("after a prompt (>= gcIntervalMs since the last GC) queued messages and new requests wait gcPauseMs", async () => {
-    const d = await start({ gcPauseMs: 300, gcIntervalMs: 60_000 });
+    const d = await start({ gcPauseMs: 600, gcIntervalMs: 60_000 });
     const ws = await open(d, "gc");
     const id = await submit(d, chain(9), "gc");
     const node3 = await ws.waitFor(isExecuting(id, "3"));
     const t0 = performance.now();
     await ws.waitFor((m) => m.kind === "text" && m.type === "execution_success", node3.index);
-    // SaveImage takes ~1 ms; the collection right after the prompt holds execution_success & co for 300 ms
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    // SaveImage takes ~1 ms; the collection right after the prompt holds execution_success & co for 600 ms
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(450);
     await ws.waitForPromptEnd(id);
     expect(d.history()[id]?.status.status_str).toBe("success");
 
@@ -276,12 +276,12 @@ describe("GC pause", () => {
     const t1 = performance.now();
     const next = await submit(d, chain(10), "gc");
     await ws.waitForPromptEnd(next);
-    expect(performance.now() - t1).toBeLessThan(250);
+    expect(performance.now() - t1).toBeLessThan(500);
 
     // POST /free resets the GC clock: the idle worker collects right away, and requests wait for it
-    expect((await http(d.url, "POST", "/free", { free_memory: true })).status).toBe(200);
     const t2 = performance.now();
+    expect((await http(d.url, "POST", "/free", { free_memory: true })).status).toBe(200);
     expect((await http(d.url, "GET", "/prompt")).status).toBe(200);
-    expect(performance.now() - t2).toBeGreaterThanOrEqual(250);
+    expect(performance.now() - t2).toBeGreaterThanOrEqual(600);
   });
 });

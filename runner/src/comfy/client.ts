@@ -11,7 +11,7 @@ import { NodeErrors } from "./errors.ts";
 import { HistoryEntry, HistoryResponse } from "./history.ts";
 
 export class ComfyUnavailableError extends Error {
-  /** True when nothing listened at the address (the process is gone): a running prompt is lost. */
+  /** Nothing listened at the address (ComfyUI not running, or restarting). */
   readonly refused: boolean;
   constructor(message: string, options: { refused?: boolean; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

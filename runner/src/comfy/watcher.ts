@@ -2,9 +2,9 @@
  * Follows one prompt to its end. The websocket gives the fast path (execution_success / _error /
  * _interrupted); /history and /queue are the truth, checked whenever the socket reconnects or closes, when
  * ComfyUI says a prompt ended (`executing {node: null}`) without us seeing how, and every `pollMs` as a
- * safety net. A prompt that is neither queued nor in history is lost (ComfyUI restarted); a refused
- * connection means ComfyUI is gone (its queue lives in memory). Slow answers (the ~0.5 s garbage-collection
- * pause, a busy server) are waited out for up to `unreachableGraceMs`, never treated as a failure.
+ * safety net. A prompt that is neither queued nor in history is lost (ComfyUI restarted: its queue lives in
+ * memory). Refused connections and slow answers (the ~0.5 s garbage-collection pause, a busy server) are
+ * waited out for up to `unreachableGraceMs` (default 30 s), never treated as a failure before that.
  */
 import type { Logger } from "../log.ts";
 import type { ProgressValue } from "../progress.ts";
@@ -82,7 +82,7 @@ export class PromptWatcher {
     this.promptId = options.promptId;
     this.log = options.log;
     this.pollMs = options.pollMs ?? 5_000;
-    this.graceMs = options.unreachableGraceMs ?? 60_000;
+    this.graceMs = options.unreachableGraceMs ?? 30_000;
     this.outcome = new Promise<PromptOutcome>((resolve, reject) => {
       this.resolveOutcome = resolve;
       this.rejectOutcome = reject;
@@ -291,10 +291,8 @@ export class PromptWatcher {
       this.schedulePoll(this.pollMs);
     } catch (err) {
       if (err instanceof ComfyUnavailableError) {
-        if (err.refused) {
-          this.fail(err);
-          return;
-        }
+        // Refused or slow: ComfyUI may be restarting (then the prompt is gone, which the next successful
+        // check shows) or only unreachable for a moment (then the prompt is fine). Give up after the grace.
         if (Date.now() - this.lastContact > this.graceMs) {
           this.fail(err);
           return;
