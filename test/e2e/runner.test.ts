@@ -81,8 +81,12 @@ async function setup(
   };
 }
 
-function slowWorkflow() {
-  return structuredClone(TRIVIAL_WORKFLOW);
+/** TRIVIAL_WORKFLOW with a fresh color, so ComfyUI's cache never skips its nodes. */
+let color = 1;
+function freshWorkflow() {
+  const workflow = structuredClone(TRIVIAL_WORKFLOW);
+  workflow["1"].inputs.color = color++;
+  return workflow;
 }
 
 async function download(jobId: string, index: number): Promise<{ type: string | null; bytes: Buffer }> {
@@ -121,7 +125,7 @@ describe("runner: inputs, outputs, conversion, progress", () => {
 
   it("converts outputs to the job's format with sharp", async () => {
     const s = await setup();
-    const jobId = await s.submit({ workflow: TRIVIAL_WORKFLOW, output: { format: "jpeg", quality: 80 } });
+    const jobId = await s.submit({ workflow: freshWorkflow(), output: { format: "jpeg", quality: 80 } });
     const { job } = await finished(stack, tenant, jobId);
     expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
     expect(job.outputs[0]).toMatchObject({ content_type: "image/jpeg" });
@@ -159,7 +163,7 @@ describe("runner: inputs, outputs, conversion, progress", () => {
 describe("runner: ComfyUI refusals and failures", () => {
   it("fails a workflow ComfyUI refuses (400) naming node and input, without retrying", async () => {
     const s = await setup();
-    const workflow = slowWorkflow();
+    const workflow = freshWorkflow();
     workflow["1"].inputs.width = 0;
     const jobId = await s.submit({ workflow });
     const { job } = await finished(stack, tenant, jobId);
@@ -175,7 +179,7 @@ describe("runner: ComfyUI refusals and failures", () => {
     s.comfy.setNodeDelay("EmptyImage", 1_000);
     const jobId = await s.submit({
       workflow: {
-        ...TRIVIAL_WORKFLOW,
+        ...freshWorkflow(),
         "4": {
           class_type: "ImageScale",
           inputs: { image: ["1", 0], upscale_method: "bogus", width: 8, height: 8, crop: "disabled" },
@@ -199,7 +203,7 @@ describe("runner: ComfyUI refusals and failures", () => {
   it("fails on execution_error with node id, node type and the exception message, not retried", async () => {
     const s = await setup();
     s.comfy.failNode("ImageInvert", { message: "tensor went sideways", type: "RuntimeError" });
-    const jobId = await s.submit({ workflow: TRIVIAL_WORKFLOW });
+    const jobId = await s.submit({ workflow: freshWorkflow() });
     const { job } = await finished(stack, tenant, jobId);
     expect(job.status).toBe("failed");
     expect(job.attempt).toBe(1);
@@ -210,7 +214,7 @@ describe("runner: ComfyUI refusals and failures", () => {
   it("enforces the job's timeout_s: interrupts the prompt and fails with job_timeout", async () => {
     const s = await setup();
     s.comfy.setNodeDelay("ImageInvert", 2_500);
-    const jobId = await s.submit({ workflow: TRIVIAL_WORKFLOW, timeout_s: 1 });
+    const jobId = await s.submit({ workflow: freshWorkflow(), timeout_s: 1 });
     const { job } = await finished(stack, tenant, jobId);
     expect(job.status).toBe("failed");
     expect(job.error.code).toBe("job_timeout");
@@ -237,7 +241,7 @@ describe("runner: cancel", () => {
       }),
     });
     expect(busy.status).toBe(200);
-    const jobId = await s.submit({ workflow: TRIVIAL_WORKFLOW });
+    const jobId = await s.submit({ workflow: freshWorkflow() });
     await until(() => s.comfy.prompts().length === 2, "the job's prompt queued behind the busy one");
     expect((await tenant.call(`/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBeLessThan(300);
     const { job, events } = await finished(stack, tenant, jobId);
@@ -251,8 +255,9 @@ describe("runner: cancel", () => {
 
   it("cancels a running prompt with POST /interrupt {prompt_id}", async () => {
     const s = await setup();
-    s.comfy.setNodeDelay("ImageInvert", 1_000);
-    const jobId = await s.submit({ workflow: TRIVIAL_WORKFLOW });
+    // Long enough for the cancel to reach the runner (next heartbeat, at half the 3 s lease) mid-node.
+    s.comfy.setNodeDelay("ImageInvert", 2_500);
+    const jobId = await s.submit({ workflow: freshWorkflow() });
     const promptId = await executing(s.runner.runner, "2");
     expect((await tenant.call(`/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBeLessThan(300);
     const { job } = await finished(stack, tenant, jobId);
@@ -274,8 +279,8 @@ describe("runner: faults", () => {
     cleanups.push(() => proxy.close());
     const a = await startTestRunner({ ...stack, url: proxy.url }, [comfy.url], { token, runnerId: "runner-a" });
     cleanups.push(() => a.close());
-    comfy.setNodeDelay("ImageInvert", 8_000);
-    const jobId = (await tenant.call("/v1/jobs", { body: { pool, workflow: TRIVIAL_WORKFLOW } })).json.id as string;
+    comfy.setNodeDelay("ImageInvert", 6_000);
+    const jobId = (await tenant.call("/v1/jobs", { body: { pool, workflow: freshWorkflow() } })).json.id as string;
     const promptId = await executing(a.runner, "2");
     // Runner A is cut off from the gateway: its lease expires and attempt 2 goes to another runner.
     proxy.cut();
@@ -300,7 +305,7 @@ describe("runner: faults", () => {
   it("ComfyUI dies mid-job: failed comfyui_unavailable (retryable), re-dispatched, succeeds after restart", async () => {
     const s = await setup();
     s.comfy.setNodeDelay("ImageInvert", 5_000);
-    const jobId = await s.submit({ workflow: TRIVIAL_WORKFLOW });
+    const jobId = await s.submit({ workflow: freshWorkflow() });
     await executing(s.runner.runner, "2");
     const failedFirst = s.runner.nextResult(jobId);
     await s.comfy.die();
@@ -324,7 +329,7 @@ describe("runner: faults", () => {
     s.comfy.setNodeDelay("ImageInvert", 600);
     const seen: string[] = [];
     s.runner.runner.slots[0]!.socket.subscribe({ message: (m) => seen.push(m.type) });
-    const jobId = await s.submit({ workflow: TRIVIAL_WORKFLOW });
+    const jobId = await s.submit({ workflow: freshWorkflow() });
     const promptId = await executing(s.runner.runner, "2");
     // ComfyUI stops accepting connections (the socket drops, reconnects fail) while the prompt finishes.
     await s.comfy.setRefuseConnections(true);
@@ -338,7 +343,7 @@ describe("runner: faults", () => {
     expect(out.bytes.equals(Buffer.from(s.comfy.outputs()[0]!.bytes))).toBe(true);
     // A plain drop of the websocket mid-prompt is survived too.
     s.comfy.setNodeDelay("ImageInvert", 300);
-    const second = await s.submit({ workflow: TRIVIAL_WORKFLOW });
+    const second = await s.submit({ workflow: freshWorkflow() });
     await executing(s.runner.runner, "2");
     s.comfy.dropSockets();
     expect((await finished(stack, tenant, second)).job.status).toBe("succeeded");
@@ -352,7 +357,7 @@ describe("runner: faults", () => {
       tuning: { historyPollMs: 100, unreachableGraceMs: 5_000 },
     });
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push(await s.submit({ workflow: TRIVIAL_WORKFLOW, timeout_s: 30 }));
+    for (let i = 0; i < 3; i++) ids.push(await s.submit({ workflow: freshWorkflow(), timeout_s: 30 }));
     for (const id of ids) {
       const { job } = await finished(stack, tenant, id);
       expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
@@ -365,7 +370,7 @@ describe("runner: health, shutdown", () => {
   it("does not lease while ComfyUI is down at start; reports unhealthy, then recovers", async () => {
     const s = await setup({ tuning: { healthBackoffMaxMs: 300 }, comfyDownAtStart: true });
     expect((await fetch(`http://127.0.0.1:${s.runner.runner.port}/readyz`)).status).toBe(503);
-    const jobId = await s.submit({ workflow: TRIVIAL_WORKFLOW });
+    const jobId = await s.submit({ workflow: freshWorkflow() });
     const health = await (await fetch(`http://127.0.0.1:${s.runner.runner.port}/healthz`)).json();
     expect(health.slots[0]).toMatchObject({ comfyui_up: false });
     expect((await tenant.call(`/v1/jobs/${jobId}`)).json.status).toBe("queued");
@@ -383,7 +388,7 @@ describe("runner: health, shutdown", () => {
   it("graceful shutdown: drains a short job; past the drain timeout interrupts and gives the job back", async () => {
     const s = await setup();
     s.comfy.setNodeDelay("ImageInvert", 300);
-    const quick = await s.submit({ workflow: TRIVIAL_WORKFLOW });
+    const quick = await s.submit({ workflow: freshWorkflow() });
     await executing(s.runner.runner, "2");
     await s.runner.runner.close({ drainMs: 10_000 });
     expect((await finished(stack, tenant, quick)).job.status).toBe("succeeded");
@@ -392,7 +397,7 @@ describe("runner: health, shutdown", () => {
     const r2 = await startTestRunner(stack, [s.comfy.url], { token: await runnerToken(stack, s.pool) });
     cleanups.push(() => r2.close());
     s.comfy.setNodeDelay("ImageInvert", 3_000);
-    const slow = await s.submit({ workflow: TRIVIAL_WORKFLOW });
+    const slow = await s.submit({ workflow: freshWorkflow() });
     const promptId = await executing(r2.runner, "2");
     await r2.runner.close({ drainMs: 200 });
     expect(r2.results.at(-1)).toMatchObject({ jobId: slow, result: "given_back" });

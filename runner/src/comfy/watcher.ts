@@ -226,7 +226,12 @@ export class PromptWatcher {
   private awaitWsEnd(outcome: PromptOutcome): boolean {
     const nodes = this.options.wsOutputNodes;
     return (
-      outcome.status === "success" && nodes !== undefined && nodes.size > 0 && !this.wsGap && this.socket.isOpen && !this.sawEnd
+      outcome.status === "success" &&
+      nodes !== undefined &&
+      nodes.size > 0 &&
+      !this.wsGap &&
+      this.socket.isOpen &&
+      !this.sawEnd
     );
   }
 

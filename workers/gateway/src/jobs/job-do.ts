@@ -14,6 +14,7 @@ import type {
   RunnerEvent,
   WebhookEvent,
   WebhookMessage,
+  Workflow,
 } from "../../../shared/contract/index.ts";
 import { TERMINAL } from "../../../shared/contract/index.ts";
 import { poolStub } from "../pools/access.ts";
@@ -43,7 +44,7 @@ export interface LeaseGrantInternal {
   job_id: string;
   attempt: number;
   expires_at: number;
-  workflow: JobState["workflow"];
+  workflow: Workflow;
   output: JobState["output"];
   timeout_s: number | null;
   inputs: Array<{ node_id: string; key: string }>;
@@ -178,14 +179,20 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
     const state = this.job;
     if (!state) throw new Error("job not found");
     const now = Date.now();
-    const next = structuredClone(state);
     this.pendingBroadcast = [];
-    this.ctx.storage.transactionSync(() => {
-      mutate(next, now);
-      this.save(next);
-    });
-    this.afterCommit(next);
-    return next;
+    try {
+      this.ctx.storage.transactionSync(() => {
+        mutate(state, now);
+        this.save(state);
+      });
+    } catch (err) {
+      // The transaction rolled back: drop the half-mutated copy and reload from storage.
+      this.cached = undefined;
+      this.pendingBroadcast = [];
+      throw err;
+    }
+    this.afterCommit(state);
+    return state;
   }
 
   private afterCommit(state: JobState): void {
@@ -289,7 +296,6 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
       error: null,
       metadata: input.metadata,
       stats: { queue_ms: null, run_ms: null, upload_ms: null, total_ms: null },
-      workflow: input.workflow,
       output: input.output,
       timeout_s: input.timeout_s,
       inputs: input.inputs,
@@ -306,6 +312,8 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
       this.event(state, "queued", { attempt: 1 }, now);
       this.enqueueOutbox("dispatch", this.dispatchPayload(state), now);
       this.enqueueOutbox("index", this.indexPayload(state), now);
+      // The workflow is written once, apart from the state that every heartbeat rewrites.
+      this.ctx.storage.kv.put("workflow", input.workflow);
       this.save(state);
     });
     this.afterCommit(state);
@@ -441,7 +449,7 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
       job_id: next.id,
       attempt,
       expires_at: next.lease!.expires_at,
-      workflow: next.workflow,
+      workflow: this.ctx.storage.kv.get<Workflow>("workflow") ?? {},
       output: next.output,
       timeout_s: next.timeout_s,
       inputs: next.inputs.map((i) => ({ node_id: i.node_id, key: i.key })),

@@ -43,7 +43,6 @@ export interface JobState {
   error: JobError | null;
   metadata: Record<string, unknown>;
   stats: { queue_ms: number | null; run_ms: number | null; upload_ms: number | null; total_ms: number | null };
-  workflow: Workflow;
   output: z.infer<typeof OutputOptions> | null;
   timeout_s: number | null;
   inputs: JobInputRef[];

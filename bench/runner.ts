@@ -1,0 +1,220 @@
+/**
+ * Issue 6 benchmark: the runner end to end. The gateway + consumer on workerd (programmatic Miniflare), the
+ * ComfyUI double, and the runner as its own process (`node runner/src/main.ts`, as deployed), so its CPU and
+ * memory are its own:
+ *  - overhead of a trivial workflow (EmptyImage -> ImageInvert -> SaveImage): submit -> output downloaded,
+ *    minus the double's own execution time (execution_start -> execution_success in its history), p50/p99;
+ *  - the runner's CPU time per job, from its own process.cpuUsage() (scraped from its /metrics);
+ *  - the runner's resident memory when idle (after start, and after the jobs).
+ *   node bench/runner.ts [--quick]
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { type ComfyDouble, startComfyDouble } from "../test/comfyui-double/index.ts";
+import { runnerToken, TRIVIAL_WORKFLOW, tenantWithKey } from "../test/harness/api.ts";
+import { ROOT } from "../test/harness/build.ts";
+import { startStack } from "../test/harness/stack.ts";
+import { fmt, percentile } from "./lib/load.ts";
+
+export interface RunnerBenchResult {
+  jobs: number;
+  total_ms: { p50: number; p99: number; mean: number };
+  comfyui_exec_ms: { p50: number; p99: number; mean: number };
+  overhead_ms: { p50: number; p99: number; mean: number };
+  runner_cpu_ms_per_job: number;
+  runner_cpu_ms_idle_per_s: number;
+  runner_rss_mb: { idle_after_start: number; idle_after_jobs: number };
+  compile_cache: boolean;
+  targets: { overhead_p50_ms: number; cpu_ms_per_job: number; idle_rss_mb: number };
+  met: { overhead_p50: boolean; cpu_per_job: boolean; idle_rss: boolean };
+}
+
+const TARGETS = { overhead_p50_ms: 50, cpu_ms_per_job: 4, idle_rss_mb: 80 };
+
+function stats(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
+  };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface Scrape {
+  cpuS: number;
+  rssBytes: number;
+}
+
+async function scrape(metricsUrl: string): Promise<Scrape> {
+  const text = await (await fetch(metricsUrl)).text();
+  const value = (name: string) => {
+    const m = new RegExp(`^${name} ([0-9.e+-]+)$`, "m").exec(text);
+    if (!m) throw new Error(`the runner's /metrics has no ${name}`);
+    return Number(m[1]);
+  };
+  return {
+    cpuS: value("process_cpu_user_seconds_total") + value("process_cpu_system_seconds_total"),
+    rssBytes: value("process_resident_memory_bytes"),
+  };
+}
+
+/** Resolves when the runner answers /readyz with 200 (polling here is only a start-up wait, with a guard). */
+async function waitReady(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the runner exited with code ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error("the runner did not become ready");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function execMs(comfy: ComfyDouble, jobId: string): number {
+  const prompt = comfy
+    .prompts()
+    .find((p) => JSON.stringify(p.prompt).includes(`"${jobId}-a`));
+  if (!prompt) throw new Error(`no prompt for ${jobId}`);
+  const entry = comfy.history()[prompt.prompt_id];
+  const messages = (entry?.status?.messages ?? []) as Array<[string, { timestamp?: number }]>;
+  const start = messages.find(([e]) => e === "execution_start")?.[1].timestamp;
+  const end = messages.find(([e]) => e === "execution_success")?.[1].timestamp;
+  if (start === undefined || end === undefined) throw new Error(`no execution timestamps for ${jobId}`);
+  return end - start;
+}
+
+export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
+  const jobs = quick ? 40 : 300;
+  const warmup = quick ? 10 : 30;
+  const [stack, comfy] = await Promise.all([
+    startStack({ vars: { DEFAULT_REQUESTS_PER_MINUTE: "1000000" } }),
+    startComfyDouble(),
+  ]);
+  let child: ChildProcess | null = null;
+  try {
+    const token = await runnerToken(stack, "local");
+    const tenant = await tenantWithKey(stack);
+    const metricsPort = await freePort();
+    const cacheDir = join(ROOT, ".tmp", "node-compile-cache");
+    mkdirSync(cacheDir, { recursive: true });
+    const env = {
+      PATH: process.env.PATH,
+      GATEWAY_URL: stack.url,
+      RUNNER_TOKEN: token,
+      COMFYUI_URL: comfy.url,
+      RUNNER_ID: "bench-runner",
+      METRICS_PORT: String(metricsPort),
+      LOG_LEVEL: "warn",
+      NODE_COMPILE_CACHE: cacheDir,
+    };
+    // Once to fill the compile cache (as a deployed runner's first start does), then the measured run.
+    for (const measured of [false, true]) {
+      child = spawn(process.execPath, [join(ROOT, "runner/src/main.ts")], { env, stdio: ["ignore", "ignore", "inherit"] });
+      await waitReady(`http://127.0.0.1:${metricsPort}/readyz`, child);
+      if (measured) break;
+      const exited = new Promise((r) => child!.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    await settle(3_000);
+    const idleStart = await scrape(metricsUrl);
+    await settle(2_000);
+    const idleEnd = await scrape(metricsUrl);
+    const idleCpuPerS = ((idleEnd.cpuS - idleStart.cpuS) * 1000) / 2;
+
+    const headers = { authorization: `Bearer ${tenant.key}`, "content-type": "application/json", prefer: "wait=30" };
+    const runOne = async (i: number) => {
+      const workflow = structuredClone(TRIVIAL_WORKFLOW);
+      workflow["1"].inputs.color = i; // never served from ComfyUI's cache
+      const t0 = performance.now();
+      const res = await fetch(`${stack.url}/v1/jobs`, { method: "POST", headers, body: JSON.stringify({ workflow }) });
+      const job = (await res.json()) as { id: string; status: string; error?: unknown };
+      if (job.status !== "succeeded") throw new Error(`job ${job.id} ended ${job.status}: ${JSON.stringify(job.error)}`);
+      const out = await fetch(`${stack.url}/v1/jobs/${job.id}/outputs/0`, { headers: { authorization: headers.authorization } });
+      const bytes = await out.arrayBuffer();
+      if (out.status !== 200 || bytes.byteLength === 0) throw new Error(`output of ${job.id}: ${out.status}`);
+      return { total: performance.now() - t0, exec: execMs(comfy, job.id) };
+    };
+    for (let i = 0; i < warmup; i++) await runOne(1_000_000 + i);
+    const before = await scrape(metricsUrl);
+    const totals: number[] = [];
+    const execs: number[] = [];
+    for (let i = 0; i < jobs; i++) {
+      const r = await runOne(i);
+      totals.push(r.total);
+      execs.push(r.exec);
+    }
+    const after = await scrape(metricsUrl);
+    await settle(3_000);
+    const idleAfter = await scrape(metricsUrl);
+
+    const cpuPerJob = ((after.cpuS - before.cpuS) * 1000) / jobs;
+    const overhead = stats(totals.map((t, i) => t - execs[i]!));
+    const rssStart = idleStart.rssBytes / 1024 / 1024;
+    const rssAfter = idleAfter.rssBytes / 1024 / 1024;
+    return {
+      jobs,
+      total_ms: stats(totals),
+      comfyui_exec_ms: stats(execs),
+      overhead_ms: overhead,
+      runner_cpu_ms_per_job: cpuPerJob,
+      runner_cpu_ms_idle_per_s: idleCpuPerS,
+      runner_rss_mb: { idle_after_start: rssStart, idle_after_jobs: rssAfter },
+      compile_cache: true,
+      targets: TARGETS,
+      met: {
+        overhead_p50: overhead.p50 <= TARGETS.overhead_p50_ms,
+        cpu_per_job: cpuPerJob <= TARGETS.cpu_ms_per_job,
+        idle_rss: Math.max(rssStart, rssAfter) <= TARGETS.idle_rss_mb,
+      },
+    };
+  } finally {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    await comfy.close();
+    await stack.close();
+  }
+}
+
+export function printRunner(r: RunnerBenchResult): string[] {
+  const yes = (ok: boolean) => (ok ? "met" : "NOT met");
+  return [
+    "## Runner (gateway + consumer on workerd, ComfyUI double, runner in its own process)",
+    "",
+    `${r.jobs} trivial jobs (EmptyImage -> ImageInvert -> SaveImage), one at a time, each submitted with \`Prefer: wait\` and its output downloaded through the API.`,
+    "",
+    "| | p50 | p99 | mean |",
+    "|---|---|---|---|",
+    `| submit -> output downloaded | ${fmt(r.total_ms.p50)} ms | ${fmt(r.total_ms.p99)} ms | ${fmt(r.total_ms.mean)} ms |`,
+    `| ComfyUI double's execution | ${fmt(r.comfyui_exec_ms.p50)} ms | ${fmt(r.comfyui_exec_ms.p99)} ms | ${fmt(r.comfyui_exec_ms.mean)} ms |`,
+    `| **overhead** (difference) | **${fmt(r.overhead_ms.p50)} ms** | ${fmt(r.overhead_ms.p99)} ms | ${fmt(r.overhead_ms.mean)} ms |`,
+    "",
+    `- Overhead p50 ${fmt(r.overhead_ms.p50)} ms: target <= ${r.targets.overhead_p50_ms} ms, ${yes(r.met.overhead_p50)}.`,
+    `- Runner CPU per job ${fmt(r.runner_cpu_ms_per_job, 2)} ms (its own process.cpuUsage(), user + system): target <= ${r.targets.cpu_ms_per_job} ms, ${yes(r.met.cpu_per_job)}. Idle: ${fmt(r.runner_cpu_ms_idle_per_s, 2)} ms of CPU per second.`,
+    `- Runner idle RSS ${fmt(r.runner_rss_mb.idle_after_start, 1)} MB after start, ${fmt(r.runner_rss_mb.idle_after_jobs, 1)} MB after the jobs: target <= ${r.targets.idle_rss_mb} MB, ${yes(r.met.idle_rss)}.${r.compile_cache ? " (Started with NODE_COMPILE_CACHE warm, as the Docker image and systemd unit run it: no TypeScript stripping at start.)" : ""}`,
+  ];
+}
+
+if (import.meta.main) {
+  const r = await benchRunner(process.argv.includes("--quick"));
+  console.log(printRunner(r).join("\n"));
+}
