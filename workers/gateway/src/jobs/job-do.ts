@@ -221,7 +221,8 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
     this.event(s, status, error ? { error } : {}, now);
     this.enqueueOutbox("index", this.indexPayload(s), now);
     this.enqueueOutbox("pool_release", { pool: s.pool, job_id: s.id, attempt: released }, now);
-    this.enqueueOutbox("sweep", { keep_attempt: status === "succeeded" ? s.attempt : null }, now);
+    const keep = status === "succeeded" ? s.attempt : null;
+    if (s.upload_attempts.some((a) => a !== keep)) this.enqueueOutbox("sweep", { keep_attempt: keep }, now);
   }
 
   private requeue(s: JobState, now: number, reason: string, counted: boolean): void {
@@ -305,6 +306,7 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
       idempotency: input.idempotency,
       origin: input.origin,
       last_progress_webhook_at: null,
+      upload_attempts: [],
       seq: 0,
     };
     this.pendingBroadcast = [];
@@ -468,7 +470,10 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
   /** Checks the attempt before the gateway mints an upload URL under jobs/{job}/a{attempt}/. */
   async checkLease(attempt: number, pool: string): Promise<FenceResult<{ cancel: boolean }>> {
     const f = this.fence(attempt, pool);
-    return f.ok ? { ok: true, cancel: f.state.cancel_requested } : f;
+    if (!f.ok) return f;
+    // Remember which attempts may have written objects, so only those are swept at the end.
+    if (!f.state.upload_attempts.includes(attempt)) this.commit((n) => void n.upload_attempts.push(attempt));
+    return { ok: true, cancel: f.state.cancel_requested };
   }
 
   async runnerEvent(

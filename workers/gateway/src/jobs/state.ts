@@ -53,6 +53,8 @@ export interface JobState {
   /** Gateway origin at submit: the local R2 endpoint for presigning webhook payload URLs. */
   origin: string | null;
   last_progress_webhook_at: number | null;
+  /** Attempts for which upload URLs were minted (their objects are swept unless kept as outputs). */
+  upload_attempts: number[];
   /** Sequence number of the last event. */
   seq: number;
 }

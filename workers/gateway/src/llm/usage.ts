@@ -4,8 +4,9 @@
  *
  * Requests of one key answered in the same isolate within BATCH_MS are summed and sent in one
  * `recordLlmUsage` call, so under load the key's object gets one extra call per window instead of one per
- * request. Every request's waitUntil holds the promise of the call carrying its numbers, so nothing is
- * dropped when the isolate winds down.
+ * request. The request that opens a batch sends it and holds that call in its own waitUntil; the others
+ * only add their numbers. No request ever waits on another request's promise (workerd cancels
+ * continuations that cross into a request that has finished).
  */
 import type { Context } from "hono";
 import { sha256Hex } from "../../../shared/crypto.ts";
@@ -37,45 +38,42 @@ export function cacheHitUsage(usage: TokenUsage | null): LlmUsage {
   };
 }
 
-interface Batch {
-  usage: LlmUsage;
-  sent: Promise<void>;
-}
-
 /** One per isolate (created by the chat route factory). */
 export class UsageRecorder {
-  private readonly batches = new Map<string, Batch>();
+  private readonly batches = new Map<string, LlmUsage>();
   private readonly batchMs: number;
 
   constructor(batchMs: number = BATCH_MS) {
     this.batchMs = batchMs;
   }
 
-  /** Adds the usage to the caller's pending batch; resolves once the batch reached the key's object. */
-  record(c: Context<AppEnv>, usage: LlmUsage): Promise<void> {
+  /**
+   * Adds the usage to the key's open batch. Returns the send for the request that opened the batch (to
+   * hold in its waitUntil); undefined for the others.
+   */
+  record(c: Context<AppEnv>, usage: LlmUsage): Promise<void> | undefined {
     const { keyId } = c.get("auth");
-    const pending = undefined as Batch | undefined; void this.batches;
-    if (pending) {
-      const sum = pending.usage;
-      sum.requests += usage.requests;
-      sum.promptTokens += usage.promptTokens;
-      sum.completionTokens += usage.completionTokens;
-      sum.cacheHits += usage.cacheHits;
-      sum.tokensSaved += usage.tokensSaved;
-      return pending.sent;
+    const open = this.batches.get(keyId);
+    if (open) {
+      open.requests += usage.requests;
+      open.promptTokens += usage.promptTokens;
+      open.completionTokens += usage.completionTokens;
+      open.cacheHits += usage.cacheHits;
+      open.tokensSaved += usage.tokensSaved;
+      return undefined;
     }
-    const batch: Batch = { usage: { ...usage }, sent: Promise.resolve() };
-    batch.sent = this.send(c, keyId, batch);
-    return batch.sent;
+    const batch = { ...usage };
+    this.batches.set(keyId, batch);
+    return this.send(c, keyId, batch);
   }
 
-  private async send(c: Context<AppEnv>, keyId: string, batch: Batch): Promise<void> {
+  private async send(c: Context<AppEnv>, keyId: string, batch: LlmUsage): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, this.batchMs));
     this.batches.delete(keyId);
     const token = bearerToken(c);
     if (token === null || token === "malformed") return;
     try {
-      await keyStub(c.env, await sha256Hex(token)).recordLlmUsage(batch.usage);
+      await keyStub(c.env, await sha256Hex(token)).recordLlmUsage(batch);
     } catch (err) {
       console.error(
         JSON.stringify({
@@ -83,7 +81,7 @@ export class UsageRecorder {
           msg: "llm usage not recorded",
           request_id: c.get("requestId"),
           key_id: keyId,
-          usage: batch.usage,
+          usage: batch,
           error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
         }),
       );

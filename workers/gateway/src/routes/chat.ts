@@ -179,7 +179,8 @@ export function chatRoutes(): Hono<AppEnv> {
 
   function hit(call: Call, entry: CachedAnswer): Response {
     const tokens = { promptTokens: entry.meta.p, completionTokens: entry.meta.c };
-    call.c.executionCtx.waitUntil(usage.record(call.c, cacheHitUsage(tokens)));
+    const sent = usage.record(call.c, cacheHitUsage(tokens));
+    if (sent) call.c.executionCtx.waitUntil(sent);
     const ageS = entry.meta.t > 0 ? Math.max(0, Math.floor((Date.now() - entry.meta.t) / 1000)) : null;
     return answerFromText(call, entry.text, "HIT", ageS);
   }
@@ -196,7 +197,8 @@ export function chatRoutes(): Hono<AppEnv> {
       if (joined === undefined) break;
       const result = await joined;
       if (result.ok) {
-        c.executionCtx.waitUntil(usage.record(c, cacheHitUsage(result.usage)));
+        const sent = usage.record(c, cacheHitUsage(result.usage));
+        if (sent) c.executionCtx.waitUntil(sent);
         return answerFromText(call, result.text, "HIT", null);
       }
       if (result.error) throw result.error;
