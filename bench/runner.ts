@@ -86,9 +86,7 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs = 30_000): 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function execMs(comfy: ComfyDouble, jobId: string): number {
-  const prompt = comfy
-    .prompts()
-    .find((p) => JSON.stringify(p.prompt).includes(`"${jobId}-a`));
+  const prompt = comfy.prompts().find((p) => JSON.stringify(p.prompt).includes(`"${jobId}-a`));
   if (!prompt) throw new Error(`no prompt for ${jobId}`);
   const entry = comfy.history()[prompt.prompt_id];
   const messages = (entry?.status?.messages ?? []) as Array<[string, { timestamp?: number }]>;
@@ -122,15 +120,23 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
       LOG_LEVEL: "warn",
       NODE_COMPILE_CACHE: cacheDir,
     };
-    // Once to fill the compile cache (as a deployed runner's first start does), then the measured run.
-    for (const measured of [false, true]) {
-      child = spawn(process.execPath, [join(ROOT, "runner/src/main.ts")], { env, stdio: ["ignore", "ignore", "inherit"] });
-      await waitReady(`http://127.0.0.1:${metricsPort}/readyz`, child);
-      if (measured) break;
-      const exited = new Promise((r) => child!.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
+    // Fill the compile cache first (as a deployed runner's first start, or the Docker build, does).
+    await new Promise<void>((resolve, reject) => {
+      const warm = spawn(
+        process.execPath,
+        ["--input-type=module", "-e", `await import(${JSON.stringify(join(ROOT, "runner/src/main.ts"))})`],
+        {
+          env,
+          stdio: "inherit",
+        },
+      );
+      warm.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`compile-cache warm-up exited ${code}`))));
+    });
+    child = spawn(process.execPath, [join(ROOT, "runner/src/main.ts")], {
+      env,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    await waitReady(`http://127.0.0.1:${metricsPort}/readyz`, child);
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     await settle(3_000);
     const idleStart = await scrape(metricsUrl);
@@ -145,8 +151,11 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
       const t0 = performance.now();
       const res = await fetch(`${stack.url}/v1/jobs`, { method: "POST", headers, body: JSON.stringify({ workflow }) });
       const job = (await res.json()) as { id: string; status: string; error?: unknown };
-      if (job.status !== "succeeded") throw new Error(`job ${job.id} ended ${job.status}: ${JSON.stringify(job.error)}`);
-      const out = await fetch(`${stack.url}/v1/jobs/${job.id}/outputs/0`, { headers: { authorization: headers.authorization } });
+      if (job.status !== "succeeded")
+        throw new Error(`job ${job.id} ended ${job.status}: ${JSON.stringify(job.error)}`);
+      const out = await fetch(`${stack.url}/v1/jobs/${job.id}/outputs/0`, {
+        headers: { authorization: headers.authorization },
+      });
       const bytes = await out.arrayBuffer();
       if (out.status !== 200 || bytes.byteLength === 0) throw new Error(`output of ${job.id}: ${out.status}`);
       return { total: performance.now() - t0, exec: execMs(comfy, job.id) };

@@ -174,9 +174,11 @@ export class Runner {
   private async shutdown(drainMs: number): Promise<void> {
     const busy = this.jobs.length;
     this.log.info("runner stopping", { running_jobs: busy, drain_ms: drainMs });
-    for (const slot of this.slots) slot.stopLeasing();
+    const abort = this.forced || drainMs <= 0;
+    for (const slot of this.slots) slot.stopLeasing({ abort });
     const all = Promise.all(this.slots.map((s) => s.finished()));
-    if (busy > 0 && !this.forced) {
+    if (!abort) {
+      // Running jobs finish and idle long-polls return (a job granted meanwhile is given back).
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
         all.then(() => true),
@@ -192,6 +194,7 @@ export class Runner {
         });
       }
     }
+    for (const slot of this.slots) slot.stopLeasing({ abort: true });
     for (const job of this.jobs) job.stop("shutdown");
     await all;
     for (const slot of this.slots) slot.closeSocket();

@@ -94,10 +94,15 @@ export class Slot {
     return this.loopPromise;
   }
 
-  /** Stops leasing: an idle long-poll is abandoned; a running job continues (see Runner.shutdown). */
-  stopLeasing(): void {
+  /**
+   * Stops leasing; a running job continues (see Runner.shutdown). An idle long-poll is let finish by
+   * default: the gateway cannot tell that an abandoned long-poll's client is gone and may grant it a job,
+   * which would then wait for its lease to expire. A job granted now is given back at once. `abort`
+   * abandons the long-poll (drain timeout reached, or a forced stop).
+   */
+  stopLeasing(options: { abort?: boolean } = {}): void {
     this.stopping = true;
-    this.leaseAbort.abort(new HttpError("aborted", "the runner is stopping"));
+    if (options.abort) this.leaseAbort.abort(new HttpError("aborted", "the runner is stopping"));
   }
 
   /** Resolves when the loop has exited (after the current job, if any). */
