@@ -132,7 +132,9 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
       );
       warm.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`compile-cache warm-up exited ${code}`))));
     });
-    child = spawn(process.execPath, [join(ROOT, "runner/src/main.ts")], {
+    // BENCH_RUNNER_NODE_ARGS: extra node flags for the runner (e.g. --cpu-prof when investigating).
+    const nodeArgs = (process.env.BENCH_RUNNER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    child = spawn(process.execPath, [...nodeArgs, join(ROOT, "runner/src/main.ts")], {
       env,
       stdio: ["ignore", "ignore", "inherit"],
     });

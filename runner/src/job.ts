@@ -339,7 +339,6 @@ export class JobRun {
     const wsRefs = await this.guard(this.uploadWsImages(watcher));
     this.stats.upload_ms = Date.now() - uploadStart;
     this.deps.metrics?.jobSeconds.observe({ phase: "upload" }, this.stats.upload_ms / 1000);
-    void comfy.deleteHistory([promptId]).catch(() => {});
     return { type: "succeeded", outputs: [...refs, ...wsRefs] };
   }
 

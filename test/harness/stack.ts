@@ -22,6 +22,8 @@ export interface StackOptions {
   persistDir?: string;
   port?: number;
   built?: BuiltWorkers;
+  /** Open workerd's V8 inspector on this port (CPU profiles in benchmarks). */
+  inspectorPort?: number;
   /** More workers in the same runtime (benchmarks' floor worker, test doubles), routed by their `routes`. */
   extraWorkers?: WorkerOptions[];
 }
@@ -95,6 +97,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: options.port ?? 0,
+    ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
     d1Persist: join(persist, "d1"),
     kvPersist: join(persist, "kv"),
     r2Persist: join(persist, "r2"),

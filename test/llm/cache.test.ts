@@ -32,7 +32,10 @@ async function call(
   return { xCache: res.headers.get("x-cache"), data: (await res.json()) as Completion, res };
 }
 
-async function streamed(tenant: Tenant, body: Record<string, unknown>): Promise<{ xCache: string | null; content: string }> {
+async function streamed(
+  tenant: Tenant,
+  body: Record<string, unknown>,
+): Promise<{ xCache: string | null; content: string }> {
   const { data: stream, response } = await tenant.client.chat.completions
     .create({ ...(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming), stream: true })
     .withResponse();
@@ -102,7 +105,9 @@ describe("answer cache", () => {
     expect((await call(b, ask(text))).xCache).toBe("HIT");
     expect(forwarded(s.log, text)).toHaveLength(2);
 
-    const kv = await s.stack.mf.getKVNamespace("LLM_CACHE", "comfy-edge-gateway");
+    const kv = (await s.stack.mf.getKVNamespace("LLM_CACHE", "comfy-edge-gateway")) as unknown as {
+      list(options: { prefix: string }): Promise<{ keys: { name: string; expiration?: number }[] }>;
+    };
     const { keys } = await kv.list({ prefix: `llm/v1/${t.id}/` });
     expect(keys.length).toBeGreaterThan(0);
     for (const k of keys) expect(k.name).toMatch(new RegExp(`^llm/v1/${t.id}/[0-9a-f]{64}$`));
@@ -147,7 +152,10 @@ describe("answer cache", () => {
   it("never caches errors or truncated streams", async () => {
     const text = unique("error");
     // vision-large is served by the primary alone: 1 try + 2 retries fail, then it heals.
-    const failing = ask(text, { model: "vision-large", test_double: { primary: { status: 500, failTimes: 3, id: text } } });
+    const failing = ask(text, {
+      model: "vision-large",
+      test_double: { primary: { status: 500, failTimes: 3, id: text } },
+    });
     expect((await post(s.stack, t.key, failing)).status).toBe(502);
     expect((await call(t, failing)).xCache).toBe("MISS");
     expect((await call(t, failing)).xCache).toBe("HIT");

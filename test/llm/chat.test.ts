@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { forwarded, IMAGE_HOST, type LlmStack, post, sdk, startLlmStack, type Tenant, unique } from "./fixtures.ts";
 
 // A 1x1 PNG.
-const PNG =
-  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 let s: LlmStack;
 let t: Tenant;
@@ -105,7 +104,7 @@ describe("chat completions", () => {
       model: "tool-model",
       tools,
       messages: [{ role: "user", content: text }],
-      // @ts-expect-error pass-through field read by the upstream double
+      // pass-through field read by the upstream double (the stream helper's params are open)
       test_double: { primary: { toolCall } },
     });
     const final = await runner.finalChatCompletion();
@@ -152,7 +151,13 @@ describe("chat completions", () => {
           model: "vision-large",
           messages: [
             { role: "system", content: "You describe images." },
-            { role: "user", content: [{ type: "text", text }, { type: "image_url", image_url: { url } }] },
+            {
+              role: "user",
+              content: [
+                { type: "text", text },
+                { type: "image_url", image_url: { url } },
+              ],
+            },
           ],
         }),
       );
@@ -220,7 +225,9 @@ describe("errors surface as the SDK's typed errors with our codes", () => {
 
   it("401 invalid_api_key and 403 insufficient_scope", async () => {
     const bad = sdk(s.stack.url, "ce_sk_notavalidkey00000000000000000");
-    const err = await rejection(bad.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }));
+    const err = await rejection(
+      bad.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }),
+    );
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(err.code).toBe("invalid_api_key");
 

@@ -93,7 +93,11 @@ describe("retries and fallback", () => {
 
   it("never repeats the upstream's key or other credentials in errors", async () => {
     const text = unique("leaky");
-    const res = await post(s.stack, t.key, chat("fallback-small", text, { secondary: { status: 500, echoAuthorization: true } }));
+    const res = await post(
+      s.stack,
+      t.key,
+      chat("fallback-small", text, { secondary: { status: 500, echoAuthorization: true } }),
+    );
     const body = await res.text();
     expect(res.status).toBe(502);
     expect(body).toContain("[redacted]");
@@ -142,7 +146,14 @@ describe("streams that fail after the first byte", () => {
   it("replays a JSON answer as a stream when the upstream ignores stream: true", async () => {
     const text = unique("ignore");
     const final = await t.client.chat.completions
-      .stream(chat("vision-large", text, { primary: { ignoreStream: true } }) as OpenAI.ChatCompletionCreateParamsStreaming)
+      .stream(
+        chat(
+          "vision-large",
+          text,
+          { primary: { ignoreStream: true } },
+          { stream: true },
+        ) as unknown as OpenAI.ChatCompletionCreateParamsStreaming,
+      )
       .finalChatCompletion();
     expect(final.choices[0]!.message.content).toContain(text);
   });

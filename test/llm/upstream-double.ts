@@ -102,7 +102,11 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
 
   function sendJson(res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) {
     const text = JSON.stringify(value);
-    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+      ...headers,
+    });
     res.end(text);
   }
 
@@ -148,7 +152,11 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
     const content = b.content ?? `${options.name}#${seq}: ${lastUserText(body)}`;
     const promptTokens = Math.max(1, Math.ceil(JSON.stringify(body.messages ?? []).length / 4));
     const completionTokens = b.toolCall ? 7 : pieces(content).length;
-    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    };
     const toolCalls = b.toolCall
       ? [{ id: `call_${seq}`, type: "function", function: { name: b.toolCall.name, arguments: b.toolCall.arguments } }]
       : undefined;
@@ -167,7 +175,11 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
         choices: [
           {
             index: 0,
-            message: { role: "assistant", content: toolCalls ? null : content, ...(toolCalls ? { tool_calls: toolCalls } : {}) },
+            message: {
+              role: "assistant",
+              content: toolCalls ? null : content,
+              ...(toolCalls ? { tool_calls: toolCalls } : {}),
+            },
             logprobs: null,
             finish_reason: finish,
           },
@@ -184,7 +196,11 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
     res.write(chunk({ role: "assistant", content: "" }));
     const deltas: Record<string, unknown>[] = toolCalls
       ? [
-          { tool_calls: [{ index: 0, id: toolCalls[0]!.id, type: "function", function: { name: b.toolCall!.name, arguments: "" } }] },
+          {
+            tool_calls: [
+              { index: 0, id: toolCalls[0]!.id, type: "function", function: { name: b.toolCall!.name, arguments: "" } },
+            ],
+          },
           ...pieces(b.toolCall!.arguments).map((a) => ({ tool_calls: [{ index: 0, function: { arguments: a } }] })),
         ]
       : pieces(content).map((text) => ({ content: text }));
@@ -211,7 +227,9 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
     res.write(chunk({}, finish));
     const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
     if (streamOptions?.include_usage && !b.noUsage) {
-      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage })}\n\n`,
+      );
     }
     res.end("data: [DONE]\n\n");
   }
@@ -227,13 +245,23 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
       } catch {
         body = null;
       }
-      const entry = { double: options.name, method: req.method ?? "", path: req.url ?? "", headers: req.headers, body, at: Date.now() };
+      const entry = {
+        double: options.name,
+        method: req.method ?? "",
+        path: req.url ?? "",
+        headers: req.headers,
+        body,
+        at: Date.now(),
+      };
       if (options.record !== false) {
         requests.push(entry);
         shared?.push(entry);
       }
       if (req.method === "GET" && req.url === "/v1/models") {
-        sendJson(res, 200, { object: "list", data: (options.models ?? []).map((id) => ({ id, object: "model", owned_by: "double" })) });
+        sendJson(res, 200, {
+          object: "list",
+          data: (options.models ?? []).map((id) => ({ id, object: "model", owned_by: "double" })),
+        });
         return;
       }
       if (req.method === "POST" && req.url === "/v1/chat/completions" && body) {

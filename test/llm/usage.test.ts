@@ -72,8 +72,10 @@ describe("GET /v1/usage", () => {
       messages: [{ role: "user", content: unique("streamed usage") }],
     });
     for await (const chunk of stream) if (chunk.usage) streamUsage = chunk.usage;
-    const other = await sdk(s.stack.url, otherKey)
-      .chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: unique("other key") }] });
+    const other = await sdk(s.stack.url, otherKey).chat.completions.create({
+      model: "gpt-test",
+      messages: [{ role: "user", content: unique("other key") }],
+    });
 
     const p = plain.usage!;
     const st = streamUsage!;

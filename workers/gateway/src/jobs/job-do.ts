@@ -61,6 +61,7 @@ const WEBHOOK_TYPES: Partial<Record<JobEventRecord["type"], WebhookEvent>> = {
 };
 const REDISPATCH_MAX_MS = 600_000;
 const TIMEOUT_GRACE_MS = 60_000;
+const OUTBOX_SAFETY_MS = 10_000;
 const encoder = new TextEncoder();
 
 export function sseFrame(e: JobEventRecord): string {
@@ -204,7 +205,7 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
       this.waiters.clear();
       this.closeSubscribers();
     }
-    this.scheduleAlarm(state);
+    this.scheduleAlarm(state, true);
     this.ctx.waitUntil(this.flush());
   }
 
@@ -578,6 +579,7 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
   // ---- alarm: outbox, lease expiry, queue time limit ------------------------------------------
 
   override async alarm(): Promise<void> {
+    this.alarmAt = null;
     const s = this.job;
     if (!s) return;
     const now = Date.now();
@@ -618,25 +620,48 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
     this.scheduleAlarm(this.job);
   }
 
-  private scheduleAlarm(s: JobState | null): void {
+  /**
+   * Sets the alarm to the earliest deadline. `flushing`: an outbox flush has just started, so rows due now
+   * only need the alarm as a safety net in case this object dies before delivering them.
+   */
+  private scheduleAlarm(s: JobState | null, flushing = false): void {
     if (!s) return;
+    const now = Date.now();
     const times: number[] = [];
     const row = this.ctx.storage.sql.exec<{ t: number | null }>("SELECT MIN(next_at) AS t FROM outbox").one();
-    if (row.t !== null) times.push(row.t);
+    if (row.t !== null) times.push(flushing ? Math.max(row.t, now + OUTBOX_SAFETY_MS) : row.t);
     if (s.status === "running" && s.lease) times.push(s.lease.expires_at);
     if (s.status === "running" && s.timeout_s !== null && s.started_at !== null)
       times.push(s.started_at + s.timeout_s * 1000 + TIMEOUT_GRACE_MS);
     if (s.status === "queued") times.push(s.queue_deadline);
     if (times.length === 0) return;
-    this.ctx.waitUntil(this.ctx.storage.setAlarm(Math.max(Date.now(), Math.min(...times))));
+    const at = Math.max(now, Math.min(...times));
+    if (at === this.alarmAt) return;
+    this.alarmAt = at;
+    this.ctx.waitUntil(this.ctx.storage.setAlarm(at));
   }
 
+  /** The alarm time last set by this instance (null after it fired). */
+  private alarmAt: number | null = null;
+
+  /** Delivers what the outbox owes now; a commit during a running flush makes it go round again. */
   private flush(): Promise<void> {
-    this.flushing ??= this.flushOnce().finally(() => {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      do {
+        this.flushAgain = false;
+        await this.flushOnce();
+      } while (this.flushAgain);
+    })().finally(() => {
       this.flushing = null;
     });
     return this.flushing;
   }
+
+  private flushAgain = false;
 
   private async flushOnce(): Promise<void> {
     const now = Date.now();

@@ -12,15 +12,15 @@ import { policyFor } from "../../../shared/url-guard/index.ts";
 import { readJsonValue } from "../lib/body.ts";
 import { type CachedAnswer, cacheDirectives, readEntry, writeEntry } from "../llm/cache.ts";
 import { cacheKey } from "../llm/cache-key.ts";
-import { isCompleteCompletion, readUsage, replayAsSse, type TokenUsage } from "../llm/completion.ts";
+import { isCompleteCompletion, replayAsSse, type TokenUsage } from "../llm/completion.ts";
 import { candidatesFor, configReader, notConfigured, type Upstream } from "../llm/config.ts";
 import { type Leader, SingleFlight } from "../llm/flight.ts";
 import { AnswerMemo } from "../llm/memo.ts";
 import { relayStream } from "../llm/relay.ts";
 import { ChatRequest, guardImages, isDeterministic, parseChatRequest, upstreamBody } from "../llm/request.ts";
 import { ChatCompletion } from "../llm/schemas.ts";
-import { upstreamMessage } from "../llm/scrub.ts";
-import { type Deadline, type Dispatched, dispatch, upstreamBroken, upstreamTimedOut } from "../llm/upstream.ts";
+import { type Dispatched, dispatch } from "../llm/upstream.ts";
+import { type JsonAnswer, readJsonAnswer } from "../llm/upstream-answer.ts";
 import { cacheHitUsage, UsageRecorder, upstreamUsage } from "../llm/usage.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
@@ -47,55 +47,6 @@ function answerFromText(call: Call, text: string, xCache: XCache, ageS: number |
   if (!call.stream) return call.c.body(text, 200, { ...JSON_HEADERS, ...headers });
   const completion = JSON.parse(text) as Record<string, unknown>;
   return call.c.body(replayAsSse(completion, call.includeUsage), 200, { ...SSE_HEADERS, ...headers });
-}
-
-function bodyWithin(response: Response, deadline: Deadline): Promise<string> {
-  const signal = deadline.signal;
-  return new Promise<string>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    response
-      .text()
-      .then(resolve, reject)
-      .finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
-interface JsonAnswer {
-  text: string;
-  completion: Record<string, unknown>;
-  usage: TokenUsage | null;
-  complete: boolean;
-}
-
-/** Reads and checks a JSON answer (the deadline still covers the body). */
-async function readJsonAnswer(d: Dispatched): Promise<JsonAnswer> {
-  let text: string;
-  try {
-    text = await bodyWithin(d.response, d.deadline);
-  } catch {
-    throw d.deadline.expired
-      ? upstreamTimedOut(d.upstream.name)
-      : upstreamBroken(d.upstream.name, "closed the connection while sending the answer.");
-  } finally {
-    d.deadline.clear();
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw upstreamBroken(d.upstream.name, "sent an answer that is not JSON.");
-  }
-  const record = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
-  if (record.error !== undefined && record.error !== null) {
-    throw upstreamBroken(d.upstream.name, `answered with an error: ${upstreamMessage(text, d.secrets)}`);
-  }
-  if (!Array.isArray(record.choices)) throw upstreamBroken(d.upstream.name, "sent an answer without choices.");
-  return { text, completion: record, usage: readUsage(record), complete: isCompleteCompletion(record) };
 }
 
 export function chatRoutes(): Hono<AppEnv> {
@@ -167,8 +118,7 @@ export function chatRoutes(): Hono<AppEnv> {
       relay.done.then(async (outcome) => {
         const whole = outcome.complete && outcome.completion !== null && isCompleteCompletion(outcome.completion);
         const text = whole ? JSON.stringify(outcome.completion) : null;
-        const write =
-          text !== null && writeKey !== null ? store(call, writeKey, text, outcome.usage, ttlS) : undefined;
+        const write = text !== null && writeKey !== null ? store(call, writeKey, text, outcome.usage, ttlS) : undefined;
         if (text !== null) leader?.settle({ ok: true, text, usage: outcome.usage }, write);
         else leader?.settle({ ok: false, error: outcome.canceled ? null : outcome.failure });
         await Promise.all([write, usage.record(c, upstreamUsage(outcome.usage))]);
@@ -222,7 +172,11 @@ export function chatRoutes(): Hono<AppEnv> {
     }
     if (entry !== null) {
       memo.set(key, entry);
-      leader.settle({ ok: true, text: entry.text, usage: { promptTokens: entry.meta.p, completionTokens: entry.meta.c } });
+      leader.settle({
+        ok: true,
+        text: entry.text,
+        usage: { promptTokens: entry.meta.p, completionTokens: entry.meta.c },
+      });
       return hit(call, entry);
     }
     try {
