@@ -12,13 +12,17 @@
 import http from "node:http";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { buildWorkers, ROOT } from "../test/harness/build.ts";
-import { startStack } from "../test/harness/stack.ts";
+import { ROOT } from "../test/harness/build.ts";
+import { type StackOptions, startStack } from "../test/harness/stack.ts";
 import { startUpstreamDouble } from "../test/llm/upstream-double.ts";
+import { startBenchStack } from "./lib/bench-stack.ts";
 import { fmt, interleaved, percentile, request, type Stats, summarize, type Target } from "./lib/load.ts";
 
 export interface LlmBenchResult {
   cpus: number;
+  /** Sequential requests (concurrency 1): auth's call plus the batched usage calls. */
+  do_calls_per_request: number;
+  d1_reads_per_request: number;
   /** BYPASS: proxy overhead without cache work. */
   bypass: Record<string, { direct: Stats; floor: Stats; gateway: Stats; added_p50_ms: number; added_p99_ms: number }>;
   /** True misses: unique deterministic bodies (hash + KV read + upstream + KV write via waitUntil). */
@@ -150,19 +154,80 @@ async function ttfbInterleaved(
   );
 }
 
+async function llmKey(stack: { admin<T>(path: string, body?: unknown): Promise<T> }): Promise<string> {
+  const tenant = await stack.admin<{ id: string }>("/admin/v1/tenants", { name: "bench" });
+  const { key } = await stack.admin<{ key: string }>("/admin/v1/keys", {
+    tenant_id: tenant.id,
+    scopes: ["llm"],
+    requests_per_minute: 1_000_000,
+  });
+  return key;
+}
+
+function chatTarget(url: string, key: string, body: string): Target {
+  return {
+    url: `${url}/v1/chat/completions`,
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body,
+  };
+}
+
+/**
+ * Operation counts on the instrumented gateway (its counting wrappers cost time, so the timings below run
+ * on the plain build): Durable Object calls and D1 reads per sequential request.
+ */
+async function operationCounts(vars: Record<string, string>): Promise<{ doCalls: number; d1Reads: number }> {
+  const stack = await startBenchStack({ vars });
+  try {
+    const target = chatTarget(
+      stack.url,
+      await llmKey(stack),
+      chatBody("bench-fast", "Count me.", { temperature: 0.7 }),
+    );
+    const agent = new http.Agent({ keepAlive: true });
+    await request(agent, target);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the warm-up's usage batch (100 ms window)
+    await stack.counters();
+    const n = 200;
+    for (let i = 0; i < n; i++) {
+      const r = await request(agent, target);
+      if (r.status !== 200) throw new Error(`gateway answered ${r.status}: ${r.body.slice(0, 300)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let the last usage batch go out
+    const { gateway } = await stack.counters();
+    agent.destroy();
+    return { doCalls: gateway.do_calls / n, d1Reads: gateway.d1_reads / n };
+  } finally {
+    await stack.close();
+  }
+}
+
 export async function benchLlm(quick = false): Promise<LlmBenchResult> {
   const fast = await startUpstreamDouble({ name: "fast", record: false });
   const slow = await startUpstreamDouble({ name: "slow", record: false, defaults: { delayMs: 50 } });
-  const built = await buildWorkers();
-  const stack = await startStack({
-    built,
-    vars: {
-      DEFAULT_REQUESTS_PER_MINUTE: "100000000",
-      LLM_UPSTREAMS: JSON.stringify([
-        { name: "fast", base_url: fast.url, models: ["bench-fast"] },
-        { name: "slow", base_url: slow.url, models: ["bench-slow"] },
-      ]),
-    },
+  const vars = {
+    DEFAULT_REQUESTS_PER_MINUTE: "100000000",
+    LLM_UPSTREAMS: JSON.stringify([
+      { name: "fast", base_url: fast.url, models: ["bench-fast"] },
+      { name: "slow", base_url: slow.url, models: ["bench-slow"] },
+    ]),
+  };
+  try {
+    return await measure(quick, vars, await operationCounts(vars), fast.url);
+  } finally {
+    await Promise.all([fast.close(), slow.close()]);
+  }
+}
+
+async function measure(
+  quick: boolean,
+  vars: Record<string, string>,
+  counts: { doCalls: number; d1Reads: number },
+  upstreamUrl: string,
+): Promise<LlmBenchResult> {
+  const options: StackOptions = {
+    vars,
     extraWorkers: [
       {
         name: "floor",
@@ -170,22 +235,18 @@ export async function benchLlm(quick = false): Promise<LlmBenchResult> {
         scriptPath: join(ROOT, "bench/worker/floor-worker.js"),
         compatibilityDate: "2026-07-01",
         routes: ["floor.bench/*"],
-        bindings: { UPSTREAM: fast.url.replace(/\/v1$/, "") },
+        bindings: { UPSTREAM: upstreamUrl.replace(/\/v1$/, "") },
       },
     ],
-  });
+  };
+  const stack = await startStack(options);
   try {
-    const tenant = await stack.admin<{ id: string }>("/admin/v1/tenants", { name: "bench" });
-    const { key } = await stack.admin<{ key: string }>("/admin/v1/keys", {
-      tenant_id: tenant.id,
-      scopes: ["llm"],
-      requests_per_minute: 1_000_000,
-    });
+    const key = await llmKey(stack);
     const json = { "content-type": "application/json" };
     const auth = { ...json, authorization: `Bearer ${key}` };
     const gatewayUrl = `${stack.url}/v1/chat/completions`;
     const sampled = chatBody("bench-fast", "Write a prompt for a picture of a cat.", { temperature: 0.7 });
-    const direct: Target = { url: `${fast.url}/chat/completions`, method: "POST", headers: json, body: sampled };
+    const direct: Target = { url: `${upstreamUrl}/chat/completions`, method: "POST", headers: json, body: sampled };
     const floor: Target = { url: gatewayUrl, method: "POST", headers: { ...json, host: "floor.bench" }, body: sampled };
     const gateway: Target = { url: gatewayUrl, method: "POST", headers: auth, body: sampled };
 
@@ -205,7 +266,15 @@ export async function benchLlm(quick = false): Promise<LlmBenchResult> {
       }
     }
 
-    const result: LlmBenchResult = { cpus: availableParallelism(), bypass: {}, miss: {}, ttfb: {} as never, hit: {} };
+    const result: LlmBenchResult = {
+      cpus: availableParallelism(),
+      do_calls_per_request: counts.doCalls,
+      d1_reads_per_request: counts.d1Reads,
+      bypass: {},
+      miss: {},
+      ttfb: {} as never,
+      hit: {},
+    };
     const rounds = quick ? 2 : 5;
     for (const concurrency of [1, 16]) {
       const perRound = quick ? 200 : concurrency === 1 ? 800 : 2000;
@@ -267,7 +336,6 @@ export async function benchLlm(quick = false): Promise<LlmBenchResult> {
     return result;
   } finally {
     await stack.close();
-    await Promise.all([fast.close(), slow.close()]);
   }
 }
 
@@ -283,6 +351,9 @@ export function printLlm(r: LlmBenchResult): string[] {
       "absolute figures are lower than on separate hosts; gateway and floor are measured interleaved under the " +
       "same contention. The gateway path includes auth + rate limit (one Durable Object call), validation, " +
       "routing, and a usage record (second DO call, through waitUntil).",
+    "",
+    `Durable Object calls per request at concurrency 1: ${fmt(r.do_calls_per_request)} (auth, plus usage ` +
+      `batched per key per 100 ms through waitUntil; higher concurrency batches more); D1 reads: ${fmt(r.d1_reads_per_request)}.`,
     "",
     "### Requests that go upstream",
     "",

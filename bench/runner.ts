@@ -24,12 +24,19 @@ export interface RunnerBenchResult {
   comfyui_exec_ms: { p50: number; p99: number; mean: number };
   overhead_ms: { p50: number; p99: number; mean: number };
   runner_cpu_ms_per_job: number;
+  /** Of which user space (the rest is the kernel: socket syscalls on loopback). */
+  runner_cpu_user_ms_per_job: number;
   runner_cpu_ms_idle_per_s: number;
   runner_rss_mb: { idle_after_start: number; idle_after_jobs: number };
   compile_cache: boolean;
   targets: { overhead_p50_ms: number; cpu_ms_per_job: number; idle_rss_mb: number };
   met: { overhead_p50: boolean; cpu_per_job: boolean; idle_rss: boolean };
 }
+
+/** Compiles (and so caches) every module the runner loads, without starting it. */
+const WARM_CACHE = ["runner/src/main.ts", "runner/src/runner.ts"]
+  .map((m) => `await import(${JSON.stringify(join(ROOT, m))});`)
+  .join(" ");
 
 const TARGETS = { overhead_p50_ms: 50, cpu_ms_per_job: 4, idle_rss_mb: 80 };
 
@@ -52,6 +59,7 @@ async function freePort(): Promise<number> {
 
 interface Scrape {
   cpuS: number;
+  userS: number;
   rssBytes: number;
 }
 
@@ -64,6 +72,7 @@ async function scrape(metricsUrl: string): Promise<Scrape> {
   };
   return {
     cpuS: value("process_cpu_user_seconds_total") + value("process_cpu_system_seconds_total"),
+    userS: value("process_cpu_user_seconds_total"),
     rssBytes: value("process_resident_memory_bytes"),
   };
 }
@@ -117,14 +126,14 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
       COMFYUI_URL: comfy.url,
       RUNNER_ID: "bench-runner",
       METRICS_PORT: String(metricsPort),
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: process.env.BENCH_RUNNER_LOG ?? "warn",
       NODE_COMPILE_CACHE: cacheDir,
     };
     // Fill the compile cache first (as a deployed runner's first start, or the Docker build, does).
     await new Promise<void>((resolve, reject) => {
       const warm = spawn(
         process.execPath,
-        ["--input-type=module", "-e", `await import(${JSON.stringify(join(ROOT, "runner/src/main.ts"))})`],
+        ["--input-type=module", "-e", WARM_CACHE],
         {
           env,
           stdio: "inherit",
@@ -136,7 +145,7 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
     const nodeArgs = (process.env.BENCH_RUNNER_NODE_ARGS ?? "").split(" ").filter(Boolean);
     child = spawn(process.execPath, [...nodeArgs, join(ROOT, "runner/src/main.ts")], {
       env,
-      stdio: ["ignore", "ignore", "inherit"],
+      stdio: ["ignore", process.env.BENCH_RUNNER_LOG ? "inherit" : "ignore", "inherit"],
     });
     await waitReady(`http://127.0.0.1:${metricsPort}/readyz`, child);
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -176,6 +185,7 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
     const idleAfter = await scrape(metricsUrl);
 
     const cpuPerJob = ((after.cpuS - before.cpuS) * 1000) / jobs;
+    const userPerJob = ((after.userS - before.userS) * 1000) / jobs;
     const overhead = stats(totals.map((t, i) => t - execs[i]!));
     const rssStart = idleStart.rssBytes / 1024 / 1024;
     const rssAfter = idleAfter.rssBytes / 1024 / 1024;
@@ -185,6 +195,7 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
       comfyui_exec_ms: stats(execs),
       overhead_ms: overhead,
       runner_cpu_ms_per_job: cpuPerJob,
+      runner_cpu_user_ms_per_job: userPerJob,
       runner_cpu_ms_idle_per_s: idleCpuPerS,
       runner_rss_mb: { idle_after_start: rssStart, idle_after_jobs: rssAfter },
       compile_cache: true,
@@ -220,7 +231,7 @@ export function printRunner(r: RunnerBenchResult): string[] {
     `| **overhead** (difference) | **${fmt(r.overhead_ms.p50)} ms** | ${fmt(r.overhead_ms.p99)} ms | ${fmt(r.overhead_ms.mean)} ms |`,
     "",
     `- Overhead p50 ${fmt(r.overhead_ms.p50)} ms: target <= ${r.targets.overhead_p50_ms} ms, ${yes(r.met.overhead_p50)}.`,
-    `- Runner CPU per job ${fmt(r.runner_cpu_ms_per_job, 2)} ms (its own process.cpuUsage(), user + system): target <= ${r.targets.cpu_ms_per_job} ms, ${yes(r.met.cpu_per_job)}. Idle: ${fmt(r.runner_cpu_ms_idle_per_s, 2)} ms of CPU per second.`,
+    `- Runner CPU per job ${fmt(r.runner_cpu_ms_per_job, 2)} ms (its own process.cpuUsage(): ${fmt(r.runner_cpu_user_ms_per_job, 2)} ms user + ${fmt(r.runner_cpu_ms_per_job - r.runner_cpu_user_ms_per_job, 2)} ms system): target <= ${r.targets.cpu_ms_per_job} ms, ${yes(r.met.cpu_per_job)}. Idle: ${fmt(r.runner_cpu_ms_idle_per_s, 2)} ms of CPU per second.`,
     `- Runner idle RSS ${fmt(r.runner_rss_mb.idle_after_start, 1)} MB after start, ${fmt(r.runner_rss_mb.idle_after_jobs, 1)} MB after the jobs: target <= ${r.targets.idle_rss_mb} MB, ${yes(r.met.idle_rss)}.${r.compile_cache ? " (Started with NODE_COMPILE_CACHE warm, as the Docker image and systemd unit run it: no TypeScript stripping at start.)" : ""}`,
   ];
 }

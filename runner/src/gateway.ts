@@ -42,6 +42,12 @@ export type EventAnswer = z.infer<typeof EventAck>;
 export type HeartbeatAnswer = z.infer<typeof HeartbeatResponse>;
 export type UploadTarget = z.infer<typeof UploadResponse>;
 
+/** Per call: an abort signal and a timeout (default: the client's, 30 s). */
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
 export interface GatewayClientOptions {
   baseUrl: string;
   token: string;
@@ -66,7 +72,7 @@ export class GatewayClient {
     method: string,
     path: string,
     body: unknown,
-    options: { signal?: AbortSignal; timeoutMs?: number } = {},
+    options: CallOptions = {},
   ): Promise<{ status: number; json: unknown }> {
     const what = `${method} ${path.replace(/leases\/[^/]+/, "leases/:id")}`;
     let res: Awaited<ReturnType<typeof sendText>>;
@@ -108,7 +114,7 @@ export class GatewayClient {
     const grant = LeaseGrant.safeParse(res.json);
     if (grant.success) return grant.data;
     const idOnly = LeaseIdOnly.safeParse(res.json);
-    if (idOnly.success) await this.giveBack(idOnly.data.lease.id).catch(() => {});
+    if (idOnly.success) await this.giveBack(idOnly.data.lease.id, { timeoutMs: 15_000 }).catch(() => {});
     throw new GatewayError(
       res.status,
       "bad_grant",
@@ -117,8 +123,8 @@ export class GatewayClient {
     );
   }
 
-  async heartbeat(leaseId: string, signal?: AbortSignal): Promise<HeartbeatAnswer> {
-    const res = await this.call("POST", `/leases/${encodeURIComponent(leaseId)}/heartbeat`, undefined, { signal });
+  async heartbeat(leaseId: string, options: CallOptions = {}): Promise<HeartbeatAnswer> {
+    const res = await this.call("POST", `/leases/${encodeURIComponent(leaseId)}/heartbeat`, undefined, options);
     const parsed = HeartbeatResponse.safeParse(res.json);
     if (!parsed.success) throw new GatewayError(res.status, "bad_answer", "unexpected heartbeat answer", true);
     return parsed.data;
@@ -127,23 +133,23 @@ export class GatewayClient {
   async uploadUrl(
     leaseId: string,
     body: { filename: string; content_type: string; node_id?: string },
-    signal?: AbortSignal,
+    options: CallOptions = {},
   ): Promise<UploadTarget> {
-    const res = await this.call("POST", `/leases/${encodeURIComponent(leaseId)}/uploads`, body, { signal });
+    const res = await this.call("POST", `/leases/${encodeURIComponent(leaseId)}/uploads`, body, options);
     const parsed = UploadResponse.safeParse(res.json);
     if (!parsed.success) throw new GatewayError(res.status, "bad_answer", "unexpected upload-URL answer", true);
     return parsed.data;
   }
 
-  async event(leaseId: string, event: RunnerEvent, signal?: AbortSignal): Promise<EventAnswer> {
-    const res = await this.call("POST", `/leases/${encodeURIComponent(leaseId)}/events`, event, { signal });
+  async event(leaseId: string, event: RunnerEvent, options: CallOptions = {}): Promise<EventAnswer> {
+    const res = await this.call("POST", `/leases/${encodeURIComponent(leaseId)}/events`, event, options);
     const parsed = EventAck.safeParse(res.json);
     if (!parsed.success) throw new GatewayError(res.status, "bad_answer", "unexpected event answer", true);
     return parsed.data;
   }
 
-  async giveBack(leaseId: string, signal?: AbortSignal): Promise<void> {
-    await this.call("DELETE", `/leases/${encodeURIComponent(leaseId)}`, undefined, { signal });
+  async giveBack(leaseId: string, options: CallOptions = {}): Promise<void> {
+    await this.call("DELETE", `/leases/${encodeURIComponent(leaseId)}`, undefined, options);
   }
 }
 

@@ -1,11 +1,16 @@
 /**
- * A small HTTP client on node:http with keep-alive agents. The runner makes a handful of requests per
- * job to the gateway, R2 and ComfyUI; node:http costs noticeably less CPU per request than fetch, and it
- * lets uploads stream a response body straight into a PUT with its Content-Length.
+ * A small HTTP client on node:http with keep-alive agents. The runner makes a handful of requests per job to
+ * the gateway, R2 and ComfyUI; node:http costs a fraction of fetch's CPU per request, and it lets uploads
+ * stream a response body straight into a PUT with its Content-Length. One timer per exchange, no
+ * AbortController per request (they show up in the runner's CPU profile).
  */
-import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
-import https from "node:https";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
+
+// node:http(s) through getBuiltinModule: an ESM import of node:http also loads undici (building the ESM
+// facade reads its lazy fetch/WebSocket exports), about 2 MB and start-up CPU the runner does not use.
+const http = process.getBuiltinModule("node:http");
+const https = process.getBuiltinModule("node:https");
 
 const agents = {
   "http:": new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32, timeout: 120_000 }),
@@ -31,7 +36,7 @@ export class HttpError extends Error {
     this.code = options.code;
     this.reused = options.reused ?? false;
   }
-  /** Nothing listens at the address: the process is gone (or not started yet). */
+  /** Nothing listens at the address (not started, or restarting). */
   get refused(): boolean {
     return this.code === "ECONNREFUSED";
   }
@@ -43,7 +48,7 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   body?: string | Uint8Array | Readable;
   signal?: AbortSignal;
-  /** Until the response headers arrive (and, for the read helpers, until the body is read). */
+  /** Until the response headers arrive (send) or until the body is read (sendText). */
   timeoutMs?: number;
 }
 
@@ -51,6 +56,12 @@ export interface HttpResponse {
   status: number;
   headers: IncomingHttpHeaders;
   body: IncomingMessage;
+}
+
+export interface TextResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
 }
 
 function isStream(body: HttpRequest["body"]): body is Readable {
@@ -62,15 +73,19 @@ function abortReason(signal: AbortSignal): HttpError {
   return reason instanceof HttpError ? reason : new HttpError("aborted", "request aborted", { cause: reason });
 }
 
-function once(req: HttpRequest): Promise<HttpResponse & { reused: boolean }> {
+/**
+ * One exchange. With `readMax` the body is read (bounded) before resolving, under the same timer; without
+ * it the caller gets the body stream once the headers arrive.
+ */
+function exchange(req: HttpRequest, readMax: number | null): Promise<HttpResponse | TextResponse> {
   return new Promise((resolve, reject) => {
-    if (req.signal?.aborted) {
-      reject(abortReason(req.signal));
+    const signal = req.signal;
+    if (signal?.aborted) {
+      reject(abortReason(signal));
       return;
     }
     const url = typeof req.url === "string" ? new URL(req.url) : req.url;
-    const lib = url.protocol === "https:" ? https : http;
-    const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
+    const secure = url.protocol === "https:";
     const headers: Record<string, string> = { ...req.headers };
     if (req.body !== undefined && !isStream(req.body) && headers["content-length"] === undefined) {
       headers["content-length"] = String(
@@ -79,38 +94,65 @@ function once(req: HttpRequest): Promise<HttpResponse & { reused: boolean }> {
     }
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
+    let response: IncomingMessage | null = null;
+    const request = (secure ? https : http).request(url, {
+      method: req.method,
+      headers,
+      agent: secure ? agents["https:"] : agents["http:"],
+    });
     const cleanup = () => {
       if (timer) clearTimeout(timer);
-      req.signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", onAbort);
     };
     const fail = (error: HttpError) => {
       if (settled) return;
       settled = true;
       cleanup();
+      if (response) response.destroy();
+      request.destroy();
       reject(error);
     };
-    const request = lib.request(url, { method: req.method, headers, agent }, (res) => {
+    const onAbort = () => fail(abortReason(signal!));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (req.timeoutMs !== undefined) {
+      const ms = req.timeoutMs;
+      timer = setTimeout(() => fail(new HttpError("timeout", `no ${readMax === null ? "answer" : "complete answer"} within ${ms} ms`)), ms);
+    }
+    request.on("response", (res) => {
       if (settled) {
         res.resume();
         return;
       }
-      settled = true;
-      cleanup();
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, reused: request.reusedSocket });
+      response = res;
+      const status = res.statusCode ?? 0;
+      if (readMax === null) {
+        settled = true;
+        cleanup();
+        resolve({ status, headers: res.headers, body: res });
+        return;
+      }
+      const declared = Number(res.headers["content-length"]);
+      if (Number.isFinite(declared) && declared > readMax) {
+        fail(new HttpError("too_large", `the body is ${declared} bytes, over the limit of ${readMax}`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > readMax) fail(new HttpError("too_large", `the body is over the limit of ${readMax} bytes`));
+        else chunks.push(chunk);
+      });
+      res.on("end", () => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        resolve({ status, headers: res.headers, text: body.toString("utf8") });
+      });
+      res.on("error", (err) => fail(new HttpError("network", `body: ${err.message}`, { cause: err })));
+      res.on("aborted", () => fail(new HttpError("network", "connection closed before the body was complete")));
     });
-    const onAbort = () => {
-      const error = abortReason(req.signal!);
-      request.destroy(error);
-      fail(error);
-    };
-    req.signal?.addEventListener("abort", onAbort, { once: true });
-    if (req.timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        const error = new HttpError("timeout", `no answer within ${req.timeoutMs} ms`);
-        request.destroy(error);
-        fail(error);
-      }, req.timeoutMs);
-    }
     request.on("error", (err: NodeJS.ErrnoException) => {
       if (err instanceof HttpError) return fail(err);
       fail(
@@ -122,10 +164,9 @@ function once(req: HttpRequest): Promise<HttpResponse & { reused: boolean }> {
       );
     });
     if (isStream(req.body)) {
-      req.body.on("error", (err) => {
-        request.destroy(err);
-        fail(new HttpError("network", `request body failed: ${err.message}`, { cause: err }));
-      });
+      req.body.on("error", (err) =>
+        fail(new HttpError("network", `request body failed: ${err.message}`, { cause: err })),
+      );
       req.body.pipe(request);
     } else {
       request.end(req.body);
@@ -133,23 +174,33 @@ function once(req: HttpRequest): Promise<HttpResponse & { reused: boolean }> {
   });
 }
 
-/**
- * Sends one request and resolves when the response headers arrive. A request on a kept-alive socket that the
- * server had already closed (ECONNRESET on a reused socket) is sent once more, as Node's docs advise.
- */
+/** A request on a kept-alive socket the server had already closed is sent once more (Node's docs' advice). */
+function retryable(err: unknown, req: HttpRequest): boolean {
+  return (
+    err instanceof HttpError &&
+    err.kind === "network" &&
+    err.reused &&
+    (err.code === "ECONNRESET" || err.code === "EPIPE") &&
+    !isStream(req.body)
+  );
+}
+
+/** Sends one request and resolves when the response headers arrive (the caller reads or destroys the body). */
 export async function send(req: HttpRequest): Promise<HttpResponse> {
   try {
-    return await once(req);
+    return (await exchange(req, null)) as HttpResponse;
   } catch (err) {
-    if (
-      err instanceof HttpError &&
-      err.kind === "network" &&
-      (err.code === "ECONNRESET" || err.code === "EPIPE") &&
-      err.reused &&
-      !isStream(req.body)
-    ) {
-      return once(req);
-    }
+    if (retryable(err, req)) return (await exchange(req, null)) as HttpResponse;
+    throw err;
+  }
+}
+
+/** Sends a request and reads the answer as text (bounded), all within `timeoutMs`. */
+export async function sendText(req: HttpRequest, maxBytes = 8 * 1024 * 1024): Promise<TextResponse> {
+  try {
+    return (await exchange(req, maxBytes)) as TextResponse;
+  } catch (err) {
+    if (retryable(err, req)) return (await exchange(req, maxBytes)) as TextResponse;
     throw err;
   }
 }
@@ -191,34 +242,6 @@ export function readBody(res: IncomingMessage, maxBytes: number, signal?: AbortS
   });
 }
 
-export interface TextResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-}
-
-/** Sends a request and reads the answer as text (bounded), within one overall timeout. */
-export async function sendText(req: HttpRequest, maxBytes = 8 * 1024 * 1024): Promise<TextResponse> {
-  const signals: AbortSignal[] = [];
-  if (req.signal) signals.push(req.signal);
-  let timeout: AbortController | null = null;
-  let timer: NodeJS.Timeout | undefined;
-  if (req.timeoutMs !== undefined) {
-    timeout = new AbortController();
-    const ms = req.timeoutMs;
-    timer = setTimeout(() => timeout!.abort(new HttpError("timeout", `no complete answer within ${ms} ms`)), ms);
-    signals.push(timeout.signal);
-  }
-  const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
-  try {
-    const res = await send({ ...req, signal, timeoutMs: undefined });
-    const body = await readBody(res.body, maxBytes, signal);
-    return { status: res.status, headers: res.headers, text: body.toString("utf8") };
-  } finally {
-    if (timer) clearTimeout(timer);
-  }
-}
-
 /** JSON.parse that answers undefined instead of throwing. */
 export function parseJson(text: string): unknown {
   if (text === "") return undefined;
@@ -227,10 +250,4 @@ export function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** Closes idle keep-alive sockets (at shutdown, so the process can exit). */
-export function closeIdleSockets(): void {
-  agents["http:"].destroy();
-  agents["https:"].destroy();
 }

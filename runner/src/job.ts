@@ -71,7 +71,17 @@ type Terminal =
   | { type: "drop" };
 
 const WS_OUTPUT_TYPES = new Set(["SaveImageWebsocket"]);
+const STARTED_DELAY_MS = 1_000;
 
+const TRACE = new Map<string, number>();
+let traceLast = process.cpuUsage();
+export function tracePhase(name: string): void {
+  const now = process.cpuUsage();
+  const d = now.user - traceLast.user + now.system - traceLast.system;
+  traceLast = now;
+  TRACE.set(name, (TRACE.get(name) ?? 0) + d);
+}
+process.on("SIGTERM", () => { console.error(JSON.stringify(Object.fromEntries([...TRACE].map(([k, v]) => [k, v / 1000])))); });
 export class JobRun {
   readonly jobId: string;
   readonly leaseId: string;
@@ -153,7 +163,7 @@ export class JobRun {
     this.heartbeating = true;
     const interval = this.leaseMs / 2;
     try {
-      const answer = await this.deps.gateway.heartbeat(this.leaseId, AbortSignal.timeout(Math.max(5_000, interval)));
+      const answer = await this.deps.gateway.heartbeat(this.leaseId, { timeoutMs: Math.max(5_000, interval) });
       this.heartbeatFailures = 0;
       if (answer.cancel) this.stop("cancel");
       this.scheduleHeartbeat(interval);
@@ -193,8 +203,10 @@ export class JobRun {
       terminal = await this.fromError(err, limitS);
     } finally {
       clearTimeout(deadline);
+      tracePhase("misc");
       try {
         result = await this.complete(terminal);
+        tracePhase("terminal");
       } catch (err) {
         this.log.error("completing the job failed", { error: err });
       }
@@ -241,6 +253,7 @@ export class JobRun {
       ),
     );
 
+    tracePhase("inputs");
     // 2. The workflow as ComfyUI gets it.
     const { workflow } = rewriteWorkflow(this.grant.job.workflow, {
       jobId: this.jobId,
@@ -269,6 +282,7 @@ export class JobRun {
     this.watcher = watcher;
     watcher.attach();
     if (!socket.isOpen) await this.guard(socket.waitOpen(2_000, this.signal));
+    tracePhase("rewrite+watcher");
     this.promptMaybePosted = true;
     const postedAt = Date.now();
     const posted = await this.guard(comfy.postPrompt(workflow, socket.clientId, promptId, this.signal));
@@ -284,6 +298,7 @@ export class JobRun {
         retryable: posted.status >= 500,
       };
     }
+    tracePhase("post");
     watcher.markPosted();
     if (Object.keys(posted.nodeErrors).length > 0) {
       // ComfyUI would run only the valid outputs: take the prompt back and fail naming the invalid nodes.
@@ -291,10 +306,14 @@ export class JobRun {
       return { type: "failed", ...failure(partialPromptError(posted.nodeErrors), false) };
     }
     this.log.debug("prompt queued", { prompt_id: promptId });
-    this.reporter.started(promptId);
+    // `started` (with ComfyUI's prompt id) goes out once the prompt has run for STARTED_DELAY_MS: the
+    // gateway marked the job started at the lease, and for a short prompt the terminal event follows at
+    // once, so an extra request per job would only cost CPU.
+    const startedTimer = setTimeout(() => this.reporter.started(promptId), STARTED_DELAY_MS);
 
     // 4. Wait for the end (websocket, /history, /queue).
-    const outcome = await this.guard(watcher.outcome);
+    const outcome = await this.guard(watcher.outcome).finally(() => clearTimeout(startedTimer));
+    tracePhase("wait(ws)");
     this.recordRunStats(outcome, postedAt);
     if (outcome.status === "error") {
       const { error, retryable } = executionError(outcome.data);
@@ -323,8 +342,8 @@ export class JobRun {
     }
 
     // 5. Outputs: every file in /history (and websocket images), streamed to presigned PUTs.
-    const entry = await this.guard(watcher.historyEntry(this.signal));
-    const items: CollectedOutput[] = collectOutputs(entry.outputs);
+    const items: CollectedOutput[] = collectOutputs(await this.guard(watcher.outputs(this.signal)));
+    tracePhase("collect");
     const uploadStart = Date.now();
     const refs = await this.guard(
       uploadOutputs(items, {
@@ -336,6 +355,7 @@ export class JobRun {
         signal: this.signal,
       }),
     );
+    tracePhase("upload");
     const wsRefs = await this.guard(this.uploadWsImages(watcher));
     this.stats.upload_ms = Date.now() - uploadStart;
     this.deps.metrics?.jobSeconds.observe({ phase: "upload" }, this.stats.upload_ms / 1000);
@@ -366,7 +386,7 @@ export class JobRun {
       const minted = await this.deps.gateway.uploadUrl(
         this.leaseId,
         { filename: img.filename, content_type: img.content_type, node_id: img.node_id },
-        this.signal,
+        { signal: this.signal },
       );
       const res = await send({
         method: "PUT",
@@ -576,7 +596,7 @@ export class JobRun {
     if (terminal.type === "give_back") {
       await this.reporter.close();
       try {
-        await this.deps.gateway.giveBack(this.leaseId, AbortSignal.timeout(15_000));
+        await this.deps.gateway.giveBack(this.leaseId, { timeoutMs: 15_000 });
         this.log.info("job given back to the gateway");
         return "given_back";
       } catch (err) {

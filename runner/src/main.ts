@@ -3,9 +3,17 @@
  * fast, naming the bad variable), starts the runner, and shuts down gracefully on SIGTERM/SIGINT: the first
  * signal drains (DRAIN_TIMEOUT_S), the second interrupts and gives jobs back at once, a third exits.
  */
-import { ConfigError, loadConfig } from "./config.ts";
-import { createLogger } from "./log.ts";
-import { Runner } from "./runner.ts";
+import { setFlagsFromString } from "node:v8";
+import type { RunnerConfig } from "./config.ts";
+
+/**
+ * Keeps V8's young generation at its initial size instead of letting it grow to 16+ MB after bursts of
+ * allocation: an idle runner then stays about 6 MB smaller, for a few more (cheap) scavenges. Set before the
+ * runner's modules load (they are imported below, after it).
+ */
+export function tuneHeap(): void {
+  if (!process.env.NO_TUNE) setFlagsFromString("--semi-space-growth-factor=1");
+}
 
 export interface RunIo {
   err: (line: string) => void;
@@ -16,7 +24,11 @@ export async function runRunner(
   env: Record<string, string | undefined> = process.env,
   io: RunIo = { err: (line) => process.stderr.write(`${line}\n`) },
 ): Promise<number> {
-  let config: ReturnType<typeof loadConfig>;
+  tuneHeap();
+  const { ConfigError, loadConfig } = await import("./config.ts");
+  const { createLogger } = await import("./log.ts");
+  const { Runner } = await import("./runner.ts");
+  let config: RunnerConfig;
   try {
     config = loadConfig(env);
   } catch (err) {
@@ -33,7 +45,7 @@ export async function runRunner(
     if (warning) log.warn(warning);
   }
   process.on("unhandledRejection", (reason) => log.error("unhandled promise rejection", { error: reason }));
-  let runner: Runner;
+  let runner: Awaited<ReturnType<typeof Runner.start>>;
   try {
     runner = await Runner.start({ config, log });
   } catch (err) {

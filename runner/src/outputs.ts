@@ -89,7 +89,7 @@ async function uploadOne(item: CollectedOutput, ctx: UploadContext): Promise<Out
     const res = await ctx.gateway.uploadUrl(
       ctx.leaseId,
       { filename: name, content_type: type, node_id: item.node_id },
-      ctx.signal,
+      { signal: ctx.signal },
     );
     return { key: res.key, upload_url: res.upload_url };
   };
@@ -156,6 +156,10 @@ async function uploadOne(item: CollectedOutput, ctx: UploadContext): Promise<Out
 /** Uploads every output (a few at a time, in order of the result) and answers their references. */
 export async function uploadOutputs(items: CollectedOutput[], ctx: UploadContext): Promise<OutputRef[]> {
   const results: OutputRef[] = new Array(items.length);
+  if (items.length === 1) {
+    results[0] = await uploadOne(items[0]!, ctx);
+    return results;
+  }
   // The first failure stops the other uploads.
   const failed = new AbortController();
   const inner: UploadContext = { ...ctx, signal: AbortSignal.any([ctx.signal, failed.signal]) };

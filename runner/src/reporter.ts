@@ -66,7 +66,7 @@ export class EventReporter {
   private async sendSoft(event: RunnerEvent): Promise<void> {
     if (this.closed && event.type === "progress") return;
     try {
-      const ack = await this.gateway.event(this.leaseId, event, AbortSignal.timeout(15_000));
+      const ack = await this.gateway.event(this.leaseId, event, { timeoutMs: 15_000 });
       this.hooks.onAck(ack);
     } catch (err) {
       if (err instanceof LeaseLostError) this.hooks.onLeaseLost();
@@ -88,7 +88,7 @@ export class EventReporter {
     await this.close();
     const deadline = Date.now() + budgetMs;
     try {
-      await withRetry(() => this.gateway.event(this.leaseId, event, AbortSignal.timeout(30_000)), {
+      await withRetry(() => this.gateway.event(this.leaseId, event, { timeoutMs: 30_000 }), {
         attempts: 1000,
         baseMs: 250,
         maxMs: 5_000,

@@ -3,7 +3,7 @@
  * graceful shutdown: stop leasing, let running jobs finish for up to the drain timeout, then interrupt them
  * and give them back (DELETE lease). `close()` is idempotent; `forceStop()` skips the drain.
  */
-import http from "node:http";
+import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { RunnerConfig } from "./config.ts";
 import { GatewayClient } from "./gateway.ts";
@@ -12,6 +12,10 @@ import { createLogger, type Logger } from "./log.ts";
 import { RunnerMetrics } from "./metrics.ts";
 import { Slot, type SlotOptions } from "./slot.ts";
 import { RUNNER_VERSION } from "./version.ts";
+
+// node:http(s) through getBuiltinModule: an ESM import of node:http also loads undici (building the ESM
+// facade reads its lazy fetch/WebSocket exports), about 2 MB and start-up CPU the runner does not use.
+const { createServer } = process.getBuiltinModule("node:http");
 
 export interface RunnerOptions {
   config: RunnerConfig;
@@ -114,7 +118,7 @@ export class Runner {
   }
 
   private listen(): Promise<void> {
-    const server = http.createServer((req, res) => {
+    const server = createServer((req, res) => {
       const path = (req.url ?? "/").split("?")[0];
       const json = (status: number, body: unknown) => {
         res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });

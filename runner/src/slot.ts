@@ -10,7 +10,7 @@ import { ComfyClient } from "./comfy/client.ts";
 import { ComfySocket } from "./comfy/socket.ts";
 import { type GatewayClient, GatewayError, sleep } from "./gateway.ts";
 import { HttpError } from "./http.ts";
-import { type JobResult, JobRun } from "./job.ts";
+import { type JobResult, JobRun, tracePhase } from "./job.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerMetrics } from "./metrics.ts";
 
@@ -175,6 +175,7 @@ export class Slot {
       while (!this.stopping) {
         if (!(await this.healthy())) continue;
         if (this.stopping) break;
+        tracePhase("between");
         this.state = "leasing";
         const askedAt = Date.now();
         let grant: LeaseGrant | null;
@@ -203,6 +204,7 @@ export class Slot {
           await sleep(delay, this.leaseAbort.signal).catch(() => {});
           continue;
         }
+        tracePhase("lease");
         if (!grant) continue;
         o.metrics?.leaseWaitSeconds.observe((Date.now() - askedAt) / 1000);
         // ComfyUI may have gone away during the long-poll: give the job back rather than fail it.
@@ -229,7 +231,7 @@ export class Slot {
 
   private async giveBack(grant: LeaseGrant, why: string): Promise<void> {
     try {
-      await this.options.gateway.giveBack(grant.lease.id, AbortSignal.timeout(15_000));
+      await this.options.gateway.giveBack(grant.lease.id, { timeoutMs: 15_000 });
       this.log.info("job given back", { job_id: grant.job.id, why });
     } catch (err) {
       this.log.warn("could not give a job back; it will be re-dispatched when its lease expires", {

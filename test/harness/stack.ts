@@ -22,6 +22,8 @@ export interface StackOptions {
   persistDir?: string;
   port?: number;
   built?: BuiltWorkers;
+  /** Fixed secrets (a restarted stack must keep them: keys, runner tokens and leases carry HMAC tags). */
+  secrets?: { adminToken: string; signingSecret: string };
   /** Open workerd's V8 inspector on this port (CPU profiles in benchmarks). */
   inspectorPort?: number;
   /** More workers in the same runtime (benchmarks' floor worker, test doubles), routed by their `routes`. */
@@ -79,8 +81,8 @@ export function migrationStatements(): string[] {
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const built = options.built ?? (await buildWorkers());
-  const adminToken = `adm_test_${randomBytes(12).toString("hex")}`;
-  const signingSecret = randomBytes(32).toString("base64url");
+  const adminToken = options.secrets?.adminToken ?? `adm_test_${randomBytes(12).toString("hex")}`;
+  const signingSecret = options.secrets?.signingSecret ?? randomBytes(32).toString("base64url");
   const secrets = {
     ADMIN_TOKEN: adminToken,
     SIGNING_SECRET: signingSecret,

@@ -304,5 +304,17 @@ describe("errors surface as the SDK's typed errors with our codes", () => {
     expect(err.status).toBe(504);
     expect(err.code).toBe("upstream_timeout");
     expect(Date.now() - started).toBeLessThan(5_000);
+
+    // The deadline also covers a non-stream body that stops half way.
+    const stalled = await rejection(
+      t.client.chat.completions.create({
+        model: "slow-model",
+        messages: [{ role: "user", content: unique("half") }],
+        // @ts-expect-error pass-through field read by the upstream double
+        test_double: { primary: { stallBody: true } },
+      }),
+    );
+    expect(stalled.status).toBe(504);
+    expect(stalled.code).toBe("upstream_timeout");
   });
 });

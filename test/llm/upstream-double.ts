@@ -34,6 +34,8 @@ export interface Behaviour {
   errorEventAfterChunks?: number;
   /** Stream: close cleanly without a finish_reason or [DONE] after this many content chunks. */
   truncateAfterChunks?: number;
+  /** Non-stream: send the headers and half the body, then nothing more (without closing). */
+  stallBody?: boolean;
   /** Answer JSON even when asked to stream. */
   ignoreStream?: boolean;
   /** Leave `usage` out. */
@@ -165,6 +167,12 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
     if (body.stream !== true || b.ignoreStream) {
       if (b.disconnectAfterChunks !== undefined) {
         res.destroy();
+        return;
+      }
+      if (b.stallBody) {
+        const text = JSON.stringify({ id, object: "chat.completion", created, model, choices: [] });
+        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+        res.write(text.slice(0, 10));
         return;
       }
       sendJson(res, 200, {

@@ -1,12 +1,13 @@
 /**
- * One long-lived websocket per ComfyUI instance (`/ws?clientId=<slot's id>`), reconnected with backoff when
- * it drops. ComfyUI routes a prompt's execution events only to the socket whose clientId is the prompt's
+ * One long-lived websocket per ComfyUI instance (`/ws?clientId=<slot's id>`, ws-client.ts), reconnected with
+ * backoff when it drops. ComfyUI routes a prompt's execution events only to the socket whose clientId is the prompt's
  * client_id, so each slot keeps one stable id. Text frames are parsed (messages.ts), binary frames decoded.
  * Nothing depends on this socket alone: jobs reconcile with /history whenever it reconnects.
  */
 import { backoffMs } from "../../../workers/shared/backoff.ts";
 import type { Logger } from "../log.ts";
 import { type BinaryFrame, type ComfyMessage, decodeBinaryFrame, parseTextFrame } from "./messages.ts";
+import { MiniWebSocket } from "./ws-client.ts";
 
 export interface SocketListener {
   message?(message: ComfyMessage): void;
@@ -36,7 +37,7 @@ export class ComfySocket {
   private readonly log: Logger;
   private readonly baseMs: number;
   private readonly maxMs: number;
-  private ws: WebSocket | null = null;
+  private ws: MiniWebSocket | null = null;
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   private everOpened = false;
@@ -55,7 +56,7 @@ export class ComfySocket {
   }
 
   get isOpen(): boolean {
-    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+    return this.ws !== null && this.ws.isOpen;
   }
 
   subscribe(listener: SocketListener): () => void {
@@ -117,31 +118,20 @@ export class ComfySocket {
 
   private connect(): void {
     if (this.stopped) return;
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(this.url);
-    } catch (err) {
-      this.log.warn("comfyui websocket could not be created", { error: err });
-      this.scheduleReconnect();
-      return;
-    }
-    ws.binaryType = "arraybuffer";
-    this.ws = ws;
-    ws.addEventListener("open", () => {
-      if (this.ws !== ws) return;
-      const reconnected = this.everOpened;
-      this.everOpened = true;
-      this.failures = 0;
-      this.generation += 1;
-      if (reconnected) this.log.info("comfyui websocket reconnected");
-      else this.log.debug("comfyui websocket open");
-      for (const waiter of this.openWaiters.splice(0)) waiter();
-      for (const l of this.listeners) l.open?.(reconnected);
-    });
-    ws.addEventListener("message", (event: MessageEvent) => {
-      if (this.ws !== ws) return;
-      const data: unknown = event.data;
-      if (typeof data === "string") {
+    const ws: MiniWebSocket = new MiniWebSocket(this.url, {
+      open: () => {
+        if (this.ws !== ws) return;
+        const reconnected = this.everOpened;
+        this.everOpened = true;
+        this.failures = 0;
+        this.generation += 1;
+        if (reconnected) this.log.info("comfyui websocket reconnected");
+        else this.log.debug("comfyui websocket open");
+        for (const waiter of this.openWaiters.splice(0)) waiter();
+        for (const l of this.listeners) l.open?.(reconnected);
+      },
+      text: (data) => {
+        if (this.ws !== ws) return;
         const message = parseTextFrame(data);
         if (message.type === "invalid") {
           this.log.warn("comfyui sent a websocket frame this runner cannot read", {
@@ -150,21 +140,20 @@ export class ComfySocket {
           });
         }
         for (const l of this.listeners) l.message?.(message);
-      } else if (data instanceof ArrayBuffer) {
-        if (this.listeners.size === 0) return;
+      },
+      binary: (data) => {
+        if (this.ws !== ws || this.listeners.size === 0) return;
         const frame = decodeBinaryFrame(data);
         for (const l of this.listeners) l.binary?.(frame);
-      }
+      },
+      close: () => {
+        if (this.ws !== ws) return;
+        this.ws = null;
+        for (const l of this.listeners) l.close?.();
+        this.scheduleReconnect();
+      },
     });
-    ws.addEventListener("close", () => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      for (const l of this.listeners) l.close?.();
-      this.scheduleReconnect();
-    });
-    ws.addEventListener("error", () => {
-      // "close" follows; nothing else to do here (the event carries no detail worth logging).
-    });
+    this.ws = ws;
   }
 
   private scheduleReconnect(): void {

@@ -49,8 +49,12 @@ export class PromptWatcher {
   /** Local time (Date.now()) when execution_start and the end were seen. */
   startedAt: number | null = null;
   endedAt: number | null = null;
-  /** The socket closed while the prompt was in flight (websocket-only outputs may be incomplete). */
+  /** The socket was down at some point since attach(): websocket messages may be missing. */
   wsGap = false;
+  /** The outcome came from the websocket's own execution_* message (not from /history). */
+  settledByWs = false;
+  /** `executed` outputs by node, as the websocket reported them (complete when !wsGap and settledByWs). */
+  readonly wsOutputs: Record<string, Record<string, unknown>> = {};
   readonly wsImages: WsImage[] = [];
   private wsImageBytes = 0;
 
@@ -96,6 +100,7 @@ export class PromptWatcher {
 
   /** Listens to the socket (before POST /prompt, so no early message is missed). */
   attach(): void {
+    if (!this.socket.isOpen) this.wsGap = true;
     this.unsubscribe = this.socket.subscribe({
       message: (m) => this.onMessage(m),
       binary: (f) => this.onBinary(f),
@@ -103,9 +108,9 @@ export class PromptWatcher {
         if (this.posted && !this.settled) this.check("websocket reconnected");
       },
       close: () => {
-        if (!this.posted || this.settled) return;
+        if (this.settled) return;
         this.wsGap = true;
-        this.check("websocket closed");
+        if (this.posted) this.check("websocket closed");
       },
     });
   }
@@ -115,7 +120,7 @@ export class PromptWatcher {
     this.posted = true;
     this.lastContact = Date.now();
     if (!this.socket.isOpen) this.wsGap = true;
-    this.schedulePoll(this.pollMs);
+    if (!this.settled) this.schedulePoll(this.pollMs);
   }
 
   dispose(): void {
@@ -167,8 +172,12 @@ export class PromptWatcher {
           node_id: message.data.node ?? this.currentNode,
         });
         break;
+      case "executed":
+        if (message.data.output) this.wsOutputs[message.data.node] = message.data.output;
+        break;
       case "execution_success":
         this.comfyEndedAt = message.data.timestamp ?? null;
+        if (!this.settled) this.settledByWs = true;
         this.settle({ status: "success", startedAt: this.comfyStartedAt, endedAt: this.comfyEndedAt });
         break;
       case "execution_error":
@@ -314,6 +323,16 @@ export class PromptWatcher {
       this.log.warn("checking the prompt failed", { why, error: err });
       this.schedulePoll(this.pollMs);
     }
+  }
+
+  /**
+   * The prompt's outputs: from the websocket's `executed` messages when it saw the whole prompt (the same
+   * dicts ComfyUI stores in history), else from /history.
+   */
+  async outputs(signal: AbortSignal): Promise<Record<string, unknown>> {
+    if (this.entry) return this.entry.outputs;
+    if (this.settledByWs && !this.wsGap) return this.wsOutputs;
+    return (await this.historyEntry(signal)).outputs;
   }
 
   /** The prompt's history entry (after success): ComfyUI writes it just after execution_success. */

@@ -1,23 +1,7 @@
 /** Reading a non-stream upstream answer: within the upstream's deadline, checked before it is served. */
 import { isCompleteCompletion, readUsage, type TokenUsage } from "./completion.ts";
 import { upstreamMessage } from "./scrub.ts";
-import { type Deadline, type Dispatched, upstreamBroken, upstreamTimedOut } from "./upstream.ts";
-
-function bodyWithin(response: Response, deadline: Deadline): Promise<string> {
-  const signal = deadline.signal;
-  return new Promise<string>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    response
-      .text()
-      .then(resolve, reject)
-      .finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
+import { type Dispatched, upstreamBroken, upstreamTimedOut } from "./upstream.ts";
 
 export interface JsonAnswer {
   text: string;
@@ -26,15 +10,22 @@ export interface JsonAnswer {
   complete: boolean;
 }
 
-/** Reads and checks a JSON answer (the deadline still covers the body). */
+/** Reads and checks a JSON answer. The deadline still runs: its abort signal also ends the body read. */
 export async function readJsonAnswer(d: Dispatched): Promise<JsonAnswer> {
   let text: string;
   try {
-    text = await bodyWithin(d.response, d.deadline);
-  } catch {
-    throw d.deadline.expired
-      ? upstreamTimedOut(d.upstream.name)
-      : upstreamBroken(d.upstream.name, "closed the connection while sending the answer.");
+    text = await d.response.text();
+  } catch (err) {
+    if (d.deadline.expired) throw upstreamTimedOut(d.upstream.name);
+    console.warn(
+      JSON.stringify({
+        level: "warn",
+        msg: "llm answer read failed",
+        upstream: d.upstream.name,
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      }),
+    );
+    throw upstreamBroken(d.upstream.name, "closed the connection while sending the answer.");
   } finally {
     d.deadline.clear();
   }

@@ -18,7 +18,7 @@ const BACKOFF_MAX_MS = 2_000;
 const MAX_RETRY_AFTER_MS = 5_000;
 const ERROR_BODY_MAX = 16 * 1024;
 /** Upstream statuses that describe the request itself: answered at once, no retry, no fallback. */
-const REQUEST_FAULTS = new Set([400, 413, 422]);
+const REQUEST_FAULTS: ReadonlySet<number> = new Set([400, 413, 422]);
 
 /** A per-attempt deadline: aborts the fetch (and a body being read) when it passes. */
 export class Deadline {
