@@ -12,9 +12,10 @@ import type { Readable } from "node:stream";
 const http = process.getBuiltinModule("node:http");
 const https = process.getBuiltinModule("node:https");
 
+// No socket timeout on the agents (it is re-armed on every read and write): each exchange has its own timer.
 const agents = {
-  "http:": new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32, timeout: 120_000 }),
-  "https:": new https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32, timeout: 120_000 }),
+  "http:": new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32 }),
+  "https:": new https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32 }),
 };
 
 export type HttpErrorKind = "network" | "timeout" | "aborted" | "too_large";

@@ -40,6 +40,8 @@ export interface UploadContext {
 }
 
 const PUT_TIMEOUT_MS = 10 * 60_000;
+/** Outputs up to this size are read whole before the PUT; bigger ones are streamed from /view into it. */
+const SMALL_BYTES = 1024 * 1024;
 
 /** PUT to a presigned URL; the body is a stream (with its length) or bytes. */
 async function put(
@@ -116,7 +118,11 @@ async function uploadOne(item: CollectedOutput, ctx: UploadContext): Promise<Out
       }
       minted ??= await mint(filename, contentType);
       const length = Number(view.headers["content-length"]);
-      if (Number.isSafeInteger(length) && length >= 0) {
+      if (Number.isSafeInteger(length) && length >= 0 && length <= SMALL_BYTES) {
+        // Small (most images): read it, then PUT the bytes; cheaper than piping two streams.
+        const bytes = await readBody(view.body, SMALL_BYTES, ctx.signal);
+        await put(minted.upload_url, bytes, bytes.length, contentType, ctx.signal);
+      } else if (Number.isSafeInteger(length) && length >= 0) {
         await put(minted.upload_url, view.body, length, contentType, ctx.signal);
       } else {
         // No length from /view: spool to a temporary file (still streamed), then PUT it with its size.

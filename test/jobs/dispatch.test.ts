@@ -15,7 +15,7 @@ describe("dispatch", () => {
   let images: http.Server;
   let imageBase: string;
   beforeAll(async () => {
-    stack = await startStack({ vars: { ALLOW_PRIVATE_URLS: "true", LEASE_DURATION_S: "2" } });
+    stack = await startStack({ vars: { ALLOW_PRIVATE_URLS: "true", LEASE_DURATION_S: "2", DISPATCH_RESEND_S: "1" } });
     await ensurePool(stack, "local");
     images = http.createServer((req, res) => {
       if (req.url === "/cat.png") {
@@ -244,6 +244,34 @@ describe("dispatch", () => {
     await queue.send(dup); // after the lease: stale
     expect((await runner.heartbeat(g!.lease.id)).status).toBe(200);
     expect(await runner.lease(1)).toBeNull();
+    await runner.event(g!.lease.id, { type: "canceled" });
+  });
+
+  it("survives a bogus dispatch for an attempt the job is not waiting for (the outbox re-sends the real one)", async () => {
+    await ensurePool(stack, "bogus");
+    const runner = new ScriptedRunner(stack, await runnerToken(stack, "bogus"), "b");
+    const t = await tenantWithKey(stack);
+    const call = api(stack, t.key);
+    const job = (await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW, pool: "bogus" } })).json;
+    await expect
+      .poll(async () => (await call("/v1/pools")).json.data.find((p: { name: string }) => p.name === "bogus")?.queued, {
+        timeout: 5000,
+      })
+      .toBe(1);
+    const queue = await stack.mf.getQueueProducer("JOBS_QUEUE", "comfy-edge-gateway");
+    await queue.send({
+      type: "dispatch",
+      job_id: job.id,
+      attempt: 7,
+      tenant_id: t.id,
+      pool: "bogus",
+      max_running: null,
+      inputs: [],
+      image_allowlist: null,
+    });
+    const g = await runner.lease(15);
+    expect(g?.job.id).toBe(job.id);
+    expect(g?.lease.attempt).toBe(1);
     await runner.event(g!.lease.id, { type: "canceled" });
   });
 

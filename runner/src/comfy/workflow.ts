@@ -62,7 +62,11 @@ export function imageValue(input: UploadedInput): string {
 
 export function rewriteWorkflow(source: Workflow, options: RewriteOptions): RewriteResult {
   const randomSeed = options.randomSeed ?? (() => randomInt(0, 2 ** 48 - 1));
-  const workflow: Workflow = structuredClone(source);
+  const workflow: Workflow = {};
+  for (const [id, node] of Object.entries(source)) {
+    // Nodes and their inputs are copied (they are rewritten below); input values are shared, never mutated.
+    workflow[id] = { ...node, inputs: { ...node.inputs } };
+  }
   const prefixes: Record<string, string> = {};
   const seeds: Record<string, number> = {};
   for (const [nodeId, node] of Object.entries(workflow)) {

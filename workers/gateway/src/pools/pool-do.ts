@@ -206,7 +206,10 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
         );
         return grant;
       }
-      // Stale (canceled, superseded or already leased): drop it and look at the next one.
+      // Refused (canceled, superseded, already leased, or an attempt the job is not waiting for): drop it,
+      // and forget it, so that it cannot shadow the dispatch the job does wait for. The job DO stays the
+      // judge of every later message.
+      sql.exec("DELETE FROM dispatched WHERE job_id = ? AND attempt = ?", candidate.job_id, candidate.attempt);
     }
   }
 }
