@@ -5,6 +5,7 @@
  *   pools create --name N [--region R] [--tenants id,id] | pools list
  *   keys create --tenant ID [--scopes llm,jobs] [--name N] [--rpm N] | keys list --tenant ID | keys revoke ID
  *   runner-tokens create --pool P | runner-tokens revoke ID
+ *   runner   (the GPU runner: reads GATEWAY_URL, RUNNER_TOKEN, COMFYUI_URL, ...; see docs/runner.md)
  * Admin commands read COMFY_EDGE_URL (default http://127.0.0.1:8787) and COMFY_EDGE_ADMIN_TOKEN
  * (on the local stack, falling back to ADMIN_TOKEN in ./.dev.vars). Add --json for raw JSON output.
  */
@@ -24,6 +25,10 @@ Admin (needs COMFY_EDGE_ADMIN_TOKEN; COMFY_EDGE_URL defaults to http://127.0.0.1
   keys revoke <key id>
   runner-tokens create --pool <pool>
   runner-tokens revoke <token id>
+
+Runner (on a GPU host, beside ComfyUI; settings from the environment, see docs/runner.md):
+  runner      needs GATEWAY_URL and RUNNER_TOKEN; COMFYUI_URL (default http://127.0.0.1:8188, comma-separated
+              for one job slot per ComfyUI), RUNNER_ID, MAX_INPUT_BYTES, JOB_TIMEOUT_S, METRICS_PORT, LOG_LEVEL
 
 Options: --json prints the API's JSON answer.`;
 
@@ -191,6 +196,12 @@ export async function main(
     if (!command || values.help) {
       io.out(USAGE);
       return command || values.help ? 0 : 2;
+    }
+    if (command === "runner") {
+      if (sub !== undefined) throw new UsageError(`unknown command: runner ${sub}`);
+      // Loaded only for this command: the admin commands stay light.
+      const { runRunner } = await import("../runner/src/main.ts");
+      return await runRunner(io.env, { err: io.err });
     }
     const client = new AdminClient(adminConfig(io.env, io.cwd));
     await runAdmin(command, sub, rest, values, client, io.out);

@@ -73,15 +73,6 @@ type Terminal =
 const WS_OUTPUT_TYPES = new Set(["SaveImageWebsocket"]);
 const STARTED_DELAY_MS = 1_000;
 
-const TRACE = new Map<string, number>();
-let traceLast = process.cpuUsage();
-export function tracePhase(name: string): void {
-  const now = process.cpuUsage();
-  const d = now.user - traceLast.user + now.system - traceLast.system;
-  traceLast = now;
-  TRACE.set(name, (TRACE.get(name) ?? 0) + d);
-}
-process.on("SIGTERM", () => { console.error(JSON.stringify(Object.fromEntries([...TRACE].map(([k, v]) => [k, v / 1000])))); });
 export class JobRun {
   readonly jobId: string;
   readonly leaseId: string;
@@ -203,10 +194,8 @@ export class JobRun {
       terminal = await this.fromError(err, limitS);
     } finally {
       clearTimeout(deadline);
-      tracePhase("misc");
       try {
         result = await this.complete(terminal);
-        tracePhase("terminal");
       } catch (err) {
         this.log.error("completing the job failed", { error: err });
       }
@@ -253,7 +242,6 @@ export class JobRun {
       ),
     );
 
-    tracePhase("inputs");
     // 2. The workflow as ComfyUI gets it.
     const { workflow } = rewriteWorkflow(this.grant.job.workflow, {
       jobId: this.jobId,
@@ -282,7 +270,6 @@ export class JobRun {
     this.watcher = watcher;
     watcher.attach();
     if (!socket.isOpen) await this.guard(socket.waitOpen(2_000, this.signal));
-    tracePhase("rewrite+watcher");
     this.promptMaybePosted = true;
     const postedAt = Date.now();
     const posted = await this.guard(comfy.postPrompt(workflow, socket.clientId, promptId, this.signal));
@@ -298,7 +285,6 @@ export class JobRun {
         retryable: posted.status >= 500,
       };
     }
-    tracePhase("post");
     watcher.markPosted();
     if (Object.keys(posted.nodeErrors).length > 0) {
       // ComfyUI would run only the valid outputs: take the prompt back and fail naming the invalid nodes.
@@ -313,7 +299,6 @@ export class JobRun {
 
     // 4. Wait for the end (websocket, /history, /queue).
     const outcome = await this.guard(watcher.outcome).finally(() => clearTimeout(startedTimer));
-    tracePhase("wait(ws)");
     this.recordRunStats(outcome, postedAt);
     if (outcome.status === "error") {
       const { error, retryable } = executionError(outcome.data);
@@ -343,7 +328,6 @@ export class JobRun {
 
     // 5. Outputs: every file in /history (and websocket images), streamed to presigned PUTs.
     const items: CollectedOutput[] = collectOutputs(await this.guard(watcher.outputs(this.signal)));
-    tracePhase("collect");
     const uploadStart = Date.now();
     const refs = await this.guard(
       uploadOutputs(items, {
@@ -355,7 +339,6 @@ export class JobRun {
         signal: this.signal,
       }),
     );
-    tracePhase("upload");
     const wsRefs = await this.guard(this.uploadWsImages(watcher));
     this.stats.upload_ms = Date.now() - uploadStart;
     this.deps.metrics?.jobSeconds.observe({ phase: "upload" }, this.stats.upload_ms / 1000);

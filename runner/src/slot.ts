@@ -10,7 +10,7 @@ import { ComfyClient } from "./comfy/client.ts";
 import { ComfySocket } from "./comfy/socket.ts";
 import { type GatewayClient, GatewayError, sleep } from "./gateway.ts";
 import { HttpError } from "./http.ts";
-import { type JobResult, JobRun, tracePhase } from "./job.ts";
+import { type JobResult, JobRun } from "./job.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerMetrics } from "./metrics.ts";
 
@@ -175,7 +175,6 @@ export class Slot {
       while (!this.stopping) {
         if (!(await this.healthy())) continue;
         if (this.stopping) break;
-        tracePhase("between");
         this.state = "leasing";
         const askedAt = Date.now();
         let grant: LeaseGrant | null;
@@ -204,7 +203,6 @@ export class Slot {
           await sleep(delay, this.leaseAbort.signal).catch(() => {});
           continue;
         }
-        tracePhase("lease");
         if (!grant) continue;
         o.metrics?.leaseWaitSeconds.observe((Date.now() - askedAt) / 1000);
         // ComfyUI may have gone away during the long-poll: give the job back rather than fail it.

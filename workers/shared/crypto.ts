@@ -60,6 +60,21 @@ export async function hmacKey(secret: string | Uint8Array<ArrayBuffer>): Promise
   return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
 }
 
+/**
+ * Memoises the imported HMAC key of one secret (the secret is fixed for a deployment; importing it costs
+ * more than the MAC itself). One memo per caller, e.g. per middleware instance.
+ */
+export function hmacKeyMemo(): (secret: string) => Promise<CryptoKey> {
+  // Holds the resolved key, never a promise: on Workers a promise must not be shared across requests.
+  let last: { secret: string; key: CryptoKey } | null = null;
+  return async (secret) => {
+    if (last?.secret === secret) return last.key;
+    const key = await hmacKey(secret);
+    last = { secret, key };
+    return key;
+  };
+}
+
 export async function hmacSha256(
   secret: string | Uint8Array<ArrayBuffer> | CryptoKey,
   message: string,

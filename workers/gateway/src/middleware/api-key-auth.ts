@@ -8,7 +8,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { Scope } from "../../../shared/contract/index.ts";
-import { sha256Hex } from "../../../shared/crypto.ts";
+import { hmacKeyMemo, sha256Hex } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { verifyTokenTag } from "../../../shared/tokens.ts";
 import type { KeyDO } from "../keys/key-do.ts";
@@ -26,13 +26,14 @@ export function keyStub(env: Env, keyHash: string): DurableObjectStub<KeyDO> {
 
 export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv> {
   const scope = options.scope === undefined ? undefined : Scope.parse(options.scope);
+  const signingKey = hmacKeyMemo();
   return async (c, next) => {
     const token = bearerToken(c);
     if (token === null) {
       await limitUnauthenticated(c);
       throw new ApiError(401, "missing_api_key", "No API key given. Send 'Authorization: Bearer <your API key>'.");
     }
-    if (token === "malformed" || !(await verifyTokenTag("sk", token, c.env.SIGNING_SECRET))) {
+    if (token === "malformed" || !(await verifyTokenTag("sk", token, await signingKey(c.env.SIGNING_SECRET)))) {
       await limitUnauthenticated(c);
       throw new ApiError(
         401,

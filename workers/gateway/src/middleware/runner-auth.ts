@@ -3,7 +3,7 @@
  * is cached with the Cache API for up to 30 s (revocation takes effect within that time).
  */
 import type { MiddlewareHandler } from "hono";
-import { sha256Hex } from "../../../shared/crypto.ts";
+import { hmacKeyMemo, sha256Hex } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { verifyTokenTag } from "../../../shared/tokens.ts";
 import type { AppEnv } from "../types.ts";
@@ -34,6 +34,7 @@ async function lookup(env: Env, hash: string): Promise<RunnerTokenRecord | null>
 }
 
 export function runnerAuth(): MiddlewareHandler<AppEnv> {
+  const signingKey = hmacKeyMemo();
   return async (c, next) => {
     const token = bearerToken(c);
     if (token === null) {
@@ -44,7 +45,7 @@ export function runnerAuth(): MiddlewareHandler<AppEnv> {
         "No runner token given. Send 'Authorization: Bearer <RUNNER_TOKEN>'.",
       );
     }
-    if (token === "malformed" || !(await verifyTokenTag("rt", token, c.env.SIGNING_SECRET))) {
+    if (token === "malformed" || !(await verifyTokenTag("rt", token, await signingKey(c.env.SIGNING_SECRET)))) {
       await limitUnauthenticated(c);
       throw new ApiError(401, "invalid_runner_token", "The runner token is not valid (it starts with 'ce_rt_').");
     }
