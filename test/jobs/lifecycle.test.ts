@@ -93,6 +93,10 @@ describe("job lifecycle", () => {
     // Listed in the index.
     const list = await call("/v1/jobs?status=succeeded");
     expect(list.json.data.map((j: { id: string }) => j.id)).toContain(jobId);
+    // GPU time recorded in the tenant's usage.
+    const usage = (await call("/v1/usage")).json;
+    expect(usage.jobs.tenant).toEqual({ finished: 1, succeeded: 1, gpu_ms: 12 });
+    expect(usage.jobs.key).toEqual({ finished: 1, succeeded: 1, gpu_ms: 12 });
   });
 
   it("answers 404 for another tenant's job and for malformed ids", async () => {

@@ -159,6 +159,8 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
       seq: s.seq,
       created_at: s.created_at,
       completed_at: s.completed_at,
+      key_id: s.key_id,
+      run_ms: s.stats.run_ms,
     };
   }
 
@@ -719,18 +721,22 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
         return;
       case "index":
         await this.env.DB.prepare(
-          `INSERT INTO jobs_index (id, tenant_id, pool, status, seq, created_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET status = excluded.status, seq = excluded.seq, completed_at = excluded.completed_at
+          `INSERT INTO jobs_index (id, tenant_id, key_id, pool, status, seq, created_at, completed_at, run_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET status = excluded.status, seq = excluded.seq,
+             completed_at = excluded.completed_at, run_ms = excluded.run_ms
            WHERE excluded.seq > jobs_index.seq`,
         )
           .bind(
             payload.id,
             payload.tenant_id,
+            payload.key_id ?? null,
             payload.pool,
             payload.status,
             payload.seq,
             payload.created_at,
             payload.completed_at ?? null,
+            payload.run_ms ?? null,
           )
           .run();
         return;

@@ -81,5 +81,11 @@ export const UsageReport = z
       days: z.array(UsageCounts.extend({ day: z.string() })),
     }),
     tenant: z.object({ tenant_id: z.string(), totals: UsageCounts }),
+    jobs: z
+      .object({
+        key: z.object({ finished: z.int(), succeeded: z.int(), gpu_ms: z.number() }),
+        tenant: z.object({ finished: z.int(), succeeded: z.int(), gpu_ms: z.number() }),
+      })
+      .describe("Jobs finished in the period and their GPU time (run_ms of the final attempt)"),
   })
   .meta({ id: "UsageReport" });

@@ -37,7 +37,7 @@ function day(ms: number): string {
 }
 
 export const usageRoutes = new Hono<AppEnv>();
-usageRoutes.use("*", apiKeyAuth({ scope: "llm" }));
+usageRoutes.use("*", apiKeyAuth({}));
 usageRoutes.get("/", async (c) => {
   const query = readQuery(c, UsageQuery);
   const to = query.to ?? day(Date.now());
@@ -47,7 +47,16 @@ usageRoutes.get("/", async (c) => {
     throw new ApiError(400, "invalid_request", `Ask for at most ${MAX_SPAN_DAYS} days at a time.`, { param: "from" });
   }
   const { keyId, tenantId } = c.get("auth");
-  const [days, tenant] = await c.env.DB.batch<Partial<Counts> & { day: string }>([
+  const fromMs = Date.parse(from);
+  const toMs = Date.parse(to) + DAY_MS;
+  const jobTotals = (column: "key_id" | "tenant_id", id: string) =>
+    c.env.DB.prepare(
+      `SELECT COUNT(*) AS finished, COALESCE(SUM(status = 'succeeded'), 0) AS succeeded, COALESCE(SUM(run_ms), 0) AS gpu_ms
+         FROM jobs_index WHERE ${column} = ? AND completed_at >= ? AND completed_at < ?`,
+    ).bind(id, fromMs, toMs);
+  const [days, tenant, keyJobs, tenantJobs] = await c.env.DB.batch<
+    Partial<Counts> & { day: string } & Record<string, number>
+  >([
     c.env.DB.prepare(
       `SELECT day, ${COLUMNS.join(", ")} FROM usage_daily WHERE key_id = ? AND day BETWEEN ? AND ? ORDER BY day`,
     ).bind(keyId, from, to),
@@ -55,7 +64,14 @@ usageRoutes.get("/", async (c) => {
       `SELECT ${COLUMNS.map((col) => `COALESCE(SUM(${col}), 0) AS ${col}`).join(", ")}
          FROM usage_daily WHERE tenant_id = ? AND day BETWEEN ? AND ?`,
     ).bind(tenantId, from, to),
+    jobTotals("key_id", keyId),
+    jobTotals("tenant_id", tenantId),
   ]);
+  const jobs = (row: Record<string, number> | undefined) => ({
+    finished: Number(row?.finished ?? 0),
+    succeeded: Number(row?.succeeded ?? 0),
+    gpu_ms: Number(row?.gpu_ms ?? 0),
+  });
   const keyDays = (days?.results ?? []).map((row) => ({ day: row.day, ...withTotal(row) }));
   const keyTotals = withTotal(
     Object.fromEntries(COLUMNS.map((col) => [col, keyDays.reduce((sum, d) => sum + d[col], 0)])) as Counts,
@@ -66,6 +82,7 @@ usageRoutes.get("/", async (c) => {
     to,
     key: { key_id: keyId, totals: keyTotals, days: keyDays },
     tenant: { tenant_id: tenantId, totals: withTotal(tenant?.results[0] ?? {}) },
+    jobs: { key: jobs(keyJobs?.results[0]), tenant: jobs(tenantJobs?.results[0]) },
   });
 });
 
@@ -76,17 +93,15 @@ export const usageDocs: RouteDoc[] = [
     summary: "Usage of the calling key and its tenant",
     description:
       "Per UTC day for the key, totals for the key and its tenant: requests, LLM requests, prompt and " +
-      "completion tokens (from the upstreams' usage), cache hits and the tokens they saved. Counts reach " +
-      "D1 within about 10 s.",
+      "completion tokens (from the upstreams' usage), cache hits and the tokens they saved; jobs finished and " +
+      "their GPU time. Any valid key may read its own usage. Counts reach D1 within about 10 s.",
     tag: "LLM",
     security: "apiKey",
-    scope: "llm",
     query: UsageQuery,
     responses: {
       200: { description: "Usage", schema: UsageReport },
       400: { description: "Bad from/to", schema: ErrorEnvelope },
       401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
-      403: { description: "Key lacks the llm scope", schema: ErrorEnvelope },
       429: { description: "Rate limited", schema: ErrorEnvelope },
     },
   },
