@@ -133,14 +133,10 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
     };
     // Fill the compile cache first (as a deployed runner's first start, or the Docker build, does).
     await new Promise<void>((resolve, reject) => {
-      const warm = spawn(
-        process.execPath,
-        ["--input-type=module", "-e", WARM_CACHE],
-        {
-          env,
-          stdio: "inherit",
-        },
-      );
+      const warm = spawn(process.execPath, ["--input-type=module", "-e", WARM_CACHE], {
+        env,
+        stdio: "inherit",
+      });
       warm.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`compile-cache warm-up exited ${code}`))));
     });
     // BENCH_RUNNER_NODE_ARGS: extra node flags for the runner (e.g. --cpu-prof when investigating).

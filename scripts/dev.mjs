@@ -242,8 +242,15 @@ async function main() {
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
   wrangler.on("exit", (code) => {
-    runner?.kill("SIGKILL");
-    process.exit(stopping ? 0 : (code ?? 1));
+    const exit = () => process.exit(stopping ? 0 : (code ?? 1));
+    if (!runner || runner.exitCode !== null || runner.signalCode !== null) return exit();
+    // Let the runner finish stopping (it drains for up to 5 s), then leave.
+    runner.once("exit", exit);
+    if (!stopping) runner.kill("SIGTERM");
+    setTimeout(() => {
+      runner.kill("SIGKILL");
+      exit();
+    }, 10_000).unref();
   });
 
   await waitForHealth(wrangler);

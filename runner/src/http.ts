@@ -1,11 +1,14 @@
 /**
- * A small HTTP client on node:http with keep-alive agents. The runner makes a handful of requests per job to
- * the gateway, R2 and ComfyUI; node:http costs a fraction of fetch's CPU per request, and it lets uploads
- * stream a response body straight into a PUT with its Content-Length. One timer per exchange, no
- * AbortController per request (they show up in the runner's CPU profile).
+ * The runner's HTTP: small exchanges (JSON, images up to a few MB) go through the lean HTTP/1.1 client
+ * (http1.ts); bodies that must be streamed (large outputs from /view into a PUT) use node:http with
+ * keep-alive agents. One timer per exchange, no AbortController per request.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
+import { HttpError } from "./http-error.ts";
+import { request as http1 } from "./http1.ts";
+
+export { HttpError, type HttpErrorKind } from "./http-error.ts";
 
 // node:http(s) through getBuiltinModule: an ESM import of node:http also loads undici (building the ESM
 // facade reads its lazy fetch/WebSocket exports), about 2 MB and start-up CPU the runner does not use.
@@ -17,31 +20,6 @@ const agents = {
   "http:": new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32 }),
   "https:": new https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32 }),
 };
-
-export type HttpErrorKind = "network" | "timeout" | "aborted" | "too_large";
-
-/** The exchange failed before a complete answer arrived. `code` is the system error code when there is one. */
-export class HttpError extends Error {
-  readonly kind: HttpErrorKind;
-  readonly code: string | undefined;
-  /** The request went out on a kept-alive socket (a reset there is usually the server closing it idle). */
-  readonly reused: boolean;
-  constructor(
-    kind: HttpErrorKind,
-    message: string,
-    options: { code?: string; cause?: unknown; reused?: boolean } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "HttpError";
-    this.kind = kind;
-    this.code = options.code;
-    this.reused = options.reused ?? false;
-  }
-  /** Nothing listens at the address (not started, or restarting). */
-  get refused(): boolean {
-    return this.code === "ECONNREFUSED";
-  }
-}
 
 export interface HttpRequest {
   method: string;
@@ -61,8 +39,15 @@ export interface HttpResponse {
 
 export interface TextResponse {
   status: number;
-  headers: IncomingHttpHeaders;
+  /** Lower-case names. */
+  headers: Record<string, string>;
   text: string;
+}
+
+export interface BytesResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
 }
 
 function isStream(body: HttpRequest["body"]): body is Readable {
@@ -74,11 +59,8 @@ function abortReason(signal: AbortSignal): HttpError {
   return reason instanceof HttpError ? reason : new HttpError("aborted", "request aborted", { cause: reason });
 }
 
-/**
- * One exchange. With `readMax` the body is read (bounded) before resolving, under the same timer; without
- * it the caller gets the body stream once the headers arrive.
- */
-function exchange(req: HttpRequest, readMax: number | null): Promise<HttpResponse | TextResponse> {
+/** One exchange over node:http, resolved when the response headers arrive (the caller reads the body). */
+function exchange(req: HttpRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const signal = req.signal;
     if (signal?.aborted) {
@@ -95,7 +77,6 @@ function exchange(req: HttpRequest, readMax: number | null): Promise<HttpRespons
     }
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
-    let response: IncomingMessage | null = null;
     const request = (secure ? https : http).request(url, {
       method: req.method,
       headers,
@@ -109,7 +90,6 @@ function exchange(req: HttpRequest, readMax: number | null): Promise<HttpRespons
       if (settled) return;
       settled = true;
       cleanup();
-      if (response) response.destroy();
       request.destroy();
       reject(error);
     };
@@ -117,42 +97,16 @@ function exchange(req: HttpRequest, readMax: number | null): Promise<HttpRespons
     signal?.addEventListener("abort", onAbort, { once: true });
     if (req.timeoutMs !== undefined) {
       const ms = req.timeoutMs;
-      timer = setTimeout(() => fail(new HttpError("timeout", `no ${readMax === null ? "answer" : "complete answer"} within ${ms} ms`)), ms);
+      timer = setTimeout(() => fail(new HttpError("timeout", `no answer within ${ms} ms`)), ms);
     }
     request.on("response", (res) => {
       if (settled) {
         res.resume();
         return;
       }
-      response = res;
-      const status = res.statusCode ?? 0;
-      if (readMax === null) {
-        settled = true;
-        cleanup();
-        resolve({ status, headers: res.headers, body: res });
-        return;
-      }
-      const declared = Number(res.headers["content-length"]);
-      if (Number.isFinite(declared) && declared > readMax) {
-        fail(new HttpError("too_large", `the body is ${declared} bytes, over the limit of ${readMax}`));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > readMax) fail(new HttpError("too_large", `the body is over the limit of ${readMax} bytes`));
-        else chunks.push(chunk);
-      });
-      res.on("end", () => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-        resolve({ status, headers: res.headers, text: body.toString("utf8") });
-      });
-      res.on("error", (err) => fail(new HttpError("network", `body: ${err.message}`, { cause: err })));
-      res.on("aborted", () => fail(new HttpError("network", "connection closed before the body was complete")));
+      settled = true;
+      cleanup();
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
     });
     request.on("error", (err: NodeJS.ErrnoException) => {
       if (err instanceof HttpError) return fail(err);
@@ -175,35 +129,47 @@ function exchange(req: HttpRequest, readMax: number | null): Promise<HttpRespons
   });
 }
 
-/** A request on a kept-alive socket the server had already closed is sent once more (Node's docs' advice). */
-function retryable(err: unknown, req: HttpRequest): boolean {
-  return (
-    err instanceof HttpError &&
-    err.kind === "network" &&
-    err.reused &&
-    (err.code === "ECONNRESET" || err.code === "EPIPE") &&
-    !isStream(req.body)
-  );
-}
-
-/** Sends one request and resolves when the response headers arrive (the caller reads or destroys the body). */
+/**
+ * Sends one request over node:http and resolves when the response headers arrive (the caller reads or
+ * destroys the body): for streamed bodies. A request on a kept-alive socket the server had already closed
+ * is sent once more (Node's docs' advice).
+ */
 export async function send(req: HttpRequest): Promise<HttpResponse> {
   try {
-    return (await exchange(req, null)) as HttpResponse;
+    return await exchange(req);
   } catch (err) {
-    if (retryable(err, req)) return (await exchange(req, null)) as HttpResponse;
+    if (
+      err instanceof HttpError &&
+      err.kind === "network" &&
+      err.reused &&
+      (err.code === "ECONNRESET" || err.code === "EPIPE") &&
+      !isStream(req.body)
+    ) {
+      return await exchange(req);
+    }
     throw err;
   }
 }
 
-/** Sends a request and reads the answer as text (bounded), all within `timeoutMs`. */
+/** A small exchange answered whole (lean client): at most `maxBytes` of body, all within `timeoutMs`. */
+export async function sendBytes(req: HttpRequest, maxBytes = 8 * 1024 * 1024): Promise<BytesResponse> {
+  if (isStream(req.body)) throw new HttpError("protocol", "sendBytes needs a buffered body");
+  const res = await http1({
+    method: req.method,
+    url: req.url,
+    headers: req.headers,
+    body: req.body,
+    signal: req.signal,
+    timeoutMs: req.timeoutMs,
+    maxBytes,
+  });
+  return { status: res.status, headers: res.headers, body: res.body };
+}
+
+/** A small exchange answered as text (lean client). */
 export async function sendText(req: HttpRequest, maxBytes = 8 * 1024 * 1024): Promise<TextResponse> {
-  try {
-    return (await exchange(req, maxBytes)) as TextResponse;
-  } catch (err) {
-    if (retryable(err, req)) return (await exchange(req, maxBytes)) as TextResponse;
-    throw err;
-  }
+  const res = await sendBytes(req, maxBytes);
+  return { status: res.status, headers: res.headers, text: res.body.toString("utf8") };
 }
 
 /** Reads a whole body, failing with kind "too_large" past `maxBytes`. */

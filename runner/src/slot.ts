@@ -52,7 +52,10 @@ export class Slot {
   private readonly options: SlotOptions;
   private readonly log: Logger;
   private stopping = false;
+  /** Abandons an in-flight long-poll (drain timeout reached, or forced). */
   private readonly leaseAbort = new AbortController();
+  /** Ends backoff sleeps as soon as the runner stops. */
+  private readonly stopSleeps = new AbortController();
   private lastHealthyAt = 0;
   private healthFailures = 0;
   private leaseFailures = 0;
@@ -102,6 +105,7 @@ export class Slot {
    */
   stopLeasing(options: { abort?: boolean } = {}): void {
     this.stopping = true;
+    this.stopSleeps.abort();
     if (options.abort) this.leaseAbort.abort(new HttpError("aborted", "the runner is stopping"));
   }
 
@@ -150,7 +154,7 @@ export class Slot {
     if (this.comfyUp && this.socket.isOpen && Date.now() - this.lastHealthyAt < fresh) return true;
     try {
       const stats = await this.comfy.systemStats(
-        AbortSignal.any([AbortSignal.timeout(10_000), this.leaseAbort.signal]),
+        AbortSignal.any([AbortSignal.timeout(10_000), this.stopSleeps.signal]),
       );
       this.comfyuiVersion = stats.comfyuiVersion;
       this.lastHealthyAt = Date.now();
@@ -164,56 +168,71 @@ export class Slot {
       this.setUp(false);
       const delay = backoffMs(this.healthFailures, { baseMs: 250, maxMs: this.options.healthBackoffMaxMs ?? 15_000 });
       this.log.debug("comfyui health check failed", { error: err, retry_in_ms: delay });
-      await sleep(delay, this.leaseAbort.signal).catch(() => {});
+      await sleep(delay, this.stopSleeps.signal).catch(() => {});
       return false;
     }
   }
 
+  /** The slot's loop; an unexpected error (a bug) is logged and the loop goes on after a pause. */
   private async loop(): Promise<void> {
-    const o = this.options;
     try {
       while (!this.stopping) {
-        if (!(await this.healthy())) continue;
-        if (this.stopping) break;
-        this.state = "leasing";
-        const askedAt = Date.now();
-        let grant: LeaseGrant | null;
         try {
-          grant = await o.gateway.lease(
-            {
-              runner_id: o.runnerId,
-              version: o.version,
-              comfyui_version: this.comfyuiVersion,
-              slots: o.slots,
-              wait_s: o.leaseWaitS ?? 20,
-            },
-            this.leaseAbort.signal,
-          );
-          this.leaseFailures = 0;
+          await this.leaseLoop();
         } catch (err) {
-          if (this.stopping) break;
-          this.leaseFailures += 1;
-          o.metrics?.gatewayErrors.inc({ call: "lease" });
-          const auth = err instanceof GatewayError && (err.status === 401 || err.status === 403);
-          const delay = backoffMs(this.leaseFailures, { baseMs: 500, maxMs: auth ? 60_000 : 15_000 });
-          this.log[auth || this.leaseFailures % 10 === 1 ? "error" : "warn"](
-            auth ? "the gateway refused the runner token" : "asking the gateway for a job failed",
-            { error: err, retry_in_ms: delay },
-          );
-          await sleep(delay, this.leaseAbort.signal).catch(() => {});
-          continue;
+          this.log.error("slot loop failed; continuing", {
+            error: err,
+            stack: err instanceof Error ? err.stack : undefined,
+          });
+          await sleep(1_000, this.stopSleeps.signal).catch(() => {});
         }
-        if (!grant) continue;
-        o.metrics?.leaseWaitSeconds.observe((Date.now() - askedAt) / 1000);
-        // ComfyUI may have gone away during the long-poll: give the job back rather than fail it.
-        if (this.stopping || (!this.socket.isOpen && !(await this.stillHealthy()))) {
-          await this.giveBack(grant, this.stopping ? "the runner is stopping" : "comfyui is not reachable");
-          continue;
-        }
-        await this.runJob(grant);
       }
     } finally {
       this.state = "stopped";
+    }
+  }
+
+  private async leaseLoop(): Promise<void> {
+    const o = this.options;
+    while (!this.stopping) {
+      if (!(await this.healthy())) continue;
+      if (this.stopping) break;
+      this.state = "leasing";
+      const askedAt = Date.now();
+      let grant: LeaseGrant | null;
+      try {
+        grant = await o.gateway.lease(
+          {
+            runner_id: o.runnerId,
+            version: o.version,
+            comfyui_version: this.comfyuiVersion,
+            slots: o.slots,
+            wait_s: o.leaseWaitS ?? 20,
+          },
+          this.leaseAbort.signal,
+        );
+        this.leaseFailures = 0;
+      } catch (err) {
+        if (this.stopping) break;
+        this.leaseFailures += 1;
+        o.metrics?.gatewayErrors.inc({ call: "lease" });
+        const auth = err instanceof GatewayError && (err.status === 401 || err.status === 403);
+        const delay = backoffMs(this.leaseFailures, { baseMs: 500, maxMs: auth ? 60_000 : 15_000 });
+        this.log[auth || this.leaseFailures % 10 === 1 ? "error" : "warn"](
+          auth ? "the gateway refused the runner token" : "asking the gateway for a job failed",
+          { error: err, retry_in_ms: delay },
+        );
+        await sleep(delay, this.stopSleeps.signal).catch(() => {});
+        continue;
+      }
+      if (!grant) continue;
+      o.metrics?.leaseWaitSeconds.observe((Date.now() - askedAt) / 1000);
+      // ComfyUI may have gone away during the long-poll: give the job back rather than fail it.
+      if (this.stopping || (!this.socket.isOpen && !(await this.stillHealthy()))) {
+        await this.giveBack(grant, this.stopping ? "the runner is stopping" : "comfyui is not reachable");
+        continue;
+      }
+      await this.runJob(grant);
     }
   }
 

@@ -56,7 +56,7 @@ export class ComfySocket {
   }
 
   get isOpen(): boolean {
-    return this.ws !== null && this.ws.isOpen;
+    return this.ws?.isOpen === true;
   }
 
   subscribe(listener: SocketListener): () => void {

@@ -199,7 +199,9 @@ export class MiniWebSocket {
     const secure = target.protocol === "wss:";
     target.protocol = secure ? "https:" : "http:";
     const key = randomBytes(16).toString("base64");
-    const expected = createHash("sha1").update(key + GUID).digest("base64");
+    const expected = createHash("sha1")
+      .update(key + GUID)
+      .digest("base64");
     const req = (secure ? https : http).request(target, {
       agent: false,
       headers: {
