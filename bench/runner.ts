@@ -128,8 +128,6 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
       METRICS_PORT: String(metricsPort),
       LOG_LEVEL: process.env.BENCH_RUNNER_LOG ?? "warn",
       NODE_COMPILE_CACHE: cacheDir,
-      ...(process.env.NO_TUNE ? { NO_TUNE: "1" } : {}),
-      ...(process.env.TUNE_FLAGS ? { TUNE_FLAGS: process.env.TUNE_FLAGS } : {}),
     };
     // Fill the compile cache first (as a deployed runner's first start, or the Docker build, does).
     await new Promise<void>((resolve, reject) => {

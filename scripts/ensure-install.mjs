@@ -18,11 +18,14 @@ function upToDate() {
 }
 
 if (!upToDate()) {
-  console.log("[comfy-edge] installing dependencies (npm ci)...");
+  // `npm install`, not `npm ci`: npm 11 writes lock files without the other platforms' optional binaries
+  // (workerd, biome, esbuild), which `npm ci` then rejects as out of sync. With a lock file present,
+  // `npm install` installs exactly the locked versions.
+  console.log("[comfy-edge] installing dependencies (npm install)...");
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const result = spawnSync(npm, ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: root, stdio: "inherit" });
+  const result = spawnSync(npm, ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: root, stdio: "inherit" });
   if (result.status !== 0) {
-    console.error("[comfy-edge] npm ci failed; see the output above.");
+    console.error("[comfy-edge] npm install failed; see the output above.");
     process.exit(result.status ?? 1);
   }
 }

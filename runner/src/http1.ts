@@ -31,6 +31,9 @@ export interface Http1Response {
   body: Buffer;
 }
 
+/** Extra TLS options for every connection (tests trust their own CA here; operators use NODE_EXTRA_CA_CERTS). */
+export const tlsOptions: { ca?: string | Buffer } = {};
+
 const CRLF2 = Buffer.from("\r\n\r\n");
 const IDLE_MS = 10_000;
 const MAX_IDLE_PER_ORIGIN = 16;
@@ -256,7 +259,13 @@ class Connection {
     const port = url.port ? Number(url.port) : secure ? 443 : 80;
     const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     this.socket = secure
-      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ["http/1.1"] })
+      ? tls.connect({
+          host,
+          port,
+          servername: net.isIP(host) ? undefined : host,
+          ALPNProtocols: ["http/1.1"],
+          ...tlsOptions,
+        })
       : net.connect({ host, port });
     this.socket.setNoDelay(true);
     this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
@@ -374,7 +383,10 @@ function takeConnection(url: URL): Connection {
 function release(conn: Connection): void {
   if (conn.dead) return;
   let list = pool.get(conn.origin);
-  if (!list) pool.set(conn.origin, (list = []));
+  if (!list) {
+    list = [];
+    pool.set(conn.origin, list);
+  }
   if (list.length >= MAX_IDLE_PER_ORIGIN) {
     conn.destroy();
     return;
@@ -383,7 +395,12 @@ function release(conn: Connection): void {
   list.push(conn);
 }
 
-function buildHead(method: string, url: URL, headers: Record<string, string> | undefined, length: number | null): string {
+function buildHead(
+  method: string,
+  url: URL,
+  headers: Record<string, string> | undefined,
+  length: number | null,
+): string {
   let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
   if (headers) {
     for (const name in headers) {
@@ -404,7 +421,11 @@ function once(req: Http1Request, url: URL): Promise<Http1Response> {
       return;
     }
     const body =
-      req.body === undefined ? null : typeof req.body === "string" ? Buffer.from(req.body) : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
+      req.body === undefined
+        ? null
+        : typeof req.body === "string"
+          ? Buffer.from(req.body)
+          : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
     const hasBody = body !== null || !["GET", "HEAD", "DELETE", "OPTIONS"].includes(req.method);
     let head: string;
     try {

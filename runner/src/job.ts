@@ -16,7 +16,7 @@ import { PromptLostError, PromptWatcher } from "./comfy/watcher.ts";
 import { inputFileName, rewriteWorkflow, WorkflowRewriteError } from "./comfy/workflow.ts";
 import { ConversionError } from "./convert.ts";
 import { type GatewayClient, GatewayError, LeaseLostError } from "./gateway.ts";
-import { HttpError, readBody, send } from "./http.ts";
+import { HttpError, sendBytes } from "./http.ts";
 import { type Logger, safeUrl } from "./log.ts";
 import type { JobOutcome, RunnerMetrics } from "./metrics.ts";
 import { UploadError, uploadOutputs } from "./outputs.ts";
@@ -371,15 +371,17 @@ export class JobRun {
         { filename: img.filename, content_type: img.content_type, node_id: img.node_id },
         { signal: this.signal },
       );
-      const res = await send({
-        method: "PUT",
-        url: minted.upload_url,
-        headers: { "content-type": img.content_type, "content-length": String(img.bytes.byteLength) },
-        body: img.bytes,
-        signal: this.signal,
-        timeoutMs: 120_000,
-      });
-      await readBody(res.body, 64 * 1024, this.signal).catch(() => null);
+      const res = await sendBytes(
+        {
+          method: "PUT",
+          url: minted.upload_url,
+          headers: { "content-type": img.content_type },
+          body: img.bytes,
+          signal: this.signal,
+          timeoutMs: 120_000,
+        },
+        64 * 1024,
+      );
       if (res.status < 200 || res.status >= 300) {
         throw new UploadError(`storage answered the upload with ${res.status}`, res.status >= 500);
       }
@@ -390,33 +392,11 @@ export class JobRun {
 
   /** GET of a presigned input URL (operator-trusted storage), capped at MAX_INPUT_BYTES. */
   private async download(url: string, declaredType: string | null): Promise<{ bytes: Buffer; contentType: string }> {
-    let res: Awaited<ReturnType<typeof send>>;
+    let res: Awaited<ReturnType<typeof sendBytes>>;
     try {
-      res = await send({ method: "GET", url, signal: this.signal, timeoutMs: 60_000 });
+      res = await sendBytes({ method: "GET", url, signal: this.signal, timeoutMs: 120_000 }, this.deps.maxInputBytes);
     } catch (err) {
       if (err instanceof HttpError && err.kind === "aborted") throw err;
-      throw new JobFailure(
-        {
-          code: "input_unavailable",
-          message: `Could not download an input from ${safeUrl(url)}: ${(err as Error).message}`,
-        },
-        true,
-      );
-    }
-    if (res.status !== 200) {
-      res.body.resume();
-      throw new JobFailure(
-        {
-          code: "input_unavailable",
-          message: `Downloading an input from ${safeUrl(url)} answered HTTP ${res.status}.`,
-        },
-        res.status >= 500 || res.status === 403 || res.status === 429,
-      );
-    }
-    let bytes: Buffer;
-    try {
-      bytes = await readBody(res.body, this.deps.maxInputBytes, this.signal);
-    } catch (err) {
       if (err instanceof HttpError && err.kind === "too_large") {
         throw new JobFailure(
           {
@@ -426,10 +406,25 @@ export class JobRun {
           false,
         );
       }
-      throw err;
+      throw new JobFailure(
+        {
+          code: "input_unavailable",
+          message: `Could not download an input from ${safeUrl(url)}: ${(err as Error).message}`,
+        },
+        true,
+      );
     }
-    const header = res.headers["content-type"];
-    const contentType = declaredType ?? (typeof header === "string" ? header : "image/png");
+    if (res.status !== 200) {
+      throw new JobFailure(
+        {
+          code: "input_unavailable",
+          message: `Downloading an input from ${safeUrl(url)} answered HTTP ${res.status}.`,
+        },
+        res.status >= 500 || res.status === 403 || res.status === 429,
+      );
+    }
+    const bytes = res.body;
+    const contentType = declaredType ?? res.headers["content-type"] ?? "image/png";
     return { bytes, contentType };
   }
 

@@ -12,7 +12,7 @@ import type { RunnerConfig } from "./config.ts";
  * runner's modules load (they are imported below, after it).
  */
 export function tuneHeap(): void {
-  if (!process.env.NO_TUNE) setFlagsFromString(process.env.TUNE_FLAGS ?? "--semi-space-growth-factor=1");
+  setFlagsFromString("--semi-space-growth-factor=1");
 }
 
 export interface RunIo {

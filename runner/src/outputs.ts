@@ -13,7 +13,7 @@ import type { ComfyClient } from "./comfy/client.ts";
 import type { CollectedOutput } from "./comfy/history.ts";
 import { ConversionError, convertedName, convertImage, type OutputFormat, wantsConversion } from "./convert.ts";
 import { type GatewayClient, GatewayError, withRetry } from "./gateway.ts";
-import { HttpError, readBody, send } from "./http.ts";
+import { HttpError, readBody, send, sendBytes } from "./http.ts";
 import type { Logger } from "./log.ts";
 
 export class UploadError extends Error {
@@ -41,9 +41,9 @@ export interface UploadContext {
 
 const PUT_TIMEOUT_MS = 10 * 60_000;
 /** Outputs up to this size are read whole before the PUT; bigger ones are streamed from /view into it. */
-const SMALL_BYTES = 1024 * 1024;
+const SMALL_BYTES = 4 * 1024 * 1024;
 
-/** PUT to a presigned URL; the body is a stream (with its length) or bytes. */
+/** PUT to a presigned URL; the body is bytes (lean client) or a stream with its length (node:http). */
 async function put(
   url: string,
   body: Uint8Array | Readable,
@@ -51,20 +51,32 @@ async function put(
   contentType: string,
   signal: AbortSignal,
 ): Promise<void> {
-  const res = await send({
-    method: "PUT",
-    url,
-    headers: { "content-type": contentType, "content-length": String(length) },
-    body,
-    signal,
-    timeoutMs: PUT_TIMEOUT_MS,
-  });
-  const text = (await readBody(res.body, 64 * 1024, signal).catch(() => Buffer.alloc(0))).toString("utf8");
-  if (res.status >= 200 && res.status < 300) return;
-  const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
-  const expired = res.status === 403;
+  let status: number;
+  let text: string;
+  if (body instanceof Uint8Array) {
+    const res = await sendBytes(
+      { method: "PUT", url, headers: { "content-type": contentType }, body, signal, timeoutMs: PUT_TIMEOUT_MS },
+      64 * 1024,
+    );
+    status = res.status;
+    text = res.body.toString("utf8");
+  } else {
+    const res = await send({
+      method: "PUT",
+      url,
+      headers: { "content-type": contentType, "content-length": String(length) },
+      body,
+      signal,
+      timeoutMs: PUT_TIMEOUT_MS,
+    });
+    status = res.status;
+    text = (await readBody(res.body, 64 * 1024, signal).catch(() => Buffer.alloc(0))).toString("utf8");
+  }
+  if (status >= 200 && status < 300) return;
+  const retryable = status >= 500 || status === 408 || status === 429;
+  const expired = status === 403;
   throw new UploadError(
-    `storage answered the upload with ${res.status}${expired ? " (URL expired or refused)" : ""}: ${text.slice(0, 200)}`,
+    `storage answered the upload with ${status}${expired ? " (URL expired or refused)" : ""}: ${text.slice(0, 200)}`,
     retryable || expired,
   );
 }
@@ -103,10 +115,9 @@ async function uploadOne(item: CollectedOutput, ctx: UploadContext): Promise<Out
         await put(minted.upload_url, bytes, bytes.length, contentType, ctx.signal);
         return { key: minted.key, node_id: item.node_id, filename, content_type: contentType };
       }
-      const view = await ctx.comfy.view(item, ctx.signal);
       if (convert && ctx.output) {
-        const source = await readBody(view.body, ctx.maxConvertBytes ?? 512 * 1024 * 1024, ctx.signal);
-        const result = await convertImage(source, ctx.output.format, ctx.output.quality);
+        const source = await ctx.comfy.viewBytes(item, ctx.maxConvertBytes ?? 512 * 1024 * 1024, ctx.signal);
+        const result = await convertImage(source.bytes, ctx.output.format, ctx.output.quality);
         if (!result.converted) {
           // Animated: keep the original bytes and type.
           filename = item.filename;
@@ -116,13 +127,22 @@ async function uploadOne(item: CollectedOutput, ctx: UploadContext): Promise<Out
         await put(minted.upload_url, result.bytes, result.bytes.length, contentType, ctx.signal);
         return { key: minted.key, node_id: item.node_id, filename, content_type: contentType };
       }
+      // Small (most images): read whole, then PUT the bytes. Larger: streamed from /view into the PUT.
+      let small: Buffer | null = null;
+      try {
+        small = (await ctx.comfy.viewBytes(item, SMALL_BYTES, ctx.signal)).bytes;
+      } catch (err) {
+        if (!(err instanceof HttpError && err.kind === "too_large")) throw err;
+      }
+      if (small !== null) {
+        minted ??= await mint(filename, contentType);
+        await put(minted.upload_url, small, small.length, contentType, ctx.signal);
+        return { key: minted.key, node_id: item.node_id, filename, content_type: contentType };
+      }
+      const view = await ctx.comfy.view(item, ctx.signal);
       minted ??= await mint(filename, contentType);
       const length = Number(view.headers["content-length"]);
-      if (Number.isSafeInteger(length) && length >= 0 && length <= SMALL_BYTES) {
-        // Small (most images): read it, then PUT the bytes; cheaper than piping two streams.
-        const bytes = await readBody(view.body, SMALL_BYTES, ctx.signal);
-        await put(minted.upload_url, bytes, bytes.length, contentType, ctx.signal);
-      } else if (Number.isSafeInteger(length) && length >= 0) {
+      if (Number.isSafeInteger(length) && length >= 0) {
         await put(minted.upload_url, view.body, length, contentType, ctx.signal);
       } else {
         // No length from /view: spool to a temporary file (still streamed), then PUT it with its size.

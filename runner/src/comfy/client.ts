@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
-import { HttpError, type HttpResponse, parseJson, send, sendText } from "../http.ts";
+import { HttpError, type HttpResponse, parseJson, send, sendBytes, sendText } from "../http.ts";
 import { NodeErrors } from "./errors.ts";
 import { HistoryEntry, HistoryResponse } from "./history.ts";
 
@@ -236,6 +236,35 @@ export class ComfyClient {
   /** POST /history {delete}: forgets finished prompts (ComfyUI keeps up to 10,000 in memory). */
   deleteHistory(promptIds: string[], signal?: AbortSignal): Promise<void> {
     return this.post("/history", { delete: promptIds }, signal);
+  }
+
+  /** GET /view read whole, if at most `maxBytes` (else HttpError "too_large": use view()). */
+  async viewBytes(
+    ref: ViewRef,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<{ bytes: Buffer; contentType: string | null }> {
+    const query = new URLSearchParams({ filename: ref.filename, subfolder: ref.subfolder, type: ref.type });
+    let res: Awaited<ReturnType<typeof sendBytes>>;
+    try {
+      res = await sendBytes(
+        { method: "GET", url: `${this.baseUrl}/view?${query}`, signal, timeoutMs: Math.max(this.timeoutMs, 120_000) },
+        maxBytes,
+      );
+    } catch (err) {
+      if (err instanceof HttpError && err.kind === "too_large") throw err;
+      this.unavailable(err, "GET /view");
+    }
+    if (res.status === 502 || res.status === 503 || res.status === 504) {
+      throw new ComfyUnavailableError(`ComfyUI answered GET /view with ${res.status}`);
+    }
+    if (res.status !== 200) {
+      throw new ComfyProtocolError(
+        `ComfyUI has no file ${ref.type}/${ref.subfolder}/${ref.filename} (HTTP ${res.status})`,
+        res.status,
+      );
+    }
+    return { bytes: res.body, contentType: res.headers["content-type"] ?? null };
   }
 
   /** GET /view as a stream (the caller reads or destroys the body). 404 -> ComfyProtocolError. */

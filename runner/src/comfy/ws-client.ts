@@ -102,8 +102,13 @@ export class FrameDecoder {
       if (masked) offset += 4;
       if (this.size < offset + length) break;
       const raw = this.take(offset + length);
-      const payload = raw.subarray(offset);
-      if (masked) for (let i = 0; i < payload.length; i++) payload[i]! ^= raw[maskOffset + (i & 3)]!;
+      let payload = raw.subarray(offset);
+      if (masked) {
+        // Servers do not mask; unmask into a copy rather than touching the caller's buffer.
+        const plain = Buffer.allocUnsafe(length);
+        for (let i = 0; i < length; i++) plain[i] = payload[i]! ^ raw[maskOffset + (i & 3)]!;
+        payload = plain;
+      }
       frames.push({ fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload });
     }
     return frames;
@@ -112,7 +117,14 @@ export class FrameDecoder {
   private peek(n: number): Buffer {
     const first = this.chunks[0]!;
     if (first.length >= n) return first;
-    return Buffer.concat(this.chunks, Math.min(this.size, Math.max(n, 0))).subarray(0, n);
+    const parts: Buffer[] = [];
+    let have = 0;
+    for (const chunk of this.chunks) {
+      parts.push(chunk);
+      have += chunk.length;
+      if (have >= n) break;
+    }
+    return Buffer.concat(parts, have).subarray(0, n);
   }
 
   private take(n: number): Buffer {
