@@ -60,7 +60,8 @@ let stop = false;
 function pick(): Kind {
   let r = Math.random();
   for (const [kind, p] of MIX) {
-    if ((r -= p) <= 0) return kind;
+    r -= p;
+    if (r <= 0) return kind;
   }
   return "job_poll";
 }

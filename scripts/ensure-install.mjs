@@ -23,7 +23,10 @@ if (!upToDate()) {
   // `npm install` installs exactly the locked versions.
   console.log("[comfy-edge] installing dependencies (npm install)...");
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const result = spawnSync(npm, ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: root, stdio: "inherit" });
+  const result = spawnSync(npm, ["install", "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd: root,
+    stdio: "inherit",
+  });
   if (result.status !== 0) {
     console.error("[comfy-edge] npm install failed; see the output above.");
     process.exit(result.status ?? 1);

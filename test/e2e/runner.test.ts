@@ -385,6 +385,21 @@ describe("runner: health, shutdown", () => {
     expect(metrics).toMatch(/process_cpu_user_seconds_total \d/);
   });
 
+  it("a second signal skips the drain: the running job is interrupted and given back at once", async () => {
+    const s = await setup();
+    s.comfy.setNodeDelay("ImageInvert", 3_000);
+    const jobId = await s.submit({ workflow: freshWorkflow() });
+    await executing(s.runner.runner, "2");
+    const draining = s.runner.runner.close({ drainMs: 60_000 }); // first signal: would wait up to 60 s
+    const started = Date.now();
+    await s.runner.runner.forceStop(); // second signal
+    await draining;
+    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(s.runner.results.at(-1)).toMatchObject({ jobId, result: "given_back" });
+    const job = (await tenant.call(`/v1/jobs/${jobId}`)).json;
+    expect(job).toMatchObject({ status: "queued", attempt: 1 });
+  });
+
   it("graceful shutdown: drains a short job; past the drain timeout interrupts and gives the job back", async () => {
     const s = await setup();
     s.comfy.setNodeDelay("ImageInvert", 300);

@@ -49,7 +49,7 @@ export class PromptWatcher {
   /** Local time (Date.now()) when execution_start and the end were seen. */
   startedAt: number | null = null;
   endedAt: number | null = null;
-  /** The socket was down at some point since attach(): websocket messages may be missing. */
+  /** The socket closed since attach(), or was not open when the prompt was posted: messages may be missing. */
   wsGap = false;
   /** The outcome came from the websocket's own execution_* message (not from /history). */
   settledByWs = false;
@@ -100,7 +100,6 @@ export class PromptWatcher {
 
   /** Listens to the socket (before POST /prompt, so no early message is missed). */
   attach(): void {
-    if (!this.socket.isOpen) this.wsGap = true;
     this.unsubscribe = this.socket.subscribe({
       message: (m) => this.onMessage(m),
       binary: (f) => this.onBinary(f),
