@@ -109,8 +109,8 @@ function execMs(comfy: ComfyDouble, jobId: string): number {
 }
 
 export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
-  const jobs = quick ? 60 : 300;
-  const warmup = quick ? 60 : 100;
+  const jobs = quick ? 100 : 300;
+  const warmup = 150;
   const [stack, comfy] = await Promise.all([
     startStack({ vars: { DEFAULT_REQUESTS_PER_MINUTE: "1000000" } }),
     startComfyDouble(),
