@@ -26,6 +26,7 @@ const DURATION_S = arg("duration", 120);
 const CONCURRENCY = arg("concurrency", 24);
 const SSE_SUBSCRIBERS = arg("sse", 8);
 const RUNNERS = arg("runners", 4);
+const MAX_BACKLOG = arg("backlog", 50);
 
 type Kind = "chat_cached" | "chat_uncached" | "job_submit" | "job_poll";
 const MIX: Array<[Kind, number]> = [
@@ -56,6 +57,7 @@ let errors = 0;
 let limited = 0;
 let seq = 0;
 let stop = false;
+let sseStalls = 0;
 
 function pick(): Kind {
   let r = Math.random();
@@ -107,7 +109,9 @@ function target(kind: Kind): Target {
 async function client(): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   while (!stop) {
-    const kind = pick();
+    let kind = pick();
+    // Keep the job backlog bounded: a rate the runners cannot keep up with is not sustained.
+    if (kind === "job_submit" && submitted.length - outcomes.size > MAX_BACKLOG) kind = "job_poll";
     try {
       const r = await request(agent, target(kind));
       statuses[r.status] = (statuses[r.status] ?? 0) + 1;
@@ -144,7 +148,7 @@ async function subscriber(): Promise<void> {
     const start = performance.now();
     let first = true;
     await readSse(`${stack.url}/v1/jobs/${job.id}/events`, tenant.key, {
-      timeoutMs: 60_000,
+      timeoutMs: 30_000,
       until: (e) => {
         if (first) {
           latencies.sse_first_event.push(performance.now() - start);
@@ -152,6 +156,12 @@ async function subscriber(): Promise<void> {
         }
         return e.event === "succeeded" || e.event === "failed";
       },
+    }).catch(async (err: Error) => {
+      sseStalls++;
+      const state = (await call(`/v1/jobs/${job.id}`)).json;
+      console.error(
+        `[load] SSE for ${job.id} ended without its terminal event (${err.message}); the job is ${state?.status}`,
+      );
     });
   }
 }
@@ -183,10 +193,10 @@ const lines = [
     const s = [...v].sort((a, b) => a - b);
     return `- ${k}: n=${s.length}, p50 ${percentile(s, 50).toFixed(2)} ms, p99 ${percentile(s, 99).toFixed(2)} ms`;
   }),
-  `- jobs: submitted ${unique.size}, finished ${finished}, lost ${unique.size - finished}, duplicated outcomes ${duplicated}`,
+  `- jobs: submitted ${unique.size}, finished ${finished}, lost ${unique.size - finished}, duplicated outcomes ${duplicated}; SSE streams that missed the terminal event: ${sseStalls}`,
 ];
 console.log(lines.join("\n"));
 stop = true;
 await stack.close();
 await upstream.close();
-process.exit(unique.size - finished === 0 && duplicated === 0 && errors === 0 ? 0 : 1);
+process.exit(unique.size - finished === 0 && duplicated === 0 && errors === 0 && sseStalls === 0 ? 0 : 1);
