@@ -8,6 +8,7 @@ import gateway from "../../workers/gateway/src/index.ts";
 import { JobDO as BaseJobDO } from "../../workers/gateway/src/jobs/job-do.ts";
 import { KeyDO as BaseKeyDO } from "../../workers/gateway/src/keys/key-do.ts";
 import { PoolDO as BasePoolDO } from "../../workers/gateway/src/pools/pool-do.ts";
+import { countingNamespace } from "./counting.ts";
 
 const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0 };
 
@@ -46,39 +47,13 @@ function countingDb(db: D1Database): D1Database {
   });
 }
 
-function countingNamespace<T extends DurableObjectNamespace>(ns: T): T {
-  return new Proxy(ns, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (prop === "get") {
-        return (...args: unknown[]) => {
-          const stub = (value as (...a: unknown[]) => DurableObjectStub).apply(target, args);
-          return new Proxy(stub, {
-            get(s, p, r) {
-              const v = Reflect.get(s, p, r);
-              if (typeof v === "function" && p !== "id" && p !== "name") {
-                return (...a: unknown[]) => {
-                  counters.do_calls++;
-                  return (s as unknown as Record<PropertyKey, (...x: unknown[]) => unknown>)[p]!(...a);
-                };
-              }
-              return v;
-            },
-          });
-        };
-      }
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
-
 function instrument(env: Env): Env {
   return {
     ...env,
     DB: countingDb(env.DB),
-    KEYS: countingNamespace(env.KEYS),
-    JOBS: countingNamespace(env.JOBS),
-    POOLS: countingNamespace(env.POOLS),
+    KEYS: countingNamespace(env.KEYS, counters),
+    JOBS: countingNamespace(env.JOBS, counters),
+    POOLS: countingNamespace(env.POOLS, counters),
   };
 }
 
