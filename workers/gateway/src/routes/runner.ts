@@ -68,7 +68,11 @@ runnerRoutes.post("/lease", async (c) => {
     // The runner hung up while it waited: give the job back at once (no attempt counted) rather than
     // leave it on a lease nobody holds until that expires.
     await jobStub(c.env, grant.job_id)?.giveBack(grant.attempt, pool);
-    throw new ApiError(409, "lease_abandoned", "The runner disconnected before the lease was delivered; the job was given back.");
+    throw new ApiError(
+      409,
+      "lease_abandoned",
+      "The runner disconnected before the lease was delivered; the job was given back.",
+    );
   }
   const presigner = new Presigner(c.env, new URL(c.req.url).origin);
   const inputs = await Promise.all(
