@@ -83,3 +83,16 @@ describe("job outbox", () => {
     });
   });
 });
+
+describe("stored state from an older deployment", () => {
+  it("is upgraded with defaults for fields added since, so its alarm can still finish it", async () => {
+    const { upgradeState } = await import("./job-do.ts");
+    const old = { id: "job_x", status: "queued", attempt: 2, seq: 3 } as Parameters<typeof upgradeState>[0];
+    const up = upgradeState(old);
+    expect(up.upload_attempts).toEqual([1, 2]);
+    expect(up.origin).toBeNull();
+    expect(up.last_progress_webhook_at).toBeNull();
+    expect(up.webhook).toBeNull();
+    expect(up.seq).toBe(3);
+  });
+});

@@ -68,6 +68,23 @@ export function sseFrame(e: JobEventRecord): string {
   return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ sequence: e.seq, type: e.type, at: new Date(e.at).toISOString(), ...e.data })}\n\n`;
 }
 
+/**
+ * Fills fields added after a job was stored, so jobs written by an older deployment keep working after a
+ * new one lands (stored states are never rewritten in bulk).
+ */
+export function upgradeState(stored: Partial<JobState>): JobState {
+  return {
+    ...stored,
+    origin: stored.origin ?? null,
+    last_progress_webhook_at: stored.last_progress_webhook_at ?? null,
+    upload_attempts:
+      stored.upload_attempts ?? (stored.attempt ? Array.from({ length: stored.attempt }, (_, i) => i + 1) : []),
+    webhook: stored.webhook ?? null,
+    image_allowlist: stored.image_allowlist ?? null,
+    max_running: stored.max_running ?? null,
+  } as JobState;
+}
+
 export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebhookRpc {
   private cached: JobState | null | undefined;
   private subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
@@ -88,7 +105,10 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
   // ---- state helpers ------------------------------------------------------------------------------
 
   private get job(): JobState | null {
-    if (this.cached === undefined) this.cached = this.ctx.storage.kv.get<JobState>("state") ?? null;
+    if (this.cached === undefined) {
+      const stored = this.ctx.storage.kv.get<Partial<JobState>>("state");
+      this.cached = stored ? upgradeState(stored) : null;
+    }
     return this.cached;
   }
 
@@ -454,7 +474,11 @@ export class JobDO extends DurableObject<Env> implements JobDispatchRpc, JobWebh
       job_id: next.id,
       attempt,
       expires_at: next.lease!.expires_at,
-      workflow: this.ctx.storage.kv.get<Workflow>("workflow") ?? {},
+      // Jobs stored before the workflow moved to its own key kept it inside the state.
+      workflow:
+        this.ctx.storage.kv.get<Workflow>("workflow") ??
+        this.ctx.storage.kv.get<{ workflow?: Workflow }>("state")?.workflow ??
+        {},
       output: next.output,
       timeout_s: next.timeout_s,
       inputs: next.inputs.map((i) => ({ node_id: i.node_id, key: i.key })),
