@@ -3,25 +3,13 @@
  * same-clientId socket quirk, cache keys and /free, SaveImage counters and subfolders, /view variants, the
  * /api prefix, the Host/Origin check, opaque node classes, extra_pnginfo.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { http, pngSize, WsClient } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { http, pngSize, useDouble, WsClient } from "./helpers.ts";
 import { type ComfyDouble, startComfyDouble } from "./index.ts";
 import { decodePng, readPngInfo } from "./png.ts";
 import { pyDumps } from "./py.ts";
 
-let double: ComfyDouble | undefined;
-const clients: WsClient[] = [];
-
-async function start(options?: Parameters<typeof startComfyDouble>[0]): Promise<ComfyDouble> {
-  double = await startComfyDouble(options);
-  return double;
-}
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
-  await double?.close();
-  double = undefined;
-});
+const { start, clients } = useDouble();
 
 async function open(d: ComfyDouble, clientId?: string, first?: unknown): Promise<WsClient> {
   const c = await WsClient.open(d.url, clientId, first);

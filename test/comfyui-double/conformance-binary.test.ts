@@ -7,24 +7,20 @@
  * uses prompt order (["3","4","6"]). So the execution order differs in exactly the way ComfyUI's scheduler
  * dictates, and each node's block of frames is compared with the recorded block of the same node.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { http, loadRecording, pngSize, skipNumbers, type TimelineEntry, WsClient, type WsMessage } from "./helpers.ts";
-import { type ComfyDouble, startComfyDouble } from "./index.ts";
+import { describe, expect, it } from "vitest";
+import {
+  http,
+  loadRecording,
+  pngSize,
+  skipNumbers,
+  type TimelineEntry,
+  useDouble,
+  WsClient,
+  type WsMessage,
+} from "./helpers.ts";
 import { expectFrame, norm, recordedFrames } from "./replay.ts";
 
-let double: ComfyDouble | undefined;
-const clients: WsClient[] = [];
-
-async function start(options?: Parameters<typeof startComfyDouble>[0]): Promise<ComfyDouble> {
-  double = await startComfyDouble(options);
-  return double;
-}
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
-  await double?.close();
-  double = undefined;
-});
+const { start, clients } = useDouble();
 
 const rec = loadRecording("08_preview_progress_binary_frames");
 

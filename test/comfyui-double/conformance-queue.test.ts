@@ -5,7 +5,7 @@
  * where the recorded order of `status` against execution frames depends on timing, statuses are compared as their
  * own sequence and each prompt's frames as a block.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type WsClient as Client,
   exchange,
@@ -13,24 +13,13 @@ import {
   loadRecording,
   recordedSequence,
   skipNumbers,
+  useDouble,
   WsClient,
 } from "./helpers.ts";
-import { type ComfyDouble, startComfyDouble } from "./index.ts";
+import type { ComfyDouble } from "./index.ts";
 import { expectSegment, norm, recordedFrames, statusValues } from "./replay.ts";
 
-let double: ComfyDouble | undefined;
-const clients: Client[] = [];
-
-async function start(options?: Parameters<typeof startComfyDouble>[0]): Promise<ComfyDouble> {
-  double = await startComfyDouble(options);
-  return double;
-}
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
-  await double?.close();
-  double = undefined;
-});
+const { start, clients } = useDouble();
 
 async function open(d: ComfyDouble, clientId: string): Promise<WsClient> {
   const c = await WsClient.open(d.url, clientId);

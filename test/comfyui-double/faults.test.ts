@@ -1,23 +1,11 @@
 /**
  * The fault knobs: dropSockets, setRefuseConnections, die/restart, setNodeDelay, failNode, the GC pause, close.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { http, WsClient } from "./helpers.ts";
-import { type ComfyDouble, startComfyDouble } from "./index.ts";
+import { describe, expect, it } from "vitest";
+import { http, useDouble, WsClient } from "./helpers.ts";
+import type { ComfyDouble } from "./index.ts";
 
-let double: ComfyDouble | undefined;
-const clients: WsClient[] = [];
-
-async function start(options?: Parameters<typeof startComfyDouble>[0]): Promise<ComfyDouble> {
-  double = await startComfyDouble(options);
-  return double;
-}
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
-  await double?.close();
-  double = undefined;
-});
+const { start, clients } = useDouble();
 
 async function open(d: ComfyDouble, clientId?: string): Promise<WsClient> {
   const c = await WsClient.open(d.url, clientId);

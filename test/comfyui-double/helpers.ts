@@ -3,6 +3,8 @@
  * lets tests wait for the frame they expect, HTTP helpers, and the recordings' compact message notation.
  */
 import { readFileSync } from "node:fs";
+import { afterEach } from "vitest";
+import { type ComfyDouble, type ComfyDoubleOptions, startComfyDouble } from "./index.ts";
 
 export interface TimelineEntry {
   t_ms: number;
@@ -249,4 +251,28 @@ export function pngSize(bytes: Uint8Array): { width: number; height: number } {
 
 export function hex(bytes: Uint8Array, n = bytes.length): string {
   return Buffer.from(bytes.subarray(0, n)).toString("hex");
+}
+
+/**
+ * One double per test, closed with every websocket client the test opened: call once per test file.
+ * `start()` starts the test's double; push clients to `clients` so they are closed after it.
+ */
+export function useDouble(): {
+  start(options?: ComfyDoubleOptions): Promise<ComfyDouble>;
+  clients: Array<{ close(): Promise<void> }>;
+} {
+  let double: ComfyDouble | undefined;
+  const clients: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    await double?.close();
+    double = undefined;
+  });
+  return {
+    clients,
+    async start(options) {
+      double = await startComfyDouble(options);
+      return double;
+    },
+  };
 }
