@@ -16,7 +16,7 @@ import { ROOT } from "../test/harness/build.ts";
 import { type StackOptions, startStack } from "../test/harness/stack.ts";
 import { startUpstreamDouble } from "../test/llm/upstream-double.ts";
 import { startBenchStack } from "./lib/bench-stack.ts";
-import { fmt, interleaved, percentile, request, type Stats, summarize, type Target } from "./lib/load.ts";
+import { fmt, interleaved, percentile, request, type Stats, type Target } from "./lib/load.ts";
 
 export interface LlmBenchResult {
   cpus: number;
@@ -50,62 +50,6 @@ const PORTKEY = { addedP50: 2.3, rps: 515, ttfbAdded: 28, hitRps: 820 };
 
 function chatBody(model: string, content: string, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ model, max_tokens: 64, messages: [{ role: "user", content }], ...extra });
-}
-
-/** Closed-loop load where each request gets its own target (fresh bodies for true misses). */
-async function runVarying(
-  make: (i: number) => Target,
-  options: { concurrency: number; requests: number; offset: number },
-): Promise<{ latencies: number[]; statuses: Record<string, number>; errors: number; elapsedMs: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
-  let errors = 0;
-  let issued = 0;
-  const start = process.hrtime.bigint();
-  async function worker(): Promise<void> {
-    while (issued < options.requests) {
-      const i = options.offset + issued++;
-      try {
-        const r = await request(agent, make(i));
-        latencies.push(r.ms);
-        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-      } catch {
-        errors++;
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
-  const elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;
-  agent.destroy();
-  return { latencies, statuses, errors, elapsedMs };
-}
-
-async function interleavedVarying(
-  targets: Record<string, (i: number) => Target>,
-  options: { concurrency: number; perRound: number; rounds: number; warmup: number },
-): Promise<Record<string, Stats>> {
-  const acc: Record<string, { latencies: number[]; statuses: Record<string, number>; errors: number; ms: number }> = {};
-  let offset = 0;
-  for (const [name, make] of Object.entries(targets)) {
-    await runVarying(make, { concurrency: options.concurrency, requests: options.warmup, offset });
-    offset += options.warmup;
-    acc[name] = { latencies: [], statuses: {}, errors: 0, ms: 0 };
-  }
-  for (let round = 0; round < options.rounds; round++) {
-    for (const [name, make] of Object.entries(targets)) {
-      const r = await runVarying(make, { concurrency: options.concurrency, requests: options.perRound, offset });
-      offset += options.perRound;
-      const a = acc[name]!;
-      a.latencies.push(...r.latencies);
-      a.errors += r.errors;
-      a.ms += r.elapsedMs;
-      for (const [s, n] of Object.entries(r.statuses)) a.statuses[s] = (a.statuses[s] ?? 0) + n;
-    }
-  }
-  return Object.fromEntries(
-    Object.entries(acc).map(([k, a]) => [k, summarize(a.latencies, a.ms, a.statuses, a.errors)]),
-  );
 }
 
 /** Time from sending a streaming request to the first body byte. */
@@ -288,7 +232,7 @@ async function measure(
       };
       const run = `${Date.now()}`;
       const fresh = (i: number) => chatBody("bench-fast", `Describe scene ${run}-${i}.`, { temperature: 0 });
-      const varying = await interleavedVarying(
+      const varying = await interleaved(
         {
           floor: (i) => ({ ...floor, body: fresh(i) }),
           gateway: (i) => ({ ...gateway, body: fresh(i) }),

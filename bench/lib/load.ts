@@ -76,11 +76,16 @@ export function request(agent: http.Agent, target: Target): Promise<{ status: nu
   });
 }
 
-/** Runs `requests` requests at `concurrency` in flight against one target. */
+/** A fixed target, or one made per request number (e.g. a fresh body each time for true cache misses). */
+export type TargetSource = Target | ((i: number) => Target);
+
+/** Runs `requests` requests at `concurrency` in flight; request numbers start at `offset`. */
 export async function runLoad(
-  target: Target,
-  options: { concurrency: number; requests: number },
+  source: TargetSource,
+  options: { concurrency: number; requests: number; offset?: number },
 ): Promise<{ latencies: number[]; statuses: Record<string, number>; errors: number; elapsedMs: number }> {
+  const make = typeof source === "function" ? source : () => source;
+  const offset = options.offset ?? 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
@@ -89,9 +94,9 @@ export async function runLoad(
   const start = process.hrtime.bigint();
   async function worker(): Promise<void> {
     while (issued < options.requests) {
-      issued++;
+      const i = offset + issued++;
       try {
-        const r = await request(agent, target);
+        const r = await request(agent, make(i));
         latencies.push(r.ms);
         statuses[r.status] = (statuses[r.status] ?? 0) + 1;
       } catch {
@@ -110,20 +115,25 @@ export async function runLoad(
  * `perRound` requests, so drift (thermal, GC, other load) hits all of them alike.
  */
 export async function interleaved(
-  targets: Record<string, Target>,
+  targets: Record<string, TargetSource>,
   options: { concurrency: number; perRound: number; rounds: number; warmup?: number },
 ): Promise<Record<string, Stats>> {
   const acc: Record<
     string,
     { latencies: number[]; statuses: Record<string, number>; errors: number; elapsedMs: number }
   > = {};
+  // Request numbers keep growing across runs, so per-request targets never repeat a body.
+  let offset = 0;
+  const warmup = options.warmup ?? 200;
   for (const [name, t] of Object.entries(targets)) {
-    await runLoad(t, { concurrency: options.concurrency, requests: options.warmup ?? 200 });
+    await runLoad(t, { concurrency: options.concurrency, requests: warmup, offset });
+    offset += warmup;
     acc[name] = { latencies: [], statuses: {}, errors: 0, elapsedMs: 0 };
   }
   for (let round = 0; round < options.rounds; round++) {
     for (const [name, t] of Object.entries(targets)) {
-      const r = await runLoad(t, { concurrency: options.concurrency, requests: options.perRound });
+      const r = await runLoad(t, { concurrency: options.concurrency, requests: options.perRound, offset });
+      offset += options.perRound;
       const a = acc[name]!;
       a.latencies.push(...r.latencies);
       a.errors += r.errors;
