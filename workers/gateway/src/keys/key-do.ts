@@ -7,6 +7,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Scope } from "../../../shared/contract/index.ts";
 import type { TenantSnapshot } from "../types.ts";
 import { type KeyRecord, loadKeyRecord } from "./record.ts";
+import { USAGE_FIELDS } from "./usage-fields.ts";
 
 export const WINDOW_MS = 60_000;
 const USAGE_FLUSH_MS = 10_000;
@@ -46,16 +47,6 @@ export interface LlmUsage {
   /** Tokens of cached answers served without calling the upstream. */
   tokensSaved: number;
 }
-
-const USAGE_FIELDS = [
-  "requests",
-  "rate_limited",
-  "llm_requests",
-  "prompt_tokens",
-  "completion_tokens",
-  "cache_hits",
-  "tokens_saved",
-] as const;
 
 function emptyCounters(): UsageCounters {
   return {

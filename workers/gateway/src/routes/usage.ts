@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { USAGE_FIELDS } from "../keys/usage-fields.ts";
 import { readQuery } from "../lib/body.ts";
 import { UsageQuery, UsageReport } from "../llm/schemas.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
@@ -15,15 +16,7 @@ const DAY_MS = 24 * 3600 * 1000;
 const DEFAULT_SPAN_DAYS = 30;
 const MAX_SPAN_DAYS = 366;
 
-const COLUMNS = [
-  "requests",
-  "rate_limited",
-  "llm_requests",
-  "prompt_tokens",
-  "completion_tokens",
-  "cache_hits",
-  "tokens_saved",
-] as const;
+const COLUMNS = USAGE_FIELDS;
 
 type Counts = Record<(typeof COLUMNS)[number], number>;
 
