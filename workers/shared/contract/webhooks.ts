@@ -45,4 +45,11 @@ export const RedeliverRequest = z
 export interface JobWebhookRpc {
   /** The consumer is done with this event (delivered, gone or dead-lettered): stop re-sending it. */
   ackWebhook(eventId: string): Promise<void>;
+  /**
+   * The consumer holds this event and will try it again at `nextAttemptAt` (epoch ms). The job object then
+   * re-sends the event only if nothing more is heard of it by that time plus a grace period, so an event lost
+   * with an in-memory queue (a crash or restart) goes out again promptly, while one that is merely waiting for
+   * its retry is not duplicated.
+   */
+  webhookPending(eventId: string, nextAttemptAt: number): Promise<void>;
 }
