@@ -58,7 +58,16 @@ export const RunnerStats = z
   .strict();
 
 export const RunnerEvent = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("started"), prompt_id: z.string().max(100).optional() }).strict(),
+  z
+    .object({
+      type: z.literal("started"),
+      prompt_id: z.string().max(100).optional(),
+      /** Values the runner chose for the run, by node id and input name (e.g. seeds given as -1). */
+      resolved_inputs: z
+        .record(z.string().max(64), z.record(z.string().max(64), z.union([z.number(), z.string(), z.boolean()])))
+        .optional(),
+    })
+    .strict(),
   z
     .object({ type: z.literal("progress"), value: z.number(), max: z.number(), node_id: z.string().max(64).nullish() })
     .strict(),
