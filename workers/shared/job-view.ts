@@ -42,7 +42,7 @@ export async function toPublicJob(view: JobView, presigner: Presigner): Promise<
       filename: o.filename,
       content_type: o.content_type,
       size: o.size,
-      url: (await presigner.sign("GET", o.key, OUTPUT_URL_TTL_S)).url,
+      url: (await presigner.signDownload(o.key, o, OUTPUT_URL_TTL_S)).url,
     })),
   );
   return {

@@ -4,6 +4,7 @@
  * `/cdn-cgi/local/r2/s3` on the gateway's own origin (R2_S3_ENDPOINT empty).
  */
 import { AwsClient } from "aws4fetch";
+import { downloadHeaders } from "./download.ts";
 
 export interface PresignEnv {
   R2_ACCESS_KEY_ID: string;
@@ -26,12 +27,35 @@ export class Presigner {
     this.base = `${endpoint.replace(/\/$/, "")}/${env.R2_BUCKET_NAME}`;
   }
 
-  async sign(method: "GET" | "PUT", key: string, expiresS: number): Promise<{ url: string; expiresAt: number }> {
+  async sign(
+    method: "GET" | "PUT",
+    key: string,
+    expiresS: number,
+    query: Record<string, string> = {},
+  ): Promise<{ url: string; expiresAt: number }> {
     const path = key.split("/").map(encodeURIComponent).join("/");
-    const signed = await this.client.sign(`${this.base}/${path}?X-Amz-Expires=${expiresS}`, {
-      method,
-      aws: { signQuery: true },
-    });
+    const url = new URL(`${this.base}/${path}`);
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+    url.searchParams.set("X-Amz-Expires", String(expiresS));
+    const signed = await this.client.sign(url.toString(), { method, aws: { signQuery: true } });
     return { url: signed.url, expiresAt: Date.now() + expiresS * 1000 };
+  }
+
+  /**
+   * A signed GET for a job output that makes the object store answer with the same Content-Type and
+   * Content-Disposition as the authenticated download (S3 `response-content-type` /
+   * `response-content-disposition` overrides, part of the signature so they cannot be changed), whatever
+   * type the runner stored the object with.
+   */
+  signDownload(
+    key: string,
+    output: { content_type: string; filename: string },
+    expiresS: number,
+  ): Promise<{ url: string; expiresAt: number }> {
+    const headers = downloadHeaders(output);
+    return this.sign("GET", key, expiresS, {
+      "response-content-type": headers["content-type"],
+      "response-content-disposition": headers["content-disposition"],
+    });
   }
 }

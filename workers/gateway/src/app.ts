@@ -6,6 +6,7 @@ import type { RouteDoc } from "./openapi/route-doc.ts";
 import { adminDocs, adminRoutes } from "./routes/admin/index.ts";
 import { chatDocs, chatRoutes } from "./routes/chat.ts";
 import { fileDocs, fileRoutes } from "./routes/files.ts";
+import { outputDocs } from "./routes/job-outputs.ts";
 import { jobDocs, jobRoutes } from "./routes/jobs.ts";
 import { meDocs, meRoutes } from "./routes/me.ts";
 import { metaDocs, metaRoutes } from "./routes/meta.ts";
@@ -23,6 +24,7 @@ export function allRouteDocs(): RouteDoc[] {
     ...meDocs,
     ...poolDocs,
     ...jobDocs,
+    ...outputDocs,
     ...deliveryDocs,
     ...fileDocs,
     ...runnerDocs,

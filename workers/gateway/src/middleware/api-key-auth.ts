@@ -82,5 +82,11 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv
       tenant: decision.tenant,
     });
     await next();
+    // c.header() only reaches responses built with c.body/c.json/...; a handler's own Response gets them here.
+    if (!c.res.headers.has("ratelimit-limit")) {
+      c.res.headers.set("ratelimit-limit", String(decision.limit));
+      c.res.headers.set("ratelimit-remaining", String(decision.remaining));
+      c.res.headers.set("ratelimit-reset", String(resetS));
+    }
   };
 }

@@ -21,6 +21,7 @@ import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { requirePoolAccess } from "../pools/access.ts";
 import type { AppEnv } from "../types.ts";
+import { outputRoutes } from "./job-outputs.ts";
 import { deliveryRoutes } from "./webhook-deliveries.ts";
 
 const MAX_SUBMIT_BYTES = 16 * 1024 * 1024;
@@ -30,6 +31,7 @@ const MAX_WAIT_S = 60;
 export const jobRoutes = new Hono<AppEnv>();
 jobRoutes.use("*", apiKeyAuth({ scope: "jobs" }));
 jobRoutes.route("/:id/webhook-deliveries", deliveryRoutes);
+jobRoutes.route("/:id/outputs", outputRoutes);
 
 function notFound(id: string): ApiError {
   return new ApiError(404, "job_not_found", `No job '${id.slice(0, 80)}' for this API key's tenant.`);
@@ -273,31 +275,6 @@ jobRoutes.get("/:id/events", async (c) => {
   });
 });
 
-jobRoutes.get("/:id/outputs/:index", async (c) => {
-  const auth = c.get("auth");
-  const id = c.req.param("id");
-  const view = await jobStub(c.env, id)?.get(auth.tenantId);
-  if (!view) throw notFound(id);
-  const index = Number(c.req.param("index"));
-  const output = Number.isInteger(index) ? view.outputs[index] : undefined;
-  if (!output)
-    throw new ApiError(
-      404,
-      "output_not_found",
-      `Job ${id} has no output ${c.req.param("index").slice(0, 20)} (it has ${view.outputs.length}).`,
-    );
-  const object = await c.env.FILES.get(output.key);
-  if (!object) throw new ApiError(404, "output_not_found", "The output object no longer exists.");
-  return new Response(object.body, {
-    headers: {
-      "content-type": output.content_type,
-      "content-length": String(object.size),
-      "content-disposition": `inline; filename="${output.filename.replace(/["\\\r\n]/g, "_")}"`,
-      "x-request-id": c.get("requestId"),
-    },
-  });
-});
-
 const E = (description: string) => ({ description, schema: ErrorEnvelope });
 const authErrors = {
   401: E("Missing, invalid or revoked API key"),
@@ -395,14 +372,5 @@ export const jobDocs: RouteDoc[] = [
       404: E("No such job"),
       ...authErrors,
     },
-  },
-  {
-    method: "get",
-    path: "/v1/jobs/:id/outputs/:index",
-    summary: "Download an output",
-    tag: "Jobs",
-    security: "apiKey",
-    scope: "jobs",
-    responses: { 200: { description: "The output bytes" }, 404: E("No such job or output"), ...authErrors },
   },
 ];
