@@ -7,10 +7,11 @@
 import gateway from "../../workers/gateway/src/index.ts";
 import { JobDO as BaseJobDO } from "../../workers/gateway/src/jobs/job-do.ts";
 import { KeyDO as BaseKeyDO } from "../../workers/gateway/src/keys/key-do.ts";
+import type { StoredWindow } from "../../workers/gateway/src/keys/rate-window.ts";
 import { PoolDO as BasePoolDO } from "../../workers/gateway/src/pools/pool-do.ts";
 import { countingNamespace } from "./counting.ts";
 
-const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0 };
+const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0, window_writes: 0 };
 
 function countingDb(db: D1Database): D1Database {
   const wrapStmt = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
@@ -61,6 +62,17 @@ export class KeyDO extends BaseKeyDO {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, instrument(env));
   }
+
+  /** `BENCH_WINDOW_STEP` = "1" stores the rate window on every request (the cost of persisting it). */
+  protected override reservationStep(limit: number): number {
+    const step = Number((this.env as Env & { BENCH_WINDOW_STEP?: string }).BENCH_WINDOW_STEP);
+    return step > 0 ? step : super.reservationStep(limit);
+  }
+
+  protected override storeWindow(stored: StoredWindow): void {
+    counters.window_writes++;
+    super.storeWindow(stored);
+  }
 }
 
 export class JobDO extends BaseJobDO {
@@ -79,7 +91,7 @@ export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     if (new URL(request.url).pathname === "/__bench/counters") {
       const snapshot = { ...counters };
-      counters.do_calls = counters.d1_reads = counters.d1_writes = 0;
+      counters.do_calls = counters.d1_reads = counters.d1_writes = counters.window_writes = 0;
       return Response.json(snapshot);
     }
     return gateway.fetch(request, instrument(env), ctx);

@@ -6,12 +6,13 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Scope } from "../../../shared/contract/index.ts";
 import type { TenantSnapshot } from "../types.ts";
+import { admit, type RateWindow, reservationStep, resumeWindow, type StoredWindow, WINDOW_MS } from "./rate-window.ts";
 import { type KeyRecord, loadKeyRecord } from "./record.ts";
 import { USAGE_FIELDS } from "./usage-fields.ts";
 
-export const WINDOW_MS = 60_000;
 const USAGE_FLUSH_MS = 10_000;
 const RECORD_KEY = "record";
+const WINDOW_KEY = "window";
 
 export type AuthDecision =
   | { status: "invalid" }
@@ -67,8 +68,8 @@ function nonNegative(n: number): number {
 export class KeyDO extends DurableObject<Env> {
   private record: KeyRecord | null | undefined;
   private loading: Promise<KeyRecord | null> | undefined;
-  /** Fixed window starting at the first request after the previous window ended. */
-  private window = { start: 0, count: 0 };
+  /** Fixed window starting at the first request after the previous window ended (keys/rate-window.ts). */
+  private window: RateWindow | undefined;
   /** Usage not yet flushed to D1, by UTC day. */
   private usage = new Map<string, UsageCounters>();
 
@@ -95,9 +96,11 @@ export class KeyDO extends DurableObject<Env> {
     if (record.revoked) return { status: "revoked" };
     const now = Date.now();
     const limit = record.requestsPerMinute ?? Number(this.env.DEFAULT_REQUESTS_PER_MINUTE);
-    if (now >= this.window.start + WINDOW_MS) this.window = { start: now, count: 0 };
-    const allowed = this.window.count < limit;
-    if (allowed) this.window.count++;
+    this.window ??= resumeWindow(this.ctx.storage.kv.get<StoredWindow>(WINDOW_KEY));
+    const { window, allowed, store } = admit(this.window, now, limit, this.reservationStep(limit));
+    this.window = window;
+    // Not awaited: the output gate holds the answer until the write is durable.
+    if (store) this.storeWindow(store);
     this.count(now, allowed ? "requests" : "rate_limited");
     return {
       status: allowed ? "ok" : "limited",
@@ -109,6 +112,15 @@ export class KeyDO extends DurableObject<Env> {
       remaining: limit - this.window.count,
       resetAt: this.window.start + WINDOW_MS,
     };
+  }
+
+  /** Requests per window write (overridden by the benchmark to measure a write on every request). */
+  protected reservationStep(limit: number): number {
+    return reservationStep(limit);
+  }
+
+  protected storeWindow(stored: StoredWindow): void {
+    this.ctx.storage.kv.put(WINDOW_KEY, stored);
   }
 
   /** Re-reads the record from D1 (after the key or its tenant changed). */

@@ -1,10 +1,10 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../../shared/crypto.ts";
 import { issueToken } from "../../../shared/tokens.ts";
 import { admin, call, createKey, createPool, createTenant, expectError, json } from "../../test/helpers.ts";
 import type { KeyDO } from "../keys/key-do.ts";
-import { WINDOW_MS } from "../keys/key-do.ts";
+import { WINDOW_MS } from "../keys/rate-window.ts";
 import { keyStub } from "./api-key-auth.ts";
 
 describe("API key auth", () => {
@@ -95,6 +95,31 @@ describe("rate limits", () => {
     const after = await call("/v1/pools", { token: key });
     expect(after.status).toBe(200);
     expect(after.headers.get("ratelimit-remaining")).toBe("2");
+  });
+
+  it("keeps a key at its limit limited after its object is evicted", async () => {
+    const tenant = await createTenant();
+    const { key } = await createKey(tenant.id, { requests_per_minute: 5 });
+    for (let i = 0; i < 5; i++) expect((await call("/v1/pools", { token: key })).status).toBe(200);
+    await expectError(await call("/v1/pools", { token: key }), 429, "rate_limited");
+    const stub = keyStub(env, await sha256Hex(key));
+    await evictDurableObject(stub);
+    const after = await call("/v1/pools", { token: key });
+    await expectError(after, 429, "rate_limited");
+    expect(after.headers.get("ratelimit-remaining")).toBe("0");
+    expect(Number(after.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+  });
+
+  it("keeps the count of a window across evictions mid-window", async () => {
+    const tenant = await createTenant();
+    const { key } = await createKey(tenant.id, { requests_per_minute: 4 });
+    const stub = keyStub(env, await sha256Hex(key));
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      statuses.push((await call("/v1/pools", { token: key })).status);
+      await evictDurableObject(stub);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
   });
 
   it("is exact under concurrency", async () => {
