@@ -3,6 +3,7 @@ import { ApiError } from "../errors.ts";
 import { checkDataUrl } from "./data-url.ts";
 import { hostMatchesAllowlist, hostNameReason, isLocalhostName, normaliseHostname } from "./host.ts";
 import { canonicalIp, isForbiddenAddress, isLoopbackOrPrivate, parseIp } from "./ip.ts";
+import { authorityReason, controlCharacterReason, surroundingSpaceReason } from "./raw-form.ts";
 import type { UrlCheck, UrlPolicy, UrlReject, UrlRejectCode } from "./types.ts";
 
 function reject(code: UrlRejectCode, reason: string): UrlReject {
@@ -16,11 +17,15 @@ function ipLiteral(host: string): string | null {
 }
 
 /**
- * The static URL check (no I/O): scheme, credentials, host (IP ranges in every spelling, internal
- * names), port, then the host allowlist. data: URLs are decoded and checked here. Safety failures are
- * `unsafe_url`; a safe URL whose host is not on a non-empty allowlist is `url_not_allowed`.
+ * The static URL check (no I/O): surrounding whitespace, scheme, control characters, credentials, host
+ * (IP ranges in every spelling, internal names), port, the raw authority against the canonical one
+ * (raw-form.ts), then the host allowlist. data: URLs are decoded and checked here. Safety failures are
+ * `unsafe_url`; a safe URL whose host is not on a non-empty allowlist is `url_not_allowed`. Callers pass
+ * on `url.href` (the canonical serialisation), never the input.
  */
 export function checkUrl(input: string, policy: UrlPolicy): UrlCheck {
+  const spaced = surroundingSpaceReason(input);
+  if (spaced !== null) return reject("unsafe_url", spaced);
   let url: URL;
   try {
     url = new URL(input);
@@ -35,6 +40,8 @@ export function checkUrl(input: string, policy: UrlPolicy): UrlCheck {
   if (scheme !== "https:" && scheme !== "http:") {
     return reject("unsafe_url", `scheme ${scheme} is not allowed; use https`);
   }
+  const control = controlCharacterReason(input);
+  if (control !== null) return reject("unsafe_url", control);
   if (url.username !== "" || url.password !== "") {
     return reject("unsafe_url", "URLs with credentials (user:password@) are not allowed");
   }
@@ -62,6 +69,8 @@ export function checkUrl(input: string, policy: UrlPolicy): UrlCheck {
   const port = url.port === "" ? (scheme === "https:" ? 443 : 80) : Number(url.port);
   const portAllowed = port === 443 || (port === 80 && httpEnabled) || policy.allowedPorts.includes(port) || devHost;
   if (!portAllowed) return reject("unsafe_url", `port ${port} is not allowed; use the default https port 443`);
+  const authority = authorityReason(input, url);
+  if (authority !== null) return reject("unsafe_url", authority);
 
   if (policy.hostAllowlist.length > 0 && !hostMatchesAllowlist(host, policy.hostAllowlist)) {
     return reject("url_not_allowed", `host ${host} is not on ${policy.allowlistName ?? "the host allowlist"}`);

@@ -1,7 +1,17 @@
 import { canonicalIp, parseIp } from "./ip.ts";
 
-/** Names that resolve inside private networks (RFC 6761, RFC 6762, RFC 8375 and common practice). */
-const INTERNAL_SUFFIXES = ["local", "localdomain", "internal", "intranet", "lan", "home", "corp", "home.arpa"];
+/**
+ * Names that resolve inside private networks (RFC 6761, RFC 6762, RFC 8375 and common practice), with
+ * Kubernetes service names (`*.svc`, `*.cluster.local`): an LLM server fetching a chat image inside a
+ * cluster resolves them to internal services.
+ */
+const INTERNAL_SUFFIXES = ["local", "localdomain", "internal", "intranet", "lan", "home", "corp", "home.arpa", "svc"];
+
+/**
+ * Public DNS names of cloud metadata services (they resolve to link-local addresses from inside the cloud):
+ * refused with their subdomains. `metadata.google.internal` is covered by `.internal`.
+ */
+const METADATA_NAMES = ["metadata.goog", "metadata.tencentyun.com"];
 
 /** URL.hostname -> normalised host: lower case (URL already did punycode), one trailing dot removed. */
 export function normaliseHostname(hostname: string): string {
@@ -21,6 +31,8 @@ export function hostNameReason(host: string, allowPrivate: boolean): string | nu
   }
   if (isLocalhostName(host)) return allowPrivate ? null : `loopback host name ${host} is not allowed`;
   if (!host.includes(".")) return `single-label host name ${host} is not allowed (it resolves inside private networks)`;
+  const metadata = METADATA_NAMES.find((name) => host === name || host.endsWith(`.${name}`));
+  if (metadata !== undefined) return `cloud metadata host name ${host} is not allowed`;
   const suffix = INTERNAL_SUFFIXES.find((s) => host.endsWith(`.${s}`));
   if (suffix !== undefined) return `internal host name ${host} (.${suffix}) is not allowed`;
   return null;

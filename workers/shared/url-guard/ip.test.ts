@@ -92,18 +92,24 @@ describe("properties", () => {
     );
   });
 
-  it("every URL spelling of an IPv4 (decimal, hex, octal) gets the dotted form's verdict", () => {
+  it("every other URL spelling of an IPv4 (decimal, hex, octal) is refused: the address's reason, else non-canonical", () => {
     fc.assert(
       fc.property(octets, ([a, b, c, d]) => {
         const value = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-        const dottedForbidden = isForbiddenAddress(`${a}.${b}.${c}.${d}`, false) !== null;
+        const dotted = `${a}.${b}.${c}.${d}`;
+        const verdict = checkUrl(`https://${dotted}/x.png`, BASE_POLICY);
+        const dottedForbidden = isForbiddenAddress(dotted, false) !== null;
+        expect(verdict.ok).toBe(!dottedForbidden);
         for (const host of [
           String(value),
           `0x${value.toString(16)}`,
           `0${a.toString(8)}.${b}.${c}.${d}`,
           `${a}.${b}.${(c << 8) | d}`,
         ]) {
-          expect(checkUrl(`https://${host}/x.png`, BASE_POLICY).ok).toBe(!dottedForbidden);
+          const result = checkUrl(`https://${host}/x.png`, BASE_POLICY);
+          if (result.ok) expect.fail(`${host} accepted`);
+          if (!verdict.ok) expect(result.reason).toBe(verdict.reason);
+          else expect(result.reason).toContain(`write the host as ${dotted}`);
         }
       }),
       { numRuns: 500 },

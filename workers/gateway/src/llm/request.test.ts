@@ -4,6 +4,10 @@ import { guardImages, isDeterministic, parseChatRequest, upstreamBody } from "./
 
 const base = { model: "m", messages: [{ role: "user", content: "hi" }] };
 
+function body(url: string) {
+  return { ...base, messages: [{ role: "user", content: [{ type: "image_url", image_url: { url } }] }] };
+}
+
 function paramOf(body: unknown): string | null {
   try {
     parseChatRequest(body);
@@ -53,32 +57,70 @@ describe("chat request validation", () => {
 
   it("runs every image URL through the URL guard with its path", () => {
     const policy = () => policyFor("image", {}, { image_url_allowlist: ["ok.example.com"] });
-    const request = (url: string) =>
-      parseChatRequest({
-        ...base,
-        messages: [
-          { role: "user", content: "x" },
-          {
-            role: "user",
-            content: [
-              { type: "text", text: "t" },
-              { type: "image_url", image_url: { url } },
-            ],
-          },
-        ],
-      });
-    expect(() => guardImages(request("https://ok.example.com/a.png"), policy)).not.toThrow();
-    expect(() => guardImages(request("https://other.example.com/a.png"), policy)).toThrow(
+    const twoMessages = (url: string) => ({
+      ...base,
+      messages: [
+        { role: "user", content: "x" },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "t" },
+            { type: "image_url", image_url: { url } },
+          ],
+        },
+      ],
+    });
+    const guard = (url: string) => guardImages(parseChatRequest(twoMessages(url)), twoMessages(url), policy);
+    expect(() => guard("https://ok.example.com/a.png")).not.toThrow();
+    expect(() => guard("https://other.example.com/a.png")).toThrow(
       expect.objectContaining({ status: 422, code: "url_not_allowed", param: "messages[1].content[1].image_url.url" }),
     );
-    expect(() => guardImages(request("https://[::1]/a.png"), policy)).toThrow(
-      expect.objectContaining({ code: "unsafe_url" }),
+    expect(() => guard("https://[::1]/a.png")).toThrow(expect.objectContaining({ code: "unsafe_url" }));
+    expect(() => guard("https://ok.example.com\\@127.0.0.1:11701/a.png")).toThrow(
+      expect.objectContaining({ code: "unsafe_url", message: expect.stringContaining("backslash") }),
     );
     let built = 0;
-    guardImages(parseChatRequest(base), () => {
+    guardImages(parseChatRequest(base), base, () => {
       built++;
       return policy();
     });
     expect(built).toBe(0);
+  });
+
+  it("returns the body to forward: image URLs in canonical form, the client's object otherwise untouched", () => {
+    const policy = () => policyFor("image", {}, { image_url_allowlist: ["ok.example.com"] });
+    const raw = {
+      ...base,
+      extra: { keep: true },
+      messages: [
+        { role: "system", content: "s" },
+        {
+          role: "user",
+          name: "u",
+          content: [
+            { type: "image_url", image_url: { url: "HTTPS://OK.example.com:443/a b.png?q=1 2", detail: "low" } },
+            { type: "image_url", image_url: { url: "https://ok.example.com/c.png" } },
+          ],
+        },
+      ],
+    };
+    const copy = structuredClone(raw);
+    const forward = guardImages(parseChatRequest(raw), raw, policy);
+    expect(raw).toEqual(copy);
+    expect(forward).toEqual({
+      ...copy,
+      messages: [
+        copy.messages[0],
+        {
+          ...copy.messages[1],
+          content: [
+            { type: "image_url", image_url: { url: "https://ok.example.com/a%20b.png?q=1%202", detail: "low" } },
+            { type: "image_url", image_url: { url: "https://ok.example.com/c.png" } },
+          ],
+        },
+      ],
+    });
+    const canonical = body("https://ok.example.com/c.png");
+    expect(guardImages(parseChatRequest(canonical), canonical, policy)).toBe(canonical);
   });
 });

@@ -94,13 +94,29 @@ export function parseChatRequest(raw: unknown): ChatRequest {
   throw schemaError(issue ? new z.ZodError([issue]) : result.error);
 }
 
+type Json = Record<string, unknown>;
+
+/** `raw` with `messages[i].content[j].image_url.url` set to `url` (copies only the objects on the path). */
+function withImageUrl(raw: Json, i: number, j: number, url: string): Json {
+  const messages = [...(raw.messages as Json[])];
+  const message = messages[i]!;
+  const content = [...(message.content as Json[])];
+  const part = content[j]!;
+  content[j] = { ...part, image_url: { ...(part.image_url as Json), url } };
+  messages[i] = { ...message, content };
+  return { ...raw, messages };
+}
+
 /**
  * Runs every image_url through the URL guard before anything is forwarded (422 `unsafe_url` /
- * `url_not_allowed`, `param` = `messages[i].content[j].image_url.url`). The policy is built only when
- * there is an image.
+ * `url_not_allowed`, `param` = `messages[i].content[j].image_url.url`) and returns the body to forward:
+ * the client's `raw` object (which `request` was parsed from) with each http(s) image URL replaced by its
+ * canonical serialisation, so the LLM server's parser reads the host the guard checked. The policy is
+ * built only when there is an image.
  */
-export function guardImages(request: ChatRequest, policy: () => UrlPolicy): void {
+export function guardImages(request: ChatRequest, raw: Json, policy: () => UrlPolicy): Json {
   let resolved: UrlPolicy | undefined;
+  let body = raw;
   for (let i = 0; i < request.messages.length; i++) {
     const content = request.messages[i]!.content;
     if (!Array.isArray(content)) continue;
@@ -108,9 +124,13 @@ export function guardImages(request: ChatRequest, policy: () => UrlPolicy): void
       const part = content[j]!;
       if (part.type !== "image_url") continue;
       resolved ??= policy();
-      assertSafeUrl(part.image_url.url, resolved, `messages[${i}].content[${j}].image_url.url`);
+      const checked = assertSafeUrl(part.image_url.url, resolved, `messages[${i}].content[${j}].image_url.url`);
+      if (checked.kind !== "data" && checked.url.href !== part.image_url.url) {
+        body = withImageUrl(body, i, j, checked.url.href);
+      }
     }
   }
+  return body;
 }
 
 /** An answer is deterministic for its request when sampling is greedy (temperature 0) or seeded. */
