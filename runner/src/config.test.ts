@@ -32,7 +32,34 @@ describe("runner config", () => {
       logLevel: "info",
       drainTimeoutS: 30,
       allowPrivateUrls: false,
+      comfyFolders: [null],
     });
+  });
+
+  it("reads ComfyUI's folders: COMFYUI_DIR for all or one per URL, single folders overridden", () => {
+    expect(loadConfig({ ...BASE, COMFYUI_DIR: "/opt/ComfyUI/" }).comfyFolders).toEqual([
+      { input: "/opt/ComfyUI/input", output: "/opt/ComfyUI/output", temp: "/opt/ComfyUI/temp" },
+    ]);
+    const two = loadConfig({
+      ...BASE,
+      COMFYUI_URL: "http://gpu0:8188,http://gpu1:8188",
+      COMFYUI_DIR: "/c0, /c1",
+      COMFYUI_OUTPUT_DIR: "/shared/out",
+    });
+    expect(two.comfyFolders).toEqual([
+      { input: "/c0/input", output: "/shared/out", temp: "/c0/temp" },
+      { input: "/c1/input", output: "/shared/out", temp: "/c1/temp" },
+    ]);
+    expect(
+      loadConfig({ ...BASE, COMFYUI_INPUT_DIR: "/i", COMFYUI_OUTPUT_DIR: "/o", COMFYUI_TEMP_DIR: "/t" }).comfyFolders,
+    ).toEqual([{ input: "/i", output: "/o", temp: "/t" }]);
+    expect(problems({ ...BASE, COMFYUI_DIR: "ComfyUI" })[0]).toContain("COMFYUI_DIR must be absolute paths");
+    expect(problems({ ...BASE, COMFYUI_OUTPUT_DIR: "/o" })[0]).toContain(
+      "COMFYUI_INPUT_DIR, COMFYUI_TEMP_DIR not set: set COMFYUI_DIR",
+    );
+    expect(problems({ ...BASE, COMFYUI_DIR: "/a,/b" })[0]).toContain(
+      "COMFYUI_DIR lists 2 paths for 1 COMFYUI_URL entries",
+    );
   });
 
   it("reads every variable; COMFYUI_URL is comma-separated, one slot each", () => {

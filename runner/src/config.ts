@@ -3,6 +3,7 @@
  * variable fails fast with a message that names it.
  */
 import { hostname } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -49,6 +50,26 @@ const flag = (name: string) =>
       if (/^(false|0|no|off)$/i.test(value)) return false;
       ctx.addIssue({ code: "custom", message: `${name} must be true or false (got "${value}")` });
       return z.NEVER;
+    });
+
+/** A comma-separated list of absolute paths (one for every ComfyUI, or one per COMFYUI_URL entry). */
+const pathList = (name: string, example: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === "") return [];
+      const list = value.split(",").map((entry) => entry.trim());
+      const bad = list.find((entry) => !isAbsolute(entry));
+      if (bad !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${name} must be absolute paths, comma-separated (one for every ComfyUI or one per COMFYUI_URL entry), e.g. ${example} (got "${bad}")`,
+        });
+        return z.NEVER;
+      }
+      return list.map((entry) => resolve(entry));
     });
 
 const EnvSchema = z.object({
@@ -119,7 +140,53 @@ const EnvSchema = z.object({
     }),
   DRAIN_TIMEOUT_S: int("DRAIN_TIMEOUT_S", 0, 24 * 3600, 30),
   ALLOW_PRIVATE_URLS: flag("ALLOW_PRIVATE_URLS"),
+  COMFYUI_DIR: pathList("COMFYUI_DIR", "/opt/ComfyUI"),
+  COMFYUI_INPUT_DIR: pathList("COMFYUI_INPUT_DIR", "/data/comfyui/input"),
+  COMFYUI_OUTPUT_DIR: pathList("COMFYUI_OUTPUT_DIR", "/data/comfyui/output"),
+  COMFYUI_TEMP_DIR: pathList("COMFYUI_TEMP_DIR", "/data/comfyui/temp"),
 });
+
+/** ComfyUI's folders on this host (absolute paths), where the runner removes each job's files. */
+export interface ComfyFolders {
+  input: string;
+  output: string;
+  temp: string;
+}
+
+type Env = z.infer<typeof EnvSchema>;
+const FOLDER_VARS = ["COMFYUI_INPUT_DIR", "COMFYUI_OUTPUT_DIR", "COMFYUI_TEMP_DIR"] as const;
+
+/** One entry per ComfyUI: its folders, or null for all when none of the folder variables is set. */
+function comfyFolders(e: Env, problems: string[]): Array<ComfyFolders | null> {
+  const slots = e.COMFYUI_URL.length;
+  const pick = (name: string, list: string[], index: number): string | undefined => {
+    if (list.length === 0) return undefined;
+    if (list.length !== 1 && list.length !== slots) {
+      problems.push(`${name} lists ${list.length} paths for ${slots} COMFYUI_URL entries (give one, or one per URL)`);
+      return undefined;
+    }
+    return list.length === 1 ? list[0] : list[index];
+  };
+  if (e.COMFYUI_DIR.length === 0 && FOLDER_VARS.every((name) => e[name].length === 0))
+    return e.COMFYUI_URL.map(() => null);
+  const missing = FOLDER_VARS.filter((name) => e.COMFYUI_DIR.length === 0 && e[name].length === 0);
+  if (missing.length > 0) {
+    problems.push(
+      `${missing.join(", ")} not set: set COMFYUI_DIR (ComfyUI's folder holding input/, output/ and temp/) or all of ${FOLDER_VARS.join(", ")}`,
+    );
+    return e.COMFYUI_URL.map(() => null);
+  }
+  return e.COMFYUI_URL.map((_, index) => {
+    const base = pick("COMFYUI_DIR", e.COMFYUI_DIR, index);
+    const folder = (name: (typeof FOLDER_VARS)[number], sub: string) =>
+      pick(name, e[name], index) ?? (base === undefined ? "" : join(base, sub));
+    return {
+      input: folder("COMFYUI_INPUT_DIR", "input"),
+      output: folder("COMFYUI_OUTPUT_DIR", "output"),
+      temp: folder("COMFYUI_TEMP_DIR", "temp"),
+    };
+  });
+}
 
 export interface RunnerConfig {
   gatewayUrl: string;
@@ -136,6 +203,8 @@ export interface RunnerConfig {
   /** How long running jobs may finish after SIGTERM before they are interrupted and given back. */
   drainTimeoutS: number;
   allowPrivateUrls: boolean;
+  /** Per ComfyUI (same order as comfyUrls): its folders, where each job's files are removed; null = not set. */
+  comfyFolders: Array<ComfyFolders | null>;
 }
 
 export class ConfigError extends Error {
@@ -158,6 +227,9 @@ export function loadConfig(env: Record<string, string | undefined>): RunnerConfi
     );
   }
   const e = result.data;
+  const problems: string[] = [];
+  const folders = comfyFolders(e, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     gatewayUrl: e.GATEWAY_URL,
     runnerToken: e.RUNNER_TOKEN,
@@ -170,5 +242,6 @@ export function loadConfig(env: Record<string, string | undefined>): RunnerConfi
     logLevel: e.LOG_LEVEL,
     drainTimeoutS: e.DRAIN_TIMEOUT_S,
     allowPrivateUrls: e.ALLOW_PRIVATE_URLS,
+    comfyFolders: folders,
   };
 }

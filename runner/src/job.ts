@@ -8,19 +8,26 @@ import { randomUUID } from "node:crypto";
 import { backoffMs } from "../../workers/shared/backoff.ts";
 import type { JobError } from "../../workers/shared/contract/jobs.ts";
 import type { LeaseGrant, OutputRef, RunnerEvent } from "../../workers/shared/contract/runner.ts";
+import { type ComfyFolders, type FolderFile, removeRunFiles } from "./cleanup.ts";
 import { type ComfyClient, ComfyProtocolError, ComfyUnavailableError } from "./comfy/client.ts";
 import { executionError, partialPromptError, promptRejectionError } from "./comfy/errors.ts";
-import { type CollectedOutput, collectOutputs, type PromptOutcome } from "./comfy/history.ts";
+import { type CollectedOutput, collectOutputs, fileRefs, type PromptOutcome } from "./comfy/history.ts";
+import { tenantError } from "./comfy/redact.ts";
+import type { NodeSchemas } from "./comfy/schemas.ts";
 import type { ComfySocket } from "./comfy/socket.ts";
 import { PromptLostError, PromptWatcher } from "./comfy/watcher.ts";
-import { inputFileName, rewriteWorkflow, WorkflowRewriteError } from "./comfy/workflow.ts";
+import { newRunFolder, rewriteWorkflow, type UploadedInput, WorkflowRewriteError } from "./comfy/workflow.ts";
 import { ConversionError } from "./convert.ts";
 import { type GatewayClient, GatewayError, LeaseLostError } from "./gateway.ts";
 import { HttpError, sendBytes } from "./http.ts";
-import { type Logger, safeUrl } from "./log.ts";
+import { uploadInputs } from "./inputs.ts";
+import { JobFailure } from "./job-failure.ts";
+import type { Logger } from "./log.ts";
 import type { JobOutcome, RunnerMetrics } from "./metrics.ts";
 import { UploadError, uploadOutputs } from "./outputs.ts";
 import { EventReporter } from "./reporter.ts";
+
+export { JobFailure };
 
 export type StopReason = "cancel" | "lease_lost" | "shutdown" | "timeout";
 
@@ -34,24 +41,16 @@ export interface JobDeps {
   metrics: RunnerMetrics | null;
   maxInputBytes: number;
   jobTimeoutS: number;
+  /** Which node classes take a filename_prefix (asked of this slot's ComfyUI). */
+  schemas: NodeSchemas;
+  /** ComfyUI's folders on this host: the run's files are removed from them at its end (null: left there). */
+  folders: ComfyFolders | null;
   /** Called when the job found ComfyUI unreachable (the slot re-checks its health before leasing). */
   onComfyDown?: () => void;
   historyPollMs?: number;
   /** How long a cancel waits for ComfyUI to confirm the prompt stopped. */
   cancelConfirmMs?: number;
   unreachableGraceMs?: number;
-}
-
-/** A failure with the job's error, decided by the runner. */
-export class JobFailure extends Error {
-  readonly error: JobError;
-  readonly retryable: boolean;
-  constructor(error: JobError, retryable: boolean) {
-    super(error.message);
-    this.name = "JobFailure";
-    this.error = error;
-    this.retryable = retryable;
-  }
 }
 
 class StopSignal extends Error {
@@ -96,6 +95,10 @@ export class JobRun {
   private readonly startedAt = Date.now();
   private stats: { queue_ms?: number; run_ms?: number; upload_ms?: number } = {};
   private done = false;
+  /** This run's subfolder of ComfyUI's input and output folders (random: unguessable, removed at the end). */
+  readonly runFolder = newRunFolder();
+  /** Inputs ComfyUI stored for this run. */
+  private readonly uploadedInputs: UploadedInput[] = [];
 
   constructor(grant: LeaseGrant, deps: JobDeps) {
     this.grant = grant;
@@ -178,7 +181,11 @@ export class JobRun {
 
   /** Runs the job to its end. Never throws. */
   async run(): Promise<JobResult> {
-    this.log.info("job leased", { lease_expires_at: this.grant.lease.expires_at, inputs: this.grant.inputs.length });
+    this.log.info("job leased", {
+      lease_expires_at: this.grant.lease.expires_at,
+      inputs: this.grant.inputs.length,
+      run_folder: this.runFolder,
+    });
     this.scheduleHeartbeat(this.leaseMs / 2);
     const limitS = Math.min(this.deps.jobTimeoutS, this.grant.job.timeout_s ?? Number.POSITIVE_INFINITY);
     const deadline = setTimeout(() => this.stop("timeout"), limitS * 1000);
@@ -194,6 +201,7 @@ export class JobRun {
       terminal = await this.fromError(err, limitS);
     } finally {
       clearTimeout(deadline);
+      await this.removeFiles();
       try {
         result = await this.complete(terminal);
       } catch (err) {
@@ -224,28 +232,24 @@ export class JobRun {
 
   private async execute(): Promise<Terminal> {
     const { comfy, socket } = this.deps;
-    // 1. Inputs: presigned GETs from the gateway's storage (never a client URL) -> ComfyUI /upload/image.
-    const uploaded = new Map<string, { name: string; subfolder: string }>();
-    await this.guard(
-      Promise.all(
-        this.grant.inputs.map(async (input) => {
-          const { bytes, contentType } = await this.download(input.url, input.content_type);
-          const name = inputFileName(input.name, contentType);
-          const answer = await comfy.uploadImage(bytes, name, contentType, this.signal);
-          uploaded.set(input.node_id, answer);
-          this.log.debug("input uploaded to comfyui", {
-            node_id: input.node_id,
-            name: answer.name,
-            bytes: bytes.length,
-          });
-        }),
-      ),
+    // 1. Inputs: presigned GETs from the gateway's storage (never a client URL) -> ComfyUI /upload/image,
+    //    into the run's own subfolder.
+    const uploaded = await this.guard(
+      uploadInputs(this.grant.inputs, {
+        comfy,
+        maxInputBytes: this.deps.maxInputBytes,
+        runFolder: this.runFolder,
+        log: this.log,
+        signal: this.signal,
+        onUploaded: (_, file) => this.uploadedInputs.push(file),
+      }),
     );
 
-    // 2. The workflow as ComfyUI gets it.
-    const { workflow } = rewriteWorkflow(this.grant.job.workflow, {
-      jobId: this.jobId,
-      attempt: this.attempt,
+    // 2. The workflow as ComfyUI gets it: uploaded names, the run's output prefixes, seeds for -1.
+    const prefixNodes = await this.guard(this.deps.schemas.prefixNodes(this.grant.job.workflow, this.signal));
+    const { workflow, seeds } = rewriteWorkflow(this.grant.job.workflow, {
+      runFolder: this.runFolder,
+      prefixNodes,
       inputs: uploaded,
     });
     const wsOutputNodes = new Set(
@@ -295,13 +299,22 @@ export class JobRun {
     // `started` (with ComfyUI's prompt id) goes out once the prompt has run for STARTED_DELAY_MS: the
     // gateway marked the job started at the lease, and for a short prompt the terminal event follows at
     // once, so an extra request per job would only cost CPU.
-    const startedTimer = setTimeout(() => this.reporter.started(promptId), STARTED_DELAY_MS);
+    // Seeds the runner chose are reported at once, so the job says which seed each node got.
+    const resolved = Object.keys(seeds).length > 0 ? seeds : undefined;
+    const startedTimer = setTimeout(() => this.reporter.started(promptId, resolved), resolved ? 0 : STARTED_DELAY_MS);
 
     // 4. Wait for the end (websocket, /history, /queue).
     const outcome = await this.guard(watcher.outcome).finally(() => clearTimeout(startedTimer));
     this.recordRunStats(outcome, postedAt);
     if (outcome.status === "error") {
-      const { error, retryable } = executionError(outcome.data);
+      const { error, retryable, traceback } = executionError(outcome.data);
+      this.log.warn("comfyui failed the prompt", {
+        prompt_id: promptId,
+        node_id: error.node_id,
+        node_type: error.node_type,
+        error_message: error.message,
+        traceback,
+      });
       return { type: "failed", error, retryable };
     }
     if (outcome.status === "interrupted") {
@@ -390,42 +403,41 @@ export class JobRun {
     return refs;
   }
 
-  /** GET of a presigned input URL (operator-trusted storage), capped at MAX_INPUT_BYTES. */
-  private async download(url: string, declaredType: string | null): Promise<{ bytes: Buffer; contentType: string }> {
-    let res: Awaited<ReturnType<typeof sendBytes>>;
+  /**
+   * Removes what this run left in ComfyUI's folders (with COMFYUI_DIR): the inputs it uploaded, every file
+   * its prompt listed (outputs and previews) and the run's subfolders. Never throws.
+   */
+  private async removeFiles(): Promise<void> {
+    const folders = this.deps.folders;
+    if (!folders) return;
     try {
-      res = await sendBytes({ method: "GET", url, signal: this.signal, timeoutMs: 120_000 }, this.deps.maxInputBytes);
-    } catch (err) {
-      if (err instanceof HttpError && err.kind === "aborted") throw err;
-      if (err instanceof HttpError && err.kind === "too_large") {
-        throw new JobFailure(
-          {
-            code: "input_too_large",
-            message: `An input image is larger than this runner's MAX_INPUT_BYTES (${this.deps.maxInputBytes} bytes).`,
-          },
-          false,
-        );
+      const files: FolderFile[] = this.uploadedInputs.map((f) => ({
+        type: "input",
+        subfolder: f.subfolder,
+        filename: f.name,
+      }));
+      const w = this.watcher;
+      if (w) {
+        const outputs = w.isSettled
+          ? await w.outputs(AbortSignal.timeout(5_000)).catch(() => w.wsOutputs)
+          : w.wsOutputs;
+        files.push(...fileRefs(outputs));
       }
-      throw new JobFailure(
-        {
-          code: "input_unavailable",
-          message: `Could not download an input from ${safeUrl(url)}: ${(err as Error).message}`,
-        },
-        true,
+      const slash = this.runFolder.lastIndexOf("/");
+      const run = { subfolder: this.runFolder.slice(0, slash), filename: this.runFolder.slice(slash + 1) };
+      const result = await removeRunFiles(
+        folders,
+        files,
+        [
+          { type: "input", ...run },
+          { type: "output", ...run },
+        ],
+        this.log,
       );
+      this.log.debug("removed the run's files from comfyui's folders", { ...result, run_folder: this.runFolder });
+    } catch (err) {
+      this.log.warn("could not remove the run's files from comfyui's folders", { error: err });
     }
-    if (res.status !== 200) {
-      throw new JobFailure(
-        {
-          code: "input_unavailable",
-          message: `Downloading an input from ${safeUrl(url)} answered HTTP ${res.status}.`,
-        },
-        res.status >= 500 || res.status === 403 || res.status === 429,
-      );
-    }
-    const bytes = res.body;
-    const contentType = declaredType ?? res.headers["content-type"] ?? "image/png";
-    return { bytes, contentType };
   }
 
   /**
@@ -589,7 +601,7 @@ export class JobRun {
     let event: RunnerEvent;
     if (terminal.type === "succeeded") event = { type: "succeeded", outputs: terminal.outputs, stats };
     else if (terminal.type === "failed")
-      event = { type: "failed", error: terminal.error, retryable: terminal.retryable, stats };
+      event = { type: "failed", error: tenantError(terminal.error), retryable: terminal.retryable, stats };
     else event = { type: "canceled" };
     const budget = Math.max(10_000, this.leaseMs);
     let sent = await this.reporter.terminal(event, budget);
@@ -610,6 +622,7 @@ export class JobRun {
     }
     if (sent.result === "ok") {
       const fields: Record<string, unknown> = { outcome: terminal.type, ...stats };
+      // The log keeps ComfyUI's full message; the tenant's copy went out without host details.
       if (terminal.type === "succeeded") fields.outputs = terminal.outputs.length;
       if (terminal.type === "failed") {
         fields.code = terminal.error.code;

@@ -33,8 +33,9 @@ export class EventReporter {
     this.throttle = new ProgressThrottle(progressIntervalMs);
   }
 
-  started(promptId: string): void {
-    this.enqueue({ type: "started", prompt_id: promptId });
+  /** `resolved`: values the runner chose (seeds given as -1), by node id and input name. */
+  started(promptId: string, resolved?: Record<string, Record<string, number>>): void {
+    this.enqueue({ type: "started", prompt_id: promptId, ...(resolved ? { resolved_inputs: resolved } : {}) });
   }
 
   progress(progress: ProgressValue): void {

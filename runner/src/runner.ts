@@ -65,6 +65,7 @@ export class Runner {
           slots: this.config.comfyUrls.length,
           maxInputBytes: this.config.maxInputBytes,
           jobTimeoutS: this.config.jobTimeoutS,
+          folders: this.config.comfyFolders[index] ?? null,
           log: this.log,
           metrics: this.metrics,
           ...options.tuning,
@@ -84,6 +85,11 @@ export class Runner {
       comfyui: runner.config.comfyUrls,
       metrics_port: runner.port,
     });
+    if (runner.config.comfyFolders.some((f) => f === null)) {
+      runner.log.warn(
+        "COMFYUI_DIR is not set: jobs' inputs and outputs stay in ComfyUI's folders on this host (set it to ComfyUI's folder so the runner removes each job's files once they are uploaded)",
+      );
+    }
     for (const slot of runner.slots) void slot.start();
     return runner;
   }

@@ -6,7 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { backoffMs } from "../../workers/shared/backoff.ts";
 import type { LeaseGrant } from "../../workers/shared/contract/runner.ts";
+import type { ComfyFolders } from "./cleanup.ts";
 import { ComfyClient } from "./comfy/client.ts";
+import { NodeSchemas } from "./comfy/schemas.ts";
 import { ComfySocket } from "./comfy/socket.ts";
 import { type GatewayClient, GatewayError, sleep } from "./gateway.ts";
 import { HttpError } from "./http.ts";
@@ -26,6 +28,8 @@ export interface SlotOptions {
   slots: number;
   maxInputBytes: number;
   jobTimeoutS: number;
+  /** This ComfyUI's folders on this host (COMFYUI_DIR): each job's files are removed from them. */
+  folders: ComfyFolders | null;
   log: Logger;
   metrics: RunnerMetrics | null;
   /** Long-poll length (<= 25). */
@@ -44,6 +48,7 @@ export class Slot {
   readonly index: number;
   readonly comfy: ComfyClient;
   readonly socket: ComfySocket;
+  private readonly schemas: NodeSchemas;
   state: SlotState = "starting";
   comfyUp = false;
   comfyuiVersion: string | null = null;
@@ -66,6 +71,7 @@ export class Slot {
     this.index = options.index;
     this.log = options.log.child({ slot: options.index });
     this.comfy = new ComfyClient(options.comfyUrl);
+    this.schemas = new NodeSchemas(this.comfy);
     this.socket = new ComfySocket({
       baseUrl: options.comfyUrl,
       clientId: `comfy-edge-${options.runnerId.slice(0, 40)}-${options.index}-${randomBytes(4).toString("hex")}`,
@@ -268,6 +274,8 @@ export class Slot {
       metrics: o.metrics,
       maxInputBytes: o.maxInputBytes,
       jobTimeoutS: o.jobTimeoutS,
+      schemas: this.schemas,
+      folders: o.folders,
       historyPollMs: o.historyPollMs,
       cancelConfirmMs: o.cancelConfirmMs,
       unreachableGraceMs: o.unreachableGraceMs,

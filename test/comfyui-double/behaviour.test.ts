@@ -3,6 +3,8 @@
  * same-clientId socket quirk, cache keys and /free, SaveImage counters and subfolders, /view variants, the
  * /api prefix, the Host/Origin check, opaque node classes, extra_pnginfo.
  */
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { http, pngSize, useDouble, WsClient } from "./helpers.ts";
 import { type ComfyDouble, startComfyDouble } from "./index.ts";
@@ -234,6 +236,26 @@ describe("SaveImage / PreviewImage files", () => {
       },
     });
   });
+});
+
+it("files are real files in folders on disk: a deleted output is gone for /view, and the counter restarts", async () => {
+  const d = await start();
+  const ws = await openNamed(d, "disk");
+  await run(d, ws, chain(9, "disk/out"));
+  const onDisk = join(d.folders.output, "disk", "out_00001_.png");
+  expect(existsSync(onDisk)).toBe(true);
+  expect(readFileSync(onDisk).equals(Buffer.from(d.outputs()[0]!.bytes))).toBe(true);
+  const upload = new FormData();
+  upload.set("image", new Blob([new Uint8Array(readFileSync(onDisk))]), "in.png");
+  expect((await fetch(`${d.url}/upload/image`, { method: "POST", body: upload })).status).toBe(200);
+  expect(existsSync(join(d.folders.input, "in.png"))).toBe(true);
+  rmSync(onDisk);
+  expect((await http(d.url, "GET", "/view?filename=out_00001_.png&subfolder=disk&type=output")).status).toBe(404);
+  await run(d, ws, chain(10, "disk/out"));
+  expect(d.outputs().at(-1)?.filename).toBe("out_00001_.png");
+  const base = d.folders.base;
+  await d.close();
+  expect(existsSync(base)).toBe(false);
 });
 
 describe("/view variants", () => {

@@ -1,10 +1,12 @@
 /**
- * In-memory stand-in for ComfyUI's input/, output/ and temp/ folders, with the path rules of folder_paths.py
+ * ComfyUI's input/, output/ and temp/ folders (real files under a temporary directory), with the path rules of folder_paths.py
  * (get_save_image_path counters and its "outside the output folder" error, annotated names like "x.png [output]")
  * and of server.py's /upload/image (dedupe by content hash, "name (1).png").
  * Paths are POSIX and absolute under /srv/comfyui/data, like the recording's normalised tracebacks.
  */
 import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import path from "node:path/posix";
 import { PyError } from "./py.ts";
 
@@ -53,25 +55,46 @@ export function splitext(p: string): [string, string] {
   return [p, ""];
 }
 
+/**
+ * ComfyUI's folders on disk, like the real server: the virtual absolute paths above (kept for tracebacks and
+ * messages) live under `root` (`<root>/srv/comfyui/data/output/...`), so a runner beside the double can see
+ * and delete the files it wrote, and what it deletes is gone for the double too.
+ */
 export class FileStore {
-  private readonly files = new Map<string, StoredFile>();
-  private readonly dirs = new Set<string>(Object.values(DIRS));
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+    for (const dir of Object.values(DIRS)) this.makedirs(dir);
+  }
+
+  /** Where a virtual absolute path is on disk. */
+  real(absPath: string): string {
+    return join(this.root, absPath);
+  }
 
   write(absPath: string, bytes: Uint8Array): void {
-    this.files.set(absPath, { bytes, mtimeMs: Date.now() });
     this.makedirs(path.dirname(absPath));
+    writeFileSync(this.real(absPath), bytes);
   }
 
   read(absPath: string): StoredFile | undefined {
-    return this.files.get(absPath);
+    try {
+      const real = this.real(absPath);
+      const stats = statSync(real);
+      if (!stats.isFile()) return undefined;
+      return { bytes: new Uint8Array(readFileSync(real)), mtimeMs: stats.mtimeMs };
+    } catch {
+      return undefined;
+    }
   }
 
   isFile(absPath: string): boolean {
-    return this.files.has(absPath);
+    return statSync(this.real(absPath), { throwIfNoEntry: false })?.isFile() ?? false;
   }
 
   isDir(absPath: string): boolean {
-    return this.dirs.has(absPath === "/" ? absPath : absPath.replace(/\/+$/, ""));
+    return statSync(this.real(absPath), { throwIfNoEntry: false })?.isDirectory() ?? false;
   }
 
   exists(absPath: string): boolean {
@@ -79,28 +102,24 @@ export class FileStore {
   }
 
   makedirs(absDir: string): void {
-    let d = absDir;
-    while (d !== "/" && !this.dirs.has(d)) {
-      this.dirs.add(d);
-      d = path.dirname(d);
-    }
+    mkdirSync(this.real(absDir), { recursive: true });
   }
 
   /** os.listdir: names of files and directories directly inside absDir; throws FileNotFoundError like Python. */
   listdir(absDir: string): string[] {
     if (!this.isDir(absDir)) throw new PyError("FileNotFoundError", `[Errno 2] No such file or directory: '${absDir}'`);
-    const names = new Set<string>();
-    const prefix = absDir.endsWith("/") ? absDir : `${absDir}/`;
-    for (const p of [...this.files.keys(), ...this.dirs]) {
-      if (p.startsWith(prefix) && p.length > prefix.length) names.add(p.slice(prefix.length).split("/")[0] as string);
-    }
-    return [...names];
+    return readdirSync(this.real(absDir));
   }
 
   /** ComfyUI empties temp/ at startup. */
   clearTemp(): void {
-    for (const p of [...this.files.keys()]) if (p.startsWith(`${DIRS.temp}/`)) this.files.delete(p);
-    for (const d of [...this.dirs]) if (d.startsWith(`${DIRS.temp}/`)) this.dirs.delete(d);
+    rmSync(this.real(DIRS.temp), { recursive: true, force: true });
+    this.makedirs(DIRS.temp);
+  }
+
+  /** Removes everything (the double is closed). */
+  destroy(): void {
+    rmSync(this.root, { recursive: true, force: true });
   }
 }
 

@@ -2,11 +2,14 @@
  * ComfyUI test double: an HTTP + websocket server on 127.0.0.1 that behaves like ComfyUI 0.3.64 as recorded in
  * fixtures/ (../shared/comfyui-protocol), with knobs for the faults a runner must survive. See README.md.
  */
+import { mkdtempSync } from "node:fs";
 import http from "node:http";
 import type { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { WebSocketServer } from "ws";
 import type { Fault } from "./executor.ts";
-import { FileStore } from "./files.ts";
+import { BASE_DIR, DIRS, FileStore } from "./files.ts";
 import { createRegistry, type SavedFile } from "./nodes.ts";
 import { type HistoryEntry, Runtime } from "./runtime.ts";
 import { handleRequest } from "./server.ts";
@@ -46,6 +49,8 @@ export interface ComfyDouble {
   /** http://127.0.0.1:<port> */
   url: string;
   port: number;
+  /** ComfyUI's folders on disk (files the double wrote are real files there; what is deleted is gone) */
+  folders: { base: string; input: string; output: string; temp: string };
   /** terminate every websocket abruptly (like a network drop); HTTP keeps working */
   dropSockets(): void;
   /** close the listener and drop all connections (on) / listen again on the same port (off); resolves when done */
@@ -73,7 +78,13 @@ export interface ComfyDouble {
 }
 
 export async function startComfyDouble(options: ComfyDoubleOptions = {}): Promise<ComfyDouble> {
-  const files = new FileStore();
+  const files = new FileStore(mkdtempSync(join(tmpdir(), "comfyui-double-")));
+  const folders = {
+    base: files.real(BASE_DIR),
+    input: files.real(DIRS.input),
+    output: files.real(DIRS.output),
+    temp: files.real(DIRS.temp),
+  };
   const models = options.models ?? {};
   const registry = createRegistry({ files, models });
   const delays = new Map<string, number>();
@@ -170,6 +181,7 @@ export async function startComfyDouble(options: ComfyDoubleOptions = {}): Promis
     get port() {
       return port;
     },
+    folders,
     dropSockets() {
       for (const ws of wss.clients) ws.terminate();
     },
@@ -225,6 +237,7 @@ export async function startComfyDouble(options: ComfyDoubleOptions = {}): Promis
       runtime.kill();
       await stopListening();
       wss.close();
+      files.destroy();
     },
   };
   return double;

@@ -117,8 +117,8 @@ describe("runner: inputs, outputs, conversion, progress", () => {
     expect(Buffer.from(uploads[0]!.bytes).equals(Buffer.from(PNG_16x8, "base64"))).toBe(true);
     expect(uploads[0]!.name).toMatch(/\.png$/);
     const sent = s.comfy.prompts().at(-1)!.prompt as Record<string, { inputs: Record<string, unknown> }>;
-    expect(sent["10"]!.inputs.image).toBe(uploads[0]!.name);
-    expect(sent["12"]!.inputs.filename_prefix).toBe(`${jobId}-a1-n12`);
+    expect(sent["10"]!.inputs.image).toBe(`${uploads[0]!.subfolder}/${uploads[0]!.name}`);
+    expect(sent["12"]!.inputs.filename_prefix).toBe(`${uploads[0]!.subfolder}/mine`);
     const out = await download(jobId, 0);
     expect(out.bytes.equals(Buffer.from(s.comfy.outputs()[0]!.bytes))).toBe(true);
   });

@@ -50,6 +50,18 @@ const QueueAnswer = z.looseObject({
   queue_pending: z.array(z.array(z.unknown())).default([]),
 });
 
+const ObjectInfo = z.record(
+  z.string(),
+  z.looseObject({
+    input: z
+      .looseObject({
+        required: z.record(z.string(), z.unknown()).nullish(),
+        optional: z.record(z.string(), z.unknown()).nullish(),
+      })
+      .nullish(),
+  }),
+);
+
 export type PostPromptResult =
   | { kind: "accepted"; promptId: string; nodeErrors: NodeErrors }
   | { kind: "rejected"; status: number; body: unknown; text: string };
@@ -153,12 +165,13 @@ export class ComfyClient {
     return { comfyuiVersion: stats.system?.comfyui_version ?? null };
   }
 
-  /** POST /upload/image (multipart). ComfyUI may rename ("x (1).png") if a different file has the name. */
+  /** POST /upload/image (multipart), into `subfolder` of the input folder. ComfyUI may rename ("x (1).png") if a different file has the name. */
   async uploadImage(
     bytes: Uint8Array,
     filename: string,
     contentType: string,
     signal?: AbortSignal,
+    subfolder = "",
   ): Promise<{ name: string; subfolder: string }> {
     const boundary = `----comfy-edge-${randomBytes(12).toString("hex")}`;
     const safeName = filename.replace(/["\r\n\\]/g, "_");
@@ -166,8 +179,10 @@ export class ComfyClient {
       `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="${safeName}"\r\n` +
         `Content-Type: ${contentType}\r\n\r\n`,
     );
+    const field = (name: string, value: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
     const tail = Buffer.from(
-      `\r\n--${boundary}\r\nContent-Disposition: form-data; name="type"\r\n\r\ninput\r\n--${boundary}--\r\n`,
+      `\r\n${field("type", "input")}${subfolder ? field("subfolder", subfolder.replace(/[\r\n]/g, "_")) : ""}--${boundary}--\r\n`,
     );
     const body = Buffer.concat([head, bytes, tail]);
     const res = await this.call("POST", "/upload/image", {
@@ -215,6 +230,14 @@ export class ComfyClient {
     const entry = HistoryEntry.safeParse(raw);
     if (!entry.success) throw new ComfyProtocolError("a /history entry has an unexpected shape", 200);
     return entry.data;
+  }
+
+  /** GET /object_info/{class}: the names of the node class's inputs (required and optional); null if unknown. */
+  async nodeInputs(classType: string, signal?: AbortSignal): Promise<Set<string> | null> {
+    const all = await this.json(ObjectInfo, "GET", `/object_info/${encodeURIComponent(classType)}`, { signal });
+    const info = all[classType];
+    if (!info) return null;
+    return new Set([...Object.keys(info.input?.required ?? {}), ...Object.keys(info.input?.optional ?? {})]);
   }
 
   /** GET /queue: prompt ids running and pending. */

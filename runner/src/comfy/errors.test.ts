@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { exchanges, recording } from "../../test/recordings.ts";
 import { executionError, NodeErrors, partialPromptError, promptRejectionError } from "./errors.ts";
+import { redactHostDetails, tenantError } from "./redact.ts";
 
 const validation = recording("04_validation_errors");
 const answer = (note: string) => {
@@ -94,7 +97,60 @@ describe("execution_error -> the job's error", () => {
     expect(error.message).toMatch(
       /^Node 3 \(SaveImage\) failed: Exception: \*\*\*\* ERROR: Saving image outside the output folder is not allowed\./,
     );
-    expect((error.details as { traceback: string[] }).traceback.length).toBeLessThanOrEqual(5);
+  });
+
+  it("gives the tenant node id, node type, exception type and a message without host paths; the traceback only to the log", () => {
+    // Recorded from the real ComfyUI 0.33 (CPU harness): ImageBlur(31) on an 8x8 image.
+    const real = JSON.parse(
+      readFileSync(join(import.meta.dirname, "../../test/fixtures/execution_error_imageblur_v0.33.json"), "utf8"),
+    ).data;
+    expect(JSON.stringify(real.traceback)).toContain("/root/comfy-harness/venv/lib/python3.11/site-packages");
+    const { error, traceback } = executionError(real);
+    const seen = tenantError(error);
+    expect(seen).toEqual({
+      code: "execution_error",
+      node_id: "2",
+      node_type: "ImageBlur",
+      message:
+        "Node 2 (ImageBlur) failed: RuntimeError: Argument #4: Padding size should be less than the corresponding input dimension, but got: padding (31, 31) at dimension 3 of input [1, 3, 8, 8]",
+      details: {
+        exception_type: "RuntimeError",
+        exception_message:
+          "Argument #4: Padding size should be less than the corresponding input dimension, but got: padding (31, 31) at dimension 3 of input [1, 3, 8, 8]",
+        executed: ["1"],
+      },
+    });
+    expect(traceback.join("")).toContain("/root/comfy-harness/ComfyUI/comfy_extras/nodes_post_processing.py");
+
+    // Host paths inside ComfyUI's own message (the recorded SaveImage error, a missing input file).
+    const msg = recording("05_execution_error").timeline.find((e) => e.msg?.type === "execution_error")!.msg!;
+    const saved = tenantError(executionError(msg.data as Parameters<typeof executionError>[0]).error);
+    expect(JSON.stringify(saved)).not.toMatch(/srv\/comfyui|traceback/);
+    expect(saved.message).toContain("full_output_folder: <path>");
+    const missing = tenantError(
+      executionError({
+        node_id: "10",
+        node_type: "LoadImage",
+        exception_type: "FileNotFoundError",
+        exception_message: "[Errno 2] No such file or directory: '/home/gpu/ComfyUI/input/comfy-edge/0a1b/n10.png'",
+        traceback: ['  File "/home/gpu/.venv/lib/python3.12/site-packages/PIL/Image.py", line 3431, in open\n'],
+      }).error,
+    );
+    expect(missing.message).toBe(
+      "Node 10 (LoadImage) failed: FileNotFoundError: [Errno 2] No such file or directory: 'n10.png'",
+    );
+    expect(JSON.stringify(missing)).not.toMatch(/home|venv|site-packages/);
+  });
+
+  it("redacts paths (POSIX, home, Windows), URLs and addresses, and leaves ordinary text alone", () => {
+    expect(redactHostDetails("see ~/ComfyUI/custom_nodes/foo/bar.py and C:\\Users\\gpu\\ComfyUI\\x")).toBe(
+      "see bar.py and <path>",
+    );
+    expect(redactHostDetails("ComfyUI at http://10.0.0.5:8188 refused: connect ECONNREFUSED 10.0.0.5:8188")).toBe(
+      "ComfyUI at <url> refused: connect ECONNREFUSED <address>",
+    );
+    const plain = "Value 0 smaller than min of 1; and/or 1/2; POST /prompt; tensor [1, 3, 8, 8]";
+    expect(redactHostDetails(plain)).toBe(plain);
   });
 
   it("lets out-of-memory failures be retried", () => {

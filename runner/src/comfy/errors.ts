@@ -158,8 +158,11 @@ export interface ExecutionErrorData {
   executed?: string[];
 }
 
-/** `execution_error` (websocket or /history messages) -> the job's error, and whether another try may help. */
-export function executionError(data: ExecutionErrorData): { error: JobError; retryable: boolean } {
+/**
+ * `execution_error` (websocket or /history messages) -> the job's error, whether another try may help, and
+ * ComfyUI's traceback (for the runner's log only: it holds the GPU host's paths).
+ */
+export function executionError(data: ExecutionErrorData): { error: JobError; retryable: boolean; traceback: string[] } {
   const exceptionType = data.exception_type ?? "Exception";
   const exceptionMessage = (data.exception_message ?? "").trim() || "no message";
   const where = data.node_id ? `Node ${data.node_id}${data.node_type ? ` (${data.node_type})` : ""}` : "The workflow";
@@ -169,7 +172,6 @@ export function executionError(data: ExecutionErrorData): { error: JobError; ret
     details: {
       exception_type: exceptionType,
       exception_message: clip(exceptionMessage, 4000),
-      traceback: (data.traceback ?? []).slice(-5).map((line) => clip(line, 500)),
       executed: data.executed ?? [],
     },
   };
@@ -177,5 +179,5 @@ export function executionError(data: ExecutionErrorData): { error: JobError; ret
   if (data.node_type) error.node_type = data.node_type;
   // Out of memory depends on the host and what else ran: another runner (or a later try) may succeed.
   const retryable = /out ?of ?memory|OutOfMemoryError|CUDA error/i.test(`${exceptionType} ${exceptionMessage}`);
-  return { error, retryable };
+  return { error, retryable, traceback: (data.traceback ?? []).slice(-8).map((line) => clip(line, 500)) };
 }

@@ -195,3 +195,27 @@ export function collectOutputs(outputs: Record<string, unknown>): CollectedOutpu
   const saved = files.filter((f) => f.type !== "temp");
   return [...(saved.length > 0 ? saved : files), ...texts];
 }
+
+/** Every file a prompt's outputs name (saved files and previews alike), for removing them afterwards. */
+export function fileRefs(
+  outputs: Record<string, unknown>,
+): Array<{ type: string; subfolder: string; filename: string }> {
+  const refs: Array<{ type: string; subfolder: string; filename: string }> = [];
+  for (const value of Object.values(outputs)) {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) continue;
+    for (const items of Object.values(value)) {
+      if (!Array.isArray(items)) continue;
+      for (const item of items) {
+        const ref = FileRef.safeParse(item);
+        if (ref.success) {
+          refs.push({
+            type: ref.data.type ?? "output",
+            subfolder: ref.data.subfolder ?? "",
+            filename: ref.data.filename,
+          });
+        }
+      }
+    }
+  }
+  return refs;
+}

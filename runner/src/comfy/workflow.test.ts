@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
-import { inputFileName, outputPrefix, rewriteWorkflow, WorkflowRewriteError } from "./workflow.ts";
+import { clientPrefix, inputFileName, newRunFolder, rewriteWorkflow, WorkflowRewriteError } from "./workflow.ts";
 
 const WORKFLOW: Workflow = {
   "3": {
@@ -23,6 +23,8 @@ const WORKFLOW: Workflow = {
   "9": { class_type: "SaveImage", inputs: { images: ["8", 0], filename_prefix: "../../etc/evil" } },
   "20": { class_type: "SaveAnimatedWEBP", inputs: { images: ["8", 0], filename_prefix: "ComfyUI", fps: 6 } },
   "4:7": { class_type: "VHS_VideoCombine", inputs: { images: ["8", 0], filename_prefix: "video/clip" } },
+  "21": { class_type: "SaveAudio", inputs: { audio: ["8", 0] } },
+  "22": { class_type: "SaveImage", inputs: { images: ["8", 0], filename_prefix: ["30", 0] } },
 };
 
 const INPUTS = new Map([
@@ -31,24 +33,35 @@ const INPUTS = new Map([
 ]);
 
 describe("rewriteWorkflow", () => {
-  it("puts uploaded names into LoadImage inputs, per-job prefixes into every output node, random seeds for -1", () => {
+  it("puts uploaded names into LoadImage inputs, the run's folder plus the client's prefix into every output node, random seeds for -1", () => {
     let n = 100;
     const { workflow, prefixes, seeds } = rewriteWorkflow(WORKFLOW, {
-      jobId: "job_abc",
-      attempt: 2,
+      runFolder: "comfy-edge/r1",
+      prefixNodes: new Set(["21", "9", "404"]),
       inputs: INPUTS,
       randomSeed: () => n++,
     });
     expect(workflow["10"]!.inputs.image).toBe("job_abc-10.png");
     expect(workflow["11"]!.inputs.image).toBe("sub/job_abc-11 (1).png");
-    expect(workflow["9"]!.inputs.filename_prefix).toBe("job_abc-a2-n9");
-    expect(workflow["20"]!.inputs.filename_prefix).toBe("job_abc-a2-n20");
-    expect(workflow["4:7"]!.inputs.filename_prefix).toBe("job_abc-a2-n4_7");
-    expect(prefixes).toEqual({ "9": "job_abc-a2-n9", "20": "job_abc-a2-n20", "4:7": "job_abc-a2-n4_7" });
+    expect(workflow["9"]!.inputs.filename_prefix).toBe("comfy-edge/r1/etc_evil");
+    expect(workflow["20"]!.inputs.filename_prefix).toBe("comfy-edge/r1/ComfyUI");
+    expect(workflow["4:7"]!.inputs.filename_prefix).toBe("comfy-edge/r1/video_clip");
+    // Left out by the client (its schema has one): ComfyUI's default name, in the run's folder.
+    expect(workflow["21"]!.inputs.filename_prefix).toBe("comfy-edge/r1/ComfyUI");
+    // A link would let another node choose the path: replaced by a literal.
+    expect(workflow["22"]!.inputs.filename_prefix).toBe("comfy-edge/r1/ComfyUI");
+    expect(workflow["404"]).toBeUndefined();
+    expect(prefixes).toEqual({
+      "9": "comfy-edge/r1/etc_evil",
+      "20": "comfy-edge/r1/ComfyUI",
+      "4:7": "comfy-edge/r1/video_clip",
+      "21": "comfy-edge/r1/ComfyUI",
+      "22": "comfy-edge/r1/ComfyUI",
+    });
     expect(workflow["3"]!.inputs.seed).toBe(100);
     expect(workflow["12"]!.inputs.noise_seed).toBe(101);
     expect(workflow["14"]!.inputs.control_seed).toBe(102);
-    expect(seeds).toEqual({ "3.seed": 100, "12.noise_seed": 101, "14.control_seed": 102 });
+    expect(seeds).toEqual({ "3": { seed: 100 }, "12": { noise_seed: 101 }, "14": { control_seed: 102 } });
     // Untouched: explicit seeds, other -1 values, links, text that merely looks like a reference.
     expect(workflow["13"]!.inputs.noise_seed).toBe(42);
     expect(workflow["14"]!.inputs.seed_mode).toBe(-1);
@@ -62,28 +75,30 @@ describe("rewriteWorkflow", () => {
   it("draws default seeds in ComfyUI's range", () => {
     const { workflow } = rewriteWorkflow(
       { "1": { class_type: "KSampler", inputs: { seed: -1 } } },
-      {
-        jobId: "j",
-        attempt: 1,
-        inputs: new Map(),
-      },
+      { runFolder: "comfy-edge/r", inputs: new Map() },
     );
     const seed = workflow["1"]!.inputs.seed as number;
     expect(Number.isSafeInteger(seed)).toBe(true);
     expect(seed).toBeGreaterThanOrEqual(0);
   });
 
-  it("gives concurrent jobs and attempts distinct prefixes", () => {
-    expect(outputPrefix("job_a", 1, "9")).not.toBe(outputPrefix("job_b", 1, "9"));
-    expect(outputPrefix("job_a", 1, "9")).not.toBe(outputPrefix("job_a", 2, "9"));
+  it("gives every run its own random folder, and keeps the client's prefix flat and safe", () => {
+    expect(newRunFolder()).toMatch(/^comfy-edge\/[0-9a-f]{24}$/);
+    expect(newRunFolder()).not.toBe(newRunFolder());
+    expect(clientPrefix("portrait")).toBe("portrait");
+    expect(clientPrefix("my portraits/alice")).toBe("my_portraits_alice");
+    expect(clientPrefix("../..")).toBe("ComfyUI");
+    expect(clientPrefix("")).toBe("ComfyUI");
+    expect(clientPrefix(7)).toBe("ComfyUI");
+    expect(clientPrefix("x".repeat(200))).toHaveLength(64);
   });
 
   it("refuses a reference to an input the lease did not provide, naming the node", () => {
-    expect(() => rewriteWorkflow(WORKFLOW, { jobId: "j", attempt: 1, inputs: new Map() })).toThrow(
+    expect(() => rewriteWorkflow(WORKFLOW, { runFolder: "comfy-edge/r", inputs: new Map() })).toThrow(
       WorkflowRewriteError,
     );
     try {
-      rewriteWorkflow(WORKFLOW, { jobId: "j", attempt: 1, inputs: new Map() });
+      rewriteWorkflow(WORKFLOW, { runFolder: "comfy-edge/r", inputs: new Map() });
     } catch (err) {
       expect((err as WorkflowRewriteError).nodeId).toBe("10");
       expect((err as WorkflowRewriteError).message).toContain("Node 10 (LoadImage)");

@@ -1,12 +1,14 @@
 /**
  * Prepares a job's stored workflow for ComfyUI (pure):
  *  - `image` inputs the gateway replaced by `"input:<node id>"` -> the name ComfyUI gave the uploaded file;
- *  - every `filename_prefix` (SaveImage, SaveAnimatedWEBP, SaveVideo, SaveAudio, VHS_VideoCombine, ...) -> a
- *    prefix unique to this job and attempt, so concurrent jobs never write or read each other's files (and a
- *    client cannot point it outside ComfyUI's output folder);
+ *  - every `filename_prefix` (SaveImage, SaveAnimatedWEBP, SaveVideo, SaveAudio, VHS_VideoCombine, ...), and
+ *    the nodes whose schema has one but the workflow left it out -> `<run folder>/<the client's prefix, made
+ *    safe>`: the run folder is random per attempt, so concurrent jobs never write or read each other's files, a
+ *    client cannot point it outside ComfyUI's output folder, and the file keeps the client's name
+ *    (`<prefix>_00001_.png`);
  *  - seeds given as -1 (`seed`, `noise_seed`, `*_seed`) -> a random seed, reported back for reproducibility.
  */
-import { randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
 
 export interface UploadedInput {
@@ -16,8 +18,10 @@ export interface UploadedInput {
 }
 
 export interface RewriteOptions {
-  jobId: string;
-  attempt: number;
+  /** The run's own subfolder (random per attempt, e.g. "comfy-edge/3f9c..."): outputs are saved there. */
+  runFolder: string;
+  /** Nodes that take a `filename_prefix` the workflow does not give (from ComfyUI's /object_info). */
+  prefixNodes?: ReadonlySet<string>;
   /** Uploaded inputs by the node id of the LoadImage-like node that uses them. */
   inputs: ReadonlyMap<string, UploadedInput>;
   /** Random seed source; default: crypto.randomInt over [0, 2^48). */
@@ -28,8 +32,8 @@ export interface RewriteResult {
   workflow: Workflow;
   /** node id -> the filename_prefix it now has. */
   prefixes: Record<string, string>;
-  /** "node.input" -> the seed that replaced -1. */
-  seeds: Record<string, number>;
+  /** node id -> input name -> the seed that replaced -1 (reported as the run's resolved inputs). */
+  seeds: Record<string, Record<string, number>>;
 }
 
 export class WorkflowRewriteError extends Error {
@@ -46,13 +50,33 @@ export class WorkflowRewriteError extends Error {
 const INPUT_REF = /^input:(.+)$/;
 const SEED_INPUT = /(^|_)seed$/i;
 
-function safePart(value: string): string {
-  return value.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 80);
+/**
+ * A fresh subfolder for one run (attempt) of a job, under ComfyUI's input/ and output/ folders: random, so no
+ * other job can guess the names of this one's inputs and outputs, and all of them can be removed afterwards.
+ */
+export function newRunFolder(): string {
+  return `comfy-edge/${randomBytes(12).toString("hex")}`;
 }
 
-/** The per-job, per-attempt filename prefix of one output node. Flat (no subfolder), ComfyUI-safe. */
-export function outputPrefix(jobId: string, attempt: number, nodeId: string): string {
-  return `${safePart(jobId)}-a${attempt}-n${safePart(nodeId)}`;
+const DEFAULT_PREFIX = "ComfyUI";
+
+/**
+ * The client's filename_prefix as a flat, file-system-safe name (ComfyUI's default "ComfyUI" when it is
+ * missing, empty or not a string): path separators and other characters become "_", no leading dots.
+ */
+export function clientPrefix(value: unknown): string {
+  if (typeof value !== "string") return DEFAULT_PREFIX;
+  const safe = value
+    .replace(/[^A-Za-z0-9._-]+/g, "_")
+    .replace(/^[._]+/, "")
+    .slice(0, 64)
+    .replace(/[._]+$/, "");
+  return safe || DEFAULT_PREFIX;
+}
+
+/** The filename_prefix ComfyUI gets: the run's folder, then the client's name for the files. */
+export function outputPrefix(runFolder: string, value: unknown): string {
+  return `${runFolder}/${clientPrefix(value)}`;
 }
 
 /** The value for a LoadImage `image` input: "name" or "subfolder/name". */
@@ -68,7 +92,7 @@ export function rewriteWorkflow(source: Workflow, options: RewriteOptions): Rewr
     workflow[id] = { ...node, inputs: { ...node.inputs } };
   }
   const prefixes: Record<string, string> = {};
-  const seeds: Record<string, number> = {};
+  const seeds: Record<string, Record<string, number>> = {};
   for (const [nodeId, node] of Object.entries(workflow)) {
     for (const [name, value] of Object.entries(node.inputs)) {
       if (typeof value === "string") {
@@ -83,16 +107,26 @@ export function rewriteWorkflow(source: Workflow, options: RewriteOptions): Rewr
             );
           }
           node.inputs[name] = imageValue(uploaded);
-        } else if (name === "filename_prefix") {
-          const prefix = outputPrefix(options.jobId, options.attempt, nodeId);
-          node.inputs[name] = prefix;
-          prefixes[nodeId] = prefix;
         }
+      }
+      if (name === "filename_prefix") {
+        // Any value (a string, or a link to a node that would compute one) becomes the run's own prefix.
+        const prefix = outputPrefix(options.runFolder, value);
+        node.inputs[name] = prefix;
+        prefixes[nodeId] = prefix;
       } else if (value === -1 && SEED_INPUT.test(name)) {
         const seed = randomSeed();
         node.inputs[name] = seed;
-        seeds[`${nodeId}.${name}`] = seed;
+        seeds[nodeId] = { ...seeds[nodeId], [name]: seed };
       }
+    }
+  }
+  for (const nodeId of options.prefixNodes ?? []) {
+    const node = workflow[nodeId];
+    if (node && !("filename_prefix" in node.inputs)) {
+      const prefix = outputPrefix(options.runFolder, undefined);
+      node.inputs.filename_prefix = prefix;
+      prefixes[nodeId] = prefix;
     }
   }
   return { workflow, prefixes, seeds };

@@ -1,0 +1,13 @@
+import type { JobError } from "../../workers/shared/contract/jobs.ts";
+
+/** A failure with the job's error, decided by the runner. */
+export class JobFailure extends Error {
+  readonly error: JobError;
+  readonly retryable: boolean;
+  constructor(error: JobError, retryable: boolean) {
+    super(error.message);
+    this.name = "JobFailure";
+    this.error = error;
+    this.retryable = retryable;
+  }
+}

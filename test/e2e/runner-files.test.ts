@@ -1,0 +1,162 @@
+/**
+ * The runner and ComfyUI's folders, against a real gateway stack and the ComfyUI double (which writes real
+ * files): with COMFYUI_DIR each job's uploaded inputs, outputs and previews are removed once the outputs are
+ * uploaded (and when it fails); input names are random per job; output files keep the client's prefix and
+ * savers without one still run; tenants get ComfyUI's failures without tracebacks or host paths.
+ */
+import { readdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
+import { runnerToken } from "../harness/api.ts";
+import { type Stack, startStack } from "../harness/stack.ts";
+import { type Client, client, finished, startTestRunner, type TestRunner } from "./helpers.ts";
+
+let stack: Stack;
+let tenant: Client;
+let PNG: string;
+let poolSeq = 0;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  const sharp = (await import("sharp")).default;
+  PNG = (
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 9, g: 99, b: 199 } } })
+      .png()
+      .toBuffer()
+  ).toString("base64");
+  stack = await startStack({ vars: { LEASE_DURATION_S: "3", DISPATCH_RESEND_S: "1" } });
+  tenant = await client(stack);
+}, 60_000);
+
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
+});
+
+afterAll(() => stack?.close());
+
+async function setup(env: (comfy: ComfyDouble) => Record<string, string> = () => ({})) {
+  const pool = `rf${++poolSeq}`;
+  const comfy = await startComfyDouble();
+  cleanups.push(() => comfy.close());
+  const runner: TestRunner = await startTestRunner(stack, [comfy.url], {
+    token: await runnerToken(stack, pool),
+    env: env(comfy),
+    tuning: { historyPollMs: 500, unreachableGraceMs: 3_000 },
+  });
+  cleanups.push(() => runner.close());
+  return {
+    comfy,
+    runner,
+    async submit(workflow: Record<string, unknown>) {
+      const res = await tenant.call("/v1/jobs", { body: { pool, workflow } });
+      expect(res.status, JSON.stringify(res.json)).toBe(202);
+      return res.json.id as string;
+    },
+  };
+}
+
+/** Every file under ComfyUI's folders, as "input/…", "output/…", "temp/…". */
+function filesIn(comfy: ComfyDouble): string[] {
+  return readdirSync(comfy.folders.base, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(comfy.folders.base, join(e.parentPath, e.name)))
+    .sort();
+}
+
+let color = 1000;
+const withInput = (prefix: Record<string, unknown> = { filename_prefix: "portrait" }) => ({
+  "10": { class_type: "LoadImage", inputs: { image: `data:image/png;base64,${PNG}` } },
+  "11": { class_type: "ImageBlur", inputs: { image: ["10", 0], blur_radius: 1, sigma: color++ / 1000 } },
+  "12": { class_type: "PreviewImage", inputs: { images: ["11", 0] } },
+  "13": { class_type: "SaveImage", inputs: { images: ["11", 0], ...prefix } },
+});
+
+describe("runner: ComfyUI's folders", () => {
+  it("with COMFYUI_DIR removes the job's input, outputs and previews once uploaded; other files stay", async () => {
+    const s = await setup((comfy) => ({ COMFYUI_DIR: comfy.folders.base }));
+    // Something of someone else's is already there.
+    const before = await fetch(`${s.comfy.url}/upload/image`, {
+      method: "POST",
+      body: (() => {
+        const form = new FormData();
+        form.set("image", new Blob([Buffer.from(PNG, "base64")]), "someone-else.png");
+        return form;
+      })(),
+    });
+    expect(before.status).toBe(200);
+    const jobId = await s.submit(withInput());
+    const { job } = await finished(stack, tenant, jobId);
+    expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+    // ComfyUI did write them: the input, the saved output and the preview.
+    expect(s.comfy.uploads()).toHaveLength(2);
+    expect(
+      s.comfy
+        .outputs()
+        .map((o) => o.type)
+        .sort(),
+    ).toEqual(["output", "temp"]);
+    const out = await fetch(`${stack.url}/v1/jobs/${jobId}/outputs/0`, {
+      headers: { authorization: `Bearer ${tenant.key}` },
+    });
+    expect(Buffer.from(await out.arrayBuffer()).equals(Buffer.from(s.comfy.outputs().at(-1)!.bytes))).toBe(true);
+    // ... and none of it is left on the host.
+    expect(filesIn(s.comfy)).toEqual(["input/someone-else.png"]);
+  });
+
+  it("with COMFYUI_DIR removes what a failed job left (its input and a preview written before the error)", async () => {
+    const s = await setup((comfy) => ({ COMFYUI_DIR: comfy.folders.base }));
+    s.comfy.failNode("SaveImage", { message: "disk full" });
+    const jobId = await s.submit(withInput());
+    const { job } = await finished(stack, tenant, jobId);
+    expect(job.status).toBe("failed");
+    expect(s.comfy.outputs().map((o) => o.type)).toEqual(["temp"]);
+    expect(filesIn(s.comfy)).toEqual([]);
+  });
+
+  it("without COMFYUI_DIR leaves the files; input names are random per job; outputs keep the client's prefix", async () => {
+    const s = await setup();
+    const first = await s.submit(withInput());
+    const second = await s.submit(withInput({})); // SaveImage without filename_prefix: the runner sets one
+    const a = await finished(stack, tenant, first);
+    const b = await finished(stack, tenant, second);
+    expect(a.job.status, JSON.stringify(a.job.error)).toBe("succeeded");
+    expect(b.job.status, JSON.stringify(b.job.error)).toBe("succeeded");
+    expect(a.job.outputs.map((o: { filename: string }) => o.filename)).toEqual(["portrait_00001_.png"]);
+    expect(b.job.outputs.map((o: { filename: string }) => o.filename)).toEqual(["ComfyUI_00001_.png"]);
+    const uploads = s.comfy.uploads();
+    expect(uploads).toHaveLength(2);
+    for (const u of uploads) expect(u.subfolder).toMatch(/^comfy-edge\/[0-9a-f]{24}$/);
+    expect(uploads[0]!.subfolder).not.toBe(uploads[1]!.subfolder);
+    expect(uploads.map((u) => u.name)).not.toContain(expect.stringContaining(first.slice(4, 16)));
+    const sent = s.comfy.prompts().map((p) => p.prompt as Record<string, { inputs: Record<string, unknown> }>);
+    expect(sent[0]!["10"]!.inputs.image).toBe(`${uploads[0]!.subfolder}/${uploads[0]!.name}`);
+    expect(sent[0]!["13"]!.inputs.filename_prefix).toBe(`${uploads[0]!.subfolder}/portrait`);
+    expect(sent[1]!["13"]!.inputs.filename_prefix).toBe(`${uploads[1]!.subfolder}/ComfyUI`);
+    expect(filesIn(s.comfy).filter((f) => f.startsWith("output/"))).toHaveLength(2);
+  });
+
+  it("tenants get node, type, exception and message without host paths or tracebacks", async () => {
+    const s = await setup();
+    s.comfy.failNode("SaveImage", {
+      type: "FileNotFoundError",
+      message: "[Errno 2] No such file or directory: '/home/gpu/ComfyUI/input/comfy-edge/1f/n10.png'",
+    });
+    const jobId = await s.submit(withInput());
+    const { job, events } = await finished(stack, tenant, jobId);
+    expect(job.status).toBe("failed");
+    expect(job.error).toEqual({
+      code: "execution_error",
+      node_id: "13",
+      node_type: "SaveImage",
+      message: "Node 13 (SaveImage) failed: FileNotFoundError: [Errno 2] No such file or directory: 'n10.png'",
+      details: {
+        exception_type: "FileNotFoundError",
+        exception_message: "[Errno 2] No such file or directory: 'n10.png'",
+        executed: expect.any(Array),
+      },
+    });
+    const failed = events.find((e) => e.event === "failed");
+    expect(JSON.stringify(failed?.data)).not.toMatch(/traceback|\/home\/gpu|\/srv\/comfyui/);
+  });
+});
