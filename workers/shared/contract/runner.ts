@@ -36,6 +36,18 @@ export type LeaseGrant = z.infer<typeof LeaseGrant>;
 
 export const HeartbeatResponse = z.object({ expires_at: z.string(), cancel: z.boolean() });
 
+/**
+ * `POST /runner/v1/leases/:id/cancel-wait {wait_s?}`: a long poll the runner keeps open beside a running
+ * job. Answered `{cancel: true}` as soon as the client asks to cancel (or at once if it already has),
+ * else `{cancel: false}` after `wait_s` (default 20, at most 25); the runner then asks again. 409
+ * `lease_lost` when the lease is no longer current (the job ended, timed out or was re-queued): stop.
+ * It does not extend the lease: heartbeats still do.
+ */
+export const CancelWaitRequest = z.object({ wait_s: z.number().min(0).max(25).optional() }).strict();
+export type CancelWaitRequest = z.infer<typeof CancelWaitRequest>;
+export const CancelWaitResponse = z.object({ cancel: z.boolean() });
+export type CancelWaitResponse = z.infer<typeof CancelWaitResponse>;
+
 export const UploadRequest = z
   .object({
     filename: z.string().min(1).max(200),
