@@ -1,4 +1,4 @@
-import type { Scope } from "../../shared/contract/index.ts";
+import type { NodePolicy, Scope } from "../../shared/contract/index.ts";
 
 /** Tenant settings the hot path needs, carried in the key record so routes never read D1 for them. */
 export interface TenantSnapshot {
@@ -10,6 +10,8 @@ export interface TenantSnapshot {
   max_queued_jobs: number | null;
   max_running_jobs: number | null;
   queue_timeout_s: number | null;
+  /** The tenant's node-class policy override (absent in records stored before migration 0006). */
+  node_policy?: NodePolicy | null;
 }
 
 export interface AuthContext {

@@ -1,6 +1,6 @@
 /** Admin API request/response shapes (design.md "Admin"). */
 import { z } from "zod";
-import { HostPattern, Limits, PoolName, Scope } from "./common.ts";
+import { HostPattern, Limits, NodePolicy, PoolName, Scope } from "./common.ts";
 
 export const TenantCreate = z
   .object({
@@ -10,6 +10,9 @@ export const TenantCreate = z
     default_pool: PoolName.nullish(),
     cache_all: z.boolean().optional(),
     limits: Limits.optional(),
+    node_policy: NodePolicy.nullish().describe(
+      "Node-class policy override for this tenant (docs/node-policy.md); null = the pool's and the deployment's apply",
+    ),
   })
   .strict();
 export type TenantCreate = z.infer<typeof TenantCreate>;
@@ -31,6 +34,7 @@ export const Tenant = z
       max_running_jobs: z.number().nullable(),
       queue_timeout_s: z.number().nullable(),
     }),
+    node_policy: NodePolicy.nullable(),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -53,14 +57,21 @@ export const PoolCreate = z
     name: PoolName,
     region: z.string().trim().min(1).max(64).nullish(),
     tenants: z.array(z.string().min(1).max(64)).max(10_000).nullish(),
+    node_policy: NodePolicy.nullish().describe(
+      "Node-class policy of this pool (docs/node-policy.md); null = the deployment's applies",
+    ),
   })
   .strict();
+
+export const PoolPatch = PoolCreate.omit({ name: true }).partial().strict();
+export type PoolPatch = z.infer<typeof PoolPatch>;
 
 export const Pool = z
   .object({
     name: z.string(),
     region: z.string().nullable(),
     tenants: z.array(z.string()).nullable(),
+    node_policy: NodePolicy.nullable(),
     created_at: z.string(),
   })
   .meta({ id: "Pool" });

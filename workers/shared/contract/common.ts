@@ -30,6 +30,34 @@ export const Limits = z
   })
   .strict();
 
+/** Groups of node classes a node policy can name at once (docs/node-policy.md). */
+export const NODE_CLASS_GROUPS = ["file_readers", "writers", "api_nodes"] as const;
+export type NodeClassGroup = (typeof NODE_CLASS_GROUPS)[number];
+
+/** A node class name (`LoadVideo`), a group (`group:api_nodes`) or `*` (every class). */
+export const NodeClassEntry = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^\P{Cc}+$/u, "must be a node class name without control characters")
+  .refine(
+    (s) => !s.startsWith("group:") || (NODE_CLASS_GROUPS as readonly string[]).includes(s.slice(6)),
+    `must name a known group: ${NODE_CLASS_GROUPS.map((g) => `group:${g}`).join(", ")}`,
+  );
+
+/**
+ * Which ComfyUI node classes a workflow may use (docs/node-policy.md). Within one policy an exact class
+ * name beats a group, a group beats `*`, and deny beats allow at the same level.
+ */
+export const NodePolicy = z
+  .object({
+    allow: z.array(NodeClassEntry).max(2000).default([]),
+    deny: z.array(NodeClassEntry).max(2000).default([]),
+  })
+  .strict()
+  .meta({ id: "NodePolicy" });
+export type NodePolicy = z.infer<typeof NodePolicy>;
+
 export const ErrorEnvelope = z
   .object({
     error: z.object({

@@ -5,6 +5,7 @@
  */
 import { isLink, type Workflow } from "../../../shared/contract/index.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { FILE_READER_INPUTS } from "./node-policy.ts";
 
 /** Classes ComfyUI treats as outputs (`OUTPUT_NODE = True`) among core and common nodes. */
 export const OUTPUT_NODE_TYPES: ReadonlySet<string> = new Set([
@@ -24,9 +25,6 @@ export const OUTPUT_NODE_TYPES: ReadonlySet<string> = new Set([
   "PreviewAny",
   "VHS_VideoCombine",
 ]);
-
-/** Nodes whose `image` input names an input file (replaced by the runner with the uploaded name). */
-export const IMAGE_INPUT_NODE_TYPES: ReadonlySet<string> = new Set(["LoadImage", "LoadImageMask"]);
 
 function param(nodeId: string, input?: string): string {
   return input === undefined ? `workflow.${nodeId}` : `workflow.${nodeId}.inputs.${input}`;
@@ -101,43 +99,74 @@ export function validateWorkflow(workflow: Workflow, outputTypes: ReadonlySet<st
   }
 }
 
-export type ImageInputValue =
-  | { node_id: string; kind: "url"; url: string }
-  | { node_id: string; kind: "data"; url: string }
-  | { node_id: string; kind: "file"; file_id: string };
+export type FileInputValue =
+  | { node_id: string; input: string; kind: "url"; url: string }
+  | { node_id: string; input: string; kind: "data"; url: string }
+  | { node_id: string; input: string; kind: "file"; file_id: string };
 
-/** The `image` inputs of LoadImage-like nodes, classified. Plain file names are refused: they would read the GPU host's files. */
-export function imageInputs(workflow: Workflow): ImageInputValue[] {
-  const out: ImageInputValue[] = [];
+/** `https:`, `ftp:`, `file:///...`: a URL scheme (two letters or more, so `C:\\x` stays a file name). */
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]+:/;
+const FILE_REF = /^file:(?!\/)/;
+const MANAGED = "an https:// URL, a data:image/... URL or file:<id> from POST /v1/files";
+
+/**
+ * The file inputs of file-reading nodes (LoadImage, LoadImageMask and whatever else the node policy
+ * allows; `readers` maps class -> inputs), classified. Each must be a link or a managed reference: a URL
+ * (the URL guard judges its scheme and host), `data:` or `file:<id>`. Anything else would name a file on
+ * the GPU host (`x.png`, `x [output]`, `../output/x`) and is refused. One managed reference per node.
+ */
+export function fileInputs(
+  workflow: Workflow,
+  readers: ReadonlyMap<string, readonly string[]> = FILE_READER_INPUTS,
+): FileInputValue[] {
+  const out: FileInputValue[] = [];
   for (const [id, node] of Object.entries(workflow)) {
-    if (!IMAGE_INPUT_NODE_TYPES.has(node.class_type)) continue;
-    const value = node.inputs.image;
-    if (isLink(value)) continue;
-    if (typeof value !== "string" || value === "") {
-      throw new ApiError(400, "invalid_request", `Node ${id} (${node.class_type}) needs 'image' as a string.`, {
-        param: param(id, "image"),
-      });
-    }
-    if (/^https?:/i.test(value)) out.push({ node_id: id, kind: "url", url: value });
-    else if (/^data:/i.test(value)) out.push({ node_id: id, kind: "data", url: value });
-    else if (value.startsWith("file:")) {
-      const fileId = value.slice(5);
-      if (!/^file_[0-9A-Za-z]{16}$/.test(fileId)) {
+    const names = readers.get(node.class_type);
+    if (!names) continue;
+    let taken: string | null = null;
+    for (const input of names) {
+      if (!(input in node.inputs)) continue;
+      const value = node.inputs[input];
+      if (isLink(value)) continue;
+      const where = { param: param(id, input) };
+      if (typeof value !== "string" || value === "") {
         throw new ApiError(
-          422,
-          "unknown_file",
-          `Node ${id}: '${value.slice(0, 80)}' is not a file id from POST /v1/files.`,
-          { param: param(id, "image") },
+          400,
+          "invalid_request",
+          `Node ${id} (${node.class_type}) needs '${input}' as a string: ${MANAGED}.`,
+          where,
         );
       }
-      out.push({ node_id: id, kind: "file", file_id: fileId });
-    } else {
-      throw new ApiError(
-        422,
-        "invalid_input",
-        `Node ${id} (${node.class_type}): give 'image' as an https:// URL, a data:image/... URL or file:<id> from POST /v1/files; plain file names on the GPU host are not allowed.`,
-        { param: param(id, "image") },
-      );
+      if (taken !== null) {
+        throw new ApiError(
+          422,
+          "invalid_input",
+          `Node ${id} (${node.class_type}) takes one uploaded file; '${taken}' already has one. Link '${input}' to another node instead.`,
+          where,
+        );
+      }
+      taken = input;
+      if (/^data:/i.test(value)) out.push({ node_id: id, input, kind: "data", url: value });
+      else if (FILE_REF.test(value)) {
+        const fileId = value.slice(5);
+        if (!/^file_[0-9A-Za-z]{16}$/.test(fileId)) {
+          throw new ApiError(
+            422,
+            "unknown_file",
+            `Node ${id}: '${value.slice(0, 80)}' is not a file id from POST /v1/files.`,
+            where,
+          );
+        }
+        out.push({ node_id: id, input, kind: "file", file_id: fileId });
+      } else if (SCHEME.test(value.trim())) out.push({ node_id: id, input, kind: "url", url: value });
+      else {
+        throw new ApiError(
+          422,
+          "invalid_input",
+          `Node ${id} (${node.class_type}) input '${input}' is '${value.slice(0, 80)}', a file name on the GPU host; give ${MANAGED}. File names on the GPU host (including 'x [output]' and paths) are not allowed.`,
+          where,
+        );
+      }
     }
   }
   return out;

@@ -1,5 +1,7 @@
 /** Pool lookups on the submit path, cached with the Cache API for 30 s (pools change rarely). */
+import type { NodePolicy } from "../../../shared/contract/index.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { nodePolicyFromColumn } from "../jobs/node-policy.ts";
 import { jsonArray } from "../lib/json.ts";
 import type { PoolDO } from "./pool-do.ts";
 
@@ -8,6 +10,8 @@ const TTL_S = 30;
 export interface PoolRecord {
   name: string;
   tenants: string[] | null;
+  /** The pool's node-class policy (docs/node-policy.md); absent in records cached before migration 0006. */
+  node_policy?: NodePolicy | null;
 }
 
 function cacheKey(name: string): Request {
@@ -28,10 +32,12 @@ export async function getPool(env: Env, name: string): Promise<PoolRecord | null
   const key = cacheKey(name);
   const hit = await cache.match(key);
   if (hit) return (await hit.json()) as PoolRecord | null;
-  const row = await env.DB.prepare("SELECT name, tenants FROM pools WHERE name = ?")
+  const row = await env.DB.prepare("SELECT name, tenants, node_policy FROM pools WHERE name = ?")
     .bind(name)
-    .first<{ name: string; tenants: string | null }>();
-  const record = row ? { name: row.name, tenants: jsonArray(row.tenants) } : null;
+    .first<{ name: string; tenants: string | null; node_policy: string | null }>();
+  const record = row
+    ? { name: row.name, tenants: jsonArray(row.tenants), node_policy: nodePolicyFromColumn(row.node_policy) }
+    : null;
   await cache.put(key, new Response(JSON.stringify(record), { headers: { "cache-control": `max-age=${TTL_S}` } }));
   return record;
 }

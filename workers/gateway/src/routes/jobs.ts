@@ -15,7 +15,8 @@ import { ApiError } from "../../../shared/errors.ts";
 import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
 import { jobStub, jobStubById, publicJob } from "../jobs/public.ts";
 import { DEFAULT_QUEUE_TIMEOUT_S, type JobView } from "../jobs/state.ts";
-import { imageInputs, validateWorkflow } from "../jobs/validate.ts";
+import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
+import { fileInputs, validateWorkflow } from "../jobs/validate.ts";
 import { readJson, readQuery } from "../lib/body.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
@@ -32,6 +33,7 @@ export const jobRoutes = new Hono<AppEnv>();
 jobRoutes.use("*", apiKeyAuth({ scope: "jobs" }));
 jobRoutes.route("/:id/webhook-deliveries", deliveryRoutes);
 jobRoutes.route("/:id/outputs", outputRoutes);
+const readNodePolicy = nodePolicyReader();
 
 function notFound(id: string): ApiError {
   return new ApiError(404, "job_not_found", `No job '${id.slice(0, 80)}' for this API key's tenant.`);
@@ -57,7 +59,8 @@ jobRoutes.post("/", async (c) => {
   const body = await readJson(c, JobCreate, { maxBytes: MAX_SUBMIT_BYTES });
   validateWorkflow(body.workflow);
   const poolName = body.pool ?? auth.tenant.default_pool ?? "local";
-  await requirePoolAccess(c.env, poolName, auth.tenantId, body.pool ? "pool" : null);
+  const pool = await requirePoolAccess(c.env, poolName, auth.tenantId, body.pool ? "pool" : null);
+  enforceNodePolicy(body.workflow, policyLayers(readNodePolicy(c.env), pool.node_policy, auth.tenant.node_policy));
 
   const urlEnv = c.env as unknown as Record<string, string | undefined>;
   const webhook = body.webhook
@@ -83,8 +86,8 @@ jobRoutes.post("/", async (c) => {
   const inputs: JobInputRef[] = [];
   const workflow: Workflow = structuredClone(body.workflow);
   const puts: Promise<unknown>[] = [];
-  for (const input of imageInputs(body.workflow)) {
-    const param = `workflow.${input.node_id}.inputs.image`;
+  for (const input of fileInputs(body.workflow)) {
+    const param = `workflow.${input.node_id}.inputs.${input.input}`;
     const key = `jobs/${jobId}/inputs/${input.node_id}`;
     if (input.kind === "url") {
       const checked = assertSafeUrl(input.url, imagePolicy, param);
@@ -112,7 +115,7 @@ jobRoutes.post("/", async (c) => {
       }
       inputs.push({ kind: "r2", node_id: input.node_id, key: fileKey });
     }
-    workflow[input.node_id]!.inputs.image = `input:${input.node_id}`;
+    workflow[input.node_id]!.inputs[input.input] = `input:${input.node_id}`;
   }
   if (JSON.stringify(workflow).length > MAX_STORED_WORKFLOW_BYTES) {
     throw new ApiError(

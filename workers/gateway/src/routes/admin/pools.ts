@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { ErrorEnvelope, Pool, PoolCreate } from "../../../../shared/contract/index.ts";
+import { ErrorEnvelope, Pool, PoolCreate, PoolPatch } from "../../../../shared/contract/index.ts";
 import { ApiError } from "../../../../shared/errors.ts";
+import { nodePolicyToColumn } from "../../jobs/node-policy.ts";
 import { readJson } from "../../lib/body.ts";
 import { toJsonColumn } from "../../lib/json.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
@@ -12,12 +13,13 @@ import { type PoolRow, toPool } from "./rows.ts";
 
 export const poolAdminRoutes = new Hono<AppEnv>();
 
-poolAdminRoutes.post("/", async (c) => {
-  const body = await readJson(c, PoolCreate, { maxBytes: 1024 * 1024 });
-  const tenants = body.tenants ? [...new Set(body.tenants)] : null;
+/** The deduplicated tenant list, or 422 unknown_tenant naming the first id that does not exist. */
+async function knownTenants(db: D1Database, list: string[] | null | undefined): Promise<string[] | null> {
+  const tenants = list ? [...new Set(list)] : null;
   if (tenants && tenants.length > 0) {
     const placeholders = tenants.map(() => "?").join(",");
-    const { results } = await c.env.DB.prepare(`SELECT id FROM tenants WHERE id IN (${placeholders})`)
+    const { results } = await db
+      .prepare(`SELECT id FROM tenants WHERE id IN (${placeholders})`)
       .bind(...tenants)
       .all<{ id: string }>();
     const known = new Set(results.map((r) => r.id));
@@ -28,16 +30,24 @@ poolAdminRoutes.post("/", async (c) => {
       });
     }
   }
+  return tenants;
+}
+
+poolAdminRoutes.post("/", async (c) => {
+  const body = await readJson(c, PoolCreate, { maxBytes: 1024 * 1024 });
+  const tenants = await knownTenants(c.env.DB, body.tenants);
   const row: PoolRow = {
     name: body.name,
     region: body.region ?? null,
     tenants: toJsonColumn(tenants),
+    node_policy: nodePolicyToColumn(body.node_policy),
     created_at: Date.now(),
   };
   const inserted = await c.env.DB.prepare(
-    "INSERT INTO pools (name, region, tenants, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+    `INSERT INTO pools (name, region, tenants, node_policy, created_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (name) DO NOTHING`,
   )
-    .bind(row.name, row.region, row.tenants, row.created_at)
+    .bind(row.name, row.region, row.tenants, row.node_policy, row.created_at)
     .run();
   if (inserted.meta.changes === 0) {
     const existing = await getPoolRow(c.env.DB, body.name);
@@ -55,17 +65,43 @@ poolAdminRoutes.get("/", async (c) => {
   return c.json({ data: results.map(toPool) });
 });
 
+async function existingPool(db: D1Database, name: string): Promise<PoolRow> {
+  const row = await getPoolRow(db, name);
+  if (!row) throw new ApiError(404, "pool_not_found", `No pool named '${name.slice(0, 80)}'.`);
+  return row;
+}
+
+poolAdminRoutes.get("/:name", async (c) => c.json(toPool(await existingPool(c.env.DB, c.req.param("name")))));
+
+poolAdminRoutes.patch("/:name", async (c) => {
+  const body = await readJson(c, PoolPatch, { maxBytes: 1024 * 1024 });
+  const current = await existingPool(c.env.DB, c.req.param("name"));
+  const next: PoolRow = {
+    ...current,
+    region: body.region === undefined ? current.region : body.region,
+    tenants: body.tenants === undefined ? current.tenants : toJsonColumn(await knownTenants(c.env.DB, body.tenants)),
+    node_policy: body.node_policy === undefined ? current.node_policy : nodePolicyToColumn(body.node_policy),
+  };
+  await c.env.DB.prepare("UPDATE pools SET region = ?, tenants = ?, node_policy = ? WHERE name = ?")
+    .bind(next.region, next.tenants, next.node_policy, next.name)
+    .run();
+  await forgetPool(next.name);
+  return c.json(toPool(next));
+});
+
 const errors = {
   400: { description: "Invalid request", schema: ErrorEnvelope },
   401: { description: "Missing or invalid admin token", schema: ErrorEnvelope },
 };
+const notFound = { 404: { description: "No such pool", schema: ErrorEnvelope } };
 
 export const poolAdminDocs: RouteDoc[] = [
   {
     method: "post",
     path: "/admin/v1/pools",
     summary: "Create a GPU pool",
-    description: "`tenants` lists the tenants that may use the pool; absent or null means every tenant.",
+    description:
+      "`tenants` lists the tenants that may use the pool; absent or null means every tenant. `node_policy` sets which node classes its workflows may use (docs/node-policy.md).",
     tag: "Admin",
     security: "admin",
     body: PoolCreate,
@@ -83,5 +119,29 @@ export const poolAdminDocs: RouteDoc[] = [
     tag: "Admin",
     security: "admin",
     responses: { 200: { description: "Pools", schema: z.object({ data: z.array(Pool) }) }, ...errors },
+  },
+  {
+    method: "get",
+    path: "/admin/v1/pools/:name",
+    summary: "Get a pool",
+    tag: "Admin",
+    security: "admin",
+    responses: { 200: { description: "The pool", schema: Pool }, ...errors, ...notFound },
+  },
+  {
+    method: "patch",
+    path: "/admin/v1/pools/:name",
+    summary: "Update a pool",
+    description:
+      "Changes `region`, `tenants` or `node_policy` (null clears it). Submits see the change within 30 s (pool records are cached per data centre).",
+    tag: "Admin",
+    security: "admin",
+    body: PoolPatch,
+    responses: {
+      200: { description: "The updated pool", schema: Pool },
+      ...errors,
+      ...notFound,
+      422: { description: "Unknown tenant", schema: ErrorEnvelope },
+    },
   },
 ];

@@ -1,6 +1,7 @@
 /** D1 row -> API object mappers for the admin resources. */
 import type { z } from "zod";
 import type { ApiKey, Pool, RunnerToken, Tenant } from "../../../../shared/contract/index.ts";
+import { nodePolicyFromColumn } from "../../jobs/node-policy.ts";
 import { jsonArray } from "../../lib/json.ts";
 import { iso } from "../../lib/time.ts";
 
@@ -18,6 +19,7 @@ export interface TenantRow {
   webhook_secret: string;
   webhook_secret_previous: string | null;
   webhook_secret_previous_expires_at: number | null;
+  node_policy: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -36,6 +38,7 @@ export function toTenant(row: TenantRow): z.infer<typeof Tenant> {
       max_running_jobs: row.max_running_jobs,
       queue_timeout_s: row.queue_timeout_s,
     },
+    node_policy: nodePolicyFromColumn(row.node_policy),
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
   };
@@ -45,11 +48,18 @@ export interface PoolRow {
   name: string;
   region: string | null;
   tenants: string | null;
+  node_policy: string | null;
   created_at: number;
 }
 
 export function toPool(row: PoolRow): z.infer<typeof Pool> {
-  return { name: row.name, region: row.region, tenants: jsonArray(row.tenants), created_at: iso(row.created_at) };
+  return {
+    name: row.name,
+    region: row.region,
+    tenants: jsonArray(row.tenants),
+    node_policy: nodePolicyFromColumn(row.node_policy),
+    created_at: iso(row.created_at),
+  };
 }
 
 export interface KeyRow {

@@ -9,6 +9,7 @@ import {
   WebhookSecretRotated,
 } from "../../../../shared/contract/index.ts";
 import { newId, toBase64 } from "../../../../shared/crypto.ts";
+import { nodePolicyToColumn } from "../../jobs/node-policy.ts";
 import { readJson } from "../../lib/body.ts";
 import { toJsonColumn } from "../../lib/json.ts";
 import { iso } from "../../lib/time.ts";
@@ -44,13 +45,15 @@ tenantRoutes.post("/", async (c) => {
     webhook_secret: newWebhookSecret(),
     webhook_secret_previous: null,
     webhook_secret_previous_expires_at: null,
+    node_policy: nodePolicyToColumn(body.node_policy),
     created_at: now,
     updated_at: now,
   };
   await c.env.DB.prepare(
     `INSERT INTO tenants (id, name, image_url_allowlist, webhook_host_allowlist, default_pool, cache_all,
-       requests_per_minute, max_queued_jobs, max_running_jobs, queue_timeout_s, webhook_secret, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       requests_per_minute, max_queued_jobs, max_running_jobs, queue_timeout_s, webhook_secret, node_policy,
+       created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
     .bind(
       row.id,
@@ -64,6 +67,7 @@ tenantRoutes.post("/", async (c) => {
       row.max_running_jobs,
       row.queue_timeout_s,
       row.webhook_secret,
+      row.node_policy,
       row.created_at,
       row.updated_at,
     )
@@ -100,11 +104,13 @@ tenantRoutes.patch("/:id", async (c) => {
     max_queued_jobs: pick(limits.max_queued_jobs, current.max_queued_jobs),
     max_running_jobs: pick(limits.max_running_jobs, current.max_running_jobs),
     queue_timeout_s: pick(limits.queue_timeout_s, current.queue_timeout_s),
+    node_policy: body.node_policy === undefined ? current.node_policy : nodePolicyToColumn(body.node_policy),
     updated_at: Date.now(),
   };
   await c.env.DB.prepare(
     `UPDATE tenants SET name = ?, image_url_allowlist = ?, webhook_host_allowlist = ?, default_pool = ?, cache_all = ?,
-       requests_per_minute = ?, max_queued_jobs = ?, max_running_jobs = ?, queue_timeout_s = ?, updated_at = ?
+       requests_per_minute = ?, max_queued_jobs = ?, max_running_jobs = ?, queue_timeout_s = ?, node_policy = ?,
+       updated_at = ?
      WHERE id = ?`,
   )
     .bind(
@@ -117,6 +123,7 @@ tenantRoutes.patch("/:id", async (c) => {
       next.max_queued_jobs,
       next.max_running_jobs,
       next.queue_timeout_s,
+      next.node_policy,
       next.updated_at,
       id,
     )
