@@ -302,7 +302,9 @@ export const jobDocs: RouteDoc[] = [
       400: E("Malformed request or workflow shape (param names the node)"),
       409: E("Idempotency-Key reused with another body"),
       413: E("Body or workflow too large"),
-      422: E("Workflow refused on meaning (missing link target, cycle, no output node, unknown pool, unsafe URL)"),
+      422: E(
+        "Workflow refused on meaning (missing link target, cycle, no output node, unknown pool, unsafe URL, node class not allowed: node_not_allowed, docs/node-policy.md)",
+      ),
       ...authErrors,
     },
   },
