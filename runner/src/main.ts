@@ -1,7 +1,8 @@
 /**
  * Runner entry: `node runner/src/main.ts` or `npx comfy-edge runner`. Reads the environment once (failing
  * fast, naming the bad variable), starts the runner, and shuts down gracefully on SIGTERM/SIGINT: the first
- * signal drains (DRAIN_TIMEOUT_S), the second interrupts and gives jobs back at once, a third exits.
+ * signal drains (DRAIN_TIMEOUT_S), the second interrupts and gives jobs back at once, a third exits (a repeat
+ * within a second counts as the same signal). Exits 3 if the gateway refuses the runner token.
  */
 import { setFlagsFromString } from "node:v8";
 import type { RunnerConfig } from "./config.ts";
@@ -54,9 +55,17 @@ export async function runRunner(
   }
   return new Promise<number>((resolve) => {
     let signals = 0;
+    let firstAt = 0;
     const onSignal = (signal: NodeJS.Signals) => {
+      // The same Ctrl-C often arrives twice (from the terminal to the process group, and forwarded by a
+      // start script or init): a repeat within SAME_SIGNAL_MS is that one signal, not a request to hurry.
+      if (signals > 0 && Date.now() - firstAt < SAME_SIGNAL_MS) {
+        log.info("signal received again; already stopping", { signal });
+        return;
+      }
       signals += 1;
       if (signals === 1) {
+        firstAt = Date.now();
         log.info("signal received: finishing running jobs (send it again to stop now)", { signal });
         runner.close().then(
           () => resolve(0),
@@ -65,8 +74,8 @@ export async function runRunner(
       } else if (signals === 2) {
         log.warn("second signal: interrupting running jobs and giving them back", { signal });
         runner.forceStop().then(
-          () => resolve(130),
-          () => resolve(130),
+          () => resolve(0),
+          () => resolve(1),
         );
       } else {
         log.error("third signal: exiting now", { signal });
@@ -75,8 +84,19 @@ export async function runRunner(
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    void runner.tokenRefused.then(async (err) => {
+      const message = `the gateway refused RUNNER_TOKEN (HTTP ${err.status} ${err.code}): ${err.message}. The token is invalid or revoked; create one with \`npx comfy-edge runner-tokens create --pool <pool>\`, set RUNNER_TOKEN and start the runner again.`;
+      log.error(message);
+      io.err(`comfy-edge runner: ${message}`);
+      await runner.close({ drainMs: 0 }).catch(() => {});
+      resolve(TOKEN_REFUSED_EXIT);
+    });
   });
 }
+
+/** Exit code when the gateway refuses the runner token (service managers should not restart on it). */
+export const TOKEN_REFUSED_EXIT = 3;
+const SAME_SIGNAL_MS = 1_000;
 
 if (import.meta.main) {
   const code = await runRunner();

@@ -6,7 +6,7 @@
 import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { RunnerConfig } from "./config.ts";
-import { GatewayClient } from "./gateway.ts";
+import { GatewayClient, type GatewayError } from "./gateway.ts";
 import type { JobResult, JobRun } from "./job.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { RunnerMetrics } from "./metrics.ts";
@@ -48,12 +48,18 @@ export class Runner {
   private forced = false;
   private forceController = new AbortController();
   private startedAt = Date.now();
+  private refusedToken: ((err: GatewayError) => void) | null = null;
+  /** Resolves if the gateway refuses the runner token (401): the runner cannot work and should exit. */
+  readonly tokenRefused: Promise<GatewayError>;
 
   private constructor(options: RunnerOptions) {
     this.config = options.config;
     this.log = options.log ?? createLogger({ level: options.config.logLevel, secrets: [options.config.runnerToken] });
     this.metrics = new RunnerMetrics();
     this.gateway = new GatewayClient({ baseUrl: this.config.gatewayUrl, token: this.config.runnerToken });
+    this.tokenRefused = new Promise((resolve) => {
+      this.refusedToken = resolve;
+    });
     this.slots = this.config.comfyUrls.map(
       (comfyUrl, index) =>
         new Slot({
@@ -68,6 +74,7 @@ export class Runner {
           folders: this.config.comfyFolders[index] ?? null,
           log: this.log,
           metrics: this.metrics,
+          onTokenRefused: (err) => this.refusedToken?.(err),
           ...options.tuning,
         }),
     );

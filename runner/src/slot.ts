@@ -40,6 +40,8 @@ export interface SlotOptions {
   historyPollMs?: number;
   cancelConfirmMs?: number;
   unreachableGraceMs?: number;
+  /** The gateway answered 401 (invalid or revoked token): the slot has stopped leasing. */
+  onTokenRefused?: (err: GatewayError) => void;
   /** Called after each job (tests, benchmarks). */
   onJobDone?: (result: JobResult, job: JobRun) => void;
 }
@@ -220,9 +222,16 @@ export class Slot {
         this.leaseFailures = 0;
       } catch (err) {
         if (this.stopping) break;
+        if (err instanceof GatewayError && err.status === 401) {
+          // An invalid or revoked token never starts working: stop (the runner exits) instead of retrying
+          // forever and spending the gateway's budget for bad credentials.
+          this.stopping = true;
+          o.onTokenRefused?.(err);
+          break;
+        }
         this.leaseFailures += 1;
         o.metrics?.gatewayErrors.inc({ call: "lease" });
-        const auth = err instanceof GatewayError && (err.status === 401 || err.status === 403);
+        const auth = err instanceof GatewayError && err.status === 403;
         const delay = backoffMs(this.leaseFailures, { baseMs: 500, maxMs: auth ? 60_000 : 15_000 });
         this.log[auth || this.leaseFailures % 10 === 1 ? "error" : "warn"](
           auth ? "the gateway refused the runner token" : "asking the gateway for a job failed",

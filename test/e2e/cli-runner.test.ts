@@ -1,19 +1,43 @@
 /**
  * `npx comfy-edge runner` as a process: fails fast on bad settings, runs jobs against the stack and the
- * ComfyUI double, logs JSON lines with job ids and no secrets, and stops cleanly on SIGTERM.
+ * ComfyUI double, logs JSON lines with job ids and no secrets, stops cleanly on SIGTERM, gives a running job
+ * back on a doubled Ctrl-C, and exits on a refused (invalid or revoked) token instead of retrying forever.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
-import { runnerToken, TRIVIAL_WORKFLOW } from "../harness/api.ts";
+import { ensurePool, runnerToken, TRIVIAL_WORKFLOW } from "../harness/api.ts";
 import { ROOT } from "../harness/build.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
-import { type Client, client, finished } from "./helpers.ts";
+import { type Client, client, finished, until } from "./helpers.ts";
 
 const BIN = join(ROOT, "bin", "comfy-edge.mjs");
 const exec = promisify(execFile);
+
+/** The runner as a child process, its JSON log lines collected. */
+function spawnRunner(env: Record<string, string>) {
+  let stdout = "";
+  let stderr = "";
+  const child: ChildProcess = spawn(process.execPath, [BIN, "runner"], {
+    env: { PATH: process.env.PATH, METRICS_PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  child.stdout!.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const lines = () =>
+    stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { child, exited, lines, stderr: () => stderr };
+}
 
 describe("npx comfy-edge runner", () => {
   let stack: Stack;
@@ -84,5 +108,65 @@ describe("npx comfy-edge runner", () => {
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
     }
+  });
+
+  it("a doubled Ctrl-C (terminal and start script) with a job running: drains, gives the job back, exits 0", async () => {
+    const token = await runnerToken(stack, "cli-sigint");
+    comfy.setNodeDelay("ImageInvert", 4_000);
+    const r = spawnRunner({
+      GATEWAY_URL: stack.url,
+      RUNNER_TOKEN: token,
+      COMFYUI_URL: comfy.url,
+      RUNNER_ID: "cli-sigint",
+      DRAIN_TIMEOUT_S: "1",
+    });
+    try {
+      const before = comfy.prompts().at(-1)?.prompt_id;
+      const workflow = structuredClone(TRIVIAL_WORKFLOW);
+      workflow["1"].inputs.color = 4242;
+      const submitted = await tenant.call("/v1/jobs", { body: { pool: "cli-sigint", workflow } });
+      const jobId = submitted.json.id as string;
+      await until(() => r.lines().some((l) => l.msg === "job leased" && l.job_id === jobId), "the job leased");
+      await until(() => {
+        const last = comfy.prompts().at(-1);
+        return last !== undefined && last.prompt_id !== before && comfy.history()[last.prompt_id] === undefined;
+      }, "the job's prompt running in ComfyUI");
+      r.child.kill("SIGINT");
+      r.child.kill("SIGINT");
+      expect(await r.exited).toBe(0);
+      const msgs = r.lines().map((l) => l.msg);
+      expect(msgs).toContain("job given back to the gateway");
+      expect(msgs).toContain("signal received again; already stopping");
+      expect(msgs).not.toContain("second signal: interrupting running jobs and giving them back");
+      // Given back: queued again, no attempt spent.
+      const job = (await tenant.call(`/v1/jobs/${jobId}`)).json;
+      expect(job).toMatchObject({ status: "queued", attempt: 1 });
+      await tenant.call(`/v1/jobs/${jobId}/cancel`, { method: "POST" });
+    } finally {
+      comfy.clearFaults();
+      if (r.child.exitCode === null) r.child.kill("SIGKILL");
+    }
+  });
+
+  it("exits 3 with a clear message when the gateway refuses the token (invalid, then revoked)", async () => {
+    await ensurePool(stack, "cli-revoked");
+    const bogus = spawnRunner({
+      GATEWAY_URL: stack.url,
+      RUNNER_TOKEN: "ce_rt_not_a_real_token",
+      COMFYUI_URL: comfy.url,
+    });
+    expect(await bogus.exited).toBe(3);
+    expect(bogus.stderr()).toContain(
+      "comfy-edge runner: the gateway refused RUNNER_TOKEN (HTTP 401 invalid_runner_token)",
+    );
+    expect(bogus.stderr()).toContain("npx comfy-edge runner-tokens create --pool <pool>");
+
+    const issued = await stack.admin<{ id: string; token: string }>("/admin/v1/runner-tokens", { pool: "cli-revoked" });
+    await stack.admin(`/admin/v1/runner-tokens/${issued.id}`, undefined, "DELETE");
+    const revoked = spawnRunner({ GATEWAY_URL: stack.url, RUNNER_TOKEN: issued.token, COMFYUI_URL: comfy.url });
+    expect(await revoked.exited).toBe(3);
+    expect(revoked.stderr()).toContain("(HTTP 401 revoked_runner_token)");
+    expect(revoked.stderr()).not.toContain(issued.token);
+    expect(JSON.stringify(revoked.lines())).not.toContain(issued.token);
   });
 });
