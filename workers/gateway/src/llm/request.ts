@@ -91,7 +91,7 @@ export function parseChatRequest(raw: unknown): ChatRequest {
   if (result.success) return result.data;
   const first = result.error.issues[0];
   const issue = first ? flattenUnion(first) : undefined;
-  throw schemaError(issue ? new z.ZodError([issue]) : result.error);
+  throw schemaError(issue ? new z.ZodError([issue]) : result.error, "", raw);
 }
 
 type Json = Record<string, unknown>;
