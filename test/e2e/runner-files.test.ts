@@ -2,11 +2,13 @@
  * The runner and ComfyUI's folders, against a real gateway stack and the ComfyUI double (which writes real
  * files): with COMFYUI_DIR each job's uploaded inputs, outputs and previews are removed once the outputs are
  * uploaded (and when it fails); input names are random per job; output files keep the client's prefix and
- * savers without one still run; tenants get ComfyUI's failures without tracebacks or host paths.
+ * savers without one still run; tenants get ComfyUI's failures without tracebacks or host paths; seeds given
+ * as -1 are chosen by the runner and reported.
  */
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { RunnerEvent } from "../../workers/shared/contract/runner.ts";
 import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
 import { runnerToken } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
@@ -158,5 +160,40 @@ describe("runner: ComfyUI's folders", () => {
     });
     const failed = events.find((e) => e.event === "failed");
     expect(JSON.stringify(failed?.data)).not.toMatch(/traceback|\/home\/gpu|\/srv\/comfyui/);
+  });
+
+  it("seeds given as -1: one random seed per seed input, sent to ComfyUI and reported in the started event", async () => {
+    const s = await setup();
+    const sent: RunnerEvent[] = [];
+    const gateway = s.runner.runner.gateway;
+    const original = gateway.event.bind(gateway);
+    const answers: unknown[] = [];
+    vi.spyOn(gateway, "event").mockImplementation(async (leaseId, event, options) => {
+      sent.push(event);
+      const answer = await original(leaseId, event, options);
+      answers.push(answer);
+      return answer;
+    });
+    const jobId = await s.submit({
+      ...withInput(),
+      "20": { class_type: "RandomNoise", inputs: { noise_seed: -1 } },
+      "21": { class_type: "KSamplerAdvanced", inputs: { noise_seed: -1, seed_mode: -1, steps: 1 } },
+      "22": { class_type: "RandomNoise", inputs: { noise_seed: 7 } },
+    });
+    const { job } = await finished(stack, tenant, jobId);
+    expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+    const started = sent.find((e) => e.type === "started");
+    expect(started).toMatchObject({ type: "started", prompt_id: expect.any(String) });
+    const resolved = (started as { resolved_inputs?: Record<string, Record<string, number>> }).resolved_inputs;
+    expect(Object.keys(resolved ?? {}).sort()).toEqual(["20", "21"]);
+    const prompt = s.comfy.prompts().at(-1)!.prompt as Record<string, { inputs: Record<string, unknown> }>;
+    expect(resolved!["20"]).toEqual({ noise_seed: prompt["20"]!.inputs.noise_seed });
+    expect(resolved!["21"]).toEqual({ noise_seed: prompt["21"]!.inputs.noise_seed });
+    expect(prompt["20"]!.inputs.noise_seed).not.toBe(-1);
+    expect(Number.isSafeInteger(resolved!["20"]!.noise_seed)).toBe(true);
+    expect(prompt["21"]!.inputs.seed_mode).toBe(-1);
+    expect(prompt["22"]!.inputs.noise_seed).toBe(7);
+    // The gateway accepted it (the contract carries resolved_inputs).
+    expect(answers[sent.indexOf(started!)]).toMatchObject({ status: "running" });
   });
 });
