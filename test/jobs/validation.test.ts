@@ -3,6 +3,27 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, ensurePool, TRIVIAL_WORKFLOW, tenantWithKey } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
 
+/** The start of what ComfyUI's "Save" writes (UI format), trimmed. */
+const UI_WORKFLOW = {
+  last_node_id: 9,
+  last_link_id: 9,
+  nodes: [
+    {
+      id: 9,
+      type: "SaveImage",
+      pos: [1451, 189],
+      size: [210, 58],
+      inputs: [{ name: "images", type: "IMAGE", link: 9 }],
+      widgets_values: ["ComfyUI"],
+    },
+  ],
+  links: [[9, 8, 0, 9, 0, "IMAGE"]],
+  groups: [],
+  config: {},
+  extra: {},
+  version: 0.4,
+};
+
 describe("job submit validation", () => {
   let stack: Stack;
   let call: ReturnType<typeof api>;
@@ -116,6 +137,23 @@ describe("job submit validation", () => {
       "unsafe_url",
       "workflow.5.inputs.image",
     ],
+    ...[
+      "file:///etc/passwd",
+      "file:/etc/passwd",
+      "ftp://example.com/a.png",
+      "gopher://example.com/_x",
+      "javascript:alert(1)",
+      "blob:https://example.com/0b2e0ad4-3b6d-4b1a-9f0e-4b1fb5d9f3a1",
+    ].map((image): [string, unknown, number, string, string] => [
+      `LoadImage with the URL scheme of ${image.slice(0, 12)}`,
+      { workflow: { ...TRIVIAL_WORKFLOW, "5": { class_type: "LoadImage", inputs: { image } } } },
+      422,
+      "unsafe_url",
+      "workflow.5.inputs.image",
+    ]),
+    ["a workflow in ComfyUI's UI format", { workflow: UI_WORKFLOW }, 400, "ui_format_workflow", "workflow"],
+    ["a UI-format workflow as the whole body", UI_WORKFLOW, 400, "ui_format_workflow", null],
+    ["a bare API-format workflow without the wrapper", TRIVIAL_WORKFLOW, 400, "invalid_request", "workflow"],
     [
       "unsafe webhook",
       { workflow: TRIVIAL_WORKFLOW, webhook: { url: "http://127.0.0.1/hook" } },
@@ -142,6 +180,11 @@ describe("job submit validation", () => {
       expect(res.json.error.message.length).toBeGreaterThan(10);
     });
   }
+
+  it("says how to get the API format for a UI-format workflow", async () => {
+    const res = await call("/v1/jobs", { body: { workflow: UI_WORKFLOW } });
+    expect(res.json.error.message).toContain("Export (API)");
+  });
 
   it("names the node of a cycle", async () => {
     const res = await call("/v1/jobs", { body: cases.find((c) => c[0] === "cycle")![1] });

@@ -3,8 +3,9 @@
  * nodes that exist and at sensible outputs, no cycles, at least one output node. Every rejection names
  * the node in `param` (e.g. `workflow.7.inputs.clip`).
  */
-import { isLink, type Workflow } from "../../../shared/contract/index.ts";
+import { isLink, JobCreate, type Workflow } from "../../../shared/contract/index.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { parseWith } from "../lib/body.ts";
 import { FILE_READER_INPUTS } from "./node-policy.ts";
 
 /** Classes ComfyUI treats as outputs (`OUTPUT_NODE = True`) among core and common nodes. */
@@ -170,4 +171,46 @@ export function fileInputs(
     }
   }
   return out;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** What ComfyUI's "Save" writes (the editor's graph): `nodes` and `links` arrays, `last_node_id`. */
+function isUiFormat(value: unknown): boolean {
+  return isObject(value) && Array.isArray(value.nodes) && (Array.isArray(value.links) || "last_node_id" in value);
+}
+
+/** Every value an object with `class_type`: an API-format workflow sent without the `{"workflow": ...}` wrapper. */
+function isBareWorkflow(value: Record<string, unknown>): boolean {
+  const nodes = Object.values(value);
+  return nodes.length > 0 && nodes.every((n) => isObject(n) && typeof n.class_type === "string");
+}
+
+/**
+ * The submit body (400 on shape). Two common mistakes get their own answer instead of a field error:
+ * a workflow in ComfyUI's UI format (400 `ui_format_workflow`) and a bare workflow without the wrapper.
+ */
+export function parseJobCreate(raw: unknown): JobCreate {
+  if (isObject(raw)) {
+    const ui = isUiFormat(raw.workflow) ? "workflow" : !("workflow" in raw) && isUiFormat(raw) ? null : undefined;
+    if (ui !== undefined) {
+      throw new ApiError(
+        400,
+        "ui_format_workflow",
+        'This is a workflow in ComfyUI\'s UI format (what "Save" writes: nodes, links, last_node_id). Export it with "Export (API)" in ComfyUI (enable the dev mode options in the settings if the menu lacks it) and send that as "workflow".',
+        { param: ui },
+      );
+    }
+    if (!("workflow" in raw) && isBareWorkflow(raw)) {
+      throw new ApiError(
+        400,
+        "invalid_request",
+        'workflow: is required. The body looks like a workflow on its own; send it wrapped as {"workflow": {...}}.',
+        { param: "workflow" },
+      );
+    }
+  }
+  return parseWith(JobCreate, raw);
 }

@@ -16,8 +16,8 @@ import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
 import { jobStub, jobStubById, publicJob } from "../jobs/public.ts";
 import { DEFAULT_QUEUE_TIMEOUT_S, type JobView } from "../jobs/state.ts";
 import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
-import { fileInputs, validateWorkflow } from "../jobs/validate.ts";
-import { readJson, readQuery } from "../lib/body.ts";
+import { fileInputs, parseJobCreate, validateWorkflow } from "../jobs/validate.ts";
+import { readJsonValue, readQuery } from "../lib/body.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { requirePoolAccess } from "../pools/access.ts";
@@ -56,7 +56,7 @@ function respondJob(c: Context<AppEnv>, job: z.infer<typeof Job>, waited: boolea
 
 jobRoutes.post("/", async (c) => {
   const auth = c.get("auth");
-  const body = await readJson(c, JobCreate, { maxBytes: MAX_SUBMIT_BYTES });
+  const body = parseJobCreate(await readJsonValue(c, { maxBytes: MAX_SUBMIT_BYTES }));
   validateWorkflow(body.workflow);
   const poolName = body.pool ?? auth.tenant.default_pool ?? "local";
   const pool = await requirePoolAccess(c.env, poolName, auth.tenantId, body.pool ? "pool" : null);
@@ -299,7 +299,9 @@ export const jobDocs: RouteDoc[] = [
     responses: {
       200: { description: "Finished within Prefer: wait", schema: Job },
       202: { description: "Queued (or running)", schema: Job },
-      400: E("Malformed request or workflow shape (param names the node)"),
+      400: E(
+        "Malformed request or workflow shape (param names the node); `ui_format_workflow` for a workflow saved in ComfyUI's UI format instead of Export (API)",
+      ),
       409: E("Idempotency-Key reused with another body"),
       413: E("Body or workflow too large"),
       422: E(
