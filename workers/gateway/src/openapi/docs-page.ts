@@ -65,8 +65,37 @@ export const DOCS_PAGE = `<!doctype html>
     (children || []).forEach(function (c) { if (c) e.appendChild(c); });
     return e;
   }
+  function lookup(doc, ref) {
+    if (ref.indexOf("#/") !== 0) return undefined;
+    return ref.slice(2).split("/").reduce(function (node, key) {
+      return node === undefined || node === null ? undefined : node[key.replace(/~1/g, "/").replace(/~0/g, "~")];
+    }, doc);
+  }
+  // Inlines every $ref (a schema that refers to itself is shown by name), so no reader meets a bare pointer.
+  function inline(doc, node, names) {
+    if (Array.isArray(node)) return node.map(function (n) { return inline(doc, n, names); });
+    if (!node || typeof node !== "object") return node;
+    if (typeof node.$ref === "string") {
+      var name = node.$ref.split("/").pop();
+      if (names.indexOf(name) >= 0) return "(recursive: " + name + ")";
+      var target = lookup(doc, node.$ref);
+      if (target === undefined) return "(missing schema " + name + ")";
+      return inline(doc, target, names.concat([name]));
+    }
+    var out = {};
+    Object.keys(node).forEach(function (k) { out[k] = inline(doc, node[k], names); });
+    return out;
+  }
   function resolve(doc, schema) {
-    return JSON.stringify(schema, null, 2);
+    return JSON.stringify(inline(doc, schema, []), null, 2);
+  }
+  function headerTable(headers) {
+    var t = el("table", { class: "headers" }, [el("tr", {}, [el("th", { text: "header" }), el("th", { text: "always" }), el("th", { text: "description" })])]);
+    Object.keys(headers).forEach(function (name) {
+      var h = headers[name];
+      t.appendChild(el("tr", {}, [el("td", { text: name }), el("td", { text: h.required ? "yes" : "no" }), el("td", { text: h.description || "" })]));
+    });
+    return t;
   }
   function render(doc) {
     document.getElementById("desc").textContent = doc.info.description || "";
@@ -94,20 +123,28 @@ export const DOCS_PAGE = `<!doctype html>
           details.appendChild(el("h4", { text: "Parameters" }));
           var t = el("table", {}, [el("tr", {}, [el("th", { text: "name" }), el("th", { text: "in" }), el("th", { text: "required" }), el("th", { text: "schema" })])]);
           params.forEach(function (p) {
-            t.appendChild(el("tr", {}, [el("td", { text: p.name }), el("td", { text: p.in }), el("td", { text: p.required ? "yes" : "no" }), el("td", { text: JSON.stringify(p.schema) })]));
+            t.appendChild(el("tr", {}, [el("td", { text: p.name }), el("td", { text: p.in }), el("td", { text: p.required ? "yes" : "no" }), el("td", { text: JSON.stringify(inline(doc, p.schema, [])) })]));
           });
           details.appendChild(t);
         }
         if (item.op.requestBody) {
           details.appendChild(el("h4", { text: "Request body" }));
-          details.appendChild(el("pre", { text: resolve(doc, item.op.requestBody.content["application/json"].schema) }));
+          var media = item.op.requestBody.content["application/json"];
+          details.appendChild(el("p", { text: item.op.requestBody.required ? "required" : "optional" }));
+          details.appendChild(el("pre", { text: resolve(doc, media.schema) }));
+          if (media.example !== undefined) {
+            details.appendChild(el("h4", { text: "Example" }));
+            details.appendChild(el("pre", { class: "example", text: JSON.stringify(media.example, null, 2) }));
+          }
         }
         details.appendChild(el("h4", { text: "Responses" }));
         Object.keys(item.op.responses).forEach(function (status) {
           var r = item.op.responses[status];
-          details.appendChild(el("p", { text: status + " — " + r.description }));
-          var content = r.content && r.content[Object.keys(r.content)[0]];
+          var types = Object.keys(r.content || {});
+          details.appendChild(el("p", { text: status + " — " + r.description + (types.length ? " (" + types.join(", ") + ")" : "") }));
+          var content = r.content && r.content[types[0]];
           if (content && content.schema && status < 300) details.appendChild(el("pre", { text: resolve(doc, content.schema) }));
+          if (r.headers && Object.keys(r.headers).length) details.appendChild(headerTable(r.headers));
         });
         var button = el("button", { "aria-expanded": "false" }, [
           el("span", { class: "method " + item.method, text: item.method.toUpperCase() }),
@@ -126,7 +163,7 @@ export const DOCS_PAGE = `<!doctype html>
     if (Object.keys(schemas).length) {
       opsEl.appendChild(el("h2", { text: "Schemas", id: "schemas" }));
       Object.keys(schemas).forEach(function (name) {
-        opsEl.appendChild(el("div", { class: "op open", id: "schema-" + name }, [el("div", { class: "details" }, [el("h4", { text: name }), el("pre", { text: JSON.stringify(schemas[name], null, 2) })])]));
+        opsEl.appendChild(el("div", { class: "op open", id: "schema-" + name }, [el("div", { class: "details" }, [el("h4", { text: name }), el("pre", { text: resolve(doc, schemas[name]) })])]));
       });
     }
     statusEl.textContent = Object.keys(doc.paths).length + " paths";

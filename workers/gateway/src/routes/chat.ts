@@ -23,6 +23,7 @@ import { type Dispatched, dispatch } from "../llm/upstream.ts";
 import { type JsonAnswer, readJsonAnswer } from "../llm/upstream-answer.ts";
 import { cacheHitUsage, UsageRecorder, upstreamUsage } from "../llm/usage.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import { CACHE_REQUEST_HEADERS, CACHE_RESPONSE_HEADERS, CHAT_EXAMPLE, EVENT_STREAM } from "../openapi/params.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -252,8 +253,15 @@ export const chatDocs: RouteDoc[] = [
     security: "apiKey",
     scope: "llm",
     body: ChatRequest,
+    bodyExample: CHAT_EXAMPLE,
+    headers: CACHE_REQUEST_HEADERS,
     responses: {
-      200: { description: "The answer (JSON, or text/event-stream when `stream` is true)", schema: ChatCompletion },
+      200: {
+        description: "The answer (JSON, or text/event-stream when `stream` is true)",
+        schema: ChatCompletion,
+        alternatives: { "text/event-stream": EVENT_STREAM },
+        headers: CACHE_RESPONSE_HEADERS,
+      },
       ...errors,
       404: { description: "No upstream serves the model (`model_not_found`)", schema: ErrorEnvelope },
       413: { description: "Body too large", schema: ErrorEnvelope },

@@ -4,11 +4,11 @@
  * `application/octet-stream` as an attachment, always `nosniff` and a sandboxing CSP.
  */
 import { Hono } from "hono";
-import { z } from "zod";
 import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import { downloadHeaders, INLINE_MEDIA_TYPES } from "../../../shared/download.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { jobStub } from "../jobs/public.ts";
+import { OUTPUT_DOWNLOAD } from "../openapi/params.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -48,11 +48,7 @@ export const outputDocs: RouteDoc[] = [
     security: "apiKey",
     scope: "jobs",
     responses: {
-      200: {
-        description: "The output bytes",
-        contentType: "application/octet-stream",
-        schema: z.string().meta({ format: "binary" }),
-      },
+      200: OUTPUT_DOWNLOAD,
       404: E("No such job or output"),
       401: E("Missing, invalid or revoked API key"),
       403: E("Key lacks the jobs scope"),

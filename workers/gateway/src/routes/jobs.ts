@@ -19,6 +19,16 @@ import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-
 import { fileInputs, parseJobCreate, validateWorkflow } from "../jobs/validate.ts";
 import { readJsonValue, readQuery } from "../lib/body.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import {
+  EVENTS_QUERY,
+  IDEMPOTENCY_KEY,
+  LAST_EVENT_ID,
+  PREFER_WAIT,
+  PREFERENCE_APPLIED,
+  SSE_HEADERS,
+  SUBMIT_EXAMPLE,
+  SUBMIT_RESPONSE_HEADERS,
+} from "../openapi/params.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { requirePoolAccess } from "../pools/access.ts";
 import type { AppEnv } from "../types.ts";
@@ -296,9 +306,11 @@ export const jobDocs: RouteDoc[] = [
     security: "apiKey",
     scope: "jobs",
     body: JobCreate,
+    bodyExample: SUBMIT_EXAMPLE,
+    headers: { "Idempotency-Key": IDEMPOTENCY_KEY, Prefer: PREFER_WAIT },
     responses: {
-      200: { description: "Finished within Prefer: wait", schema: Job },
-      202: { description: "Queued (or running)", schema: Job },
+      200: { description: "Finished within Prefer: wait", schema: Job, headers: SUBMIT_RESPONSE_HEADERS },
+      202: { description: "Queued (or running)", schema: Job, headers: SUBMIT_RESPONSE_HEADERS },
       400: E(
         "Malformed request or workflow shape (param names the node); `ui_format_workflow` for a workflow saved in ComfyUI's UI format instead of Export (API)",
       ),
@@ -334,7 +346,21 @@ export const jobDocs: RouteDoc[] = [
     tag: "Jobs",
     security: "apiKey",
     scope: "jobs",
-    responses: { 200: { description: "The job", schema: Job }, 404: E("No such job"), ...authErrors },
+    headers: { Prefer: PREFER_WAIT },
+    responses: {
+      200: {
+        description: "The job (finished, when Prefer: wait was sent)",
+        schema: Job,
+        headers: { "Preference-Applied": PREFERENCE_APPLIED },
+      },
+      202: {
+        description: "With Prefer: wait, the job still unfinished when the wait ended",
+        schema: Job,
+        headers: { "Preference-Applied": PREFERENCE_APPLIED },
+      },
+      404: E("No such job"),
+      ...authErrors,
+    },
   },
   {
     method: "post",
@@ -374,8 +400,15 @@ export const jobDocs: RouteDoc[] = [
     tag: "Jobs",
     security: "apiKey",
     scope: "jobs",
+    query: EVENTS_QUERY,
+    headers: { "Last-Event-ID": LAST_EVENT_ID },
     responses: {
-      200: { description: "text/event-stream", contentType: "text/event-stream", schema: z.string() },
+      200: {
+        description: "text/event-stream",
+        contentType: "text/event-stream",
+        schema: z.string(),
+        headers: SSE_HEADERS,
+      },
       404: E("No such job"),
       ...authErrors,
     },

@@ -42,7 +42,7 @@ export const metaDocs: RouteDoc[] = [
     summary: "This OpenAPI 3.1 document",
     tag: "Meta",
     security: "none",
-    responses: { 200: { description: "OpenAPI document" } },
+    responses: { 200: { description: "OpenAPI document", schema: z.record(z.string(), z.unknown()) } },
   },
   {
     method: "get",
@@ -50,6 +50,13 @@ export const metaDocs: RouteDoc[] = [
     summary: "Human-readable API reference",
     tag: "Meta",
     security: "none",
-    responses: { 200: { description: "HTML page", contentType: "text/html", schema: z.string() } },
+    responses: {
+      200: {
+        description: "HTML page",
+        contentType: "text/html",
+        schema: z.string(),
+        headers: { "Content-Security-Policy": { description: "Scripts and styles of the page only", required: true } },
+      },
+    },
   },
 ];

@@ -118,6 +118,7 @@ export const deliveryDocs: RouteDoc[] = [
     security: "apiKey",
     scope: "jobs",
     body: RedeliverRequest,
+    bodyOptional: true,
     responses: {
       202: { description: "Queued", schema: z.object({ redelivered: z.array(z.string()) }) },
       404: E("No such job"),

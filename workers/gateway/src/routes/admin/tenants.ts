@@ -192,7 +192,12 @@ export const tenantDocs: RouteDoc[] = [
     tag: "Admin",
     security: "admin",
     body: TenantPatch,
-    responses: { 200: { description: "The updated tenant", schema: Tenant }, ...errors, ...notFound },
+    responses: {
+      200: { description: "The updated tenant", schema: Tenant },
+      ...errors,
+      ...notFound,
+      422: { description: "Unknown default_pool", schema: ErrorEnvelope },
+    },
   },
   {
     method: "post",
