@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, ensurePool, TRIVIAL_WORKFLOW, tenantWithKey } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
 
+const PNG_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
 /** The start of what ComfyUI's "Save" writes (UI format), trimmed. */
 const UI_WORKFLOW = {
   last_node_id: 9,
@@ -184,6 +186,41 @@ describe("job submit validation", () => {
   it("says how to get the API format for a UI-format workflow", async () => {
     const res = await call("/v1/jobs", { body: { workflow: UI_WORKFLOW } });
     expect(res.json.error.message).toContain("Export (API)");
+  });
+
+  it("checks files from POST /v1/files like data: images before a job uses them (422 invalid_file)", async () => {
+    const upload = async (bytes: Uint8Array, contentType: string) => {
+      const file = (await call("/v1/files", { body: { content_type: "image/png" } })).json;
+      const put = await fetch(file.upload_url, {
+        method: "PUT",
+        body: bytes,
+        headers: { "content-type": contentType },
+      });
+      expect(put.status).toBe(200);
+      return `file:${file.id}`;
+    };
+    const submit = (image: string) =>
+      call("/v1/jobs", {
+        body: { workflow: { ...TRIVIAL_WORKFLOW, "5": { class_type: "LoadImage", inputs: { image } } } },
+      });
+    const png = Uint8Array.from(Buffer.from(PNG_BASE64, "base64"));
+    const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46, 0, 1]);
+    const html = new TextEncoder().encode("<html><script>alert(1)</script></html>");
+    const cases: Array<[Uint8Array, string, string]> = [
+      [html, "image/png", "is not an image of type image/png, image/jpeg, image/webp or image/gif"],
+      [html, "text/html", "is not an image of type"],
+      [png, "text/html", "was uploaded as text/html, not as an image"],
+      [jpeg, "image/png", "was uploaded as image/png but its bytes are image/jpeg"],
+    ];
+    for (const [bytes, type, message] of cases) {
+      const res = await submit(await upload(bytes, type));
+      expect(res.status, JSON.stringify(res.json)).toBe(422);
+      expect(res.json.error.code).toBe("invalid_file");
+      expect(res.json.error.param).toBe("workflow.5.inputs.image");
+      expect(res.json.error.message).toContain(message);
+    }
+    const ok = await submit(await upload(png, "image/png"));
+    expect(ok.status, JSON.stringify(ok.json)).toBe(202);
   });
 
   it("names the node of a cycle", async () => {

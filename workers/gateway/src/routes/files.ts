@@ -35,7 +35,7 @@ export const fileDocs: RouteDoc[] = [
     path: "/v1/files",
     summary: "Get an upload URL for an input image",
     description:
-      "PUT the bytes to `upload_url` (with the given Content-Type) within an hour, then use `file:<id>` as a LoadImage `image` input.",
+      "PUT the bytes to `upload_url` (with the given Content-Type) within an hour, then use `file:<id>` as a LoadImage `image` input. At submit the file gets the checks a data: image gets: a png, jpeg, webp or gif by its first bytes, matching the Content-Type it was uploaded with, at most MAX_INPUT_BYTES (else 422 `invalid_file`).",
     tag: "Jobs",
     security: "apiKey",
     scope: "jobs",

@@ -13,9 +13,10 @@ import {
 import { fromBase64Url, sha256Hex, toBase64Url } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
+import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
 import { jobStub, jobStubById, publicJob } from "../jobs/public.ts";
 import { DEFAULT_QUEUE_TIMEOUT_S, type JobView } from "../jobs/state.ts";
-import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
+import { checkUploadedFile } from "../jobs/uploaded-file.ts";
 import { fileInputs, parseJobCreate, validateWorkflow } from "../jobs/validate.ts";
 import { readJsonValue, readQuery } from "../lib/body.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
@@ -114,15 +115,8 @@ jobRoutes.post("/", async (c) => {
       inputs.push({ kind: "r2", node_id: input.node_id, key });
     } else {
       const fileKey = `uploads/${auth.tenantId}/${input.file_id}`;
-      const head = await c.env.FILES.head(fileKey);
-      if (!head) {
-        throw new ApiError(
-          422,
-          "unknown_file",
-          `Node ${input.node_id}: file ${input.file_id} was not uploaded (or has expired). Upload it to the upload_url from POST /v1/files first.`,
-          { param },
-        );
-      }
+      const ref = { nodeId: input.node_id, fileId: input.file_id, key: fileKey, param };
+      await checkUploadedFile(c.env.FILES, ref, Number(c.env.MAX_INPUT_BYTES));
       inputs.push({ kind: "r2", node_id: input.node_id, key: fileKey });
     }
     workflow[input.node_id]!.inputs[input.input] = `input:${input.node_id}`;
