@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
@@ -17,8 +18,10 @@ export default defineConfig({
               bindings: {
                 ADMIN_TOKEN: "test-admin-token",
                 SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
-                R2_ACCESS_KEY_ID: "local-access-key",
-                R2_SECRET_ACCESS_KEY: "local-secret-key",
+                WEBHOOK_SECRET_KEY: randomBytes(32).toString("base64url"),
+                // Random per run: no credentials are committed (the local S3 endpoint is not used here).
+                R2_ACCESS_KEY_ID: `test_${randomBytes(8).toString("hex")}`,
+                R2_SECRET_ACCESS_KEY: randomBytes(30).toString("base64url"),
                 TEST_MIGRATIONS: await readD1Migrations(path.join(root, "workers/gateway/migrations")),
               },
             },

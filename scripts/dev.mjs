@@ -2,7 +2,9 @@
 // `npm start`: the whole local stack on http://127.0.0.1:8787.
 //   - gateway + queue consumer in one `wrangler dev` (state persisted under .wrangler/state)
 //   - D1 migrations applied first
-//   - ADMIN_TOKEN from the environment, else generated once into .dev.vars (with SIGNING_SECRET)
+//   - ADMIN_TOKEN from the environment, else generated once into .dev.vars (with SIGNING_SECRET,
+//     WEBHOOK_SECRET_KEY and the local object store's S3 credentials: random per install, never committed)
+//   - wrangler runs on .dev.wrangler.toml: wrangler.toml plus those S3 credentials (git-ignored)
 //   - pool "local" created
 //   - one runner for pool "local" (runner/src/main.ts), its token created once and kept in .dev.vars as
 //     RUNNER_TOKEN, pointed at COMFYUI_URL (default http://127.0.0.1:8188); it waits if ComfyUI is not up
@@ -10,7 +12,9 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
+import { DEV_CONFIG, devConfig, newS3Credentials, WELL_KNOWN_S3 } from "./dev-config.mjs";
 import { bin, root, run, toolEnv } from "./lib.mjs";
 
 const HOST = "127.0.0.1";
@@ -18,6 +22,8 @@ const PORT = Number(process.env.PORT ?? 8787);
 const BASE = `http://${HOST}:${PORT}`;
 const PERSIST = join(root, ".wrangler", "state");
 const devVarsPath = join(root, ".dev.vars");
+const devConfigPath = join(root, DEV_CONFIG);
+const METRICS_PORT = Number(process.env.RUNNER_METRICS_PORT ?? 9464);
 
 function readDevVars() {
   if (!existsSync(devVarsPath)) return {};
@@ -41,27 +47,58 @@ function ensureSecrets() {
     vars.ADMIN_TOKEN = `adm_${randomBytes(24).toString("base64url")}`;
     changed = generated = true;
   }
-  // Must match local_dev.experimental_s3_credentials in wrangler.toml (the local R2 S3 endpoint checks them).
-  if (!vars.R2_ACCESS_KEY_ID || !vars.R2_SECRET_ACCESS_KEY) {
-    vars.R2_ACCESS_KEY_ID = "local-access-key";
-    vars.R2_SECRET_ACCESS_KEY = "local-secret-key";
+  // The local R2 S3 endpoint (presigned URLs, on the API port) checks these: random per install, so nothing
+  // that reaches the port can read or write the bucket without them. Installs from before this had the
+  // well-known pair committed in wrangler.toml: replace it.
+  if (!vars.R2_ACCESS_KEY_ID || !vars.R2_SECRET_ACCESS_KEY || vars.R2_ACCESS_KEY_ID === WELL_KNOWN_S3.accessKeyId) {
+    const fresh = newS3Credentials();
+    vars.R2_ACCESS_KEY_ID = fresh.accessKeyId;
+    vars.R2_SECRET_ACCESS_KEY = fresh.secretAccessKey;
     changed = true;
   }
   if (!vars.SIGNING_SECRET) {
     vars.SIGNING_SECRET = randomBytes(32).toString("base64url");
     changed = true;
   }
-  if (changed) writeDevVars(vars);
-  // The consumer reads its own .dev.vars (beside its wrangler.toml): it presigns webhook payload URLs.
-  const consumerVars = join(root, "workers", "queue-consumer", ".dev.vars");
-  if (!existsSync(consumerVars)) {
-    writeFileSync(
-      consumerVars,
-      `R2_ACCESS_KEY_ID="${vars.R2_ACCESS_KEY_ID}"\nR2_SECRET_ACCESS_KEY="${vars.R2_SECRET_ACCESS_KEY}"\n`,
-      { mode: 0o600 },
-    );
+  if (!vars.WEBHOOK_SECRET_KEY) {
+    vars.WEBHOOK_SECRET_KEY = randomBytes(32).toString("base64url");
+    changed = true;
   }
+  if (changed) writeDevVars(vars);
+  // The consumer reads its own .dev.vars (beside its wrangler.toml): it presigns webhook payload URLs and
+  // opens the tenants' webhook secrets.
+  const consumerVars = join(root, "workers", "queue-consumer", ".dev.vars");
+  const consumerBody = ["R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "WEBHOOK_SECRET_KEY"]
+    .map((k) => `${k}="${vars[k]}"\n`)
+    .join("");
+  if (!existsSync(consumerVars) || readFileSync(consumerVars, "utf8") !== consumerBody) {
+    writeFileSync(consumerVars, consumerBody, { mode: 0o600 });
+  }
+  writeDevConfig(vars);
   return { adminToken: vars.ADMIN_TOKEN, generated };
+}
+
+function writeDevConfig(vars) {
+  const source = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const credentials = { accessKeyId: vars.R2_ACCESS_KEY_ID, secretAccessKey: vars.R2_SECRET_ACCESS_KEY };
+  writeFileSync(devConfigPath, devConfig(source, credentials), { mode: 0o600 });
+}
+
+/** Resolves when 127.0.0.1:port can be listened on; rejects with a hint naming `variable` otherwise. */
+function ensurePortFree(port, variable, what) {
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    return Promise.reject(new Error(`${variable} must be a port number (0-65535), got "${process.env[variable]}".`));
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", (err) => {
+      const hint =
+        err.code === "EADDRINUSE"
+          ? `${HOST}:${port} (${what}) is already in use, perhaps by another npm start. Stop it, or pick another port: ${variable}=${port + 1} npm start`
+          : `cannot listen on ${HOST}:${port} (${what}): ${err.message}. Pick another port with ${variable}=<port>.`;
+      reject(new Error(hint));
+    });
+    server.listen(port, HOST, () => server.close(() => resolve()));
+  });
 }
 
 function writeDevVars(vars) {
@@ -152,6 +189,8 @@ async function comfyReachable(url) {
 function startRunner(token, comfyUrl) {
   return spawn(process.execPath, [join(root, "runner", "src", "main.ts")], {
     cwd: root,
+    // Own process group: Ctrl-C reaches only this script, which stops the runner first (see stop()).
+    detached: true,
     stdio: ["ignore", "inherit", "inherit"],
     env: {
       ...process.env,
@@ -159,7 +198,7 @@ function startRunner(token, comfyUrl) {
       RUNNER_TOKEN: token,
       COMFYUI_URL: comfyUrl,
       RUNNER_ID: process.env.RUNNER_ID ?? "local-runner",
-      METRICS_PORT: process.env.RUNNER_METRICS_PORT ?? "9464",
+      METRICS_PORT: String(METRICS_PORT),
       LOG_LEVEL: process.env.RUNNER_LOG_LEVEL ?? "info",
       DRAIN_TIMEOUT_S: "5",
       // Warm starts skip TypeScript stripping (less memory, faster start).
@@ -187,6 +226,8 @@ function printNextSteps(adminToken, generated) {
 }
 
 async function main() {
+  await ensurePortFree(PORT, "PORT", "the API");
+  await ensurePortFree(METRICS_PORT, "RUNNER_METRICS_PORT", "the local runner's health and metrics");
   const { adminToken, generated } = ensureSecrets();
   if (process.env.ALLOW_PRIVATE_URLS === "true") {
     console.warn(
@@ -208,7 +249,7 @@ async function main() {
     [
       "dev",
       "-c",
-      "wrangler.toml",
+      DEV_CONFIG,
       "-c",
       "workers/queue-consumer/wrangler.toml",
       "--ip",
@@ -222,17 +263,26 @@ async function main() {
       process.env.WRANGLER_LOG ?? "warn",
       ...devVars(),
     ],
-    { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: toolEnv() },
+    // Own process group, like the runner: the gateway must outlive the runner's give-back.
+    { cwd: root, detached: true, stdio: ["ignore", "inherit", "inherit"], env: toolEnv() },
   );
   let stopping = false;
+  let stoppedAt = 0;
   let runner = null;
+  // Detached children do not die with this script: take them along if it exits any other way.
+  process.on("exit", () => {
+    for (const child of [runner, wrangler]) if (child && child.exitCode === null) child.kill("SIGKILL");
+  });
   const stop = (signal) => {
     if (stopping) {
+      // npm forwards the same Ctrl-C the terminal already sent: only a later one means "now".
+      if (Date.now() - stoppedAt < 1_000) return;
       runner?.kill("SIGKILL");
       wrangler.kill("SIGKILL");
       return;
     }
     stopping = true;
+    stoppedAt = Date.now();
     // The runner first (it gives running jobs back to the gateway), then the gateway.
     if (runner && runner.exitCode === null) {
       runner.once("exit", () => wrangler.kill(signal));
@@ -267,7 +317,7 @@ async function main() {
     });
   }
   printNextSteps(adminToken, generated);
-  const metrics = `http://127.0.0.1:${process.env.RUNNER_METRICS_PORT ?? "9464"}`;
+  const metrics = `http://127.0.0.1:${METRICS_PORT}`;
   console.log(
     comfyUp
       ? `Runner for pool "local": ComfyUI at ${comfyUrl} (runner health ${metrics}/readyz, metrics ${metrics}/metrics).`

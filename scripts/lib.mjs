@@ -14,6 +14,9 @@ export function toolEnv(extra = {}) {
     WRANGLER_SEND_METRICS: "false",
     CLOUDFLARE_CF_FETCH_ENABLED: "false",
     WRANGLER_HIDE_BANNER: "true",
+    // npm start's generated config sets local_dev.experimental_s3_credentials (the local object store's
+    // per-install credentials); wrangler would warn that the field is experimental on every start.
+    WRANGLER_DISABLE_EXPERIMENTAL_WARNING: "1",
     ...extra,
   };
 }

@@ -3,7 +3,7 @@
  * programmatic Miniflare (no wrangler dev proxy), configured from the same wrangler.toml files, with
  * real local D1/KV/R2/Queues/Durable Objects and the D1 migrations applied.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,8 +22,12 @@ export interface StackOptions {
   persistDir?: string;
   port?: number;
   built?: BuiltWorkers;
-  /** Fixed secrets (a restarted stack must keep them: keys, runner tokens and leases carry HMAC tags). */
-  secrets?: { adminToken: string; signingSecret: string };
+  /**
+   * Fixed secrets (a restarted stack must keep them: keys, runner tokens and leases carry HMAC tags). The
+   * webhook secret key and the local S3 credentials are derived from the signing secret unless given, so a
+   * restarted stack still opens the webhook secrets it sealed and honours the URLs it presigned.
+   */
+  secrets?: { adminToken: string; signingSecret: string; webhookSecretKey?: string };
   /** Open workerd's V8 inspector on this port (CPU profiles in benchmarks). */
   inspectorPort?: number;
   /** More workers in the same runtime (benchmarks' floor worker, test doubles), routed by their `routes`. */
@@ -43,6 +47,8 @@ export interface Stack {
   files(): Promise<TestBucket>;
   adminToken: string;
   signingSecret: string;
+  /** Credentials of the local R2 S3 endpoint (random per stack; never the committed config's). */
+  s3Credentials: { accessKeyId: string; secretAccessKey: string };
   mf: Miniflare;
   /** Calls the admin API; throws on a non-2xx answer. */
   admin<T = Record<string, unknown>>(path: string, body?: unknown, method?: string): Promise<T>;
@@ -63,8 +69,24 @@ const PICK = [
   "serviceBindings",
 ] as const;
 
+/**
+ * Reads a worker's bindings from its wrangler config. Quietly: wrangler would log "Using secrets defined in
+ * process.env" and warn "Missing required secrets" on every start, though the stack supplies the secrets
+ * itself (below). The call is synchronous, so the log level is restored before anything else runs.
+ */
+function readWorkerOptions(configPath: string) {
+  const level = process.env.WRANGLER_LOG;
+  process.env.WRANGLER_LOG = "error";
+  try {
+    return unstable_getMiniflareWorkerOptions(join(ROOT, configPath));
+  } finally {
+    if (level === undefined) delete process.env.WRANGLER_LOG;
+    else process.env.WRANGLER_LOG = level;
+  }
+}
+
 function optionsFrom(configPath: string): Partial<WorkerOptions> {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, configPath));
+  const { workerOptions } = readWorkerOptions(configPath);
   const source = workerOptions as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const key of PICK) if (source[key] !== undefined) out[key] = source[key];
@@ -83,14 +105,29 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const built = options.built ?? (await buildWorkers());
   const adminToken = options.secrets?.adminToken ?? `adm_test_${randomBytes(12).toString("hex")}`;
   const signingSecret = options.secrets?.signingSecret ?? randomBytes(32).toString("base64url");
-  const secrets = {
-    ADMIN_TOKEN: adminToken,
-    SIGNING_SECRET: signingSecret,
-    R2_ACCESS_KEY_ID: "local-access-key",
-    R2_SECRET_ACCESS_KEY: "local-secret-key",
-    ...options.vars,
+  const derive = (label: string) =>
+    options.secrets
+      ? createHash("sha256").update(`${label}:${signingSecret}`).digest("base64url")
+      : randomBytes(32).toString("base64url");
+  const webhookSecretKey = options.secrets?.webhookSecretKey ?? derive("webhook-secret-key");
+  const s3Credentials = { accessKeyId: derive("s3-access-key-id").slice(0, 20), secretAccessKey: derive("s3-secret") };
+  const shared = {
+    WEBHOOK_SECRET_KEY: webhookSecretKey,
+    R2_ACCESS_KEY_ID: s3Credentials.accessKeyId,
+    R2_SECRET_ACCESS_KEY: s3Credentials.secretAccessKey,
   };
+  const secrets = { ADMIN_TOKEN: adminToken, SIGNING_SECRET: signingSecret, ...shared, ...options.vars };
   const gateway = optionsFrom("wrangler.toml");
+  // The local S3 endpoint of the gateway's buckets checks these credentials.
+  const buckets = gateway.r2Buckets ?? {};
+  gateway.r2Buckets = Array.isArray(buckets)
+    ? Object.fromEntries(buckets.map((name) => [name, { id: name, s3Credentials }]))
+    : Object.fromEntries(
+        Object.entries(buckets).map(([name, b]) => [
+          name,
+          typeof b === "string" ? { id: b, s3Credentials } : { ...(b as { id: string }), s3Credentials },
+        ]),
+      );
   const consumer = optionsFrom("workers/queue-consumer/wrangler.toml");
   const scratch = options.persistDir
     ? null
@@ -120,8 +157,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         scriptPath: built.consumer,
         bindings: {
           ...(consumer.bindings as Record<string, string>),
-          R2_ACCESS_KEY_ID: "local-access-key",
-          R2_SECRET_ACCESS_KEY: "local-secret-key",
+          ...shared,
           ...options.vars,
         },
       } as WorkerOptions,
@@ -152,5 +188,5 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await mf.dispose();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   };
-  return { url, adminToken, signingSecret, mf, admin, files, close };
+  return { url, adminToken, signingSecret, s3Credentials, mf, admin, files, close };
 }

@@ -29,6 +29,7 @@ interface __BaseEnv_Env {
 	NODE_POLICY: string;
 	ADMIN_TOKEN: string;
 	SIGNING_SECRET: string;
+	WEBHOOK_SECRET_KEY: string;
 	R2_ACCESS_KEY_ID: string;
 	R2_SECRET_ACCESS_KEY: string;
 	KEYS: DurableObjectNamespace<import("./src/index").KeyDO>;
@@ -47,7 +48,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ALLOW_PRIVATE_URLS" | "ALLOW_HTTP_URLS" | "DEFAULT_REQUESTS_PER_MINUTE" | "MAX_BODY_BYTES" | "LLM_UPSTREAMS" | "LLM_UPSTREAM_URL" | "LLM_CACHE_SCOPE" | "LLM_CACHE_TTL_S" | "IMAGE_URL_ALLOWLIST" | "URL_ALLOWED_PORTS" | "MAX_DATA_URL_BYTES" | "R2_S3_ENDPOINT" | "R2_BUCKET_NAME" | "LEASE_DURATION_S" | "MAX_ATTEMPTS" | "DISPATCH_RESEND_S" | "WEBHOOK_RESEND_S" | "MAX_INPUT_BYTES" | "NODE_POLICY" | "ADMIN_TOKEN" | "SIGNING_SECRET" | "R2_ACCESS_KEY_ID" | "R2_SECRET_ACCESS_KEY">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ALLOW_PRIVATE_URLS" | "ALLOW_HTTP_URLS" | "DEFAULT_REQUESTS_PER_MINUTE" | "MAX_BODY_BYTES" | "LLM_UPSTREAMS" | "LLM_UPSTREAM_URL" | "LLM_CACHE_SCOPE" | "LLM_CACHE_TTL_S" | "IMAGE_URL_ALLOWLIST" | "URL_ALLOWED_PORTS" | "MAX_DATA_URL_BYTES" | "R2_S3_ENDPOINT" | "R2_BUCKET_NAME" | "LEASE_DURATION_S" | "MAX_ATTEMPTS" | "DISPATCH_RESEND_S" | "WEBHOOK_RESEND_S" | "MAX_INPUT_BYTES" | "NODE_POLICY" | "ADMIN_TOKEN" | "SIGNING_SECRET" | "WEBHOOK_SECRET_KEY" | "R2_ACCESS_KEY_ID" | "R2_SECRET_ACCESS_KEY">> {}
 }
 declare module "*.txt" {
 	const value: string;

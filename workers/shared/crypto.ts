@@ -35,7 +35,7 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-export function fromBase64(text: string): Uint8Array {
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text);
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
@@ -46,7 +46,7 @@ export function toBase64Url(bytes: Uint8Array): string {
   return toBase64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
-export function fromBase64Url(text: string): Uint8Array {
+export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
   const b64 = text.replaceAll("-", "+").replaceAll("_", "/");
   return fromBase64(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
 }
@@ -58,21 +58,6 @@ export async function sha256Hex(text: string): Promise<string> {
 export async function hmacKey(secret: string | Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
   const raw = typeof secret === "string" ? encoder.encode(secret) : secret;
   return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-}
-
-/**
- * Memoises the imported HMAC key of one secret (the secret is fixed for a deployment; importing it costs
- * more than the MAC itself). One memo per caller, e.g. per middleware instance.
- */
-export function hmacKeyMemo(): (secret: string) => Promise<CryptoKey> {
-  // Holds the resolved key, never a promise: on Workers a promise must not be shared across requests.
-  let last: { secret: string; key: CryptoKey } | null = null;
-  return async (secret) => {
-    if (last?.secret === secret) return last.key;
-    const key = await hmacKey(secret);
-    last = { secret, key };
-    return key;
-  };
 }
 
 export async function hmacSha256(

@@ -7,6 +7,7 @@
 import { type JobWebhookRpc, WebhookMessage } from "../../shared/contract/index.ts";
 import { type JobView, toPublicJob } from "../../shared/job-view.ts";
 import { Presigner } from "../../shared/presign.ts";
+import { openSecret, secretBox } from "../../shared/secret-box.ts";
 import { guardedFetch, policyFor, UrlGuardError } from "../../shared/url-guard/index.ts";
 import { signWebhook } from "../../shared/webhook-sign.ts";
 import type { Outcome } from "./jobs.ts";
@@ -18,6 +19,8 @@ export interface WebhooksEnv {
   R2_SECRET_ACCESS_KEY: string;
   R2_S3_ENDPOINT: string;
   R2_BUCKET_NAME: string;
+  /** Opens the tenants' webhook secrets, stored encrypted in D1 (shared/secret-box.ts). */
+  WEBHOOK_SECRET_KEY: string;
   /** Comma-separated retry delays in seconds; its length is the number of retries (max_retries). */
   WEBHOOK_RETRY_DELAYS_S: string;
   ALLOW_PRIVATE_URLS?: string;
@@ -144,9 +147,10 @@ export async function processWebhookMessage(
     return { action: "ack", note: "tenant gone" };
   }
   const now = Date.now();
-  const secrets = [tenant.webhook_secret];
+  const box = await secretBox(env.WEBHOOK_SECRET_KEY);
+  const secrets = [await openSecret(box, tenant.webhook_secret, msg.tenant_id)];
   if (tenant.webhook_secret_previous && (tenant.webhook_secret_previous_expires_at ?? 0) > now)
-    secrets.push(tenant.webhook_secret_previous);
+    secrets.push(await openSecret(box, tenant.webhook_secret_previous, msg.tenant_id));
 
   const presigner = new Presigner(env, msg.origin);
   const data = await toPublicJob(msg.job as unknown as JobView, presigner);

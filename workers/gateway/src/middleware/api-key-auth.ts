@@ -8,8 +8,9 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { Scope } from "../../../shared/contract/index.ts";
-import { hmacKeyMemo, sha256Hex } from "../../../shared/crypto.ts";
+import { sha256Hex } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { signingRingMemo } from "../../../shared/signing-keys.ts";
 import { verifyTokenTag } from "../../../shared/tokens.ts";
 import type { KeyDO } from "../keys/key-do.ts";
 import type { AppEnv } from "../types.ts";
@@ -26,14 +27,14 @@ export function keyStub(env: Env, keyHash: string): DurableObjectStub<KeyDO> {
 
 export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv> {
   const scope = options.scope === undefined ? undefined : Scope.parse(options.scope);
-  const signingKey = hmacKeyMemo();
+  const signingRing = signingRingMemo();
   return async (c, next) => {
     const token = bearerToken(c);
     if (token === null) {
       await limitUnauthenticated(c);
       throw new ApiError(401, "missing_api_key", "No API key given. Send 'Authorization: Bearer <your API key>'.");
     }
-    if (token === "malformed" || !(await verifyTokenTag("sk", token, await signingKey(c.env.SIGNING_SECRET)))) {
+    if (token === "malformed" || !(await verifyTokenTag("sk", token, await signingRing(c.env.SIGNING_SECRET)))) {
       await limitUnauthenticated(c);
       throw new ApiError(
         401,

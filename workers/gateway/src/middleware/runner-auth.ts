@@ -3,8 +3,9 @@
  * is cached with the Cache API for up to 30 s (revocation takes effect within that time).
  */
 import type { MiddlewareHandler } from "hono";
-import { hmacKeyMemo, sha256Hex } from "../../../shared/crypto.ts";
+import { sha256Hex } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { signingRingMemo } from "../../../shared/signing-keys.ts";
 import { verifyTokenTag } from "../../../shared/tokens.ts";
 import type { AppEnv } from "../types.ts";
 import { bearerToken, limitUnauthenticated } from "./client-limit.ts";
@@ -34,7 +35,7 @@ async function lookup(env: Env, hash: string): Promise<RunnerTokenRecord | null>
 }
 
 export function runnerAuth(): MiddlewareHandler<AppEnv> {
-  const signingKey = hmacKeyMemo();
+  const signingRing = signingRingMemo();
   return async (c, next) => {
     const token = bearerToken(c);
     if (token === null) {
@@ -45,7 +46,7 @@ export function runnerAuth(): MiddlewareHandler<AppEnv> {
         "No runner token given. Send 'Authorization: Bearer <RUNNER_TOKEN>'.",
       );
     }
-    if (token === "malformed" || !(await verifyTokenTag("rt", token, await signingKey(c.env.SIGNING_SECRET)))) {
+    if (token === "malformed" || !(await verifyTokenTag("rt", token, await signingRing(c.env.SIGNING_SECRET)))) {
       await limitUnauthenticated(c);
       throw new ApiError(401, "invalid_runner_token", "The runner token is not valid (it starts with 'ce_rt_').");
     }

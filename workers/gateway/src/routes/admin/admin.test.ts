@@ -68,7 +68,7 @@ describe("admin API", () => {
   it("creates keys shown once, lists them without secrets, revokes them", async () => {
     const tenant = await createTenant();
     const created = await createKey(tenant.id, { name: "ci", requests_per_minute: 100 });
-    expect(created.key).toMatch(/^ce_sk_[0-9A-Za-z]{30}$/);
+    expect(created.key).toMatch(/^ce_sk_[0-9A-Za-z]{34}$/);
     const list = await json<{ data: Array<Record<string, unknown>> }>(
       await admin(`/admin/v1/keys?tenant_id=${tenant.id}`),
     );

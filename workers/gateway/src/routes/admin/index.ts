@@ -5,6 +5,7 @@ import type { AppEnv } from "../../types.ts";
 import { keyDocs, keyRoutes } from "./keys.ts";
 import { poolAdminDocs, poolAdminRoutes } from "./pools.ts";
 import { runnerTokenDocs, runnerTokenRoutes } from "./runner-tokens.ts";
+import { secretDocs, secretRoutes } from "./secrets.ts";
 import { tenantDocs, tenantRoutes } from "./tenants.ts";
 
 export const adminRoutes = new Hono<AppEnv>();
@@ -13,5 +14,6 @@ adminRoutes.route("/tenants", tenantRoutes);
 adminRoutes.route("/pools", poolAdminRoutes);
 adminRoutes.route("/keys", keyRoutes);
 adminRoutes.route("/runner-tokens", runnerTokenRoutes);
+adminRoutes.route("/secrets", secretRoutes);
 
-export const adminDocs: RouteDoc[] = [...tenantDocs, ...poolAdminDocs, ...keyDocs, ...runnerTokenDocs];
+export const adminDocs: RouteDoc[] = [...tenantDocs, ...poolAdminDocs, ...keyDocs, ...runnerTokenDocs, ...secretDocs];

@@ -9,6 +9,7 @@ import {
   WebhookSecretRotated,
 } from "../../../../shared/contract/index.ts";
 import { newId, toBase64 } from "../../../../shared/crypto.ts";
+import { resealSecret, sealSecret, secretBox } from "../../../../shared/secret-box.ts";
 import { nodePolicyToColumn } from "../../jobs/node-policy.ts";
 import { readJson } from "../../lib/body.ts";
 import { toJsonColumn } from "../../lib/json.ts";
@@ -31,8 +32,11 @@ tenantRoutes.post("/", async (c) => {
   const body = await readJson(c, TenantCreate, { maxBytes: 1024 * 1024 });
   if (body.default_pool) await requirePool(c.env.DB, body.default_pool, "default_pool");
   const now = Date.now();
+  const id = newId("ten");
+  // Stored encrypted (shared/secret-box.ts); shown in plain text only in this answer.
+  const webhookSecret = newWebhookSecret();
   const row: TenantRow = {
-    id: newId("ten"),
+    id,
     name: body.name,
     image_url_allowlist: toJsonColumn(body.image_url_allowlist),
     webhook_host_allowlist: toJsonColumn(body.webhook_host_allowlist),
@@ -42,7 +46,7 @@ tenantRoutes.post("/", async (c) => {
     max_queued_jobs: body.limits?.max_queued_jobs ?? null,
     max_running_jobs: body.limits?.max_running_jobs ?? null,
     queue_timeout_s: body.limits?.queue_timeout_s ?? null,
-    webhook_secret: newWebhookSecret(),
+    webhook_secret: await sealSecret(await secretBox(c.env.WEBHOOK_SECRET_KEY), webhookSecret, id),
     webhook_secret_previous: null,
     webhook_secret_previous_expires_at: null,
     node_policy: nodePolicyToColumn(body.node_policy),
@@ -72,7 +76,7 @@ tenantRoutes.post("/", async (c) => {
       row.updated_at,
     )
     .run();
-  return c.json({ ...toTenant(row), webhook_secret: row.webhook_secret }, 201);
+  return c.json({ ...toTenant(row), webhook_secret: webhookSecret }, 201);
 });
 
 tenantRoutes.get("/", async (c) => {
@@ -137,11 +141,19 @@ tenantRoutes.post("/:id/webhook-secret/rotate", async (c) => {
   const now = Date.now();
   const secret = newWebhookSecret();
   const expiresAt = now + PREVIOUS_SECRET_TTL_MS;
+  // Both stored encrypted with the current key (a plaintext row from before encryption is sealed now).
+  const box = await secretBox(c.env.WEBHOOK_SECRET_KEY);
   await c.env.DB.prepare(
     `UPDATE tenants SET webhook_secret = ?, webhook_secret_previous = ?, webhook_secret_previous_expires_at = ?, updated_at = ?
      WHERE id = ?`,
   )
-    .bind(secret, current.webhook_secret, expiresAt, now, current.id)
+    .bind(
+      await sealSecret(box, secret, current.id),
+      await resealSecret(box, current.webhook_secret, current.id),
+      expiresAt,
+      now,
+      current.id,
+    )
     .run();
   return c.json({ webhook_secret: secret, previous_secret_expires_at: iso(expiresAt) });
 });
