@@ -1,5 +1,5 @@
 // Helpers shared by the npm scripts (plain JS so they run before any build step).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -32,4 +32,20 @@ export function run(cmd, args, options = {}) {
     child.on("error", reject);
     child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
+}
+
+/**
+ * Installs exactly the versions package-lock.json pins, without writing it: `--no-save` keeps npm from
+ * rewriting the lock file (npm versions disagree on which other platforms' optional binaries it lists), so
+ * `npm start` on a fresh clone leaves `git status` clean. `npm install`, not `npm ci`: `npm ci` rejects a
+ * lock file written without those optional binaries. Returns npm's exit status.
+ */
+export function installDependencies(cwd, options = {}) {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const result = spawnSync(npm, ["install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd,
+    stdio: options.stdio ?? "inherit",
+    env: options.env ?? process.env,
+  });
+  return result.status ?? 1;
 }

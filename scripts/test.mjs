@@ -14,7 +14,13 @@ async function ensureChromium() {
     console.error("Install it (Debian/Ubuntu: sudo apt-get install -y chromium) or set CHROMIUM_PATH.");
     process.exit(1);
   }
-  console.log("[comfy-edge] installing chromium for the browser tests (apt-get)...");
+  console.log(
+    [
+      `[comfy-edge] The browser tests (the /docs page) need Chromium, which is not at ${chromium}.`,
+      "[comfy-edge] Installing the Debian package 'chromium' now (apt-get update + install, about 250 MB, once).",
+      "[comfy-edge] To use a browser you already have instead: CHROMIUM_PATH=/path/to/chromium npm test",
+    ].join("\n"),
+  );
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   if ((await run("apt-get", ["update", "-qq"], { env })) !== 0) process.exit(1);
   if ((await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "chromium"], { env })) !== 0)
