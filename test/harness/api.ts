@@ -9,7 +9,9 @@ export interface Tenant {
 }
 
 export async function tenantWithKey(stack: Stack, body: Record<string, unknown> = {}): Promise<Tenant> {
-  const t = await stack.admin<{ id: string; webhook_secret: string }>("/admin/v1/tenants", { name: "t", ...body });
+  // Tenant names are unique: each fixture gets its own unless the test names it.
+  const name = `t-${crypto.randomUUID()}`;
+  const t = await stack.admin<{ id: string; webhook_secret: string }>("/admin/v1/tenants", { name, ...body });
   const k = await stack.admin<{ key: string }>("/admin/v1/keys", { tenant_id: t.id, scopes: ["llm", "jobs"] });
   return { id: t.id, key: k.key, webhook_secret: t.webhook_secret };
 }

@@ -43,7 +43,8 @@ export interface TenantFixture {
 }
 
 export async function createTenant(body: Record<string, unknown> = {}): Promise<TenantFixture> {
-  const res = await admin("/admin/v1/tenants", { body: { name: "Acme", ...body } });
+  // Tenant names are unique: each fixture gets its own unless the test names it.
+  const res = await admin("/admin/v1/tenants", { body: { name: `Acme ${crypto.randomUUID()}`, ...body } });
   if (res.status !== 201) throw new Error(`tenant create failed: ${res.status} ${await res.text()}`);
   return json<TenantFixture>(res);
 }

@@ -246,9 +246,12 @@ jobRoutes.post("/:id/cancel", async (c) => {
   const result = await jobStub(c.env, id)?.cancel(auth.tenantId);
   if (!result || result.status === "not_found" || !result.job) throw notFound(id);
   if (result.status === "finished") {
-    throw new ApiError(409, "job_finished", `The job already ${result.job.status}; there is nothing to cancel.`, {
-      details: { status: result.job.status },
-    });
+    throw new ApiError(
+      409,
+      "job_finished",
+      `The job is already ${result.job.status}; only queued or running jobs can be canceled.`,
+      { details: { status: result.job.status } },
+    );
   }
   return c.json(await publicJob(result.job, c.env, new URL(c.req.url).origin), 202);
 });

@@ -40,6 +40,30 @@ describe("admin API", () => {
     );
   });
 
+  it("refuses a second tenant with the same name (case-insensitively), on create and on rename", async () => {
+    const name = `Dup ${crypto.randomUUID()}`;
+    const first = await createTenant({ name });
+    const again = await expectError(await admin("/admin/v1/tenants", { body: { name } }), 409, "tenant_name_taken");
+    expect(again.error.param).toBe("name");
+    expect(again.error.message).toContain(first.id);
+    await expectError(
+      await admin("/admin/v1/tenants", { body: { name: name.toUpperCase() } }),
+      409,
+      "tenant_name_taken",
+    );
+    const other = await createTenant();
+    await expectError(
+      await admin(`/admin/v1/tenants/${other.id}`, { method: "PATCH", body: { name } }),
+      409,
+      "tenant_name_taken",
+    );
+    // Keeping its own name (or changing its case) is no conflict.
+    const same = await admin(`/admin/v1/tenants/${first.id}`, { method: "PATCH", body: { name: name.toLowerCase() } });
+    expect(same.status).toBe(200);
+    const list = await json<{ data: Array<{ name: string }> }>(await admin("/admin/v1/tenants"));
+    expect(list.data.filter((t) => t.name.toLowerCase() === name.toLowerCase())).toHaveLength(1);
+  });
+
   it("rotates the webhook secret and keeps the previous one for 24 h", async () => {
     const tenant = await createTenant();
     const res = await admin(`/admin/v1/tenants/${tenant.id}/webhook-secret/rotate`, { method: "POST" });

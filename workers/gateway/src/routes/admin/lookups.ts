@@ -22,6 +22,20 @@ export async function requirePool(db: D1Database, name: string, param: string): 
   return pool;
 }
 
+/** 409 tenant_name_taken naming the tenant that has the name (case-insensitively). */
+export async function tenantNameTaken(db: D1Database, name: string): Promise<ApiError> {
+  const holder = await db
+    .prepare("SELECT id FROM tenants WHERE name = ? COLLATE NOCASE")
+    .bind(name)
+    .first<{ id: string }>();
+  return new ApiError(
+    409,
+    "tenant_name_taken",
+    `A tenant named '${name}' already exists${holder ? ` (${holder.id})` : ""}; tenant names are unique. Pick another name, or change that tenant with PATCH /admin/v1/tenants/:id.`,
+    { param: "name" },
+  );
+}
+
 /** Pushes a tenant's changed settings to the Durable Object of each of its keys. */
 export async function refreshTenantKeys(env: Env, tenantId: string): Promise<void> {
   const { results } = await env.DB.prepare("SELECT key_hash FROM api_keys WHERE tenant_id = ? AND revoked_at IS NULL")

@@ -16,7 +16,7 @@ import { toJsonColumn } from "../../lib/json.ts";
 import { iso } from "../../lib/time.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import type { AppEnv } from "../../types.ts";
-import { getTenantRow, refreshTenantKeys, requirePool } from "./lookups.ts";
+import { getTenantRow, refreshTenantKeys, requirePool, tenantNameTaken } from "./lookups.ts";
 import { type TenantRow, toTenant } from "./rows.ts";
 
 /** How long the previous webhook secret keeps signing after a rotation. */
@@ -53,11 +53,12 @@ tenantRoutes.post("/", async (c) => {
     created_at: now,
     updated_at: now,
   };
-  await c.env.DB.prepare(
+  const inserted = await c.env.DB.prepare(
     `INSERT INTO tenants (id, name, image_url_allowlist, webhook_host_allowlist, default_pool, cache_all,
        requests_per_minute, max_queued_jobs, max_running_jobs, queue_timeout_s, webhook_secret, node_policy,
        created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+      WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE name = ? COLLATE NOCASE)`,
   )
     .bind(
       row.id,
@@ -74,8 +75,11 @@ tenantRoutes.post("/", async (c) => {
       row.node_policy,
       row.created_at,
       row.updated_at,
+      row.name,
     )
     .run();
+  // Names are unique (case-insensitively); check and insert are one statement, so racing creates cannot both win.
+  if (inserted.meta.changes === 0) throw await tenantNameTaken(c.env.DB, row.name);
   return c.json({ ...toTenant(row), webhook_secret: webhookSecret }, 201);
 });
 
@@ -111,11 +115,11 @@ tenantRoutes.patch("/:id", async (c) => {
     node_policy: body.node_policy === undefined ? current.node_policy : nodePolicyToColumn(body.node_policy),
     updated_at: Date.now(),
   };
-  await c.env.DB.prepare(
+  const updated = await c.env.DB.prepare(
     `UPDATE tenants SET name = ?, image_url_allowlist = ?, webhook_host_allowlist = ?, default_pool = ?, cache_all = ?,
        requests_per_minute = ?, max_queued_jobs = ?, max_running_jobs = ?, queue_timeout_s = ?, node_policy = ?,
        updated_at = ?
-     WHERE id = ?`,
+     WHERE id = ? AND NOT EXISTS (SELECT 1 FROM tenants WHERE name = ? COLLATE NOCASE AND id != ?)`,
   )
     .bind(
       next.name,
@@ -130,8 +134,11 @@ tenantRoutes.patch("/:id", async (c) => {
       next.node_policy,
       next.updated_at,
       id,
+      next.name,
+      id,
     )
     .run();
+  if (updated.meta.changes === 0) throw await tenantNameTaken(c.env.DB, next.name);
   await refreshTenantKeys(c.env, id);
   return c.json(toTenant(next));
 });
@@ -177,6 +184,7 @@ export const tenantDocs: RouteDoc[] = [
     responses: {
       201: { description: "Created", schema: TenantWithSecret },
       ...errors,
+      409: { description: "A tenant with that name exists (tenant_name_taken)", schema: ErrorEnvelope },
       422: { description: "Unknown default_pool", schema: ErrorEnvelope },
     },
   },
@@ -208,6 +216,7 @@ export const tenantDocs: RouteDoc[] = [
       200: { description: "The updated tenant", schema: Tenant },
       ...errors,
       ...notFound,
+      409: { description: "Another tenant has that name (tenant_name_taken)", schema: ErrorEnvelope },
       422: { description: "Unknown default_pool", schema: ErrorEnvelope },
     },
   },
