@@ -9,6 +9,9 @@ import { JobDO as BaseJobDO } from "../../workers/gateway/src/jobs/job-do.ts";
 import { KeyDO as BaseKeyDO } from "../../workers/gateway/src/keys/key-do.ts";
 import type { StoredWindow } from "../../workers/gateway/src/keys/rate-window.ts";
 import { PoolDO as BasePoolDO } from "../../workers/gateway/src/pools/pool-do.ts";
+
+export { QueueSlotsDO } from "../../workers/gateway/src/jobs/queue-slots.ts";
+
 import { countingNamespace } from "./counting.ts";
 
 const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0, window_writes: 0 };
@@ -55,6 +58,7 @@ function instrument(env: Env): Env {
     KEYS: countingNamespace(env.KEYS, counters),
     JOBS: countingNamespace(env.JOBS, counters),
     POOLS: countingNamespace(env.POOLS, counters),
+    QUEUE_SLOTS: countingNamespace(env.QUEUE_SLOTS, counters),
   };
 }
 

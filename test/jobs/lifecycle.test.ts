@@ -32,7 +32,9 @@ describe("job lifecycle", () => {
     expect(submitted.json).toMatchObject({
       status: "queued",
       pool: "local",
-      attempt: 0,
+      // The attempt it waits for, as its queued event says.
+      attempt: 1,
+      cancel_requested: false,
       outputs: [],
       metadata: { order: "42" },
     });

@@ -21,6 +21,8 @@ export type JobView = {
   completed_at: number | null;
   pool: string;
   attempt: number;
+  /** A cancel was asked for and the runner has not stopped yet. Absent in views stored by older deployments. */
+  cancel_requested?: boolean;
   progress: { value: number; max: number; node_id: string | null } | null;
   outputs: StoredOutput[];
   error: JobError | null;
@@ -53,6 +55,7 @@ export async function toPublicJob(view: JobView, presigner: Presigner): Promise<
     completed_at: iso(view.completed_at),
     pool: view.pool,
     attempt: view.attempt,
+    cancel_requested: view.cancel_requested ?? false,
     progress: view.progress,
     outputs,
     error: view.error,

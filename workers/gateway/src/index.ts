@@ -1,6 +1,7 @@
 import { createApp } from "./app.ts";
 
 export { JobDO } from "./jobs/job-do.ts";
+export { QueueSlotsDO } from "./jobs/queue-slots.ts";
 export { KeyDO } from "./keys/key-do.ts";
 export { PoolDO } from "./pools/pool-do.ts";
 

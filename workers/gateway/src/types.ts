@@ -10,6 +10,8 @@ export interface TenantSnapshot {
   max_queued_jobs: number | null;
   max_running_jobs: number | null;
   queue_timeout_s: number | null;
+  /** Longest run of one job attempt, in seconds (absent in records stored before migration 0007). */
+  max_run_s?: number | null;
   /** The tenant's node-class policy override (absent in records stored before migration 0006). */
   node_policy?: NodePolicy | null;
 }

@@ -109,7 +109,14 @@ export const Job = z
     started_at: z.string().nullable(),
     completed_at: z.string().nullable(),
     pool: z.string(),
-    attempt: z.int(),
+    attempt: z
+      .int()
+      .describe(
+        "The attempt the job runs, last ran or (while queued) waits for, from 1; 0 if it ended before it started",
+      ),
+    cancel_requested: z
+      .boolean()
+      .describe("A cancel was asked for; true until the runner has stopped and the job is canceled"),
     progress: z.object({ value: z.number(), max: z.number(), node_id: z.string().nullable() }).nullable(),
     outputs: z.array(JobOutput),
     error: JobError.nullable(),

@@ -20,6 +20,8 @@ function input(id: string): CreateJobInput {
     webhook: null,
     idempotency: null,
     origin: null,
+    max_run_s: null,
+    max_queued: null,
   };
 }
 

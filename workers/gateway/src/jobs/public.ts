@@ -18,6 +18,7 @@ export type JobApi = Pick<
   | "grantLease"
   | "heartbeat"
   | "checkLease"
+  | "waitCancel"
   | "runnerEvent"
   | "giveBack"
   | "failDispatch"

@@ -55,6 +55,12 @@ export interface JobState {
   last_progress_webhook_at: number | null;
   /** Attempts for which upload URLs were minted (their objects are swept unless kept as outputs). */
   upload_attempts: number[];
+  /** Upload URLs minted for the current lease (capped per attempt). */
+  uploads_minted: number;
+  /** The tenant's longest run of one attempt in seconds (null: only the deployment's MAX_RUN_S). */
+  max_run_s: number | null;
+  /** The job holds a slot of its tenant's queued-job counter (released when it first starts or ends). */
+  queue_slot: boolean;
   /** Sequence number of the last event. */
   seq: number;
 }
@@ -67,7 +73,9 @@ export function viewOf(s: JobState): JobView {
     started_at: s.started_at,
     completed_at: s.completed_at,
     pool: s.pool,
-    attempt: s.attempt,
+    // While queued, the attempt the job waits for (what its `queued` event says); else the current lease's.
+    attempt: s.status === "queued" ? s.next_attempt : s.attempt,
+    cancel_requested: s.cancel_requested,
     progress: s.progress,
     outputs: s.outputs,
     error: s.error,
@@ -75,6 +83,17 @@ export function viewOf(s: JobState): JobView {
     stats: s.stats,
     seq: s.seq,
   };
+}
+
+/** What the job object hands the pool dispatcher when it grants a lease. */
+export interface LeaseGrantInternal {
+  job_id: string;
+  attempt: number;
+  expires_at: number;
+  workflow: Workflow;
+  output: JobState["output"];
+  timeout_s: number | null;
+  inputs: Array<{ node_id: string; key: string }>;
 }
 
 export interface JobEventRecord {
@@ -100,8 +119,76 @@ export interface CreateJobInput {
   webhook: JobState["webhook"];
   idempotency: JobState["idempotency"];
   origin: string | null;
+  /** The tenant's `max_run_s` (null: the deployment's MAX_RUN_S only). */
+  max_run_s: number | null;
+  /** The tenant's `max_queued_jobs` (null: no limit, no slot reserved). */
+  max_queued: number | null;
 }
 
-export type CreateResult = { status: "created" | "existing"; job: JobView } | { status: "conflict"; job: JobView };
+export type CreateResult =
+  | { status: "created" | "existing"; job: JobView }
+  | { status: "conflict"; job: JobView; input_keys: string[] }
+  | { status: "queue_full"; held: number; max: number };
 
 export type FenceResult<T> = ({ ok: true } & T) | { ok: false; code: "lease_lost" | "job_not_found"; message: string };
+
+/**
+ * Fills fields added after a job was stored, so jobs written by an older deployment keep working after a
+ * new one lands (stored states are never rewritten in bulk).
+ */
+export function upgradeState(stored: Partial<JobState>): JobState {
+  return {
+    ...stored,
+    origin: stored.origin ?? null,
+    last_progress_webhook_at: stored.last_progress_webhook_at ?? null,
+    upload_attempts:
+      stored.upload_attempts ?? (stored.attempt ? Array.from({ length: stored.attempt }, (_, i) => i + 1) : []),
+    uploads_minted: stored.uploads_minted ?? 0,
+    webhook: stored.webhook ?? null,
+    image_allowlist: stored.image_allowlist ?? null,
+    max_running: stored.max_running ?? null,
+    max_run_s: stored.max_run_s ?? null,
+    queue_slot: stored.queue_slot ?? false,
+  } as JobState;
+}
+
+/** A new job's state (queued for attempt 1). */
+export function initialState(input: CreateJobInput, now: number, maxAttempts: number, queueSlot: boolean): JobState {
+  return {
+    id: input.id,
+    tenant_id: input.tenant_id,
+    key_id: input.key_id,
+    pool: input.pool,
+    status: "queued",
+    attempt: 0,
+    next_attempt: 1,
+    attempts_counted: 0,
+    max_attempts: maxAttempts,
+    created_at: now,
+    queued_at: now,
+    started_at: null,
+    completed_at: null,
+    queue_deadline: now + input.queue_timeout_s * 1000,
+    lease: null,
+    cancel_requested: false,
+    progress: null,
+    outputs: [],
+    error: null,
+    metadata: input.metadata,
+    stats: { queue_ms: null, run_ms: null, upload_ms: null, total_ms: null },
+    output: input.output,
+    timeout_s: input.timeout_s,
+    inputs: input.inputs,
+    max_running: input.max_running,
+    image_allowlist: input.image_allowlist,
+    webhook: input.webhook,
+    idempotency: input.idempotency,
+    origin: input.origin,
+    last_progress_webhook_at: null,
+    upload_attempts: [],
+    uploads_minted: 0,
+    max_run_s: input.max_run_s,
+    queue_slot: queueSlot,
+    seq: 0,
+  };
+}

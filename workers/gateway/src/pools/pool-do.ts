@@ -7,12 +7,14 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { DispatchMessage, PoolDispatchRpc } from "../../../shared/contract/index.ts";
-import type { LeaseGrantInternal } from "../jobs/job-do.ts";
 import { jobStub } from "../jobs/public.ts";
+import type { LeaseGrantInternal } from "../jobs/state.ts";
 
 export const RUNNER_LIVE_MS = 90_000;
 
 export interface RunnerInfo {
+  /** The runner token the runner authenticated with: its identity (runner_id is only its own label). */
+  token_id: string;
   runner_id: string;
   version: string;
   comfyui_version: string | null;
@@ -44,8 +46,11 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
     sql.exec("CREATE TABLE IF NOT EXISTS rr (tenant_id TEXT PRIMARY KEY, last_served INTEGER NOT NULL)");
     sql.exec(`CREATE TABLE IF NOT EXISTS running (job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, tenant_id TEXT NOT NULL,
       runner_id TEXT NOT NULL, since INTEGER NOT NULL)`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS runners (runner_id TEXT PRIMARY KEY, version TEXT NOT NULL, comfyui_version TEXT,
-      slots INTEGER NOT NULL, last_seen INTEGER NOT NULL)`);
+    // Runners are known by (token, the id they give): a runner cannot stand in for another token's runner.
+    // (Replaces `runners`, keyed by the self-reported id alone; it only held the last 90 s of liveness.)
+    sql.exec("DROP TABLE IF EXISTS runners");
+    sql.exec(`CREATE TABLE IF NOT EXISTS runners_seen (token_id TEXT NOT NULL, runner_id TEXT NOT NULL, version TEXT NOT NULL,
+      comfyui_version TEXT, slots INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (token_id, runner_id))`);
   }
 
   /** Idempotent by (job, attempt): duplicates and stale attempts are ignored. */
@@ -86,9 +91,10 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
   /** Long-poll lease: a grant now, or within `waitMs`, else null. */
   async lease(pool: string, runner: RunnerInfo, waitMs: number): Promise<LeaseGrantInternal | null> {
     this.ctx.storage.sql.exec(
-      `INSERT INTO runners (runner_id, version, comfyui_version, slots, last_seen) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (runner_id) DO UPDATE SET version = excluded.version, comfyui_version = excluded.comfyui_version,
-         slots = excluded.slots, last_seen = excluded.last_seen`,
+      `INSERT INTO runners_seen (token_id, runner_id, version, comfyui_version, slots, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (token_id, runner_id) DO UPDATE SET version = excluded.version,
+         comfyui_version = excluded.comfyui_version, slots = excluded.slots, last_seen = excluded.last_seen`,
+      runner.token_id,
       runner.runner_id,
       runner.version,
       runner.comfyui_version,
@@ -120,7 +126,7 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
     const sql = this.ctx.storage.sql;
     const one = (q: string, ...args: unknown[]) => sql.exec<{ n: number }>(q, ...args).one().n;
     return {
-      runners: one("SELECT COUNT(*) AS n FROM runners WHERE last_seen > ?", Date.now() - RUNNER_LIVE_MS),
+      runners: one("SELECT COUNT(*) AS n FROM runners_seen WHERE last_seen > ?", Date.now() - RUNNER_LIVE_MS),
       queued: one("SELECT COUNT(*) AS n FROM queued"),
       running: one("SELECT COUNT(*) AS n FROM running"),
     };
@@ -201,7 +207,7 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
           candidate.job_id,
           candidate.attempt,
           candidate.tenant_id,
-          runner.runner_id,
+          `${runner.token_id}/${runner.runner_id}`,
           now,
         );
         return grant;

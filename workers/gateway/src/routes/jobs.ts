@@ -16,6 +16,7 @@ import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
 import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
 import { jobStub, jobStubById, publicJob } from "../jobs/public.ts";
 import { DEFAULT_QUEUE_TIMEOUT_S, type JobView } from "../jobs/state.ts";
+import { inputKey, refusal } from "../jobs/submit.ts";
 import { checkUploadedFile } from "../jobs/uploaded-file.ts";
 import { fileInputs, parseJobCreate, validateWorkflow } from "../jobs/validate.ts";
 import { readJsonValue, readQuery } from "../lib/body.ts";
@@ -96,7 +97,8 @@ jobRoutes.post("/", async (c) => {
   const imagePolicy = policyFor("image", urlEnv, auth.tenant);
   const inputs: JobInputRef[] = [];
   const workflow: Workflow = structuredClone(body.workflow);
-  const puts: Promise<unknown>[] = [];
+  const puts: Array<() => Promise<unknown>> = [];
+  const written: string[] = [];
   for (const input of fileInputs(body.workflow)) {
     const param = `workflow.${input.node_id}.inputs.${input.input}`;
     const key = `jobs/${jobId}/inputs/${input.node_id}`;
@@ -111,8 +113,10 @@ jobRoutes.post("/", async (c) => {
     } else if (input.kind === "data") {
       const checked = assertSafeUrl(input.url, imagePolicy, param);
       if (checked.kind !== "data") throw new ApiError(422, "unsafe_url", "Expected a data: URL.", { param });
-      puts.push(c.env.FILES.put(key, checked.bytes, { httpMetadata: { contentType: checked.mimeType } }));
-      inputs.push({ kind: "r2", node_id: input.node_id, key });
+      const stored = await inputKey(jobId, input.node_id, checked.bytes);
+      puts.push(() => c.env.FILES.put(stored, checked.bytes, { httpMetadata: { contentType: checked.mimeType } }));
+      written.push(stored);
+      inputs.push({ kind: "r2", node_id: input.node_id, key: stored });
     } else {
       const fileKey = `uploads/${auth.tenantId}/${input.file_id}`;
       const ref = { nodeId: input.node_id, fileId: input.file_id, key: fileKey, param };
@@ -130,23 +134,8 @@ jobRoutes.post("/", async (c) => {
     );
   }
 
-  const max = auth.tenant.max_queued_jobs;
-  if (max !== null) {
-    const row = await c.env.DB.prepare("SELECT COUNT(*) AS n FROM jobs_index WHERE tenant_id = ? AND status = 'queued'")
-      .bind(auth.tenantId)
-      .first<{ n: number }>();
-    if ((row?.n ?? 0) >= max) {
-      throw new ApiError(
-        429,
-        "too_many_jobs",
-        `This tenant already has ${row?.n} unfinished jobs (limit ${max}). Wait for some to finish.`,
-        {
-          headers: { "retry-after": "10" },
-        },
-      );
-    }
-  }
-  await Promise.all(puts);
+  // Stored before the job exists (its dispatch reads them); a refused create removes them again.
+  await Promise.all(puts.map((put) => put()));
 
   const stub = jobStubById(c.env.JOBS, doId);
   const result = await stub.create({
@@ -165,18 +154,11 @@ jobRoutes.post("/", async (c) => {
     webhook,
     idempotency: idemKey ? { key: idemKey, body_hash: await sha256Hex(JSON.stringify(body)) } : null,
     origin: new URL(c.req.url).origin,
+    max_run_s: auth.tenant.max_run_s ?? null,
+    // Counted atomically by the tenant's queued-job counter (jobs/queue-slots.ts).
+    max_queued: auth.tenant.max_queued_jobs,
   });
-  if (result.status === "conflict") {
-    throw new ApiError(
-      409,
-      "idempotency_conflict",
-      "This Idempotency-Key was already used with a different request body. Use a new key for a new job.",
-      {
-        param: "Idempotency-Key",
-        details: { job_id: result.job.id },
-      },
-    );
-  }
+  if (result.status === "conflict" || result.status === "queue_full") throw await refusal(result, written, c.env.FILES);
   const wait = preferWaitMs(c.req.header("prefer"));
   const view = wait > 0 ? ((await stub.waitFor(auth.tenantId, wait)) ?? result.job) : result.job;
   c.header("location", `/v1/jobs/${jobId}`);

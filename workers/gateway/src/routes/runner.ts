@@ -2,6 +2,8 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import {
+  CancelWaitRequest,
+  CancelWaitResponse,
   ErrorEnvelope,
   EventAck,
   HeartbeatResponse,
@@ -27,6 +29,7 @@ import type { AppEnv } from "../types.ts";
 const INPUT_URL_TTL_S = 3600;
 const UPLOAD_URL_TTL_S = 900;
 const DEFAULT_WAIT_S = 20;
+const DEFAULT_CANCEL_WAIT_S = 20;
 
 export const runnerRoutes = new Hono<AppEnv>();
 runnerRoutes.use("*", runnerAuth());
@@ -46,16 +49,18 @@ function fenced<T extends object>(
   if (result.ok) return;
   if (result.code === "lease_lost") throw new ApiError(409, "lease_lost", result.message);
   if (result.code === "output_missing") throw new ApiError(422, "output_missing", result.message, { param: "outputs" });
+  if (result.code === "too_many_uploads") throw new ApiError(422, "too_many_uploads", result.message);
   throw new ApiError(404, "lease_not_found", result.message);
 }
 
 runnerRoutes.post("/lease", async (c) => {
   const body = await readJson(c, LeaseRequest, { maxBytes: 16 * 1024 });
-  const { pool } = c.get("runner");
+  const { pool, tokenId } = c.get("runner");
   const waitMs = Math.round((body.wait_s ?? DEFAULT_WAIT_S) * 1000);
   const grant = await poolStub(c.env, pool).lease(
     pool,
     {
+      token_id: tokenId,
       runner_id: body.runner_id,
       version: body.version,
       comfyui_version: body.comfyui_version ?? null,
@@ -104,6 +109,17 @@ runnerRoutes.post("/leases/:id/heartbeat", async (c) => {
   const result = await l.stub.heartbeat(l.attempt, l.pool);
   fenced(result);
   return c.json({ expires_at: iso(result.expires_at), cancel: result.cancel });
+});
+
+runnerRoutes.post("/leases/:id/cancel-wait", async (c) => {
+  const l = await lease(c);
+  // The body is optional: no body means the default wait.
+  const bodyless = c.req.header("content-type") === undefined && (c.req.header("content-length") ?? "0") === "0";
+  const body = bodyless ? {} : await readJson(c, CancelWaitRequest, { maxBytes: 1024 });
+  const waitMs = Math.round((body.wait_s ?? DEFAULT_CANCEL_WAIT_S) * 1000);
+  const result = await l.stub.waitCancel(l.attempt, l.pool, waitMs);
+  fenced(result);
+  return c.json({ cancel: result.cancel });
 });
 
 runnerRoutes.post("/leases/:id/uploads", async (c) => {
@@ -163,12 +179,30 @@ export const runnerDocs: RouteDoc[] = [
   },
   {
     method: "post",
+    path: "/runner/v1/leases/:id/cancel-wait",
+    summary: "Long-poll for a cancel of this lease's job",
+    description:
+      "Answered `{cancel: true}` as soon as the client cancels the job (at once if it already has), else `{cancel: false}` after `wait_s` (default 20, at most 25); ask again. 409 `lease_lost` once the lease is no longer current. Does not extend the lease.",
+    tag: "Runner",
+    security: "runner",
+    body: CancelWaitRequest,
+    bodyOptional: true,
+    responses: { 200: { description: "Cancel requested or not", schema: CancelWaitResponse }, ...common },
+  },
+  {
+    method: "post",
     path: "/runner/v1/leases/:id/uploads",
     summary: "Mint a presigned PUT for one output of this attempt",
+    description:
+      "At most MAX_OUTPUTS (100) upload URLs per attempt (422 `too_many_uploads`). On `succeeded` the gateway checks each output against R2: size (MAX_OUTPUT_BYTES per job, 1 GiB) and its first bytes against the declared content type; a job whose outputs break a limit or lie about their type fails (`too_many_outputs`, `output_too_large`, `output_type_mismatch`) and its objects are deleted.",
     tag: "Runner",
     security: "runner",
     body: UploadRequest,
-    responses: { 201: { description: "Upload URL", schema: UploadResponse }, ...common },
+    responses: {
+      201: { description: "Upload URL", schema: UploadResponse },
+      422: E("too_many_uploads: this attempt has minted the most upload URLs a job may have"),
+      ...common,
+    },
   },
   {
     method: "post",
