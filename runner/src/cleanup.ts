@@ -7,6 +7,8 @@
  */
 import { lstat, realpath, rm, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { fileRefs } from "./comfy/history.ts";
+import type { PromptWatcher } from "./comfy/watcher.ts";
 import type { ComfyFolders } from "./config.ts";
 import type { Logger } from "./log.ts";
 
@@ -109,4 +111,40 @@ async function insideAfterLinks(folder: string, dir: string): Promise<boolean> {
     throw err;
   }
   return realDir === realFolder || isStrictlyInside(realFolder, realDir);
+}
+
+/**
+ * Removes what one run left in ComfyUI's folders: the inputs it uploaded, every file its prompt listed
+ * (outputs and previews; from the websocket, or /history once the prompt ended) and the run's subfolders
+ * of input/ and output/. Never throws.
+ */
+export async function removeRunLeftovers(run: {
+  folders: ComfyFolders;
+  runFolder: string;
+  inputs: Array<{ name: string; subfolder: string }>;
+  watcher: PromptWatcher | null;
+  log: Logger;
+}): Promise<void> {
+  try {
+    const files: FolderFile[] = run.inputs.map((f) => ({ type: "input", subfolder: f.subfolder, filename: f.name }));
+    const w = run.watcher;
+    if (w) {
+      const outputs = w.isSettled ? await w.outputs(AbortSignal.timeout(5_000)).catch(() => w.wsOutputs) : w.wsOutputs;
+      files.push(...fileRefs(outputs));
+    }
+    const slash = run.runFolder.lastIndexOf("/");
+    const own = { subfolder: run.runFolder.slice(0, slash), filename: run.runFolder.slice(slash + 1) };
+    const result = await removeRunFiles(
+      run.folders,
+      files,
+      [
+        { type: "input", ...own },
+        { type: "output", ...own },
+      ],
+      run.log,
+    );
+    run.log.debug("removed the run's files from comfyui's folders", { ...result, run_folder: run.runFolder });
+  } catch (err) {
+    run.log.warn("could not remove the run's files from comfyui's folders", { error: err });
+  }
 }

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { backoffMs } from "../../workers/shared/backoff.ts";
 import { ErrorEnvelope } from "../../workers/shared/contract/common.ts";
 import {
+  CancelWaitResponse,
   EventAck,
   HeartbeatResponse,
   LeaseGrant,
@@ -127,6 +128,19 @@ export class GatewayClient {
     const res = await this.call("POST", `/leases/${encodeURIComponent(leaseId)}/heartbeat`, undefined, options);
     const parsed = HeartbeatResponse.safeParse(res.json);
     if (!parsed.success) throw new GatewayError(res.status, "bad_answer", "unexpected heartbeat answer", true);
+    return parsed.data;
+  }
+
+  /** Long-polls up to `waitS` for a cancel of the lease's job (`{cancel: false}` when the wait ends). */
+  async cancelWait(leaseId: string, waitS: number, options: CallOptions = {}): Promise<{ cancel: boolean }> {
+    const res = await this.call(
+      "POST",
+      `/leases/${encodeURIComponent(leaseId)}/cancel-wait`,
+      { wait_s: waitS },
+      { signal: options.signal, timeoutMs: options.timeoutMs ?? waitS * 1000 + 15_000 },
+    );
+    const parsed = CancelWaitResponse.safeParse(res.json);
+    if (!parsed.success) throw new GatewayError(res.status, "bad_answer", "unexpected cancel-wait answer", true);
     return parsed.data;
   }
 

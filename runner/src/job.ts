@@ -1,38 +1,35 @@
 /**
  * One leased job, start to end: inputs -> ComfyUI -> outputs -> the terminal event. `run()` never throws:
  * whatever happens it ends by reporting succeeded / failed / canceled, giving the job back (shutdown), or
- * dropping it (lease lost: another attempt owns it). Heartbeats run from the lease until that end, at half
- * the lease duration; a heartbeat or event ack saying `cancel` cancels the prompt in ComfyUI.
+ * dropping it (lease lost: another attempt owns it). The LeaseKeeper keeps the lease until that end; a cancel
+ * (cancel-wait, heartbeat or event ack) takes the prompt out of ComfyUI.
  */
 import { randomUUID } from "node:crypto";
-import { backoffMs } from "../../workers/shared/backoff.ts";
-import type { JobError } from "../../workers/shared/contract/jobs.ts";
-import type { LeaseGrant, OutputRef, RunnerEvent } from "../../workers/shared/contract/runner.ts";
-import { type ComfyFolders, type FolderFile, removeRunFiles } from "./cleanup.ts";
-import { type ComfyClient, ComfyProtocolError, ComfyUnavailableError } from "./comfy/client.ts";
-import { executionError, partialPromptError, promptRejectionError } from "./comfy/errors.ts";
-import { type CollectedOutput, collectOutputs, fileRefs, type PromptOutcome } from "./comfy/history.ts";
-import { tenantError } from "./comfy/redact.ts";
+import type { LeaseGrant } from "../../workers/shared/contract/runner.ts";
+import { type ComfyFolders, removeRunLeftovers } from "./cleanup.ts";
+import type { ComfyClient } from "./comfy/client.ts";
+import { executionError, partialPromptError } from "./comfy/errors.ts";
+import { type CollectedOutput, collectOutputs, type PromptOutcome } from "./comfy/history.ts";
+import { stopPrompt, waitSettled } from "./comfy/prompt-control.ts";
 import type { NodeSchemas } from "./comfy/schemas.ts";
 import type { ComfySocket } from "./comfy/socket.ts";
-import { PromptLostError, PromptWatcher } from "./comfy/watcher.ts";
-import { newRunFolder, rewriteWorkflow, type UploadedInput, WorkflowRewriteError } from "./comfy/workflow.ts";
-import { ConversionError } from "./convert.ts";
-import { type GatewayClient, GatewayError, LeaseLostError } from "./gateway.ts";
-import { HttpError, sendBytes } from "./http.ts";
+import { PromptWatcher } from "./comfy/watcher.ts";
+import { newRunFolder, rewriteWorkflow, type UploadedInput } from "./comfy/workflow.ts";
+import { type GatewayClient, LeaseLostError } from "./gateway.ts";
 import { uploadInputs } from "./inputs.ts";
+import { failureOf, interruptedFailure, OUTPUT_LOST, rejectedPromptFailure } from "./job-errors.ts";
 import { JobFailure } from "./job-failure.ts";
+import { type JobResult, reportEnd, type Terminal } from "./job-report.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
 import type { Logger } from "./log.ts";
-import type { JobOutcome, RunnerMetrics } from "./metrics.ts";
-import { UploadError, uploadOutputs } from "./outputs.ts";
+import type { RunnerMetrics } from "./metrics.ts";
+import { uploadOutputs, uploadWsImages } from "./outputs.ts";
 import { EventReporter } from "./reporter.ts";
 
 export { JobFailure };
-
 export type StopReason = "cancel" | "lease_lost" | "shutdown" | "timeout";
 
-export type JobResult = JobOutcome | "unreported";
-
+export type { JobResult };
 export interface JobDeps {
   gateway: GatewayClient;
   comfy: ComfyClient;
@@ -48,6 +45,8 @@ export interface JobDeps {
   /** Called when the job found ComfyUI unreachable (the slot re-checks its health before leasing). */
   onComfyDown?: () => void;
   historyPollMs?: number;
+  /** When the first cancel-wait long poll starts (default 500 ms after the lease). */
+  cancelWaitDelayMs?: number;
   /** How long a cancel waits for ComfyUI to confirm the prompt stopped. */
   cancelConfirmMs?: number;
   unreachableGraceMs?: number;
@@ -61,13 +60,6 @@ class StopSignal extends Error {
     this.reason = reason;
   }
 }
-
-type Terminal =
-  | { type: "succeeded"; outputs: OutputRef[] }
-  | { type: "failed"; error: JobError; retryable: boolean }
-  | { type: "canceled" }
-  | { type: "give_back" }
-  | { type: "drop" };
 
 const WS_OUTPUT_TYPES = new Set(["SaveImageWebsocket"]);
 const STARTED_DELAY_MS = 1_000;
@@ -87,9 +79,7 @@ export class JobRun {
   private rejectStopped!: (err: StopSignal) => void;
   private readonly reporter: EventReporter;
   private readonly leaseMs: number;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
-  private heartbeatFailures = 0;
-  private heartbeating = false;
+  private readonly keeper: LeaseKeeper;
   private watcher: PromptWatcher | null = null;
   private promptMaybePosted = false;
   private readonly startedAt = Date.now();
@@ -118,6 +108,16 @@ export class JobRun {
       },
       onLeaseLost: () => this.stop("lease_lost"),
     });
+    this.keeper = new LeaseKeeper({
+      gateway: deps.gateway,
+      leaseId: this.leaseId,
+      leaseMs: this.leaseMs,
+      log: this.log,
+      metrics: deps.metrics,
+      onCancel: () => this.stop("cancel"),
+      onLeaseLost: () => this.stop("lease_lost"),
+      cancelWaitDelayMs: deps.cancelWaitDelayMs,
+    });
   }
 
   /** Why the job is stopping, if it is. */
@@ -144,39 +144,6 @@ export class JobRun {
     this.rejectStopped(signal);
   }
 
-  // ---- heartbeats -------------------------------------------------------------------------------------
-
-  private scheduleHeartbeat(ms: number): void {
-    if (this.done) return;
-    this.heartbeatTimer = setTimeout(() => void this.beat(), ms);
-  }
-
-  private async beat(): Promise<void> {
-    this.heartbeatTimer = null;
-    if (this.done || this.heartbeating) return;
-    this.heartbeating = true;
-    const interval = this.leaseMs / 2;
-    try {
-      const answer = await this.deps.gateway.heartbeat(this.leaseId, { timeoutMs: Math.max(5_000, interval) });
-      this.heartbeatFailures = 0;
-      if (answer.cancel) this.stop("cancel");
-      this.scheduleHeartbeat(interval);
-    } catch (err) {
-      if (err instanceof LeaseLostError) {
-        this.log.warn("the gateway says another attempt owns this job", { error: err.message });
-        this.stop("lease_lost");
-        return;
-      }
-      this.heartbeatFailures += 1;
-      this.deps.metrics?.gatewayErrors.inc({ call: "heartbeat" });
-      const delay = Math.min(interval, backoffMs(this.heartbeatFailures, { baseMs: 500, maxMs: interval }));
-      this.log.warn("heartbeat failed", { error: err, failures: this.heartbeatFailures, retry_in_ms: delay });
-      this.scheduleHeartbeat(delay);
-    } finally {
-      this.heartbeating = false;
-    }
-  }
-
   // ---- the job ------------------------------------------------------------------------------------
 
   /** Runs the job to its end. Never throws. */
@@ -186,7 +153,7 @@ export class JobRun {
       inputs: this.grant.inputs.length,
       run_folder: this.runFolder,
     });
-    this.scheduleHeartbeat(this.leaseMs / 2);
+    this.keeper.start();
     const limitS = Math.min(this.deps.jobTimeoutS, this.grant.job.timeout_s ?? Number.POSITIVE_INFINITY);
     const deadline = setTimeout(() => this.stop("timeout"), limitS * 1000);
     let terminal: Terminal = {
@@ -208,8 +175,7 @@ export class JobRun {
         this.log.error("completing the job failed", { error: err });
       }
       this.done = true;
-      if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
-      this.heartbeatTimer = null;
+      this.keeper.stop();
       this.watcher?.dispose();
       this.deps.metrics?.jobSeconds.observe({ phase: "total" }, (Date.now() - this.startedAt) / 1000);
       this.deps.metrics?.jobs.inc({
@@ -279,27 +245,19 @@ export class JobRun {
     const posted = await this.guard(comfy.postPrompt(workflow, socket.clientId, promptId, this.signal));
     if (posted.kind === "rejected") {
       this.promptMaybePosted = false;
-      if (posted.status === 400) return { type: "failed", ...failure(promptRejectionError(posted.body, 400), false) };
-      return {
-        type: "failed",
-        error: {
-          code: "comfyui_error",
-          message: `ComfyUI answered POST /prompt with HTTP ${posted.status}: ${posted.text.trim().slice(0, 300)}`,
-        },
-        retryable: posted.status >= 500,
-      };
+      if (posted.status !== 400)
+        this.log.warn("comfyui refused the prompt", { status: posted.status, body: posted.text });
+      return { type: "failed", ...rejectedPromptFailure(posted) };
     }
     watcher.markPosted();
     if (Object.keys(posted.nodeErrors).length > 0) {
       // ComfyUI would run only the valid outputs: take the prompt back and fail naming the invalid nodes.
       await this.stopPrompt();
-      return { type: "failed", ...failure(partialPromptError(posted.nodeErrors), false) };
+      return { type: "failed", error: partialPromptError(posted.nodeErrors), retryable: false };
     }
     this.log.debug("prompt queued", { prompt_id: promptId });
-    // `started` (with ComfyUI's prompt id) goes out once the prompt has run for STARTED_DELAY_MS: the
-    // gateway marked the job started at the lease, and for a short prompt the terminal event follows at
-    // once, so an extra request per job would only cost CPU.
-    // Seeds the runner chose are reported at once, so the job says which seed each node got.
+    // `started` (with the prompt id) goes out once the prompt ran STARTED_DELAY_MS (the gateway marked the job
+    // started at the lease; a short prompt needs no extra request), at once if it says which seeds were chosen.
     const resolved = Object.keys(seeds).length > 0 ? seeds : undefined;
     const startedTimer = setTimeout(() => this.reporter.started(promptId, resolved), resolved ? 0 : STARTED_DELAY_MS);
 
@@ -317,27 +275,8 @@ export class JobRun {
       });
       return { type: "failed", error, retryable };
     }
-    if (outcome.status === "interrupted") {
-      return {
-        type: "failed",
-        error: {
-          code: "interrupted",
-          message: `ComfyUI interrupted the prompt${outcome.nodeId ? ` at node ${outcome.nodeId}` : ""} (not at this job's request).`,
-          ...(outcome.nodeId ? { node_id: outcome.nodeId } : {}),
-        },
-        retryable: true,
-      };
-    }
-    if (wsOutputNodes.size > 0 && watcher.wsGap) {
-      return {
-        type: "failed",
-        error: {
-          code: "output_lost",
-          message: "The websocket to ComfyUI dropped while it sent websocket-only outputs (SaveImageWebsocket).",
-        },
-        retryable: true,
-      };
-    }
+    if (outcome.status === "interrupted") return { type: "failed", ...interruptedFailure(outcome.nodeId) };
+    if (wsOutputNodes.size > 0 && watcher.wsGap) return { type: "failed", ...OUTPUT_LOST };
 
     // 5. Outputs: every file in /history (and websocket images), streamed to presigned PUTs.
     const items: CollectedOutput[] = collectOutputs(await this.guard(watcher.outputs(this.signal)));
@@ -352,7 +291,14 @@ export class JobRun {
         signal: this.signal,
       }),
     );
-    const wsRefs = await this.guard(this.uploadWsImages(watcher));
+    const wsRefs = await this.guard(
+      uploadWsImages(watcher.wsImages, {
+        gateway: this.deps.gateway,
+        leaseId: this.leaseId,
+        jobId: this.jobId,
+        signal: this.signal,
+      }),
+    );
     this.stats.upload_ms = Date.now() - uploadStart;
     this.deps.metrics?.jobSeconds.observe({ phase: "upload" }, this.stats.upload_ms / 1000);
     return { type: "succeeded", outputs: [...refs, ...wsRefs] };
@@ -368,122 +314,23 @@ export class JobRun {
     this.deps.metrics?.jobSeconds.observe({ phase: "run" }, this.stats.run_ms / 1000);
   }
 
-  private async uploadWsImages(watcher: PromptWatcher): Promise<OutputRef[]> {
-    if (watcher.wsImages.length === 0) return [];
-    const counts = new Map<string, number>();
-    const texts = watcher.wsImages.map((img) => {
-      const n = (counts.get(img.node_id) ?? 0) + 1;
-      counts.set(img.node_id, n);
-      const ext = img.content_type === "image/jpeg" ? "jpg" : "png";
-      return { ...img, filename: `${this.jobId}-n${img.node_id}-${String(n).padStart(5, "0")}.${ext}` };
-    });
-    const refs: OutputRef[] = [];
-    for (const img of texts) {
-      const minted = await this.deps.gateway.uploadUrl(
-        this.leaseId,
-        { filename: img.filename, content_type: img.content_type, node_id: img.node_id },
-        { signal: this.signal },
-      );
-      const res = await sendBytes(
-        {
-          method: "PUT",
-          url: minted.upload_url,
-          headers: { "content-type": img.content_type },
-          body: img.bytes,
-          signal: this.signal,
-          timeoutMs: 120_000,
-        },
-        64 * 1024,
-      );
-      if (res.status < 200 || res.status >= 300) {
-        throw new UploadError(`storage answered the upload with ${res.status}`, res.status >= 500);
-      }
-      refs.push({ key: minted.key, node_id: img.node_id, filename: img.filename, content_type: img.content_type });
-    }
-    return refs;
-  }
-
-  /**
-   * Removes what this run left in ComfyUI's folders (with COMFYUI_DIR): the inputs it uploaded, every file
-   * its prompt listed (outputs and previews) and the run's subfolders. Never throws.
-   */
   private async removeFiles(): Promise<void> {
-    const folders = this.deps.folders;
-    if (!folders) return;
-    try {
-      const files: FolderFile[] = this.uploadedInputs.map((f) => ({
-        type: "input",
-        subfolder: f.subfolder,
-        filename: f.name,
-      }));
-      const w = this.watcher;
-      if (w) {
-        const outputs = w.isSettled
-          ? await w.outputs(AbortSignal.timeout(5_000)).catch(() => w.wsOutputs)
-          : w.wsOutputs;
-        files.push(...fileRefs(outputs));
-      }
-      const slash = this.runFolder.lastIndexOf("/");
-      const run = { subfolder: this.runFolder.slice(0, slash), filename: this.runFolder.slice(slash + 1) };
-      const result = await removeRunFiles(
-        folders,
-        files,
-        [
-          { type: "input", ...run },
-          { type: "output", ...run },
-        ],
-        this.log,
-      );
-      this.log.debug("removed the run's files from comfyui's folders", { ...result, run_folder: this.runFolder });
-    } catch (err) {
-      this.log.warn("could not remove the run's files from comfyui's folders", { error: err });
-    }
-  }
-
-  /**
-   * Takes the prompt out of ComfyUI: pending -> POST /queue {delete}; running -> POST /interrupt {prompt_id}.
-   * Best effort: ComfyUI may be gone.
-   */
-  private async stopPrompt(): Promise<void> {
-    const watcher = this.watcher;
-    if (!this.promptMaybePosted || !watcher || watcher.isSettled) return;
-    const { comfy } = this.deps;
-    const id = watcher.promptId;
-    const signal = AbortSignal.timeout(10_000);
-    try {
-      const queue = await comfy.queue(signal);
-      if (queue.pending.includes(id)) {
-        await comfy.deleteFromQueue([id], signal);
-        this.log.info("prompt removed from the comfyui queue", { prompt_id: id });
-        const after = await comfy.queue(signal);
-        if (after.running.includes(id)) await comfy.interrupt(id, signal);
-      } else if (queue.running.includes(id)) {
-        await comfy.interrupt(id, signal);
-        this.log.info("prompt interrupted in comfyui", { prompt_id: id });
-      }
-    } catch (err) {
-      this.log.warn("could not stop the prompt in comfyui", { prompt_id: id, error: err });
-    }
-    watcher.check("stopped the prompt");
-  }
-
-  /** Waits (bounded) until ComfyUI confirms the prompt is over. */
-  private async confirmStopped(timeoutMs: number): Promise<void> {
-    const watcher = this.watcher;
-    if (!this.promptMaybePosted || !watcher || watcher.isSettled) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-      this.hurry.signal.addEventListener("abort", () => resolve(), { once: true });
+    if (!this.deps.folders) return;
+    await removeRunLeftovers({
+      folders: this.deps.folders,
+      runFolder: this.runFolder,
+      inputs: this.uploadedInputs,
+      watcher: this.watcher,
+      log: this.log,
     });
-    await Promise.race([
-      watcher.outcome.then(
-        () => {},
-        () => {},
-      ),
-      timeout,
-    ]);
-    clearTimeout(timer);
+  }
+
+  private async stopPrompt(): Promise<void> {
+    if (this.promptMaybePosted && this.watcher) await stopPrompt(this.deps.comfy, this.watcher, this.log);
+  }
+
+  private async confirmStopped(timeoutMs: number): Promise<void> {
+    if (this.promptMaybePosted && this.watcher) await waitSettled(this.watcher, timeoutMs, this.hurry.signal);
   }
 
   private async fromError(err: unknown, limitS: number): Promise<Terminal> {
@@ -518,52 +365,13 @@ export class JobRun {
           };
       }
     }
-    if (err instanceof JobFailure) return { type: "failed", error: err.error, retryable: err.retryable };
-    if (err instanceof WorkflowRewriteError) {
-      return {
-        type: "failed",
-        error: { code: "workflow_invalid", message: err.message, node_id: err.nodeId, node_type: err.nodeType },
-        retryable: false,
-      };
-    }
-    if (err instanceof ComfyUnavailableError || err instanceof PromptLostError) {
+    const known = failureOf(err);
+    if (known?.comfyDown) {
       this.deps.onComfyDown?.();
       await this.stopPrompt();
       this.log.warn("comfyui became unavailable during the job", { error: err });
-      return {
-        type: "failed",
-        error: {
-          code: "comfyui_unavailable",
-          message: `ComfyUI became unavailable while running the job: ${err.message}`,
-        },
-        retryable: true,
-      };
     }
-    if (err instanceof ConversionError) {
-      return {
-        type: "failed",
-        error: { code: "output_conversion_failed", message: err.message },
-        retryable: /not installed/.test(err.message),
-      };
-    }
-    if (
-      err instanceof UploadError ||
-      err instanceof GatewayError ||
-      (err instanceof HttpError && err.kind !== "aborted")
-    ) {
-      return {
-        type: "failed",
-        error: { code: "output_upload_failed", message: `Uploading the outputs failed: ${(err as Error).message}` },
-        retryable: true,
-      };
-    }
-    if (err instanceof ComfyProtocolError) {
-      return {
-        type: "failed",
-        error: { code: "comfyui_error", message: err.message },
-        retryable: true,
-      };
-    }
+    if (known) return { type: "failed", error: known.error, retryable: known.retryable };
     this.log.error("unexpected error while running the job", {
       error: err,
       stack: err instanceof Error ? err.stack : undefined,
@@ -577,73 +385,15 @@ export class JobRun {
   }
 
   /** Reports the end. Never throws. */
-  private async complete(terminal: Terminal): Promise<JobResult> {
-    if (this.stopReason === "lease_lost" || terminal.type === "drop") {
-      await this.reporter.close();
-      this.log.warn("job dropped: another attempt owns it");
-      return "lease_lost";
-    }
-    if (terminal.type === "give_back") {
-      await this.reporter.close();
-      try {
-        await this.deps.gateway.giveBack(this.leaseId, { timeoutMs: 15_000 });
-        this.log.info("job given back to the gateway");
-        return "given_back";
-      } catch (err) {
-        if (err instanceof LeaseLostError) return "lease_lost";
-        this.log.warn("could not give the job back; the gateway will re-dispatch it when the lease expires", {
-          error: err,
-        });
-        return "unreported";
-      }
-    }
-    const stats = this.stats;
-    let event: RunnerEvent;
-    if (terminal.type === "succeeded") event = { type: "succeeded", outputs: terminal.outputs, stats };
-    else if (terminal.type === "failed")
-      event = { type: "failed", error: tenantError(terminal.error), retryable: terminal.retryable, stats };
-    else event = { type: "canceled" };
-    const budget = Math.max(10_000, this.leaseMs);
-    let sent = await this.reporter.terminal(event, budget);
-    if (
-      sent.result === "unreported" &&
-      terminal.type === "succeeded" &&
-      sent.error instanceof GatewayError &&
-      sent.error.code === "output_missing"
-    ) {
-      // Should not happen (every output was PUT); let another attempt redo it.
-      const retry: RunnerEvent = {
-        type: "failed",
-        error: { code: "output_upload_failed", message: sent.error.message },
-        retryable: true,
-        stats,
-      };
-      sent = await this.reporter.terminal(retry, budget);
-    }
-    if (sent.result === "ok") {
-      const fields: Record<string, unknown> = { outcome: terminal.type, ...stats };
-      // The log keeps ComfyUI's full message; the tenant's copy went out without host details.
-      if (terminal.type === "succeeded") fields.outputs = terminal.outputs.length;
-      if (terminal.type === "failed") {
-        fields.code = terminal.error.code;
-        fields.retryable = terminal.retryable;
-        fields.error_message = terminal.error.message;
-      }
-      this.log.info("job finished", fields);
-      return terminal.type;
-    }
-    if (sent.result === "lease_lost") {
-      this.log.warn("job finished but another attempt owns it now; result dropped");
-      return "lease_lost";
-    }
-    this.log.error("could not report the job's end; the gateway will re-dispatch it when the lease expires", {
-      outcome: terminal.type,
-      error: sent.error,
+  private complete(terminal: Terminal): Promise<JobResult> {
+    return reportEnd(terminal, {
+      gateway: this.deps.gateway,
+      reporter: this.reporter,
+      leaseId: this.leaseId,
+      leaseMs: this.leaseMs,
+      leaseLost: this.stopReason === "lease_lost",
+      stats: this.stats,
+      log: this.log,
     });
-    return "unreported";
   }
-}
-
-function failure(error: JobError, retryable: boolean): { error: JobError; retryable: boolean } {
-  return { error, retryable };
 }

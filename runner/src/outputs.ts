@@ -207,3 +207,39 @@ export async function uploadOutputs(items: CollectedOutput[], ctx: UploadContext
   if (rejected) throw failed.signal.aborted ? failed.signal.reason : rejected.reason;
   return results;
 }
+
+/** SaveImageWebsocket images (collected from binary frames): each PUT to a presigned URL minted for it. */
+export async function uploadWsImages(
+  images: Array<{ node_id: string; bytes: Uint8Array; content_type: string }>,
+  ctx: { gateway: GatewayClient; leaseId: string; jobId: string; signal: AbortSignal },
+): Promise<OutputRef[]> {
+  const counts = new Map<string, number>();
+  const refs: OutputRef[] = [];
+  for (const img of images) {
+    const n = (counts.get(img.node_id) ?? 0) + 1;
+    counts.set(img.node_id, n);
+    const ext = img.content_type === "image/jpeg" ? "jpg" : "png";
+    const filename = `${ctx.jobId}-n${img.node_id}-${String(n).padStart(5, "0")}.${ext}`;
+    const minted = await ctx.gateway.uploadUrl(
+      ctx.leaseId,
+      { filename, content_type: img.content_type, node_id: img.node_id },
+      { signal: ctx.signal },
+    );
+    const res = await sendBytes(
+      {
+        method: "PUT",
+        url: minted.upload_url,
+        headers: { "content-type": img.content_type },
+        body: img.bytes,
+        signal: ctx.signal,
+        timeoutMs: 120_000,
+      },
+      64 * 1024,
+    );
+    if (res.status < 200 || res.status >= 300) {
+      throw new UploadError(`storage answered the upload with ${res.status}`, res.status >= 500);
+    }
+    refs.push({ key: minted.key, node_id: img.node_id, filename, content_type: img.content_type });
+  }
+  return refs;
+}
