@@ -13,12 +13,12 @@ export default {
     counters.do_calls = counters.d1_reads = counters.d1_writes = 0;
     return Response.json(snapshot);
   },
-  async queue(batch: MessageBatch<unknown>, env: ConsumerEnv): Promise<void> {
+  async queue(batch: MessageBatch<unknown>, env: ConsumerEnv, ctx: ExecutionContext): Promise<void> {
     const wrapped = {
       ...env,
       JOBS: countingNamespace(env.JOBS, counters),
       POOLS: countingNamespace(env.POOLS, counters),
     };
-    await consumer.queue(batch, wrapped);
+    await consumer.queue(batch, wrapped, ctx);
   },
 };

@@ -75,6 +75,30 @@ describe("processJobMessage", () => {
     expect(job?.error).toMatchObject({ code: "input_unavailable", node_id: "12" });
   });
 
+  it("fails at once with input_unavailable naming the node and the host when the host does not resolve", async () => {
+    const inputs = [{ kind: "url", node_id: "7", url: "https://no-such-host.invalid/x.png", key: "jobs/nx/inputs/7" }];
+    const { jobId, stub } = await createJob("local", inputs);
+    expect(await processJobMessage(jobsEnv, dispatch(jobId, inputs), 1, 6)).toEqual({
+      action: "ack",
+      note: "input_unavailable",
+    });
+    const job = await stub.get("ten_c");
+    expect(job?.status).toBe("failed");
+    expect(job?.error).toMatchObject({ code: "input_unavailable", node_id: "7" });
+    expect(job?.error).toMatchObject({
+      message: expect.stringContaining("could not resolve host no-such-host.invalid"),
+    });
+  });
+
+  it("retries an input whose server answered 503 (it may recover)", async () => {
+    const inputs = [{ kind: "url", node_id: "8", url: "https://images.example.com/x.png", key: "jobs/busy/inputs/8" }];
+    const { jobId } = await createJob("local", inputs);
+    const busy: typeof fetch = async () => new Response("busy", { status: 503 });
+    expect(await processJobMessage(jobsEnv, dispatch(jobId, inputs), 1, 6, { fetchImpl: busy })).toMatchObject({
+      action: "retry",
+    });
+  });
+
   it("skips inputs already ingested by an earlier delivery", async () => {
     const key = `jobs/job_pre/inputs/3`;
     await env.FILES.put(key, new Uint8Array([1]));

@@ -10,6 +10,7 @@ import {
   type PoolDispatchRpc,
 } from "../../shared/contract/index.ts";
 import { guardedFetch, policyFor, UrlGuardError } from "../../shared/url-guard/index.ts";
+import { edgeFetch } from "./delivery/edge-fetch.ts";
 
 export type Outcome = { action: "ack"; note?: string } | { action: "retry"; delaySeconds: number; reason: string };
 
@@ -18,7 +19,11 @@ export interface JobsEnv {
   JOBS: DurableObjectNamespace;
   POOLS: DurableObjectNamespace;
   MAX_INPUT_BYTES?: string;
-  [key: string]: unknown;
+  MAX_DATA_URL_BYTES?: string;
+  IMAGE_URL_ALLOWLIST?: string;
+  ALLOW_PRIVATE_URLS?: string;
+  ALLOW_HTTP_URLS?: string;
+  URL_ALLOWED_PORTS?: string;
 }
 
 const FETCH_TIMEOUT_MS = 30_000;
@@ -36,22 +41,41 @@ export function retryDelaySeconds(attempts: number): number {
   return Math.min(300, 2 ** Math.max(1, attempts));
 }
 
-async function ingest(env: JobsEnv, msg: DispatchMessage): Promise<JobError | { transient: string } | null> {
-  const policy = policyFor("image", env as unknown as Record<string, string | undefined>, {
-    image_url_allowlist: msg.image_allowlist,
-  });
+async function ingest(
+  env: JobsEnv,
+  msg: DispatchMessage,
+  fetchImpl?: typeof fetch,
+): Promise<JobError | { transient: string } | null> {
+  const policy = policyFor(
+    "image",
+    {
+      ALLOW_PRIVATE_URLS: env.ALLOW_PRIVATE_URLS,
+      ALLOW_HTTP_URLS: env.ALLOW_HTTP_URLS,
+      URL_ALLOWED_PORTS: env.URL_ALLOWED_PORTS,
+      IMAGE_URL_ALLOWLIST: env.IMAGE_URL_ALLOWLIST,
+      MAX_DATA_URL_BYTES: env.MAX_DATA_URL_BYTES,
+    },
+    { image_url_allowlist: msg.image_allowlist },
+  );
   const maxBytes = Number(env.MAX_INPUT_BYTES ?? 50 * 1024 * 1024);
   for (const input of msg.inputs) {
     if (input.kind !== "url") continue;
     if (await env.FILES.head(input.key)) continue; // fetched by an earlier delivery
     try {
-      const res = await guardedFetch(input.url, policy, { maxBytes, timeoutMs: FETCH_TIMEOUT_MS, expect: "image" });
+      const res = await guardedFetch(input.url, policy, {
+        maxBytes,
+        timeoutMs: FETCH_TIMEOUT_MS,
+        expect: "image",
+        fetchImpl: edgeFetch(fetchImpl),
+      });
       await env.FILES.put(input.key, res.body, {
         httpMetadata: { contentType: res.sniffedType ?? res.contentType ?? "application/octet-stream" },
       });
     } catch (err) {
       if (err instanceof UrlGuardError) {
-        if (err.transient) return { transient: `node ${input.node_id}: ${err.message}` };
+        // A server that answered 429/5xx may recover; a host that cannot be reached or did not answer within
+        // the fetch timeout fails the job now rather than keeping it queued through a minute of retries.
+        if (err.transient && err.status !== undefined) return { transient: `node ${input.node_id}: ${err.message}` };
         return {
           code: "input_unavailable",
           message: `The image for node ${input.node_id} could not be fetched: ${err.message}.`,
@@ -70,6 +94,7 @@ export async function processJobMessage(
   body: unknown,
   attempts: number,
   maxAttempts: number,
+  options: { fetchImpl?: typeof fetch } = {},
 ): Promise<Outcome> {
   const parsed = DispatchSchema.safeParse(body);
   if (!parsed.success) {
@@ -83,7 +108,7 @@ export async function processJobMessage(
     return { action: "ack", note: "malformed" };
   }
   const msg = parsed.data;
-  const problem = await ingest(env, msg);
+  const problem = await ingest(env, msg, options.fetchImpl);
   if (problem && "transient" in problem) {
     if (attempts < maxAttempts)
       return { action: "retry", delaySeconds: retryDelaySeconds(attempts), reason: problem.transient };

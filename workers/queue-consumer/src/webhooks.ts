@@ -1,15 +1,27 @@
 /**
  * Queue "webhooks": one signed POST per message (Standard Webhooks), 10 s timeout, the URL guard's edge
  * fetch on every delivery. 2xx delivered; 410 stops deliveries to that URL for the job; anything else
- * retries with exponential backoff and jitter; after the last attempt the message dead-letters and the
- * delivery is marked failed. Every attempt is written to the delivery log (D1 webhook_deliveries).
+ * retries with exponential backoff and jitter; after the last attempt the delivery is marked failed.
+ * Every event is in the delivery log (D1 webhook_deliveries) from the moment the consumer first sees it.
+ *
+ * A slow or dead endpoint delays only its own deliveries: endpoints are admitted by EndpointHealth
+ * (in-flight limit, circuit breaker), and an answer not back within `answerWaitMs` no longer holds the
+ * batch: the message is scheduled for retry at once and the POST finishes in the background, recording
+ * its result (a retry of a delivered event is acknowledged without a second POST).
+ *
+ * Every retry tells the job object when the next attempt is due (`webhookPending`), so an event lost with
+ * an in-memory queue is re-sent promptly after a restart; `ackWebhook` when the consumer is done with it.
  */
 import { type JobWebhookRpc, WebhookMessage } from "../../shared/contract/index.ts";
 import { type JobView, toPublicJob } from "../../shared/job-view.ts";
 import { Presigner } from "../../shared/presign.ts";
 import { openSecret, secretBox } from "../../shared/secret-box.ts";
-import { guardedFetch, policyFor, UrlGuardError } from "../../shared/url-guard/index.ts";
+import { policyFor } from "../../shared/url-guard/index.ts";
 import { signWebhook } from "../../shared/webhook-sign.ts";
+import type { EndpointHealth, EndpointResult, Refused } from "./delivery/endpoints.ts";
+import { alreadyDone, openDelivery, type TenantSecrets, writeLog } from "./delivery/log.ts";
+import { isLastAttempt, webhookRetryDelay } from "./delivery/retry.ts";
+import { DELIVERY_TIMEOUT_MS, type PostResult, postWebhook } from "./delivery/transport.ts";
 import type { Outcome } from "./jobs.ts";
 
 export interface WebhooksEnv {
@@ -21,85 +33,98 @@ export interface WebhooksEnv {
   R2_BUCKET_NAME: string;
   /** Opens the tenants' webhook secrets, stored encrypted in D1 (shared/secret-box.ts). */
   WEBHOOK_SECRET_KEY: string;
-  /** Comma-separated retry delays in seconds; its length is the number of retries (max_retries). */
-  WEBHOOK_RETRY_DELAYS_S: string;
   ALLOW_PRIVATE_URLS?: string;
   ALLOW_HTTP_URLS?: string;
   URL_ALLOWED_PORTS?: string;
 }
 
-export const DELIVERY_TIMEOUT_MS = 10_000;
+/** What a delivery needs besides the env: state and settings held by the consumer instance. */
+export interface WebhookDeps {
+  endpoints: EndpointHealth;
+  /** Retry delays in seconds (WEBHOOK_RETRY_DELAYS_S); their count is the number of retries. */
+  delays: number[];
+  /** How long a batch waits for an answer before the attempt goes on in the background. */
+  answerWaitMs: number;
+  /** Keeps a background attempt alive after the batch is answered; without it every answer is awaited. */
+  waitUntil?: (promise: Promise<unknown>) => void;
+  fetchImpl?: typeof fetch;
+  random?: () => number;
+}
+
+export const ANSWER_WAIT_MS = 1_500;
 const USER_AGENT = "comfy-edge-webhooks/1";
-
-export function retryDelays(env: Pick<WebhooksEnv, "WEBHOOK_RETRY_DELAYS_S">): number[] {
-  const parsed = (env.WEBHOOK_RETRY_DELAYS_S ?? "")
-    .split(",")
-    .map((s) => Number(s.trim()))
-    .filter((n) => Number.isFinite(n) && n >= 0);
-  return parsed.length > 0 ? parsed : [30, 120, 600, 1800, 3600, 10800, 21600, 43200];
-}
-
-/** Delay before retry number `attempt` (1-based) with +-20% jitter, at least 1 s. */
-export function webhookRetryDelay(delays: number[], attempt: number, random: () => number = Math.random): number {
-  const base = delays[Math.min(attempt, delays.length) - 1] ?? 60;
-  return Math.max(1, Math.round(base * (0.8 + 0.4 * random())));
-}
 
 function jobRpc(env: WebhooksEnv, jobId: string): JobWebhookRpc {
   return env.JOBS.get(env.JOBS.idFromString(jobId.slice(4))) as unknown as JobWebhookRpc;
 }
 
-interface LogUpdate {
-  status: "pending" | "delivered" | "failed" | "gone" | "skipped";
-  attempts: number;
-  status_code: number | null;
-  latency_ms: number | null;
-  next_retry_at: number | null;
-  last_error: string | null;
+/** The consumer is done with the event: the job stops re-sending it. */
+function ackJob(env: WebhooksEnv, msg: WebhookMessage): Promise<void> {
+  return jobRpc(env, msg.job_id).ackWebhook(msg.event_id);
 }
 
-async function writeLog(env: WebhooksEnv, msg: WebhookMessage, update: LogUpdate): Promise<void> {
+/** Tells the job when the next attempt is due. Best effort: without it the job re-sends later anyway. */
+async function notifyPending(env: WebhooksEnv, msg: WebhookMessage, nextAttemptAt: number): Promise<void> {
+  try {
+    await jobRpc(env, msg.job_id).webhookPending(msg.event_id, nextAttemptAt);
+  } catch (err) {
+    console.warn(
+      JSON.stringify({ level: "warn", msg: "webhookPending failed", event_id: msg.event_id, error: String(err) }),
+    );
+  }
+}
+
+function urlEnv(env: WebhooksEnv): Record<string, string | undefined> {
+  return {
+    ALLOW_PRIVATE_URLS: env.ALLOW_PRIVATE_URLS,
+    ALLOW_HTTP_URLS: env.ALLOW_HTTP_URLS,
+    URL_ALLOWED_PORTS: env.URL_ALLOWED_PORTS,
+  };
+}
+
+async function buildRequest(env: WebhooksEnv, msg: WebhookMessage, tenant: TenantSecrets) {
   const now = Date.now();
-  await env.DB.prepare(
-    `INSERT INTO webhook_deliveries (id, job_id, tenant_id, event, sequence, url, status, attempts, status_code, latency_ms,
-       next_retry_at, last_error, payload, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = webhook_deliveries.attempts + 1,
-       status_code = excluded.status_code, latency_ms = excluded.latency_ms, next_retry_at = excluded.next_retry_at,
-       last_error = excluded.last_error, updated_at = excluded.updated_at`,
-  )
-    .bind(
-      msg.event_id,
-      msg.job_id,
-      msg.tenant_id,
-      msg.type,
-      msg.sequence,
-      msg.url,
-      update.status,
-      update.attempts,
-      update.status_code,
-      update.latency_ms,
-      update.next_retry_at,
-      update.last_error?.slice(0, 500) ?? null,
-      JSON.stringify(msg),
-      now,
-      now,
-    )
-    .run();
+  const box = await secretBox(env.WEBHOOK_SECRET_KEY);
+  const secrets = [await openSecret(box, tenant.webhook_secret, msg.tenant_id)];
+  if (tenant.webhook_secret_previous && (tenant.webhook_secret_previous_expires_at ?? 0) > now)
+    secrets.push(await openSecret(box, tenant.webhook_secret_previous, msg.tenant_id));
+  const data = await toPublicJob(msg.job as unknown as JobView, new Presigner(env, msg.origin));
+  const payload = JSON.stringify({
+    type: msg.type,
+    timestamp: new Date(msg.at).toISOString(),
+    sequence: msg.sequence,
+    data,
+  });
+  const timestamp = Math.floor(now / 1000);
+  const headers = {
+    "content-type": "application/json",
+    "user-agent": USER_AGENT,
+    "webhook-id": msg.event_id,
+    "webhook-timestamp": String(timestamp),
+    "webhook-signature": await signWebhook(secrets, msg.event_id, timestamp, payload),
+  };
+  const allowlist = tenant.webhook_host_allowlist ? (JSON.parse(tenant.webhook_host_allowlist) as string[]) : null;
+  const policy = policyFor("webhook", urlEnv(env), { webhook_host_allowlist: allowlist });
+  return { payload, headers, policy };
 }
 
-interface TenantSecrets {
-  webhook_secret: string;
-  webhook_secret_previous: string | null;
-  webhook_secret_previous_expires_at: number | null;
-  webhook_host_allowlist: string | null;
+function endpointResult(result: PostResult): EndpointResult {
+  if (result.kind === "error") return { kind: "no_answer", error: result.error.message };
+  return { kind: "answer", ms: result.ms, ok: result.status >= 200 && result.status < 300 };
+}
+
+/** Resolves with the result, or with null once `ms` have passed without one. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  const { promise: deadline, resolve } = Promise.withResolvers<null>();
+  const timer = setTimeout(() => resolve(null), ms);
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 export async function processWebhookMessage(
   env: WebhooksEnv,
   body: unknown,
   attempts: number,
-  options: { fetchImpl?: typeof fetch } = {},
+  deps: WebhookDeps,
 ): Promise<Outcome> {
   const parsed = WebhookMessage.safeParse(body);
   if (!parsed.success) {
@@ -113,137 +138,153 @@ export async function processWebhookMessage(
     return { action: "ack", note: "malformed" };
   }
   const msg = parsed.data;
-  const prior = await env.DB.prepare("SELECT status FROM webhook_deliveries WHERE id = ?")
-    .bind(msg.event_id)
-    .first<{ status: string }>();
-  if (prior?.status === "delivered" && !msg.redelivery) {
-    await jobRpc(env, msg.job_id).ackWebhook(msg.event_id);
-    return { action: "ack", note: "already delivered" };
+  const { row, gone, tenant } = await openDelivery(env.DB, msg);
+  if (alreadyDone(row, msg)) {
+    await ackJob(env, msg);
+    return { action: "ack", note: row.status === "delivered" ? "already delivered" : `already ${row.status}` };
   }
-  const gone = await env.DB.prepare(
-    "SELECT 1 AS x FROM webhook_deliveries WHERE job_id = ? AND url = ? AND status = 'gone' AND id != ?",
-  )
-    .bind(msg.job_id, msg.url, msg.event_id)
-    .first();
   if (gone && !msg.redelivery) {
-    await writeLog(env, msg, {
+    await writeLog(env.DB, msg, {
       status: "skipped",
-      attempts: 0,
+      attempted: false,
       status_code: null,
       latency_ms: null,
       next_retry_at: null,
       last_error: "the receiver answered 410 Gone to an earlier event of this job",
     });
-    await jobRpc(env, msg.job_id).ackWebhook(msg.event_id);
+    await ackJob(env, msg);
     return { action: "ack", note: "gone" };
   }
-  const tenant = await env.DB.prepare(
-    "SELECT webhook_secret, webhook_secret_previous, webhook_secret_previous_expires_at, webhook_host_allowlist FROM tenants WHERE id = ?",
-  )
-    .bind(msg.tenant_id)
-    .first<TenantSecrets>();
   if (!tenant) {
-    await jobRpc(env, msg.job_id).ackWebhook(msg.event_id);
+    await ackJob(env, msg);
     return { action: "ack", note: "tenant gone" };
   }
-  const now = Date.now();
-  const box = await secretBox(env.WEBHOOK_SECRET_KEY);
-  const secrets = [await openSecret(box, tenant.webhook_secret, msg.tenant_id)];
-  if (tenant.webhook_secret_previous && (tenant.webhook_secret_previous_expires_at ?? 0) > now)
-    secrets.push(await openSecret(box, tenant.webhook_secret_previous, msg.tenant_id));
+  // An event re-sent by the job (after a restart) continues its retry schedule where the log left it.
+  const attempt = msg.redelivery ? attempts : Math.max(attempts, row.attempts + 1);
+  const admitted = deps.endpoints.admit(msg.url);
+  if (!admitted.ok) return notSent(env, msg, attempt, admitted, deps);
 
-  const presigner = new Presigner(env, msg.origin);
-  const data = await toPublicJob(msg.job as unknown as JobView, presigner);
-  const payload = JSON.stringify({
-    type: msg.type,
-    timestamp: new Date(msg.at).toISOString(),
-    sequence: msg.sequence,
-    data,
-  });
-  const timestamp = Math.floor(now / 1000);
-  const signature = await signWebhook(secrets, msg.event_id, timestamp, payload);
-  const allowlist = tenant.webhook_host_allowlist ? (JSON.parse(tenant.webhook_host_allowlist) as string[]) : null;
-  const policy = policyFor("webhook", env as unknown as Record<string, string | undefined>, {
-    webhook_host_allowlist: allowlist,
-  });
-
-  const delays = retryDelays(env);
-  const started = Date.now();
-  let statusCode: number | null = null;
-  let error: string | null = null;
-  let permanent = false;
+  let sending: Promise<PostResult>;
   try {
-    const res = await guardedFetch(msg.url, policy, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        "webhook-id": msg.event_id,
-        "webhook-timestamp": String(timestamp),
-        "webhook-signature": signature,
-      },
-      body: payload,
-      maxBytes: 64 * 1024,
-      timeoutMs: DELIVERY_TIMEOUT_MS,
-      maxRedirects: 0,
-      expect: "any",
-      fetchImpl: options.fetchImpl,
-    });
-    statusCode = res.status;
-    if (res.status >= 200 && res.status < 300) {
-      await writeLog(env, msg, {
-        status: "delivered",
-        attempts: 1,
-        status_code: res.status,
-        latency_ms: Date.now() - started,
-        next_retry_at: null,
-        last_error: null,
-      });
-      await jobRpc(env, msg.job_id).ackWebhook(msg.event_id);
-      return { action: "ack", note: "delivered" };
-    }
-    if (res.status === 410) {
-      await writeLog(env, msg, {
-        status: "gone",
-        attempts: 1,
-        status_code: 410,
-        latency_ms: Date.now() - started,
-        next_retry_at: null,
-        last_error: "410 Gone: no further deliveries to this URL for this job",
-      });
-      await jobRpc(env, msg.job_id).ackWebhook(msg.event_id);
-      return { action: "ack", note: "gone" };
-    }
-    error = `HTTP ${res.status}${res.status >= 300 && res.status < 400 ? " (redirects are not followed: configure the final URL)" : ""}: ${new TextDecoder().decode(res.body.slice(0, 200))}`;
+    const request = await buildRequest(env, msg, tenant);
+    sending = postWebhook(msg.url, request.policy, request.headers, request.payload, { fetchImpl: deps.fetchImpl });
   } catch (err) {
-    if (!(err instanceof UrlGuardError)) throw err;
-    error = `${err.code}: ${err.message}`;
-    permanent = err.code === "unsafe_url" || err.code === "url_not_allowed";
+    admitted.done({ kind: "answer", ms: 0, ok: true });
+    throw err;
   }
-  if (permanent) {
-    await writeLog(env, msg, {
+  sending = sending.then(
+    (result) => {
+      admitted.done(endpointResult(result));
+      return result;
+    },
+    (err: unknown) => {
+      admitted.done({ kind: "answer", ms: 0, ok: true });
+      throw err;
+    },
+  );
+  const waitUntil = deps.waitUntil;
+  if (!waitUntil || isLastAttempt(deps.delays, attempt)) return finish(env, msg, attempt, await sending, deps, null);
+  const early = await within(sending, deps.answerWaitMs);
+  if (early) return finish(env, msg, attempt, early, deps, null);
+
+  // No answer yet: free the batch. The retry comes after the attempt's own timeout has surely ended.
+  const floor = Math.ceil((DELIVERY_TIMEOUT_MS - deps.answerWaitMs) / 1000) + 2;
+  const delay = Math.max(webhookRetryDelay(deps.delays, attempt, deps.random), floor);
+  const retryAt = Date.now() + delay * 1000;
+  await notifyPending(env, msg, retryAt);
+  waitUntil(
+    sending
+      .then((result) => finish(env, msg, attempt, result, deps, retryAt))
+      .catch((err: unknown) =>
+        console.error(
+          JSON.stringify({
+            level: "error",
+            msg: "background webhook attempt failed",
+            event_id: msg.event_id,
+            error: String(err),
+          }),
+        ),
+      ),
+  );
+  return { action: "retry", delaySeconds: delay, reason: `no answer within ${deps.answerWaitMs} ms; still waiting` };
+}
+
+/** The endpoint was not tried now (circuit open, too many in flight): an attempt that failed at once. */
+async function notSent(
+  env: WebhooksEnv,
+  msg: WebhookMessage,
+  attempt: number,
+  refused: Refused,
+  deps: WebhookDeps,
+): Promise<Outcome> {
+  if (isLastAttempt(deps.delays, attempt)) {
+    await writeLog(env.DB, msg, {
       status: "failed",
-      attempts: 1,
-      status_code: statusCode,
-      latency_ms: Date.now() - started,
+      attempted: true,
+      status_code: null,
+      latency_ms: null,
       next_retry_at: null,
-      last_error: error,
+      last_error: refused.reason,
     });
-    await jobRpc(env, msg.job_id).ackWebhook(msg.event_id);
-    return { action: "ack", note: "refused by the URL guard" };
+    await ackJob(env, msg);
+    return { action: "ack", note: "failed" };
   }
-  // Retry; past the last delay the queue moves the message to the dead-letter queue.
-  const delay = webhookRetryDelay(delays, attempts);
-  const last = attempts > delays.length;
-  await writeLog(env, msg, {
+  const wait = Math.ceil((refused.retryAt - Date.now()) / 1000);
+  const delay = Math.max(webhookRetryDelay(deps.delays, attempt, deps.random), wait);
+  const retryAt = Date.now() + delay * 1000;
+  await writeLog(env.DB, msg, {
     status: "pending",
-    attempts: 1,
-    status_code: statusCode,
-    latency_ms: Date.now() - started,
-    next_retry_at: last ? null : Date.now() + delay * 1000,
-    last_error: error,
+    attempted: true,
+    status_code: null,
+    latency_ms: null,
+    next_retry_at: retryAt,
+    last_error: refused.reason,
   });
-  return { action: "retry", delaySeconds: delay, reason: error ?? "failed" };
+  await notifyPending(env, msg, retryAt);
+  return { action: "retry", delaySeconds: delay, reason: refused.reason };
+}
+
+function errorText(result: PostResult): string {
+  if (result.kind === "error") return `${result.error.code}: ${result.error.message}`;
+  const redirect = result.status >= 300 && result.status < 400;
+  return `HTTP ${result.status}${redirect ? " (redirects are not followed: configure the final URL)" : ""}: ${result.preview}`;
+}
+
+/** Records an attempt's result. `scheduledAt`: the retry already scheduled for a background attempt. */
+async function finish(
+  env: WebhooksEnv,
+  msg: WebhookMessage,
+  attempt: number,
+  result: PostResult,
+  deps: WebhookDeps,
+  scheduledAt: number | null,
+): Promise<Outcome> {
+  const statusCode = result.kind === "answer" ? result.status : null;
+  const base = { attempted: true, status_code: statusCode, latency_ms: result.ms };
+  if (statusCode !== null && statusCode >= 200 && statusCode < 300) {
+    await writeLog(env.DB, msg, { ...base, status: "delivered", next_retry_at: null, last_error: null });
+    await ackJob(env, msg);
+    return { action: "ack", note: "delivered" };
+  }
+  if (statusCode === 410) {
+    const last_error = "410 Gone: no further deliveries to this URL for this job";
+    await writeLog(env.DB, msg, { ...base, status: "gone", next_retry_at: null, last_error });
+    await ackJob(env, msg);
+    return { action: "ack", note: "gone" };
+  }
+  const error = errorText(result);
+  const permanent =
+    result.kind === "error" && (result.error.code === "unsafe_url" || result.error.code === "url_not_allowed");
+  if (permanent || isLastAttempt(deps.delays, attempt)) {
+    await writeLog(env.DB, msg, { ...base, status: "failed", next_retry_at: null, last_error: error });
+    await ackJob(env, msg);
+    return { action: "ack", note: permanent ? "refused by the URL guard" : "failed" };
+  }
+  const delay = scheduledAt === null ? webhookRetryDelay(deps.delays, attempt, deps.random) : 0;
+  const retryAt = scheduledAt ?? Date.now() + delay * 1000;
+  await writeLog(env.DB, msg, { ...base, status: "pending", next_retry_at: retryAt, last_error: error });
+  await notifyPending(env, msg, retryAt);
+  return { action: "retry", delaySeconds: Math.max(1, Math.ceil((retryAt - Date.now()) / 1000)), reason: error };
 }
 
 /** Dead-letter queue "webhooks-dlq": the delivery is marked failed; the job stops re-sending it. */
@@ -256,6 +297,6 @@ export async function processDeadWebhookMessage(env: WebhooksEnv, body: unknown)
   )
     .bind(Date.now(), msg.event_id)
     .run();
-  await jobRpc(env, msg.job_id).ackWebhook(msg.event_id);
+  await ackJob(env, msg);
   return { action: "ack", note: "dead-lettered" };
 }

@@ -18,6 +18,8 @@ export const WebhookMessage = z.object({
   /** JobView snapshot at the event. */
   job: z.looseObject({ id: z.string(), status: z.string(), outputs: z.array(z.looseObject({ key: z.string() })) }),
   redelivery: z.boolean().optional(),
+  /** Redeliveries: when it was asked for (epoch ms); a delivery logged after that time satisfies it. */
+  redelivery_at: z.number().optional(),
 });
 export type WebhookMessage = z.infer<typeof WebhookMessage>;
 
