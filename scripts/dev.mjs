@@ -215,8 +215,8 @@ function printNextSteps(adminToken, generated) {
     "",
     "Next, in another terminal, create a tenant and an API key:",
     `  export COMFY_EDGE_URL=${BASE} COMFY_EDGE_ADMIN_TOKEN=${adminToken}`,
-    "  npx comfy-edge tenants create --name demo            # prints the tenant id",
-    "  npx comfy-edge keys create --tenant <tenant id> --scopes llm,jobs   # prints the key once",
+    "  npm run cli -- tenants create --name demo            # prints the tenant id",
+    "  npm run cli -- keys create --tenant <tenant id> --scopes llm,jobs   # prints the key once",
     `  curl ${BASE}/v1/pools -H "Authorization: Bearer <key>"`,
     "",
     "Press Ctrl+C to stop. State persists in .wrangler/state.",
@@ -229,6 +229,11 @@ async function main() {
   await ensurePortFree(PORT, "PORT", "the API");
   await ensurePortFree(METRICS_PORT, "RUNNER_METRICS_PORT", "the local runner's health and metrics");
   const { adminToken, generated } = ensureSecrets();
+  // LLM_UPSTREAMS / LLM_UPSTREAM_URL are checked now (a broken one stops the start) and listed at the end.
+  const { llmStartupReport } = await import("../workers/gateway/src/llm/startup.ts");
+  const secrets = readDevVars();
+  const llm = llmStartupReport(process.env, (name) => Boolean(process.env[name] || secrets[name]));
+  if (!llm.ok) throw new Error(llm.reason);
   if (process.env.ALLOW_PRIVATE_URLS === "true") {
     console.warn(
       "[comfy-edge] WARNING: ALLOW_PRIVATE_URLS=true: URLs may point at loopback and private addresses. Local development only.",
@@ -317,6 +322,7 @@ async function main() {
     });
   }
   printNextSteps(adminToken, generated);
+  console.log(llm.lines.join("\n"));
   const metrics = `http://127.0.0.1:${METRICS_PORT}`;
   console.log(
     comfyUp

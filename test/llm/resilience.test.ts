@@ -70,25 +70,30 @@ describe("retries and fallback", () => {
     expect(answer.choices[0]!.message.content).toBeTruthy();
   });
 
-  it("does not retry or fall back when the upstream refuses the request itself (400)", async () => {
-    const text = unique("refused");
-    const err = await t.client.chat.completions
-      .create(
-        chat("flaky-model", text, {
-          primary: { status: 400, message: "This model's maximum context length is 4096 tokens" },
-        }) as OpenAI.ChatCompletionCreateParamsNonStreaming,
-      )
-      .then(
-        () => null,
-        (e: unknown) => e,
-      );
-    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
-    const apiErr = err as InstanceType<typeof OpenAI.APIError>;
-    expect(apiErr.status).toBe(502);
-    expect(apiErr.code).toBe("upstream_error");
-    expect(apiErr.message).toContain("maximum context length");
-    expect(apiErr.error).toMatchObject({ upstream: "primary", upstream_status: 400 });
-    expect(forwarded(s.log, text)).toHaveLength(1);
+  it("passes the upstream's refusal of the request itself through with its status (400, 413, 422), no retry or fallback", async () => {
+    for (const status of [400, 413, 422]) {
+      const text = unique("refused");
+      const err = await t.client.chat.completions
+        .create(
+          chat("flaky-model", text, {
+            primary: { status, message: "This model's maximum context length is 4096 tokens", param: "max_tokens" },
+          }) as OpenAI.ChatCompletionCreateParamsNonStreaming,
+        )
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(status === 400 ? OpenAI.BadRequestError : OpenAI.APIError);
+      const apiErr = err as InstanceType<typeof OpenAI.APIError>;
+      expect(apiErr.status).toBe(status);
+      expect(apiErr.code).toBe("upstream_invalid_request");
+      expect(apiErr.type).toBe("invalid_request_error");
+      expect(apiErr.param).toBe("max_tokens");
+      expect(apiErr.message).toContain("maximum context length is 4096 tokens");
+      expect(apiErr.error).toMatchObject({ upstream: "primary", upstream_status: status });
+      expect(apiErr.headers?.get("x-should-retry")).toBe("false");
+      expect(forwarded(s.log, text)).toHaveLength(1);
+    }
   });
 
   it("never repeats the upstream's key or other credentials in errors", async () => {

@@ -12,6 +12,8 @@ export interface Behaviour {
   /** Answer with this error status (JSON error body) instead of a completion. */
   status?: number;
   message?: string;
+  /** The error's `param` (OpenAI and vLLM name the offending field there). */
+  param?: string;
   retryAfter?: string;
   /** Put the request's Authorization header into the error message (to check the gateway scrubs it). */
   echoAuthorization?: boolean;
@@ -142,7 +144,7 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
       sendJson(
         res,
         b.status!,
-        { error: { message, type: "server_error", code: null } },
+        { error: { message, type: "server_error", param: b.param ?? null, code: null } },
         b.retryAfter ? { "retry-after": b.retryAfter } : {},
       );
       return;

@@ -78,6 +78,27 @@ function isWriteRace(err: unknown): boolean {
   return err instanceof Error && /\b429\b|too many requests/i.test(err.message);
 }
 
+/** A new entry for `text`, expiring `ttlS` from now. */
+export function newEntry(text: string, usage: TokenUsage | null, ttlS: number, now = Date.now()): CachedAnswer {
+  return {
+    text,
+    meta: { t: now, e: now + ttlS * 1000, p: usage?.promptTokens ?? 0, c: usage?.completionTokens ?? 0 },
+  };
+}
+
+/** Writes an entry to KV (its TTL from `meta.e`); a lost same-second race to an identical answer is fine. */
+export async function putEntry(kv: KVNamespace, key: string, entry: CachedAnswer, requestId: string): Promise<void> {
+  const ttlS = Math.max(60, Math.round((entry.meta.e - entry.meta.t) / 1000));
+  try {
+    await kv.put(key, entry.text, { expirationTtl: ttlS, metadata: entry.meta });
+  } catch (err) {
+    if (!isWriteRace(err)) throw err;
+    console.log(
+      JSON.stringify({ level: "info", msg: "llm cache write skipped (concurrent write)", request_id: requestId }),
+    );
+  }
+}
+
 export async function writeEntry(
   kv: KVNamespace,
   key: string,
@@ -86,20 +107,7 @@ export async function writeEntry(
   ttlS: number,
   requestId: string,
 ): Promise<CachedAnswer> {
-  const now = Date.now();
-  const metadata: EntryMeta = {
-    t: now,
-    e: now + ttlS * 1000,
-    p: usage?.promptTokens ?? 0,
-    c: usage?.completionTokens ?? 0,
-  };
-  try {
-    await kv.put(key, text, { expirationTtl: ttlS, metadata });
-  } catch (err) {
-    if (!isWriteRace(err)) throw err;
-    console.log(
-      JSON.stringify({ level: "info", msg: "llm cache write skipped (concurrent write)", request_id: requestId }),
-    );
-  }
-  return { text, meta: metadata };
+  const entry = newEntry(text, usage, ttlS);
+  await putEntry(kv, key, entry, requestId);
+  return entry;
 }

@@ -146,8 +146,9 @@ export function parseLlmConfig(vars: Partial<LlmVars>): ConfigResult {
   return { ok: true, config: { upstreams, cacheScope, cacheTtlS } };
 }
 
+/** 503 for an operator error; `x-should-retry: false`, since an SDK retry cannot fix the configuration. */
 export function notConfigured(message: string): ApiError {
-  return new ApiError(503, "llm_not_configured", message);
+  return new ApiError(503, "llm_not_configured", message, { headers: { "x-should-retry": "false" } });
 }
 
 /**

@@ -87,7 +87,13 @@ describe("dispatch", () => {
       [up("a", { api_key_secret: "KEY_B" }), up("b")],
     );
     const err = (await run().catch((e: unknown) => e)) as { status: number; message: string; details: unknown };
-    expect(err).toMatchObject({ status: 502, details: { upstream: "a", upstream_status: 400 } });
+    expect(err).toMatchObject({
+      status: 400,
+      code: "upstream_invalid_request",
+      details: { upstream: "a", upstream_status: 400 },
+      headers: { "x-should-retry": "false" },
+    });
+    expect(err.message).toContain("bad Authorization");
     expect(err.message).not.toContain("sk-bbbb");
     expect(calls).toEqual(["a"]);
   });
@@ -100,7 +106,7 @@ describe("dispatch", () => {
     await expect(run()).rejects.toMatchObject({
       status: 429,
       code: "upstream_rate_limited",
-      headers: { "retry-after": "30" },
+      headers: { "retry-after": "30", "x-should-retry": "false" },
     });
     expect(calls).toEqual(["a", "b"]);
   });

@@ -6,11 +6,15 @@
  *
  * Final errors: 504 `upstream_timeout`, 429 `upstream_rate_limited` (with Retry-After), 502
  * `upstream_error` carrying the upstream's name, status and scrubbed message (never its URL or key),
- * 503 `llm_not_configured` when no upstream could even be called (missing secret or binding).
+ * 503 `llm_not_configured` when no upstream could even be called (missing secret or binding). An upstream
+ * refusing the request itself (400, 413, 422: the client's own mistake, e.g. `max_tokens` too large) is
+ * answered at once with that status, `upstream_invalid_request` and the upstream's scrubbed message.
+ * Every one of these carries `x-should-retry: false`: the gateway has done the retrying, so the OpenAI
+ * SDKs must not multiply it.
  */
 import { ApiError } from "../../../shared/errors.ts";
 import { notConfigured, type Upstream, upstreamApiKey, upstreamFetcher } from "./config.ts";
-import { upstreamMessage } from "./scrub.ts";
+import { upstreamMessage, upstreamParam } from "./scrub.ts";
 
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 2_000;
@@ -19,6 +23,8 @@ const MAX_RETRY_AFTER_MS = 5_000;
 const ERROR_BODY_MAX = 16 * 1024;
 /** Upstream statuses that describe the request itself: answered at once, no retry, no fallback. */
 const REQUEST_FAULTS: ReadonlySet<number> = new Set([400, 413, 422]);
+/** On every final upstream error: the OpenAI SDKs retry 408/409/429/5xx unless told not to. */
+export const NO_RETRY: Readonly<Record<string, string>> = { "x-should-retry": "false" };
 
 /** A per-attempt deadline: aborts the fetch (and a body being read) when it passes. */
 export class Deadline {
@@ -46,7 +52,14 @@ export class Deadline {
 type Failure =
   | { kind: "timeout"; upstream: string }
   | { kind: "network"; upstream: string }
-  | { kind: "status"; upstream: string; status: number; message: string; retryAfterMs: number | null }
+  | {
+      kind: "status";
+      upstream: string;
+      status: number;
+      message: string;
+      param: string | null;
+      retryAfterMs: number | null;
+    }
   | { kind: "config"; upstream: string };
 
 export interface DispatchInput {
@@ -123,10 +136,22 @@ function finalError(failure: Failure | undefined): ApiError {
   if (failure.kind === "timeout") {
     return new ApiError(504, "upstream_timeout", `Upstream '${failure.upstream}' did not answer in time.`, {
       details,
+      headers: NO_RETRY,
     });
   }
   if (failure.kind === "network") {
-    return new ApiError(502, "upstream_error", `Could not connect to upstream '${failure.upstream}'.`, { details });
+    return new ApiError(502, "upstream_error", `Could not connect to upstream '${failure.upstream}'.`, {
+      details,
+      headers: NO_RETRY,
+    });
+  }
+  if (REQUEST_FAULTS.has(failure.status)) {
+    return new ApiError(
+      failure.status,
+      "upstream_invalid_request",
+      `Upstream '${failure.upstream}' refused the request: ${failure.message}`,
+      { details, param: failure.param, headers: NO_RETRY },
+    );
   }
   if (failure.status === 429) {
     const retryAfter = Math.max(1, Math.ceil((failure.retryAfterMs ?? 1000) / 1000));
@@ -134,14 +159,14 @@ function finalError(failure: Failure | undefined): ApiError {
       429,
       "upstream_rate_limited",
       `Upstream '${failure.upstream}' is rate limiting requests: ${failure.message}`,
-      { details, headers: { "retry-after": String(retryAfter) } },
+      { details, headers: { "retry-after": String(retryAfter), ...NO_RETRY } },
     );
   }
   return new ApiError(
     502,
     "upstream_error",
     `Upstream '${failure.upstream}' answered ${failure.status}: ${failure.message}`,
-    { details },
+    { details, headers: NO_RETRY },
   );
 }
 
@@ -149,12 +174,14 @@ function finalError(failure: Failure | undefined): ApiError {
 export function upstreamBroken(upstream: string, message: string): ApiError {
   return new ApiError(502, "upstream_error", `Upstream '${upstream}' ${message}`, {
     details: { upstream, upstream_status: 200 },
+    headers: NO_RETRY,
   });
 }
 
 export function upstreamTimedOut(upstream: string): ApiError {
   return new ApiError(504, "upstream_timeout", `Upstream '${upstream}' did not answer in time.`, {
     details: { upstream, upstream_status: null },
+    headers: NO_RETRY,
   });
 }
 
@@ -218,6 +245,7 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
         upstream: upstream.name,
         status,
         message: upstreamMessage(text, secrets),
+        param: upstreamParam(text),
         retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
       };
       log("warn", {

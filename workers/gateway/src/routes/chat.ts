@@ -10,7 +10,7 @@ import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { policyFor } from "../../../shared/url-guard/index.ts";
 import { readJsonValue } from "../lib/body.ts";
-import { type CachedAnswer, cacheDirectives, readEntry, writeEntry } from "../llm/cache.ts";
+import { type CachedAnswer, cacheDirectives, newEntry, putEntry, readEntry } from "../llm/cache.ts";
 import { cacheKey } from "../llm/cache-key.ts";
 import { isCompleteCompletion, replayAsSse, type TokenUsage } from "../llm/completion.ts";
 import { candidatesFor, configReader, notConfigured, type Upstream } from "../llm/config.ts";
@@ -57,11 +57,14 @@ export function chatRoutes(): Hono<AppEnv> {
   const memo = new AnswerMemo();
   const usage = new UsageRecorder();
 
-  /** Writes a whole answer to KV (and the isolate's copy); resolves once it is readable. */
+  /**
+   * Writes a whole answer to the isolate's copy at once (so a later request here never gets the answer it
+   * replaces, e.g. after `Cache-Control: no-cache`) and to KV; resolves once KV has it.
+   */
   function store(call: Call, key: string, text: string, tokens: TokenUsage | null, ttlS: number): Promise<void> {
-    return writeEntry(call.c.env.LLM_CACHE, key, text, tokens, ttlS, call.c.get("requestId")).then((entry) =>
-      memo.set(key, entry),
-    );
+    const entry = newEntry(text, tokens, ttlS);
+    memo.set(key, entry);
+    return putEntry(call.c.env.LLM_CACHE, key, entry, call.c.get("requestId"));
   }
 
   /** Calls the upstream; settles `leader` and writes the cache (`writeKey`) once the answer is whole. */
@@ -248,7 +251,10 @@ export const chatDocs: RouteDoc[] = [
       "with server-sent events. Every `image_url` passes the URL guard first. Deterministic requests " +
       "(temperature 0 or a seed; every request when the tenant has cache_all) are cached in KV: response " +
       "header `x-cache: HIT|MISS|BYPASS`; request `Cache-Control: no-cache` skips the read, `no-store` the " +
-      "write; `x-cache-ttl: <seconds>` (60 to 2592000) sets the entry's lifetime.",
+      "write; `x-cache-ttl: <seconds>` (60 to 2592000) sets the entry's lifetime. An upstream's refusal of " +
+      "the request itself (400, 413, 422) is passed through with its status and `upstream_invalid_request`. " +
+      "Every upstream error (`upstream_*`, `llm_not_configured`) carries `x-should-retry: false`: the " +
+      "gateway has retried already. Upstream messages are scrubbed of credentials, URLs, paths and tracebacks.",
     tag: "LLM",
     security: "apiKey",
     scope: "llm",
@@ -263,10 +269,21 @@ export const chatDocs: RouteDoc[] = [
         headers: CACHE_RESPONSE_HEADERS,
       },
       ...errors,
+      400: {
+        description:
+          "Invalid request (`param` names the field), or the upstream refused it (`upstream_invalid_request`)",
+        schema: ErrorEnvelope,
+      },
       404: { description: "No upstream serves the model (`model_not_found`)", schema: ErrorEnvelope },
-      413: { description: "Body too large", schema: ErrorEnvelope },
+      413: {
+        description: "Body too large, or the upstream said so (`upstream_invalid_request`)",
+        schema: ErrorEnvelope,
+      },
       415: { description: "Body is not JSON", schema: ErrorEnvelope },
-      422: { description: "An image URL was refused (`unsafe_url`, `url_not_allowed`)", schema: ErrorEnvelope },
+      422: {
+        description: "An image URL was refused (`unsafe_url`, `url_not_allowed`), or the upstream refused the request",
+        schema: ErrorEnvelope,
+      },
       429: { description: "Rate limited, or the upstreams are (`upstream_rate_limited`)", schema: ErrorEnvelope },
       502: { description: "The upstream failed (`upstream_error`, with its status)", schema: ErrorEnvelope },
       503: { description: "No usable upstream is configured (`llm_not_configured`)", schema: ErrorEnvelope },
