@@ -189,7 +189,7 @@ describe("job submit validation", () => {
   });
 
   it("checks files from POST /v1/files like data: images before a job uses them (422 invalid_file)", async () => {
-    const upload = async (bytes: Uint8Array, contentType: string) => {
+    const upload = async (bytes: Uint8Array<ArrayBuffer>, contentType: string) => {
       const file = (await call("/v1/files", { body: { content_type: "image/png" } })).json;
       const put = await fetch(file.upload_url, {
         method: "PUT",
@@ -206,7 +206,7 @@ describe("job submit validation", () => {
     const png = Uint8Array.from(Buffer.from(PNG_BASE64, "base64"));
     const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46, 0, 1]);
     const html = new TextEncoder().encode("<html><script>alert(1)</script></html>");
-    const cases: Array<[Uint8Array, string, string]> = [
+    const cases: Array<[Uint8Array<ArrayBuffer>, string, string]> = [
       [html, "image/png", "is not an image of type image/png, image/jpeg, image/webp or image/gif"],
       [html, "text/html", "is not an image of type"],
       [png, "text/html", "was uploaded as text/html, not as an image"],
