@@ -3,6 +3,7 @@
  * writers, paid API nodes) sorted out of a ComfyUI server's object_info by node-policy-classify.ts.
  *
  *   node scripts/gen-node-classes.ts [object_info.json]   # default: the recorded ComfyUI 0.33
+ *   npx biome format --write workers/gateway/src/jobs/node-policy-classes.ts
  *
  * node-policy-classes.test.ts fails when the committed table and the rules disagree.
  */
