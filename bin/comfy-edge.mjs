@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `npx comfy-edge ...`: admin CLI and the GPU runner. The code is TypeScript run by Node's type
-// stripping (Node >= 22.18); on an older Node, re-run on the Node 24 that `npm install` put in
-// node_modules (the `node` devDependency).
+// The admin CLI and the GPU runner, run from a checkout: `npm run cli -- ...`, `npm run runner` or
+// `node bin/comfy-edge.mjs ...` (never `npx comfy-edge`: the package is not published, so npx would fetch
+// whatever the registry holds under that name). The code is TypeScript run by Node's type stripping
+// (Node >= 22.18); on an older Node, re-run on the Node 24 that `npm install` put in node_modules (the
+// `node` devDependency).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";

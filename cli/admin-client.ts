@@ -40,12 +40,22 @@ export class AdminClient {
           ...(body === undefined ? {} : { "content-type": "application/json" }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
+        // The admin token goes to COMFY_EDGE_URL and nowhere else: a redirect is reported, not followed.
+        redirect: "manual",
       });
     } catch (err) {
       throw new AdminApiError(
         0,
         "unreachable",
         `Cannot reach ${this.baseUrl} (${(err as Error).message}). Is the gateway running (npm start)?`,
+      );
+    }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel();
+      throw new AdminApiError(
+        res.status,
+        "redirected",
+        `${this.baseUrl} answered with a redirect to ${res.headers.get("location") ?? "(no location)"}; the admin token is not sent there. Set COMFY_EDGE_URL to the gateway's own URL.`,
       );
     }
     const text = await res.text();

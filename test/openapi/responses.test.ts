@@ -125,6 +125,8 @@ describe("OpenAPI document vs real responses", () => {
       token: admin,
       url: `/admin/v1/runner-tokens/${spareRt.id}`,
     });
+    await call("GET", "/admin/v1/runner-tokens", { token: admin, url: "/admin/v1/runner-tokens?pool=local" });
+    await call("GET", "/admin/v1/runner-tokens", { token: admin, url: "/admin/v1/runner-tokens?color=blue" });
 
     // Account, pools, usage, models
     const key = jobsKey.key as string;
@@ -229,7 +231,14 @@ describe("OpenAPI document vs real responses", () => {
     const third = (await submit({ workflow: TRIVIAL_WORKFLOW })).json;
     const lease3 = await runner.lease();
     expect(lease3?.job.id).toBe(third.id);
+    const cancelWait = `/runner/v1/leases/${lease3!.lease.id}/cancel-wait`;
+    const hasCancelWait = "/runner/v1/leases/{id}/cancel-wait" in checker.doc.paths;
+    if (hasCancelWait) {
+      await call("POST", "/runner/v1/leases/{id}/cancel-wait", { token, url: cancelWait, body: { wait_s: 0 } });
+      await call("POST", "/runner/v1/leases/{id}/cancel-wait", { token, url: cancelWait, body: { wait_s: "soon" } });
+    }
     await call("DELETE", "/runner/v1/leases/{id}", { token, url: `/runner/v1/leases/${lease3!.lease.id}` });
+    if (hasCancelWait) await call("POST", "/runner/v1/leases/{id}/cancel-wait", { token, url: cancelWait });
     await call("POST", "/v1/jobs/{id}/cancel", { token: key, url: `/v1/jobs/${third.id}/cancel` });
 
     // LLM proxy
@@ -241,6 +250,8 @@ describe("OpenAPI document vs real responses", () => {
     await chat({ model: "gpt-test", messages }, { "Cache-Control": "no-store" });
     await chat({ model: "gpt-test", messages, stream: true });
     await chat({ model: "no-such-model", messages });
+    await chat({ model: "gpt-test", messages, test_double: { "*": { status: 500, message: "boom" } } });
+    await chat({ model: "gpt-test", messages, test_double: { "*": { status: 400, message: "max_tokens too large" } } });
     await chat({ model: 5, messages });
     await chat({
       model: "gpt-test",

@@ -59,6 +59,13 @@ export const RETRY_AFTER_HEADER: HeaderDoc = {
   example: "10",
 };
 
+/** What the OpenAI SDKs read to decide on a retry: the gateway already retried the upstreams. */
+export const SHOULD_RETRY_HEADER: HeaderDoc = {
+  description: "`false` on an upstream failure the gateway already retried: clients should not retry it again",
+  schema: z.enum(["true", "false"]),
+  example: "false",
+};
+
 const E = (description: string): ResponseDoc => ({ description, schema: ErrorEnvelope });
 
 /** Failures every route of a kind can answer with, unless the route states its own. */
@@ -92,5 +99,6 @@ export function commonResponseHeaders(route: RouteDoc, status: number): Record<s
     for (const [name, h] of Object.entries(RATE_LIMIT_HEADERS)) headers[name] = { ...h, required: always };
   }
   if (status === 429 || status === 503) headers["Retry-After"] = { ...RETRY_AFTER_HEADER, required: status === 429 };
+  if (route.scope === "llm" && status >= 400) headers["x-should-retry"] = SHOULD_RETRY_HEADER;
   return headers;
 }

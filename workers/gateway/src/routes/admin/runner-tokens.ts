@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { z } from "zod";
 import {
   ErrorEnvelope,
   RunnerToken,
@@ -8,7 +9,7 @@ import {
 import { newId } from "../../../../shared/crypto.ts";
 import { ApiError } from "../../../../shared/errors.ts";
 import { issueToken } from "../../../../shared/tokens.ts";
-import { readJson } from "../../lib/body.ts";
+import { readJson, readQuery } from "../../lib/body.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import type { AppEnv } from "../../types.ts";
 import { requirePool } from "./lookups.ts";
@@ -32,6 +33,19 @@ runnerTokenRoutes.post("/", async (c) => {
     .bind(row.id, row.pool, row.token_hash, row.prefix, row.created_at)
     .run();
   return c.json({ ...toRunnerToken(row), token: issued.token }, 201);
+});
+
+const RunnerTokenListQuery = z
+  .object({ pool: z.string().min(1).max(63).optional().meta({ description: "Only this pool's tokens" }) })
+  .strict();
+
+runnerTokenRoutes.get("/", async (c) => {
+  const { pool } = readQuery(c, RunnerTokenListQuery);
+  const stmt = pool
+    ? c.env.DB.prepare("SELECT * FROM runner_tokens WHERE pool = ? ORDER BY created_at").bind(pool)
+    : c.env.DB.prepare("SELECT * FROM runner_tokens ORDER BY created_at");
+  const { results } = await stmt.all<RunnerTokenRow>();
+  return c.json({ data: results.map(toRunnerToken) });
 });
 
 runnerTokenRoutes.delete("/:id", async (c) => {
@@ -63,6 +77,18 @@ export const runnerTokenDocs: RouteDoc[] = [
       201: { description: "Created", schema: RunnerTokenWithSecret },
       ...errors,
       422: { description: "Unknown pool", schema: ErrorEnvelope },
+    },
+  },
+  {
+    method: "get",
+    path: "/admin/v1/runner-tokens",
+    summary: "List runner tokens (never the tokens themselves)",
+    tag: "Admin",
+    security: "admin",
+    query: RunnerTokenListQuery,
+    responses: {
+      200: { description: "Runner tokens, oldest first", schema: z.object({ data: z.array(RunnerToken) }) },
+      ...errors,
     },
   },
   {
