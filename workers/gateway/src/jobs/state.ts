@@ -75,7 +75,7 @@ export function viewOf(s: JobState): JobView {
     pool: s.pool,
     // While queued, the attempt the job waits for (what its `queued` event says); else the current lease's.
     attempt: s.status === "queued" ? s.next_attempt : s.attempt,
-    cancel_requested: s.cancel_requested,
+    cancel_requested: s.cancel_requested && (s.status === "queued" || s.status === "running"),
     progress: s.progress,
     outputs: s.outputs,
     error: s.error,

@@ -38,6 +38,6 @@ export async function refusal(result: Refused, written: string[], bucket: R2Buck
     429,
     "too_many_jobs",
     `This tenant already has ${result.held} queued jobs (limit max_queued_jobs = ${result.max}). Submit again when some have started or finished.`,
-    { headers: { "retry-after": String(QUEUE_FULL_RETRY_S) }, details: { queued: result.held, limit: result.max } },
+    { headers: { "retry-after": String(QUEUE_FULL_RETRY_S) } },
   );
 }
