@@ -29,6 +29,7 @@ export interface RunnerOptions {
       | "healthBackoffMaxMs"
       | "historyPollMs"
       | "cancelConfirmMs"
+      | "cancelWaitDelayMs"
       | "unreachableGraceMs"
       | "onJobDone"
     >

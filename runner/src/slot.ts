@@ -39,6 +39,7 @@ export interface SlotOptions {
   healthBackoffMaxMs?: number;
   historyPollMs?: number;
   cancelConfirmMs?: number;
+  cancelWaitDelayMs?: number;
   unreachableGraceMs?: number;
   /** The gateway answered 401 (invalid or revoked token): the slot has stopped leasing. */
   onTokenRefused?: (err: GatewayError) => void;
@@ -287,6 +288,7 @@ export class Slot {
       folders: o.folders,
       historyPollMs: o.historyPollMs,
       cancelConfirmMs: o.cancelConfirmMs,
+      cancelWaitDelayMs: o.cancelWaitDelayMs,
       unreachableGraceMs: o.unreachableGraceMs,
       onComfyDown: () => {
         this.lastHealthyAt = 0;
