@@ -5,6 +5,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { JobDO } from "./job-do.ts";
+import { jobStubById } from "./public.ts";
 import type { CreateJobInput } from "./state.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
@@ -52,7 +53,8 @@ function clocked() {
     });
   return {
     jobId: `job_${id.toString()}`,
-    stub,
+    /** The job's RPC surface with its declared types. */
+    api: jobStubById(env.JOBS, id),
     inside,
     at: (ms: number) => {
       clock = ms;
@@ -142,11 +144,11 @@ describe("run limit", () => {
       job.at(T0 + t * S);
       await job.inside(async (instance) => expect((await instance.heartbeat(1, "local")).ok).toBe(true));
       await job.alarm();
-      expect((await job.stub.get("ten_clock"))?.status).toBe("running");
+      expect((await job.api.get("ten_clock"))?.status).toBe("running");
     }
     job.at(T0 + 3600 * S);
     await job.alarm();
-    const view = await job.stub.get("ten_clock");
+    const view = await job.api.get("ten_clock");
     expect(view?.status).toBe("failed");
     expect(view?.error).toMatchObject({ code: "max_run_time_exceeded", details: { max_run_s: 3600 } });
     expect(view?.error?.message).toContain("the deployment's MAX_RUN_S");
@@ -159,7 +161,7 @@ describe("run limit", () => {
     await tenant.inside(async (instance) => void (await instance.heartbeat(1, "local")));
     tenant.at(T0 + 120 * S);
     await tenant.alarm();
-    const failed = await tenant.stub.get("ten_clock");
+    const failed = await tenant.api.get("ten_clock");
     expect(failed?.error).toMatchObject({ code: "max_run_time_exceeded", details: { max_run_s: 120 } });
     expect(failed?.error?.message).toContain("this tenant's limits.max_run_s");
 
@@ -168,7 +170,7 @@ describe("run limit", () => {
     await own.inside(async (instance) => void (await instance.heartbeat(1, "local")));
     own.at(T0 + 70 * S); // timeout_s + the runner's 60 s grace to report it itself
     await own.alarm();
-    expect((await own.stub.get("ten_clock"))?.error?.code).toBe("job_timeout");
+    expect((await own.api.get("ten_clock"))?.error?.code).toBe("job_timeout");
   });
 });
 
