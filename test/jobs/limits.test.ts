@@ -56,6 +56,31 @@ describe("job limits", () => {
     expect((await submit()).status).toBe(429);
   });
 
+  it("fails a running job past its tenant's limits.max_run_s although its runner keeps heartbeating", async () => {
+    const t = await tenantWithKey(stack, { limits: { max_run_s: 1 } });
+    const tenant = await stack.admin<{ limits: { max_run_s: number | null } }>(`/admin/v1/tenants/${t.id}`);
+    expect(tenant.limits.max_run_s).toBe(1);
+    await ensurePool(stack, "maxrun");
+    const call = api(stack, t.key);
+    const job = (await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW, pool: "maxrun" } })).json;
+    const runner = new ScriptedRunner(stack, await runnerToken(stack, "maxrun"), "maxrun-runner");
+    const grant = (await runner.lease(10))!;
+    expect(grant.job.id).toBe(job.id);
+    await expect
+      .poll(
+        async () => {
+          await runner.heartbeat(grant.lease.id);
+          return (await call(`/v1/jobs/${job.id}`)).json.status;
+        },
+        { timeout: 15_000, interval: 200 },
+      )
+      .toBe("failed");
+    const failed = (await call(`/v1/jobs/${job.id}`)).json;
+    expect(failed.error).toMatchObject({ code: "max_run_time_exceeded", details: { max_run_s: 1 } });
+    expect(failed.error.message).toContain("this tenant's limits.max_run_s");
+    expect((await runner.heartbeat(grant.lease.id)).json.error.code).toBe("lease_lost");
+  });
+
   it("caps upload URLs and outputs per job, checks output bytes against their type, and deletes refused outputs", async () => {
     const t = await tenantWithKey(stack);
     const call = api(stack, t.key);

@@ -33,6 +33,7 @@ export const Tenant = z
       max_queued_jobs: z.number().nullable(),
       max_running_jobs: z.number().nullable(),
       queue_timeout_s: z.number().nullable(),
+      max_run_s: z.number().nullable(),
     }),
     node_policy: NodePolicy.nullable(),
     created_at: z.string(),

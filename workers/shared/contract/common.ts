@@ -27,6 +27,12 @@ export const Limits = z
       .min(1)
       .max(7 * 24 * 3600)
       .nullish(),
+    /** Longest run of one job attempt; the deployment's MAX_RUN_S applies when it is lower or this is unset. */
+    max_run_s: z
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .nullish(),
   })
   .strict();
 

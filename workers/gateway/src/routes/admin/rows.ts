@@ -16,6 +16,8 @@ export interface TenantRow {
   max_queued_jobs: number | null;
   max_running_jobs: number | null;
   queue_timeout_s: number | null;
+  /** Migration 0007. */
+  max_run_s: number | null;
   webhook_secret: string;
   webhook_secret_previous: string | null;
   webhook_secret_previous_expires_at: number | null;
@@ -37,6 +39,7 @@ export function toTenant(row: TenantRow): z.infer<typeof Tenant> {
       max_queued_jobs: row.max_queued_jobs,
       max_running_jobs: row.max_running_jobs,
       queue_timeout_s: row.queue_timeout_s,
+      max_run_s: row.max_run_s ?? null,
     },
     node_policy: nodePolicyFromColumn(row.node_policy),
     created_at: iso(row.created_at),

@@ -46,6 +46,7 @@ tenantRoutes.post("/", async (c) => {
     max_queued_jobs: body.limits?.max_queued_jobs ?? null,
     max_running_jobs: body.limits?.max_running_jobs ?? null,
     queue_timeout_s: body.limits?.queue_timeout_s ?? null,
+    max_run_s: body.limits?.max_run_s ?? null,
     webhook_secret: await sealSecret(await secretBox(c.env.WEBHOOK_SECRET_KEY), webhookSecret, id),
     webhook_secret_previous: null,
     webhook_secret_previous_expires_at: null,
@@ -55,9 +56,9 @@ tenantRoutes.post("/", async (c) => {
   };
   const inserted = await c.env.DB.prepare(
     `INSERT INTO tenants (id, name, image_url_allowlist, webhook_host_allowlist, default_pool, cache_all,
-       requests_per_minute, max_queued_jobs, max_running_jobs, queue_timeout_s, webhook_secret, node_policy,
+       requests_per_minute, max_queued_jobs, max_running_jobs, queue_timeout_s, max_run_s, webhook_secret, node_policy,
        created_at, updated_at)
-     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
       WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE name = ? COLLATE NOCASE)`,
   )
     .bind(
@@ -71,6 +72,7 @@ tenantRoutes.post("/", async (c) => {
       row.max_queued_jobs,
       row.max_running_jobs,
       row.queue_timeout_s,
+      row.max_run_s,
       row.webhook_secret,
       row.node_policy,
       row.created_at,
@@ -112,13 +114,14 @@ tenantRoutes.patch("/:id", async (c) => {
     max_queued_jobs: pick(limits.max_queued_jobs, current.max_queued_jobs),
     max_running_jobs: pick(limits.max_running_jobs, current.max_running_jobs),
     queue_timeout_s: pick(limits.queue_timeout_s, current.queue_timeout_s),
+    max_run_s: pick(limits.max_run_s, current.max_run_s),
     node_policy: body.node_policy === undefined ? current.node_policy : nodePolicyToColumn(body.node_policy),
     updated_at: Date.now(),
   };
   const updated = await c.env.DB.prepare(
     `UPDATE tenants SET name = ?, image_url_allowlist = ?, webhook_host_allowlist = ?, default_pool = ?, cache_all = ?,
-       requests_per_minute = ?, max_queued_jobs = ?, max_running_jobs = ?, queue_timeout_s = ?, node_policy = ?,
-       updated_at = ?
+       requests_per_minute = ?, max_queued_jobs = ?, max_running_jobs = ?, queue_timeout_s = ?, max_run_s = ?,
+       node_policy = ?, updated_at = ?
      WHERE id = ? AND NOT EXISTS (SELECT 1 FROM tenants WHERE name = ? COLLATE NOCASE AND id != ?)`,
   )
     .bind(
@@ -131,6 +134,7 @@ tenantRoutes.patch("/:id", async (c) => {
       next.max_queued_jobs,
       next.max_running_jobs,
       next.queue_timeout_s,
+      next.max_run_s,
       next.node_policy,
       next.updated_at,
       id,
