@@ -45,7 +45,9 @@ export class Presigner {
    * A signed GET for a job output that makes the object store answer with the same Content-Type and
    * Content-Disposition as the authenticated download (S3 `response-content-type` /
    * `response-content-disposition` overrides, part of the signature so they cannot be changed), whatever
-   * type the runner stored the object with.
+   * type the runner stored the object with. R2 honours these; the local endpoint of wrangler/Miniflare
+   * checks that they are signed but serves the stored type (only the local stack's own origin is
+   * concerned; the authenticated download sets every header itself).
    */
   signDownload(
     key: string,
