@@ -7,13 +7,20 @@ export interface Received {
   body: string;
   json: { type: string; timestamp: string; sequence: number; data: Record<string, any> };
   answeredWith: number;
+  /** A request held open ("hang"): true until its connection closes (e.g. the sender gave up). */
+  open?: boolean;
 }
+
+export type Answer = number | "hang";
 
 export interface Receiver {
   url: string;
   received: Received[];
-  /** Status to answer with; a function gets the parsed body. */
-  respond: number | ((r: Omit<Received, "answeredWith">) => number);
+  /**
+   * Status to answer with; a function gets the parsed body. "hang": the request is recorded (answeredWith 0)
+   * and never answered (a receiver that accepts connections but never replies).
+   */
+  respond: Answer | ((r: Omit<Received, "answeredWith">) => Answer);
   /** Resolves once `predicate` holds for the received list. */
   waitFor(predicate: (received: Received[]) => boolean, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
@@ -47,7 +54,11 @@ export async function startReceiver(): Promise<Receiver> {
         check();
       });
     },
-    close: () => new Promise((r) => server.close(() => r())),
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
   const server = http.createServer((req, res) => {
     let body = "";
@@ -58,10 +69,18 @@ export async function startReceiver(): Promise<Receiver> {
     req.on("end", () => {
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
       const entry = { headers, body, json: JSON.parse(body) };
-      const status = typeof receiver.respond === "function" ? receiver.respond(entry) : receiver.respond;
-      received.push({ ...entry, answeredWith: status });
-      res.writeHead(status, { "content-type": "text/plain" });
-      res.end(status < 300 ? "ok" : "nope");
+      const answer = typeof receiver.respond === "function" ? receiver.respond(entry) : receiver.respond;
+      const record: Received = { ...entry, answeredWith: answer === "hang" ? 0 : answer };
+      received.push(record);
+      if (answer === "hang") {
+        record.open = true;
+        res.on("close", () => {
+          record.open = false;
+        });
+      } else {
+        res.writeHead(answer, { "content-type": "text/plain" });
+        res.end(answer < 300 ? "ok" : "nope");
+      }
       for (const w of [...watchers]) w();
     });
   });

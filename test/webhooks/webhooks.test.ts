@@ -180,6 +180,27 @@ describe("webhooks", () => {
     expect(() => verify(t.webhook_secret, second!)).toThrow();
   });
 
+  it("delivers another tenant's webhooks while one tenant's receiver never answers", async () => {
+    const hanging = await startReceiver();
+    hanging.respond = "hang";
+    try {
+      const [a, b] = [await tenantWithKey(stack), await tenantWithKey(stack)];
+      const jobA = await runJob(a.key, { url: hanging.url, events: ["job.succeeded"] });
+      await hanging.waitFor((r) => r.length === 1); // A's POST is in flight
+      const jobB = await runJob(b.key, { url: receiver.url, events: ["job.succeeded"] });
+      await receiver.waitFor((r) => r.some((x) => x.json.data.id === jobB));
+      // B got its webhook while A's first attempt is still waiting for an answer.
+      expect(hanging.received.map((r) => r.open)).toEqual([true]);
+      const logA = (await api(stack, a.key)(`/v1/jobs/${jobA}/webhook-deliveries`)).json.data;
+      expect(logA.map((d: { status: string; attempts: number }) => `${d.status}:${d.attempts}`)).toEqual(["pending:0"]);
+      await expect
+        .poll(async () => (await api(stack, b.key)(`/v1/jobs/${jobB}/webhook-deliveries`)).json.data[0]?.status)
+        .toBe("delivered");
+    } finally {
+      await hanging.close();
+    }
+  });
+
   it("refuses an unsafe target at delivery too (tenant allowlist changed after submit)", async () => {
     const t = await tenantWithKey(stack, { webhook_host_allowlist: ["127.0.0.1"] });
     const call = api(stack, t.key);

@@ -184,8 +184,9 @@ export async function processWebhookMessage(
   );
   const waitUntil = deps.waitUntil;
   if (!waitUntil || isLastAttempt(deps.delays, attempt)) return finish(env, msg, attempt, await sending, deps, null);
-  const early = await within(sending, deps.answerWaitMs);
+  const early = admitted.patient ? await within(sending, deps.answerWaitMs) : null;
   if (early) return finish(env, msg, attempt, early, deps, null);
+  admitted.slow();
 
   // No answer yet: free the batch. The retry comes after the attempt's own timeout has surely ended.
   const floor = Math.ceil((DELIVERY_TIMEOUT_MS - deps.answerWaitMs) / 1000) + 2;

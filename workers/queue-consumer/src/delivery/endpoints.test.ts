@@ -62,6 +62,17 @@ describe("EndpointHealth", () => {
     expect(health.inFlight(URL_A)).toBe(0);
   });
 
+  it("does not let a batch wait for an endpoint whose last attempt outlived the answer wait, until it answers promptly", () => {
+    const health = new EndpointHealth();
+    const first = health.admit(URL_A);
+    expect(first).toMatchObject({ ok: true, patient: true });
+    if (first.ok) first.slow();
+    const second = health.admit(URL_A);
+    expect(second).toMatchObject({ ok: true, patient: false });
+    if (first.ok) first.done({ kind: "answer", ms: 40, ok: true });
+    expect(health.admit(URL_A)).toMatchObject({ ok: true, patient: true });
+  });
+
   it("keeps at most maxEndpoints endpoints, forgetting the least recently used", () => {
     const health = new EndpointHealth({ ...DEFAULT_ENDPOINT_LIMITS, maxEndpoints: 2, maxInFlight: 1 });
     const a = health.admit("https://a.example.com/");

@@ -7,7 +7,9 @@
  *   error answer slower than `slowMs`) open the circuit for a cooldown (doubling per reopening, capped):
  *   deliveries to it are not attempted (no 10 s wait) and retry once it is over. Then one probe goes out
  *   (half open): an answer closes the circuit, another failure reopens it.
- * - A healthy endpoint (closed circuit, under its in-flight limit) is sent to at once: the fast path.
+ * - A healthy endpoint (closed circuit, under its in-flight limit) is sent to at once, and a batch waits
+ *   briefly for its answer: the fast path. Once an attempt outlives that wait, the endpoint is `slow` until
+ *   it answers promptly again: its attempts then never hold a batch (they finish in the background).
  *
  * The state lives in this object, one per consumer isolate (created with the queue handler), in a map
  * bounded to `maxEndpoints` (least recently used endpoints are forgotten). It is per isolate on purpose:
@@ -41,6 +43,8 @@ interface EndpointState {
   openUntil: number;
   probing: boolean;
   lastError: string | null;
+  /** An attempt outlived the answer wait and no quick answer came since: do not hold a batch for it. */
+  slow: boolean;
 }
 
 /** What a finished attempt tells about its endpoint. */
@@ -48,6 +52,10 @@ export type EndpointResult = { kind: "answer"; ms: number; ok: boolean } | { kin
 
 export interface Admitted {
   ok: true;
+  /** Fast path: the endpoint answers promptly, so a batch may wait for its answer (briefly). */
+  patient: boolean;
+  /** The attempt outlived the answer wait: later attempts go straight to the background. */
+  slow(): void;
   /** Reports the attempt's result; call exactly once. */
   done(result: EndpointResult): void;
 }
@@ -113,6 +121,10 @@ export class EndpointHealth {
     let reported = false;
     return {
       ok: true,
+      patient: !state.slow,
+      slow: () => {
+        state.slow = true;
+      },
       done: (result) => {
         if (reported) return;
         reported = true;
@@ -136,6 +148,7 @@ export class EndpointHealth {
 
   private record(state: EndpointState, result: EndpointResult, probe: boolean): void {
     const failed = result.kind === "no_answer" || (!result.ok && result.ms > this.limits.slowMs);
+    state.slow = result.kind === "no_answer" || result.ms > this.limits.slowMs;
     if (!failed) {
       state.failures = 0;
       state.opens = 0;
@@ -159,7 +172,7 @@ export class EndpointHealth {
       // Most recently used last: eviction takes the oldest.
       this.endpoints.delete(key);
     } else {
-      state = { inFlight: 0, failures: 0, opens: 0, openUntil: 0, probing: false, lastError: null };
+      state = { inFlight: 0, failures: 0, opens: 0, openUntil: 0, probing: false, lastError: null, slow: false };
       while (this.endpoints.size >= this.limits.maxEndpoints) {
         const oldest = this.endpoints.keys().next().value;
         if (oldest === undefined) break;
