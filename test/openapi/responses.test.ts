@@ -266,6 +266,22 @@ describe("OpenAPI document vs real responses", () => {
       token: key.replace(/.$/, "x"),
       body: { model: "gpt-test", messages },
     });
+    if ("/v1/embeddings" in checker.doc.paths) {
+      const embed = (body: unknown, headers: Record<string, string> = {}) =>
+        call("POST", "/v1/embeddings", { token: llmKey.key, body, headers });
+      await embed({ model: "gpt-test", input: `contract ${Math.random()}` }, { "x-cache-ttl": "600" });
+      await embed({ model: "gpt-test", input: ["a", "b"] }, { "Cache-Control": "no-cache" });
+      await embed({ model: "no-such-model", input: "x" });
+      await embed({ model: "gpt-test", input: 5 });
+    }
+    if ("/v1/completions" in checker.doc.paths) {
+      const complete = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+        call("POST", "/v1/completions", { token: llmKey.key, body, headers });
+      await complete({ model: "gpt-test", prompt: `contract ${Math.random()}`, temperature: 0 });
+      await complete({ model: "gpt-test", prompt: "stream me", stream: true });
+      await complete({ model: "gpt-test", prompt: "x", test_double: { "*": { status: 500, message: "boom" } } });
+      await complete({ model: "gpt-test", prompt: 5 });
+    }
 
     expect(problems).toEqual([]);
   });
