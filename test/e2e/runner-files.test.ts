@@ -3,7 +3,7 @@
  * files): with COMFYUI_DIR each job's uploaded inputs, outputs and previews are removed once the outputs are
  * uploaded (and when it fails); input names are random per job; output files keep the client's prefix and
  * savers without one still run; tenants get ComfyUI's failures without tracebacks or host paths; seeds given
- * as -1 are chosen by the runner and reported.
+ * as -1 are chosen by the runner and reported; a cancel reaches ComfyUI through the cancel-wait long poll.
  */
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -12,7 +12,7 @@ import type { RunnerEvent } from "../../workers/shared/contract/runner.ts";
 import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
 import { runnerToken } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
-import { type Client, client, finished, startTestRunner, type TestRunner } from "./helpers.ts";
+import { type Client, client, executing, finished, startTestRunner, type TestRunner } from "./helpers.ts";
 
 let stack: Stack;
 let tenant: Client;
@@ -195,5 +195,28 @@ describe("runner: ComfyUI's folders", () => {
     expect(prompt["22"]!.inputs.noise_seed).toBe(7);
     // The gateway accepted it (the contract carries resolved_inputs).
     expect(answers[sent.indexOf(started!)]).toMatchObject({ status: "running" });
+  });
+
+  it("a cancel reaches ComfyUI through the cancel-wait long poll, not the next heartbeat", async () => {
+    const s = await setup();
+    // Heartbeats and event acks never carry the cancel here: only the cancel-wait long poll can deliver it.
+    const gateway = s.runner.runner.gateway;
+    const heartbeat = gateway.heartbeat.bind(gateway);
+    const event = gateway.event.bind(gateway);
+    vi.spyOn(gateway, "heartbeat").mockImplementation(async (...args) => ({
+      ...(await heartbeat(...args)),
+      cancel: false,
+    }));
+    vi.spyOn(gateway, "event").mockImplementation(async (...args) => ({ ...(await event(...args)), cancel: false }));
+    s.comfy.setNodeDelay("ImageBlur", 3_000);
+    const jobId = await s.submit(withInput());
+    const promptId = await executing(s.runner.runner, "11");
+    expect((await tenant.call(`/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBeLessThan(300);
+    const { job } = await finished(stack, tenant, jobId);
+    expect(job.status).toBe("canceled");
+    // Interrupted before the SaveImage after the slow node: ComfyUI stopped the prompt rather than finishing it.
+    const entry = s.comfy.history()[promptId];
+    expect(JSON.stringify(entry?.status?.messages)).toContain("execution_interrupted");
+    expect(s.comfy.outputs().filter((o) => o.type === "output")).toHaveLength(0);
   });
 });
