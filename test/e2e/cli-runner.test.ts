@@ -132,6 +132,12 @@ describe("npx comfy-edge runner", () => {
         return last !== undefined && last.prompt_id !== before && comfy.history()[last.prompt_id] === undefined;
       }, "the job's prompt running in ComfyUI");
       r.child.kill("SIGINT");
+      // The same Ctrl-C again, forwarded by the start script (sent once the first one is handled: two
+      // pending SIGINTs would merge into one).
+      await until(
+        () => r.lines().some((l) => String(l.msg).startsWith("signal received: finishing")),
+        "the first SIGINT",
+      );
       r.child.kill("SIGINT");
       expect(await r.exited).toBe(0);
       const msgs = r.lines().map((l) => l.msg);
