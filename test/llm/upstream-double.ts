@@ -7,6 +7,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { EXTRA_ROUTES } from "./upstream-double-routes.ts";
 
 export interface Behaviour {
   /** Answer with this error status (JSON error body) instead of a completion. */
@@ -125,9 +126,9 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
     });
   }
 
-  async function chat(req: http.IncomingMessage, res: http.ServerResponse, body: Record<string, unknown>) {
-    const b = behaviourOf(body);
-    if (!(await wait(b.delayMs ?? 0, res))) return;
+  /** Delay and failure behaviours common to every route; true when the request was answered (or abandoned). */
+  async function failed(req: http.IncomingMessage, res: http.ServerResponse, b: Behaviour): Promise<boolean> {
+    if (!(await wait(b.delayMs ?? 0, res))) return true;
     if (b.failTimes !== undefined) {
       const key = b.id ?? "";
       const used = failures.get(key) ?? 0;
@@ -138,17 +139,21 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
         b.disconnectAfterChunks = b.stallAfterChunks = b.errorEventAfterChunks = b.truncateAfterChunks = undefined;
       }
     }
-    if (b.status !== undefined && b.status !== 200) {
-      const auth = req.headers.authorization ?? "(none)";
-      const message = b.echoAuthorization ? `bad credentials: Authorization: ${auth}` : (b.message ?? "double failure");
-      sendJson(
-        res,
-        b.status!,
-        { error: { message, type: "server_error", param: b.param ?? null, code: null } },
-        b.retryAfter ? { "retry-after": b.retryAfter } : {},
-      );
-      return;
-    }
+    if (b.status === undefined || b.status === 200) return false;
+    const auth = req.headers.authorization ?? "(none)";
+    const message = b.echoAuthorization ? `bad credentials: Authorization: ${auth}` : (b.message ?? "double failure");
+    sendJson(
+      res,
+      b.status,
+      { error: { message, type: "server_error", param: b.param ?? null, code: null } },
+      b.retryAfter ? { "retry-after": b.retryAfter } : {},
+    );
+    return true;
+  }
+
+  async function chat(req: http.IncomingMessage, res: http.ServerResponse, body: Record<string, unknown>) {
+    const b = behaviourOf(body);
+    if (await failed(req, res, b)) return;
     seq++;
     const model = String(body.model);
     const id = `chatcmpl-${options.name}-${seq}`;
@@ -272,6 +277,18 @@ export async function startUpstreamDouble(options: DoubleOptions): Promise<Upstr
           object: "list",
           data: (options.models ?? []).map((id) => ({ id, object: "model", owned_by: "double" })),
         });
+        return;
+      }
+      const extra = req.method === "POST" && body ? EXTRA_ROUTES[req.url ?? ""] : undefined;
+      if (extra && body) {
+        const b = behaviourOf(body);
+        failed(req, res, b)
+          .then((done) => {
+            if (done) return;
+            seq++;
+            extra({ res, body, behaviour: b, name: options.name, seq, send: sendJson });
+          })
+          .catch((err: unknown) => res.destroy(err instanceof Error ? err : new Error(String(err))));
         return;
       }
       if (req.method === "POST" && req.url === "/v1/chat/completions" && body) {

@@ -1,10 +1,13 @@
 /** The gateway's Hono app: one sub-app per resource, one error renderer. */
 import { Hono } from "hono";
+import { consoleRoutes } from "./console/routes.ts";
 import { notFoundHandler, renderError } from "./errors.ts";
 import { requestId } from "./middleware/request-id.ts";
 import type { RouteDoc } from "./openapi/route-doc.ts";
 import { adminDocs, adminRoutes } from "./routes/admin/index.ts";
 import { chatDocs, chatRoutes } from "./routes/chat.ts";
+import { completionDocs, completionRoutes } from "./routes/completions.ts";
+import { embeddingDocs, embeddingRoutes } from "./routes/embeddings.ts";
 import { fileDocs, fileRoutes } from "./routes/files.ts";
 import { outputDocs } from "./routes/job-outputs.ts";
 import { jobDocs, jobRoutes } from "./routes/jobs.ts";
@@ -29,6 +32,8 @@ export function allRouteDocs(): RouteDoc[] {
     ...fileDocs,
     ...runnerDocs,
     ...chatDocs,
+    ...completionDocs,
+    ...embeddingDocs,
     ...modelDocs,
     ...usageDocs,
   ];
@@ -38,6 +43,7 @@ export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("*", requestId());
   app.route("/", metaRoutes(allRouteDocs));
+  app.route("/console", consoleRoutes);
   app.route("/admin/v1", adminRoutes);
   app.route("/v1/me", meRoutes);
   app.route("/v1/pools", poolRoutes);
@@ -45,6 +51,8 @@ export function createApp(): Hono<AppEnv> {
   app.route("/v1/files", fileRoutes);
   app.route("/runner/v1", runnerRoutes);
   app.route("/v1/chat/completions", chatRoutes());
+  app.route("/v1/completions", completionRoutes());
+  app.route("/v1/embeddings", embeddingRoutes());
   app.route("/v1/models", modelRoutes());
   app.route("/v1/usage", usageRoutes);
   app.onError(renderError);

@@ -177,6 +177,23 @@ export function candidatesFor(config: LlmConfig, model: string): Upstream[] {
   return config.upstreams.filter((u) => u.serves(model));
 }
 
+/** The upstreams serving `model`; 503 `llm_not_configured` when there are none at all, 404 `model_not_found`. */
+export function requireCandidates(config: LlmConfig, model: string): Upstream[] {
+  if (config.upstreams.length === 0) {
+    throw notConfigured("No LLM upstream is configured on this deployment (LLM_UPSTREAMS or LLM_UPSTREAM_URL).");
+  }
+  const candidates = candidatesFor(config, model);
+  if (candidates.length === 0) {
+    throw new ApiError(
+      404,
+      "model_not_found",
+      `No upstream serves the model '${model}'. GET /v1/models lists the models.`,
+      { param: "model" },
+    );
+  }
+  return candidates;
+}
+
 /** The upstream's API key, read from the secret it names (null when it names none). */
 export function upstreamApiKey(env: Env, upstream: Upstream): string | null | undefined {
   if (upstream.apiKeySecret === null) return null;

@@ -84,10 +84,15 @@ function flattenUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue {
 
 /** The request (typed view) or a 400 `invalid_request` naming the first bad field. */
 export function parseChatRequest(raw: unknown): ChatRequest {
+  return parseLlmRequest(ChatRequest, raw);
+}
+
+/** Any LLM request body (typed view) or a 400 `invalid_request` naming the first bad field. */
+export function parseLlmRequest<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new ApiError(400, "invalid_request", "The request body must be a JSON object.");
   }
-  const result = ChatRequest.safeParse(raw);
+  const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const first = result.error.issues[0];
   const issue = first ? flattenUnion(first) : undefined;

@@ -54,7 +54,7 @@ export const UsageCounts = z
   .object({
     requests: z.number().describe("Authenticated requests (all APIs)"),
     rate_limited: z.number(),
-    llm_requests: z.number().describe("Answered chat completions"),
+    llm_requests: z.number().describe("Answered LLM requests (chat completions, completions, embeddings)"),
     prompt_tokens: z.number(),
     completion_tokens: z.number(),
     total_tokens: z.number(),

@@ -10,8 +10,22 @@ export interface JsonAnswer {
   complete: boolean;
 }
 
+/** What an answer carries: `choices` (chat, completions) or `data` (embeddings). */
+export type AnswerShape = "choices" | "data";
+
+/** An embeddings answer is whole when it has vectors (float arrays or base64 strings). */
+function isCompleteEmbedding(record: Record<string, unknown>): boolean {
+  const data = record.data;
+  if (!Array.isArray(data) || data.length === 0) return false;
+  return data.every((item) => {
+    if (typeof item !== "object" || item === null) return false;
+    const embedding = (item as Record<string, unknown>).embedding;
+    return Array.isArray(embedding) || typeof embedding === "string";
+  });
+}
+
 /** Reads and checks a JSON answer. The deadline still runs: its abort signal also ends the body read. */
-export async function readJsonAnswer(d: Dispatched): Promise<JsonAnswer> {
+export async function readJsonAnswer(d: Dispatched, shape: AnswerShape = "choices"): Promise<JsonAnswer> {
   let text: string;
   try {
     text = await d.response.text();
@@ -38,6 +52,10 @@ export async function readJsonAnswer(d: Dispatched): Promise<JsonAnswer> {
   const record = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
   if (record.error !== undefined && record.error !== null) {
     throw upstreamBroken(d.upstream.name, `answered with an error: ${upstreamMessage(text, d.secrets)}`);
+  }
+  if (shape === "data") {
+    if (!Array.isArray(record.data)) throw upstreamBroken(d.upstream.name, "sent an answer without data.");
+    return { text, completion: record, usage: readUsage(record), complete: isCompleteEmbedding(record) };
   }
   if (!Array.isArray(record.choices)) throw upstreamBroken(d.upstream.name, "sent an answer without choices.");
   return { text, completion: record, usage: readUsage(record), complete: isCompleteCompletion(record) };

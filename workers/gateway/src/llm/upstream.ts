@@ -1,5 +1,5 @@
 /**
- * Sending a chat request upstream: per upstream (by priority) up to `max_retries` retries on connection
+ * Sending a request upstream (chat completions, completions, embeddings): per upstream (by priority) up to `max_retries` retries on connection
  * errors, 408, 429 and 5xx with exponential backoff (honouring a short Retry-After), then the next
  * upstream serving the model. The per-upstream timeout covers the wait for response headers (and, for
  * non-stream answers, the body); a timed-out upstream is not retried but falls back.
@@ -65,6 +65,8 @@ type Failure =
 export interface DispatchInput {
   env: Env;
   candidates: Upstream[];
+  /** Under the upstream's base URL: `/chat/completions` (default), `/completions`, `/embeddings`. */
+  path?: string;
   body: string;
   stream: boolean;
   requestId: string;
@@ -213,7 +215,7 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
       const deadline = new Deadline(upstream.timeoutMs);
       let response: Response;
       try {
-        response = await fetcher(`${upstream.baseUrl}/chat/completions`, {
+        response = await fetcher(`${upstream.baseUrl}${input.path ?? "/chat/completions"}`, {
           method: "POST",
           headers,
           body: input.body,

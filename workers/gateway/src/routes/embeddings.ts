@@ -1,0 +1,84 @@
+/**
+ * `POST /v1/embeddings`: OpenAI-compatible proxy to the upstream serving `model`, with the same routing,
+ * retries, fallback, error handling and usage as chat (docs/llm.md). Embeddings are deterministic, so
+ * every answer is cached in KV (per tenant by default): `x-cache: HIT|MISS|BYPASS`, `Cache-Control:
+ * no-cache` / `no-store` and `x-cache-ttl` as for chat.
+ */
+import { Hono } from "hono";
+import { ErrorEnvelope } from "../../../shared/contract/index.ts";
+import { readJsonValue } from "../lib/body.ts";
+import { cacheDirectives } from "../llm/cache.ts";
+import { cacheKey } from "../llm/cache-key.ts";
+import { configReader, requireCandidates } from "../llm/config.ts";
+import { type JsonCall, JsonProxy } from "../llm/json-proxy.ts";
+import { Embedding, EmbeddingRequest } from "../llm/more-requests.ts";
+import { parseLlmRequest } from "../llm/request.ts";
+import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import { CACHE_REQUEST_HEADERS, CACHE_RESPONSE_HEADERS } from "../openapi/params.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
+import type { AppEnv } from "../types.ts";
+
+export function embeddingRoutes(): Hono<AppEnv> {
+  const readConfig = configReader();
+  const proxy = new JsonProxy();
+  const app = new Hono<AppEnv>();
+  app.use("*", apiKeyAuth({ scope: "llm" }));
+  app.post("/", async (c) => {
+    const config = readConfig(c.env);
+    const raw = (await readJsonValue(c)) as Record<string, unknown>;
+    const request = parseLlmRequest(EmbeddingRequest, raw);
+    const directives = cacheDirectives(c.req.header("cache-control"), c.req.header("x-cache-ttl"), config.cacheTtlS);
+    const candidates = requireCandidates(config, request.model);
+    const call: JsonCall = { c, candidates, path: "/embeddings", body: JSON.stringify(raw), shape: "data" };
+    if (!directives.read && !directives.write) return proxy.fromUpstream(call, "BYPASS");
+    const key = await cacheKey({
+      body: raw,
+      route: `embeddings:${candidates.map((u) => u.name).join(",")}`,
+      tenantId: config.cacheScope === "global" ? null : c.get("auth").tenantId,
+    });
+    if (!directives.read) return proxy.fromUpstream(call, "BYPASS", null, key, directives.ttlS);
+    return proxy.cached(call, key, directives.write, directives.ttlS);
+  });
+  return app;
+}
+
+/** Error answers shared by the LLM routes' docs. */
+export const llmErrorDocs = {
+  400: {
+    description: "Invalid request (`param` names the field), or the upstream refused it (`upstream_invalid_request`)",
+    schema: ErrorEnvelope,
+  },
+  401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
+  403: { description: "Key lacks the llm scope", schema: ErrorEnvelope },
+  404: { description: "No upstream serves the model (`model_not_found`)", schema: ErrorEnvelope },
+  413: { description: "Body too large, or the upstream said so (`upstream_invalid_request`)", schema: ErrorEnvelope },
+  415: { description: "Body is not JSON", schema: ErrorEnvelope },
+  422: { description: "The upstream refused the request (`upstream_invalid_request`)", schema: ErrorEnvelope },
+  429: { description: "Rate limited, or the upstreams are (`upstream_rate_limited`)", schema: ErrorEnvelope },
+  502: { description: "The upstream failed (`upstream_error`, with its status)", schema: ErrorEnvelope },
+  503: { description: "No usable upstream is configured (`llm_not_configured`)", schema: ErrorEnvelope },
+  504: { description: "The upstream did not answer in time (`upstream_timeout`)", schema: ErrorEnvelope },
+};
+
+export const embeddingDocs: RouteDoc[] = [
+  {
+    method: "post",
+    path: "/v1/embeddings",
+    summary: "Create embeddings (OpenAI-compatible, cached)",
+    description:
+      "Proxies to the upstream serving `model` (retries, fallback by priority), like chat completions. " +
+      "Embeddings are deterministic, so every answer is cached in KV: response header `x-cache: " +
+      "HIT|MISS|BYPASS`; request `Cache-Control: no-cache` skips the read, `no-store` the write; " +
+      "`x-cache-ttl: <seconds>` (60 to 2592000) sets the entry's lifetime. Upstream errors carry " +
+      "`x-should-retry: false`.",
+    tag: "LLM",
+    security: "apiKey",
+    scope: "llm",
+    body: EmbeddingRequest,
+    headers: CACHE_REQUEST_HEADERS,
+    responses: {
+      200: { description: "The vectors", schema: Embedding, headers: CACHE_RESPONSE_HEADERS },
+      ...llmErrorDocs,
+    },
+  },
+];
