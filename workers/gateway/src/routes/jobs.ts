@@ -299,6 +299,9 @@ export const jobDocs: RouteDoc[] = [
         "Workflow refused on meaning (missing link target, cycle, no output node, unknown pool, unsafe URL, node class not allowed: node_not_allowed, docs/node-policy.md)",
       ),
       ...authErrors,
+      429: E(
+        "Rate limited (`rate_limited`), or `too_many_jobs`: the tenant already has limits.max_queued_jobs jobs queued (counted exactly; a job leaves the count when it starts or ends). Retry-After says when to try again.",
+      ),
     },
   },
   {
@@ -345,7 +348,8 @@ export const jobDocs: RouteDoc[] = [
     method: "post",
     path: "/v1/jobs/:id/cancel",
     summary: "Cancel a job",
-    description: "A queued job is canceled at once; a running one is interrupted on its runner and ends `canceled`.",
+    description:
+      "A queued job is canceled at once; a running one shows `cancel_requested: true`, its runner hears of it at once (cancel-wait long poll) and interrupts ComfyUI, and the job ends `canceled`.",
     tag: "Jobs",
     security: "apiKey",
     scope: "jobs",
