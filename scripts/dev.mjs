@@ -20,7 +20,8 @@ import { bin, root, run, toolEnv } from "./lib.mjs";
 const HOST = "127.0.0.1";
 const PORT = Number(process.env.PORT ?? 8787);
 const BASE = `http://${HOST}:${PORT}`;
-const PERSIST = join(root, ".wrangler", "state");
+// COMFY_EDGE_STATE_DIR: another state directory (tests that run the real npm start use a scratch one).
+const PERSIST = process.env.COMFY_EDGE_STATE_DIR ?? join(root, ".wrangler", "state");
 const devVarsPath = join(root, ".dev.vars");
 const devConfigPath = join(root, DEV_CONFIG);
 const METRICS_PORT = Number(process.env.RUNNER_METRICS_PORT ?? 9464);
@@ -66,11 +67,14 @@ function ensureSecrets() {
   }
   if (changed) writeDevVars(vars);
   // The consumer reads its own .dev.vars (beside its wrangler.toml): it presigns webhook payload URLs and
-  // opens the tenants' webhook secrets.
+  // opens the tenants' webhook secrets. `wrangler dev --var` reaches only the first config, so the local
+  // switches the consumer obeys go here too (rewritten on every start: an unset switch is left out).
   const consumerVars = join(root, "workers", "queue-consumer", ".dev.vars");
-  const consumerBody = ["R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "WEBHOOK_SECRET_KEY"]
-    .map((k) => `${k}="${vars[k]}"\n`)
-    .join("");
+  const consumerBody =
+    ["R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "WEBHOOK_SECRET_KEY"].map((k) => `${k}="${vars[k]}"\n`).join("") +
+    CONSUMER_SWITCHES.filter((k) => process.env[k])
+      .map((k) => `${k}=${JSON.stringify(process.env[k])}\n`)
+      .join("");
   if (!existsSync(consumerVars) || readFileSync(consumerVars, "utf8") !== consumerBody) {
     writeFileSync(consumerVars, consumerBody, { mode: 0o600 });
   }
@@ -109,6 +113,9 @@ function writeDevVars(vars) {
     mode: 0o600,
   });
 }
+
+/** Local switches the queue consumer obeys (written into its .dev.vars, see ensureSecrets). */
+const CONSUMER_SWITCHES = ["ALLOW_PRIVATE_URLS", "ALLOW_HTTP_URLS", "URL_ALLOWED_PORTS", "WEBHOOK_RETRY_DELAYS_S"];
 
 /** Local-only settings passed to wrangler dev as --var (never in wrangler.toml's production vars). */
 function devVars() {

@@ -26,7 +26,8 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(): Promise<Receiver> {
+/** Starts a receiver on 127.0.0.1 (`port` 0: any free port). */
+export async function startReceiver(port = 0): Promise<Receiver> {
   const received: Received[] = [];
   const watchers = new Set<() => void>();
   const receiver: Receiver = {
@@ -84,7 +85,7 @@ export async function startReceiver(): Promise<Receiver> {
       for (const w of [...watchers]) w();
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
   return receiver;
 }
