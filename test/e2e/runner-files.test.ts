@@ -162,7 +162,7 @@ describe("runner: ComfyUI's folders", () => {
     expect(JSON.stringify(failed?.data)).not.toMatch(/traceback|\/home\/gpu|\/srv\/comfyui/);
   });
 
-  it("seeds given as -1: one random seed per seed input, sent to ComfyUI and reported in the started event", async () => {
+  it("seeds given as -1: one random seed per seed input, sent to ComfyUI, reported in the started event and shown on the job", async () => {
     const s = await setup();
     const sent: RunnerEvent[] = [];
     const gateway = s.runner.runner.gateway;
@@ -193,8 +193,9 @@ describe("runner: ComfyUI's folders", () => {
     expect(Number.isSafeInteger(resolved!["20"]!.noise_seed)).toBe(true);
     expect(prompt["21"]!.inputs.seed_mode).toBe(-1);
     expect(prompt["22"]!.inputs.noise_seed).toBe(7);
-    // The gateway accepted it (the contract carries resolved_inputs).
+    // The gateway accepted it (the contract carries resolved_inputs), and the job says which seed each node got.
     expect(answers[sent.indexOf(started!)]).toMatchObject({ status: "running" });
+    expect(job.resolved_inputs).toEqual(resolved);
   });
 
   it("a cancel reaches ComfyUI through the cancel-wait long poll, not the next heartbeat", async () => {

@@ -13,6 +13,9 @@ export type StoredOutput = {
   size: number;
 };
 
+/** node id -> input name -> the value the runner chose (e.g. a seed given as -1). */
+export type ResolvedInputs = Record<string, Record<string, number | string | boolean>>;
+
 export type JobView = {
   id: string;
   status: JobStatus;
@@ -24,6 +27,8 @@ export type JobView = {
   /** A cancel was asked for and the runner has not stopped yet. Absent in views stored by older deployments. */
   cancel_requested?: boolean;
   progress: { value: number; max: number; node_id: string | null } | null;
+  /** Absent in views stored by older deployments. */
+  resolved_inputs?: ResolvedInputs | null;
   outputs: StoredOutput[];
   error: JobError | null;
   metadata: Record<string, unknown>;
@@ -57,6 +62,7 @@ export async function toPublicJob(view: JobView, presigner: Presigner): Promise<
     attempt: view.attempt,
     cancel_requested: view.cancel_requested ?? false,
     progress: view.progress,
+    resolved_inputs: view.resolved_inputs ?? null,
     outputs,
     error: view.error,
     metadata: view.metadata,

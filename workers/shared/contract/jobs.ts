@@ -118,6 +118,12 @@ export const Job = z
       .boolean()
       .describe("A cancel was asked for; true until the runner has stopped and the job is canceled"),
     progress: z.object({ value: z.number(), max: z.number(), node_id: z.string().nullable() }).nullable(),
+    resolved_inputs: z
+      .record(z.string(), z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])))
+      .nullable()
+      .describe(
+        'Values the runner chose for the current attempt, by node id and input name: a seed given as -1 becomes the seed that ran, e.g. {"3": {"seed": 8273645}}. null until the runner reports them (or if it chose none)',
+      ),
     outputs: z.array(JobOutput),
     error: JobError.nullable(),
     metadata: z.record(z.string(), z.unknown()),

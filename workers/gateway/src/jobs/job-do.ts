@@ -138,6 +138,7 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
       n.stats.queue_ms = now - n.created_at;
       n.stats.run_ms = null;
       n.progress = null;
+      n.resolved_inputs = null;
       n.uploads_minted = 0;
       this.outbox.dropKind("dispatch");
       releaseSlot(this.tx, n, now);
@@ -220,6 +221,8 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
     const next = this.commit((n, now) => {
       switch (ev.type) {
         case "started":
+          // Values the runner chose for this attempt (seeds given as -1), shown on the job.
+          if (ev.resolved_inputs) n.resolved_inputs = ev.resolved_inputs;
           break;
         case "progress":
           n.progress = { value: ev.value, max: ev.max, node_id: ev.node_id ?? null };

@@ -1,7 +1,7 @@
 /** What a job Durable Object stores, and the view it returns (storage layout: STORAGE.md). */
 
 import type { z } from "zod";
-import type { JobView, StoredOutput } from "../../../shared/job-view.ts";
+import type { JobView, ResolvedInputs, StoredOutput } from "../../../shared/job-view.ts";
 
 export type { JobView, StoredOutput };
 
@@ -39,6 +39,8 @@ export interface JobState {
   lease: { attempt: number; expires_at: number; runner_id: string } | null;
   cancel_requested: boolean;
   progress: { value: number; max: number; node_id: string | null } | null;
+  /** Values the runner chose for the current attempt (seeds given as -1); absent in older states. */
+  resolved_inputs?: ResolvedInputs | null;
   outputs: StoredOutput[];
   error: JobError | null;
   metadata: Record<string, unknown>;
@@ -77,6 +79,7 @@ export function viewOf(s: JobState): JobView {
     attempt: s.status === "queued" ? s.next_attempt : s.attempt,
     cancel_requested: s.cancel_requested && (s.status === "queued" || s.status === "running"),
     progress: s.progress,
+    resolved_inputs: s.resolved_inputs ?? null,
     outputs: s.outputs,
     error: s.error,
     metadata: s.metadata,
