@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { consoleRoutes } from "./console/routes.ts";
 import { notFoundHandler, renderError } from "./errors.ts";
+import { corsMiddleware } from "./middleware/cors.ts";
 import { requestId } from "./middleware/request-id.ts";
 import type { RouteDoc } from "./openapi/route-doc.ts";
 import { adminDocs, adminRoutes } from "./routes/admin/index.ts";
@@ -42,6 +43,7 @@ export function allRouteDocs(): RouteDoc[] {
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("*", requestId());
+  app.use("/v1/*", corsMiddleware());
   app.route("/", metaRoutes(allRouteDocs));
   app.route("/console", consoleRoutes);
   app.route("/admin/v1", adminRoutes);
