@@ -97,6 +97,8 @@ describe("npx comfy-edge runner", () => {
       expect(lines.map((l) => l.msg)).toEqual(
         expect.arrayContaining(["runner started", "job leased", "job finished", "runner stopped"]),
       );
+      // Without COMFYUI_DIR the jobs' files stay in ComfyUI's folders: said once, at start.
+      expect(lines.filter((l) => String(l.msg).startsWith("COMFYUI_DIR is not set"))).toHaveLength(1);
       expect(lines.find((l) => l.msg === "job finished")).toMatchObject({
         job_id: jobId,
         attempt: 1,
