@@ -5,7 +5,13 @@ export { UrlGuardError, urlGuardErrorToApiError } from "./guard-error.ts";
 export { hostMatchesAllowlist, normaliseAllowlistEntry } from "./host.ts";
 export { IMAGE_MIME_TYPES, sniffImageType } from "./image-type.ts";
 export { forbiddenAddressDescription, isForbiddenAddress } from "./ip.ts";
-export { DEFAULT_MAX_DATA_BYTES, policyFor, privateUrlsWarning, type TenantUrlSettings } from "./policy.ts";
+export {
+  DEFAULT_MAX_DATA_BYTES,
+  policyFor,
+  privateUrlsWarning,
+  type TenantUrlSettings,
+  type UrlEnv,
+} from "./policy.ts";
 export type {
   DataUrlCheck,
   GuardedFetchOptions,

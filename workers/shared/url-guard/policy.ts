@@ -4,6 +4,15 @@ import type { UrlPolicy, UrlPurpose } from "./types.ts";
 /** Default decoded-size cap for data: URLs: 10 MB. */
 export const DEFAULT_MAX_DATA_BYTES: number = 10 * 1024 * 1024;
 
+/** The deployment vars the URL policy reads (a Worker's `env` or `process.env` fits). */
+export interface UrlEnv {
+  readonly ALLOW_HTTP_URLS?: string;
+  readonly ALLOW_PRIVATE_URLS?: string;
+  readonly MAX_DATA_URL_BYTES?: string;
+  readonly URL_ALLOWED_PORTS?: string;
+  readonly IMAGE_URL_ALLOWLIST?: string;
+}
+
 export interface TenantUrlSettings {
   image_url_allowlist?: string[] | null;
   webhook_host_allowlist?: string[] | null;
@@ -43,11 +52,7 @@ function envPositiveInt(value: string | undefined, fallback: number): number {
  * else the deployment's IMAGE_URL_ALLOWLIST; data: URLs allowed. webhook: tenant webhook_host_allowlist
  * or any public host; no data: URLs.
  */
-export function policyFor(
-  purpose: UrlPurpose,
-  env: Record<string, string | undefined>,
-  tenant?: TenantUrlSettings | null,
-): UrlPolicy {
+export function policyFor(purpose: UrlPurpose, env: UrlEnv, tenant?: TenantUrlSettings | null): UrlPolicy {
   const base = {
     allowHttp: envFlag(env.ALLOW_HTTP_URLS),
     allowPrivate: envFlag(env.ALLOW_PRIVATE_URLS),

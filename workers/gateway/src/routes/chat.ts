@@ -198,9 +198,7 @@ export function chatRoutes(): Hono<AppEnv> {
     const raw = await readJsonValue(c);
     const request = parseChatRequest(raw);
     const auth = c.get("auth");
-    const forward = guardImages(request, raw as Record<string, unknown>, () =>
-      policyFor("image", c.env as unknown as Record<string, string | undefined>, auth.tenant),
-    );
+    const forward = guardImages(request, raw as Record<string, unknown>, () => policyFor("image", c.env, auth.tenant));
     const directives = cacheDirectives(c.req.header("cache-control"), c.req.header("x-cache-ttl"), config.cacheTtlS);
     if (config.upstreams.length === 0) {
       throw notConfigured("No LLM upstream is configured on this deployment (LLM_UPSTREAMS or LLM_UPSTREAM_URL).");
