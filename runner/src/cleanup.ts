@@ -7,6 +7,7 @@
  */
 import { lstat, realpath, rm, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import type { ComfyClient } from "./comfy/client.ts";
 import { fileRefs } from "./comfy/history.ts";
 import type { PromptWatcher } from "./comfy/watcher.ts";
 import type { ComfyFolders } from "./config.ts";
@@ -116,9 +117,10 @@ async function insideAfterLinks(folder: string, dir: string): Promise<boolean> {
 /**
  * Removes what one run left in ComfyUI's folders: the inputs it uploaded, every file its prompt listed
  * (outputs and previews; from the websocket, or /history once the prompt ended) and the run's subfolders
- * of input/ and output/. Never throws.
+ * of input/ and output/; then the prompt's /history entry (it holds the workflow). Never throws.
  */
 export async function removeRunLeftovers(run: {
+  comfy: ComfyClient;
   folders: ComfyFolders;
   runFolder: string;
   inputs: Array<{ name: string; subfolder: string }>;
@@ -144,6 +146,7 @@ export async function removeRunLeftovers(run: {
       run.log,
     );
     run.log.debug("removed the run's files from comfyui's folders", { ...result, run_folder: run.runFolder });
+    if (w?.isSettled) await run.comfy.deleteHistory([w.promptId], AbortSignal.timeout(5_000));
   } catch (err) {
     run.log.warn("could not remove the run's files from comfyui's folders", { error: err });
   }

@@ -317,6 +317,7 @@ export class JobRun {
   private async removeFiles(): Promise<void> {
     if (!this.deps.folders) return;
     await removeRunLeftovers({
+      comfy: this.deps.comfy,
       folders: this.deps.folders,
       runFolder: this.runFolder,
       inputs: this.uploadedInputs,

@@ -102,8 +102,10 @@ describe("runner: ComfyUI's folders", () => {
       headers: { authorization: `Bearer ${tenant.key}` },
     });
     expect(Buffer.from(await out.arrayBuffer()).equals(Buffer.from(s.comfy.outputs().at(-1)!.bytes))).toBe(true);
-    // ... and none of it is left on the host.
+    // ... and none of it is left on the host, nor the prompt (its workflow) in ComfyUI's history.
     expect(filesIn(s.comfy)).toEqual(["input/someone-else.png"]);
+    expect(s.comfy.prompts()).toHaveLength(1);
+    expect(s.comfy.history()).toEqual({});
   });
 
   it("with COMFYUI_DIR removes what a failed job left (its input and a preview written before the error)", async () => {
