@@ -73,8 +73,17 @@ describe("EndpointHealth", () => {
     expect(health.admit(URL_A)).toMatchObject({ ok: true, patient: true });
   });
 
+  it("limits POSTs in flight only for an endpoint that has been slow", () => {
+    const health = new EndpointHealth({ ...DEFAULT_ENDPOINT_LIMITS, maxInFlight: 2 });
+    const burst = Array.from({ length: 5 }, () => health.admit(URL_A));
+    expect(burst.every((t) => t.ok)).toBe(true); // a healthy endpoint takes a whole batch at once
+    const [first] = burst;
+    if (first?.ok) first.slow();
+    expect(health.admit(URL_A)).toMatchObject({ ok: false, reason: expect.stringContaining("5 deliveries") });
+  });
+
   it("keeps at most maxEndpoints endpoints, forgetting the least recently used", () => {
-    const health = new EndpointHealth({ ...DEFAULT_ENDPOINT_LIMITS, maxEndpoints: 2, maxInFlight: 1 });
+    const health = new EndpointHealth({ ...DEFAULT_ENDPOINT_LIMITS, maxEndpoints: 2 });
     const a = health.admit("https://a.example.com/");
     health.admit("https://b.example.com/");
     health.admit("https://c.example.com/"); // evicts a

@@ -2,7 +2,8 @@
  * Health of webhook endpoints as one consumer isolate sees them: deliveries in flight per endpoint and a
  * circuit breaker, so a slow or dead receiver delays only its own tenant's deliveries.
  *
- * - At most `maxInFlight` POSTs to one endpoint (URL origin) at a time; more are not sent now.
+ * - At most `maxInFlight` POSTs at a time to one slow endpoint (URL origin); more are not sent now. An
+ *   endpoint that answers promptly is not limited (its POSTs end within the batch that sent them).
  * - `failureThreshold` failures in a row without an answer (timeout, connection or DNS failure, or an
  *   error answer slower than `slowMs`) open the circuit for a cooldown (doubling per reopening, capped):
  *   deliveries to it are not attempted (no 10 s wait) and retry once it is over. Then one probe goes out
@@ -110,7 +111,7 @@ export class EndpointHealth {
       }
       probe = true;
       state.probing = true;
-    } else if (state.inFlight >= this.limits.maxInFlight) {
+    } else if (state.slow && state.inFlight >= this.limits.maxInFlight) {
       return {
         ok: false,
         reason: `not sent: ${state.inFlight} deliveries to ${key} are still waiting for an answer`,
