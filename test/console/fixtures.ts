@@ -1,0 +1,135 @@
+/**
+ * The console under test: the local stack (gateway + queue consumer on workerd), the ComfyUI double with a
+ * runner, an LLM upstream double, a webhook receiver, and Debian Chromium driven by playwright-core.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
+import { startTestRunner, type TestRunner } from "../e2e/helpers.ts";
+import { type Tenant, tenantWithKey } from "../harness/api.ts";
+import { ROOT } from "../harness/build.ts";
+import { type Stack, startStack } from "../harness/stack.ts";
+import { startUpstreamDouble, type UpstreamDouble } from "../llm/upstream-double.ts";
+import { type Receiver, startReceiver } from "../webhooks/receiver.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const SHOTS = join(ROOT, "docs", "console");
+
+/** An SD1.5 text-to-image graph in API format (the double runs KSampler's steps and writes a 64x64 image). */
+export const TXT2IMG = {
+  "4": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: "sd15.safetensors" } },
+  "5": { class_type: "EmptyLatentImage", inputs: { width: 512, height: 512, batch_size: 1 } },
+  "6": { class_type: "CLIPTextEncode", inputs: { text: "a lighthouse at dusk", clip: ["4", 1] } },
+  "7": { class_type: "CLIPTextEncode", inputs: { text: "blurry", clip: ["4", 1] } },
+  "3": {
+    class_type: "KSampler",
+    inputs: {
+      seed: 42,
+      steps: 12,
+      cfg: 7,
+      sampler_name: "euler",
+      scheduler: "normal",
+      denoise: 1,
+      model: ["4", 0],
+      positive: ["6", 0],
+      negative: ["7", 0],
+      latent_image: ["5", 0],
+    },
+  },
+  "8": { class_type: "VAEDecode", inputs: { samples: ["3", 0], vae: ["4", 2] } },
+  "9": { class_type: "SaveImage", inputs: { images: ["8", 0], filename_prefix: "console" } },
+};
+
+export interface ConsoleWorld {
+  stack: Stack;
+  comfy: ComfyDouble;
+  runner: TestRunner;
+  llm: UpstreamDouble;
+  receiver: Receiver;
+  tenant: Tenant;
+  browser: Browser;
+  /**
+   * A fresh browser context (its own sessionStorage) and page at `width` x 900, light or dark; `problems`
+   * collects page errors and CSP violations (the console must cause none).
+   */
+  open(options?: {
+    width?: number;
+    dark?: boolean;
+  }): Promise<{ context: BrowserContext; page: Page; problems: string[] }>;
+  close(): Promise<void>;
+}
+
+export async function startConsoleWorld(): Promise<ConsoleWorld> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM}: run 'npm test' (it installs it) or set CHROMIUM_PATH`);
+  mkdirSync(SHOTS, { recursive: true });
+  const llm = await startUpstreamDouble({ name: "primary", models: ["gpt-test"] });
+  const [stack, comfy, receiver] = await Promise.all([
+    startStack({
+      vars: {
+        ALLOW_PRIVATE_URLS: "true",
+        ALLOW_HTTP_URLS: "true",
+        LLM_UPSTREAM_URL: llm.url,
+      },
+    }),
+    startComfyDouble({ models: { checkpoints: ["sd15.safetensors"] } }),
+    startReceiver(),
+  ]);
+  const runner = await startTestRunner(stack, [comfy.url]);
+  const tenant = await tenantWithKey(stack);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const open = async (options: { width?: number; dark?: boolean } = {}) => {
+    const context = await browser.newContext({
+      viewport: { width: options.width ?? 1280, height: 900 },
+      colorScheme: options.dark ? "dark" : "light",
+    });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("console", (m) => {
+      // A CSP violation is reported on the console: the console must cause none.
+      if (m.type() === "error" && /Content Security Policy/i.test(m.text())) problems.push(m.text());
+    });
+    return { context, page, problems };
+  };
+  return {
+    stack,
+    comfy,
+    runner,
+    llm,
+    receiver,
+    tenant,
+    browser,
+    open,
+    async close() {
+      await browser?.close();
+      await runner?.close();
+      await Promise.all([comfy?.close(), receiver?.close(), llm?.close()]);
+      await stack?.close();
+    },
+  };
+}
+
+/** Signs in on /console with a key or token and waits for the first page of that view. */
+export async function signIn(page: Page, url: string, token: string): Promise<void> {
+  await page.goto(`${url}/console`);
+  await page.getByLabel("API key or admin token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#view h1").first().waitFor();
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
