@@ -45,27 +45,6 @@ function snapshot(): Set<string> {
 
 const log = (...args: unknown[]) => console.log(...args);
 
-/** Files the latest prompt wrote (outputs and previews) and the input it loaded, from ComfyUI's /history. */
-async function writtenByLastPrompt(): Promise<Array<{ path: string }>> {
-  const history = (await (await fetch(`${COMFY}/history?max_items=1`)).json()) as Record<
-    string,
-    {
-      prompt: unknown[];
-      outputs: Record<string, { images?: Array<{ filename: string; subfolder: string; type: string }> }>;
-    }
-  >;
-  const entry = Object.values(history)[0];
-  if (!entry) return [];
-  const out = Object.values(entry.outputs).flatMap((o) =>
-    (o.images ?? []).map((i) => ({ path: join(i.type, i.subfolder, i.filename) })),
-  );
-  const prompt = entry.prompt[2] as Record<string, { class_type: string; inputs: Record<string, unknown> }>;
-  for (const node of Object.values(prompt)) {
-    if (node.class_type === "LoadImage") out.push({ path: join("input", String(node.inputs.image)) });
-  }
-  return out;
-}
-
 const stack = await startStack({ vars: { LEASE_DURATION_S: "60" } });
 const tenant = await client(stack);
 const pool = "real";
@@ -86,9 +65,35 @@ const submit = async (workflow: Record<string, unknown>) => {
   return res.json.id as string;
 };
 
+/** Watches the runner's websocket: the prompt id and every file ComfyUI reports in `executed`. */
+function watchPrompt(): () => { promptId: string | null; paths: string[] } {
+  let promptId: string | null = null;
+  const paths: string[] = [];
+  const off = runner.runner.slots[0]!.socket.subscribe({
+    message(m) {
+      const data = (m as { data?: unknown }).data as
+        | { prompt_id?: string; output?: Record<string, unknown> }
+        | undefined;
+      if (m.type === "execution_start") promptId = data?.prompt_id ?? null;
+      if (m.type !== "executed") return;
+      for (const items of Object.values(data?.output ?? {})) {
+        if (!Array.isArray(items)) continue;
+        for (const i of items as Array<{ filename?: string; subfolder?: string; type?: string }>) {
+          if (i.filename) paths.push(join(i.type ?? "output", i.subfolder ?? "", i.filename));
+        }
+      }
+    },
+  });
+  return () => {
+    off();
+    return { promptId, paths };
+  };
+}
+
 try {
   // a. input -> scale -> SaveImage (client prefix) + PreviewImage: succeeded, nothing left in the folders.
   let before = snapshot();
+  const stopWatching = watchPrompt();
   let id = await submit({
     "10": { class_type: "LoadImage", inputs: { image: `data:image/png;base64,${PNG_10x6}` } },
     "11": {
@@ -111,9 +116,12 @@ try {
     "   files new in ComfyUI's folders after the job:",
     [...after].filter((f) => !before.has(f)),
   );
-  log("   what ComfyUI wrote (its /history), and whether it is still on disk:");
-  for (const written of await writtenByLastPrompt())
-    log(`     ${written.path}: ${existsSync(join(DIR, written.path)) ? "STILL THERE" : "removed"}`);
+  const seen = stopWatching();
+  log("   what ComfyUI wrote (websocket `executed`), and whether it is still on disk:");
+  for (const path of seen.paths) log(`     ${path}: ${existsSync(join(DIR, path)) ? "STILL THERE" : "removed"}`);
+  log(`   run folders left in input/comfy-edge: ${readdirSync(join(DIR, "input", "comfy-edge")).length}`);
+  const entry = await (await fetch(`${COMFY}/history/${seen.promptId}`)).json();
+  log(`   ComfyUI's /history/${seen.promptId}: ${JSON.stringify(entry)}`);
 
   // b. SaveImage without filename_prefix.
   before = snapshot();
@@ -173,16 +181,13 @@ try {
   ({ job } = await finished(stack, tenant, id, 300_000));
   after = snapshot();
   const started = sent.slice(sentBefore).find((e) => e.type === "started");
-  const history = await (await fetch(`${COMFY}/history?max_items=1`)).json();
-  const entry = Object.values(history as Record<string, { prompt: unknown[] }>)[0];
-  const ksampler = (entry?.prompt?.[2] as Record<string, { inputs: { seed: number } }>)?.["3"];
   log(
     "d. KSampler seed -1:",
     job.status,
     job.error ?? "",
     job.outputs.map((o: { filename: string }) => o.filename),
   );
-  log("   started event:", JSON.stringify(started), "| seed ComfyUI ran:", ksampler?.inputs.seed);
+  log("   started event:", JSON.stringify(started), "| job.resolved_inputs:", JSON.stringify(job.resolved_inputs));
   log(
     "   files new after the job:",
     [...after].filter((f) => !before.has(f)),
