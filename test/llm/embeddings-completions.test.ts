@@ -34,7 +34,7 @@ describe("POST /v1/embeddings", () => {
     expect(first.response.headers.get("x-cache")).toBe("MISS");
     expect(first.data.data).toHaveLength(2);
     const expected = vectorOf(text);
-    first.data.data[0]!.embedding.forEach((x, i) => expect(x).toBeCloseTo(expected[i]!, 6));
+    for (const [i, x] of first.data.data[0]!.embedding.entries()) expect(x).toBeCloseTo(expected[i]!, 6);
     expect(first.data.usage.prompt_tokens).toBeGreaterThan(0);
 
     const again = await t.client.embeddings.create({ model: "gpt-test", input: [text, "second"] }).withResponse();
@@ -44,7 +44,7 @@ describe("POST /v1/embeddings", () => {
       .create({ model: "gpt-test", input: text, encoding_format: "float" })
       .withResponse();
     expect(floats.response.headers.get("x-cache")).toBe("MISS");
-    floats.data.data[0]!.embedding.forEach((x, i) => expect(x).toBeCloseTo(expected[i]!, 6));
+    for (const [i, x] of floats.data.data[0]!.embedding.entries()) expect(x).toBeCloseTo(expected[i]!, 6);
     expect(forwarded(s.log, text).map((r) => `${r.double} ${r.path}`)).toEqual([
       "primary /v1/embeddings",
       "primary /v1/embeddings",
