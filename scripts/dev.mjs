@@ -219,6 +219,7 @@ function printNextSteps(adminToken, generated) {
   const lines = [
     "",
     `comfy-edge is running at ${BASE}  (API reference: ${BASE}/docs)`,
+    `Web console: ${BASE}/console  (sign in with an API key, or the admin token for the operator view)`,
     `Admin token${generated ? " (generated into .dev.vars)" : ""}: ${adminToken}`,
     "",
     "Next, in another terminal, create a tenant and an API key:",
@@ -226,6 +227,7 @@ function printNextSteps(adminToken, generated) {
     "  npm run cli -- tenants create --name demo            # prints the tenant id",
     "  npm run cli -- keys create --tenant <tenant id> --scopes llm,jobs   # prints the key once",
     `  curl ${BASE}/v1/pools -H "Authorization: Bearer <key>"`,
+    `  then open ${BASE}/console and paste the key`,
     "",
     "Press Ctrl+C to stop. State persists in .wrangler/state.",
     "",

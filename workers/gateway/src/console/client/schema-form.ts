@@ -44,7 +44,7 @@ function isPrompt(name: string, p: PropSchema): boolean {
 
 export function schemaForm(schema: ObjectSchema, idPrefix: string): SchemaForm {
   const readers: Array<[string, () => unknown]> = [];
-  const fields = Object.entries(schema.properties ?? {}).map(([name, p]) => {
+  const field = (name: string, p: PropSchema): HTMLElement => {
     const id = `${idPrefix}-${name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
     const type = typeOf(p);
     const label = h("label", { for: id }, p.title ?? name);
@@ -116,9 +116,34 @@ export function schemaForm(schema: ObjectSchema, idPrefix: string): SchemaForm {
       : h("input", { id, name, type: p.format === "uri" ? "url" : "text", value: text });
     readers.push([name, () => (control.value === "" && !schema.required?.includes(name) ? undefined : control.value)]);
     return h("div", { class: "field" }, label, control, hint);
-  });
+  };
+  // Prompts first, then the other named inputs; every other widget ("6.text", "3.cfg") under "More inputs".
+  const entries = Object.entries(schema.properties ?? {});
+  const rank = ([name, p]: [string, PropSchema]) => (typeOf(p) === "string" && isPrompt(name, p) ? 0 : 1);
+  const named = entries.filter(([n]) => !n.includes(".")).sort((a, b) => rank(a) - rank(b));
+  const more = entries.filter(([n]) => n.includes("."));
   return {
-    el: h("div", { class: "form-grid" }, fields),
+    el: h(
+      "div",
+      null,
+      h(
+        "div",
+        { class: "form-grid" },
+        named.map(([n, p]) => field(n, p)),
+      ),
+      more.length > 0
+        ? h(
+            "details",
+            { class: "more" },
+            h("summary", null, `More inputs (${more.length}, by node.input)`),
+            h(
+              "div",
+              { class: "form-grid" },
+              more.map(([n, p]) => field(n, p)),
+            ),
+          )
+        : null,
+    ),
     values() {
       const out: Record<string, unknown> = {};
       for (const [name, read] of readers) {
