@@ -7,56 +7,14 @@
  */
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { RunnerEvent } from "../../workers/shared/contract/runner.ts";
-import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
-import { runnerToken } from "../harness/api.ts";
-import { type Stack, startStack } from "../harness/stack.ts";
-import { type Client, client, executing, finished, startTestRunner, type TestRunner } from "./helpers.ts";
+import type { ComfyDouble } from "../comfyui-double/index.ts";
+import { executing, finished } from "./helpers.ts";
+import { useRunnerSuite } from "./runner-suite.ts";
 
-let stack: Stack;
-let tenant: Client;
-let PNG: string;
-let poolSeq = 0;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  const sharp = (await import("sharp")).default;
-  PNG = (
-    await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 9, g: 99, b: 199 } } })
-      .png()
-      .toBuffer()
-  ).toString("base64");
-  stack = await startStack({ vars: { LEASE_DURATION_S: "3", DISPATCH_RESEND_S: "1" } });
-  tenant = await client(stack);
-}, 60_000);
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
-});
-
-afterAll(() => stack?.close());
-
-async function setup(env: (comfy: ComfyDouble) => Record<string, string> = () => ({})) {
-  const pool = `rf${++poolSeq}`;
-  const comfy = await startComfyDouble();
-  cleanups.push(() => comfy.close());
-  const runner: TestRunner = await startTestRunner(stack, [comfy.url], {
-    token: await runnerToken(stack, pool),
-    env: env(comfy),
-    tuning: { historyPollMs: 500, unreachableGraceMs: 3_000 },
-  });
-  cleanups.push(() => runner.close());
-  return {
-    comfy,
-    runner,
-    async submit(workflow: Record<string, unknown>) {
-      const res = await tenant.call("/v1/jobs", { body: { pool, workflow } });
-      expect(res.status, JSON.stringify(res.json)).toBe(202);
-      return res.json.id as string;
-    },
-  };
-}
+const suite = useRunnerSuite("rf");
+const { setup } = suite;
 
 /** Every file under ComfyUI's folders, as "input/…", "output/…", "temp/…". */
 function filesIn(comfy: ComfyDouble): string[] {
@@ -68,7 +26,7 @@ function filesIn(comfy: ComfyDouble): string[] {
 
 let color = 1000;
 const withInput = (prefix: Record<string, unknown> = { filename_prefix: "portrait" }) => ({
-  "10": { class_type: "LoadImage", inputs: { image: `data:image/png;base64,${PNG}` } },
+  "10": { class_type: "LoadImage", inputs: { image: `data:image/png;base64,${suite.png}` } },
   "11": { class_type: "ImageBlur", inputs: { image: ["10", 0], blur_radius: 1, sigma: color++ / 1000 } },
   "12": { class_type: "PreviewImage", inputs: { images: ["11", 0] } },
   "13": { class_type: "SaveImage", inputs: { images: ["11", 0], ...prefix } },
@@ -76,19 +34,19 @@ const withInput = (prefix: Record<string, unknown> = { filename_prefix: "portrai
 
 describe("runner: ComfyUI's folders", () => {
   it("with COMFYUI_DIR removes the job's input, outputs and previews once uploaded; other files stay", async () => {
-    const s = await setup((comfy) => ({ COMFYUI_DIR: comfy.folders.base }));
+    const s = await setup({ env: (comfy) => ({ COMFYUI_DIR: comfy.folders.base }) });
     // Something of someone else's is already there.
     const before = await fetch(`${s.comfy.url}/upload/image`, {
       method: "POST",
       body: (() => {
         const form = new FormData();
-        form.set("image", new Blob([Buffer.from(PNG, "base64")]), "someone-else.png");
+        form.set("image", new Blob([Buffer.from(suite.png, "base64")]), "someone-else.png");
         return form;
       })(),
     });
     expect(before.status).toBe(200);
-    const jobId = await s.submit(withInput());
-    const { job } = await finished(stack, tenant, jobId);
+    const jobId = await s.submit({ workflow: withInput() });
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
     // ComfyUI did write them: the input, the saved output and the preview.
     expect(s.comfy.uploads()).toHaveLength(2);
@@ -98,8 +56,8 @@ describe("runner: ComfyUI's folders", () => {
         .map((o) => o.type)
         .sort(),
     ).toEqual(["output", "temp"]);
-    const out = await fetch(`${stack.url}/v1/jobs/${jobId}/outputs/0`, {
-      headers: { authorization: `Bearer ${tenant.key}` },
+    const out = await fetch(`${suite.stack.url}/v1/jobs/${jobId}/outputs/0`, {
+      headers: { authorization: `Bearer ${suite.tenant.key}` },
     });
     expect(Buffer.from(await out.arrayBuffer()).equals(Buffer.from(s.comfy.outputs().at(-1)!.bytes))).toBe(true);
     // ... and none of it is left on the host, nor the prompt (its workflow) in ComfyUI's history.
@@ -109,10 +67,10 @@ describe("runner: ComfyUI's folders", () => {
   });
 
   it("with COMFYUI_DIR removes what a failed job left (its input and a preview written before the error)", async () => {
-    const s = await setup((comfy) => ({ COMFYUI_DIR: comfy.folders.base }));
+    const s = await setup({ env: (comfy) => ({ COMFYUI_DIR: comfy.folders.base }) });
     s.comfy.failNode("SaveImage", { message: "disk full" });
-    const jobId = await s.submit(withInput());
-    const { job } = await finished(stack, tenant, jobId);
+    const jobId = await s.submit({ workflow: withInput() });
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status).toBe("failed");
     expect(s.comfy.outputs().map((o) => o.type)).toEqual(["temp"]);
     expect(filesIn(s.comfy)).toEqual([]);
@@ -120,10 +78,10 @@ describe("runner: ComfyUI's folders", () => {
 
   it("without COMFYUI_DIR leaves the files; input names are random per job; outputs keep the client's prefix", async () => {
     const s = await setup();
-    const first = await s.submit(withInput());
-    const second = await s.submit(withInput({})); // SaveImage without filename_prefix: the runner sets one
-    const a = await finished(stack, tenant, first);
-    const b = await finished(stack, tenant, second);
+    const first = await s.submit({ workflow: withInput() });
+    const second = await s.submit({ workflow: withInput({}) }); // SaveImage without filename_prefix: the runner sets one
+    const a = await finished(suite.stack, suite.tenant, first);
+    const b = await finished(suite.stack, suite.tenant, second);
     expect(a.job.status, JSON.stringify(a.job.error)).toBe("succeeded");
     expect(b.job.status, JSON.stringify(b.job.error)).toBe("succeeded");
     expect(a.job.outputs.map((o: { filename: string }) => o.filename)).toEqual(["portrait_00001_.png"]);
@@ -146,8 +104,8 @@ describe("runner: ComfyUI's folders", () => {
       type: "FileNotFoundError",
       message: "[Errno 2] No such file or directory: '/home/gpu/ComfyUI/input/comfy-edge/1f/n10.png'",
     });
-    const jobId = await s.submit(withInput());
-    const { job, events } = await finished(stack, tenant, jobId);
+    const jobId = await s.submit({ workflow: withInput() });
+    const { job, events } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status).toBe("failed");
     expect(job.error).toEqual({
       code: "execution_error",
@@ -177,12 +135,14 @@ describe("runner: ComfyUI's folders", () => {
       return answer;
     });
     const jobId = await s.submit({
-      ...withInput(),
-      "20": { class_type: "RandomNoise", inputs: { noise_seed: -1 } },
-      "21": { class_type: "KSamplerAdvanced", inputs: { noise_seed: -1, seed_mode: -1, steps: 1 } },
-      "22": { class_type: "RandomNoise", inputs: { noise_seed: 7 } },
+      workflow: {
+        ...withInput(),
+        "20": { class_type: "RandomNoise", inputs: { noise_seed: -1 } },
+        "21": { class_type: "KSamplerAdvanced", inputs: { noise_seed: -1, seed_mode: -1, steps: 1 } },
+        "22": { class_type: "RandomNoise", inputs: { noise_seed: 7 } },
+      },
     });
-    const { job } = await finished(stack, tenant, jobId);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
     const started = sent.find((e) => e.type === "started");
     expect(started).toMatchObject({ type: "started", prompt_id: expect.any(String) });
@@ -212,10 +172,10 @@ describe("runner: ComfyUI's folders", () => {
     }));
     vi.spyOn(gateway, "event").mockImplementation(async (...args) => ({ ...(await event(...args)), cancel: false }));
     s.comfy.setNodeDelay("ImageBlur", 3_000);
-    const jobId = await s.submit(withInput());
+    const jobId = await s.submit({ workflow: withInput() });
     const promptId = await executing(s.runner.runner, "11");
-    expect((await tenant.call(`/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBeLessThan(300);
-    const { job } = await finished(stack, tenant, jobId);
+    expect((await suite.tenant.call(`/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBeLessThan(300);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status).toBe("canceled");
     // Interrupted before the SaveImage after the slow node: ComfyUI stopped the prompt rather than finishing it.
     const entry = s.comfy.history()[promptId];

@@ -4,105 +4,21 @@
  * running), timeouts, lease lost, ComfyUI dying mid-job, dropped sockets reconciled from /history, GC pauses,
  * ComfyUI down at start, graceful shutdown, health and metrics. Each test has its own pool, double and runner.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ComfyDouble, type ComfyDoubleOptions, startComfyDouble } from "../comfyui-double/index.ts";
-import { runnerToken, ScriptedRunner, TRIVIAL_WORKFLOW } from "../harness/api.ts";
-import { type Stack, startStack } from "../harness/stack.ts";
-import {
-  type Client,
-  client,
-  executing,
-  finished,
-  startCutProxy,
-  startTestRunner,
-  type TestRunner,
-  until,
-} from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { startComfyDouble } from "../comfyui-double/index.ts";
+import { runnerToken, ScriptedRunner } from "../harness/api.ts";
+import { executing, finished, startCutProxy, startTestRunner, until } from "./helpers.ts";
+import { useRunnerSuite } from "./runner-suite.ts";
 
-let stack: Stack;
-/** A 16x8 PNG (a LoadImage input), sent as a data: URL that the gateway stores in R2. */
-let PNG_16x8: string;
-let tenant: Client;
-let poolSeq = 0;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  const sharp = (await import("sharp")).default;
-  PNG_16x8 = (
-    await sharp({ create: { width: 16, height: 8, channels: 3, background: { r: 200, g: 30, b: 60 } } })
-      .png()
-      .toBuffer()
-  ).toString("base64");
-  stack = await startStack({ vars: { LEASE_DURATION_S: "3", DISPATCH_RESEND_S: "1" } });
-  tenant = await client(stack);
-}, 60_000);
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
-});
-
-afterAll(() => stack?.close());
-
-interface Setup {
-  pool: string;
-  comfy: ComfyDouble;
-  runner: TestRunner;
-  submit(body: Record<string, unknown>): Promise<string>;
-}
-
-async function setup(
-  options: {
-    double?: ComfyDoubleOptions;
-    env?: Record<string, string>;
-    tuning?: NonNullable<Parameters<typeof startTestRunner>[2]>["tuning"];
-    comfyDownAtStart?: boolean;
-  } = {},
-): Promise<Setup> {
-  const pool = `rp${++poolSeq}`;
-  const comfy = await startComfyDouble(options.double);
-  cleanups.push(() => comfy.close());
-  if (options.comfyDownAtStart) await comfy.die();
-  const token = await runnerToken(stack, pool);
-  const runner = await startTestRunner(stack, [comfy.url], {
-    token,
-    env: options.env,
-    tuning: { historyPollMs: 500, cancelConfirmMs: 10_000, unreachableGraceMs: 3_000, ...options.tuning },
-  });
-  cleanups.push(() => runner.close());
-  return {
-    pool,
-    comfy,
-    runner,
-    async submit(body) {
-      const res = await tenant.call("/v1/jobs", { body: { pool, ...body } });
-      expect(res.status, JSON.stringify(res.json)).toBe(202);
-      return res.json.id as string;
-    },
-  };
-}
-
-/** TRIVIAL_WORKFLOW with a fresh color, so ComfyUI's cache never skips its nodes. */
-let color = 1;
-function freshWorkflow() {
-  const workflow = structuredClone(TRIVIAL_WORKFLOW);
-  workflow["1"].inputs.color = color++;
-  return workflow;
-}
-
-async function download(jobId: string, index: number): Promise<{ type: string | null; bytes: Buffer }> {
-  const res = await fetch(`${stack.url}/v1/jobs/${jobId}/outputs/${index}`, {
-    headers: { authorization: `Bearer ${tenant.key}` },
-  });
-  expect(res.status).toBe(200);
-  return { type: res.headers.get("content-type"), bytes: Buffer.from(await res.arrayBuffer()) };
-}
+const suite = useRunnerSuite("rp");
+const { setup, freshWorkflow, download, cleanups } = suite;
 
 describe("runner: inputs, outputs, conversion, progress", () => {
   it("uploads the lease's input to ComfyUI and points LoadImage at the uploaded name", async () => {
     const s = await setup();
     const jobId = await s.submit({
       workflow: {
-        "10": { class_type: "LoadImage", inputs: { image: `data:image/png;base64,${PNG_16x8}` } },
+        "10": { class_type: "LoadImage", inputs: { image: `data:image/png;base64,${suite.png}` } },
         "11": {
           class_type: "ImageScale",
           inputs: { image: ["10", 0], upscale_method: "nearest-exact", width: 32, height: 16, crop: "disabled" },
@@ -110,11 +26,11 @@ describe("runner: inputs, outputs, conversion, progress", () => {
         "12": { class_type: "SaveImage", inputs: { images: ["11", 0], filename_prefix: "mine" } },
       },
     });
-    const { job } = await finished(stack, tenant, jobId);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
     const uploads = s.comfy.uploads();
     expect(uploads).toHaveLength(1);
-    expect(Buffer.from(uploads[0]!.bytes).equals(Buffer.from(PNG_16x8, "base64"))).toBe(true);
+    expect(Buffer.from(uploads[0]!.bytes).equals(Buffer.from(suite.png, "base64"))).toBe(true);
     expect(uploads[0]!.name).toMatch(/\.png$/);
     const sent = s.comfy.prompts().at(-1)!.prompt as Record<string, { inputs: Record<string, unknown> }>;
     expect(sent["10"]!.inputs.image).toBe(`${uploads[0]!.subfolder}/${uploads[0]!.name}`);
@@ -126,7 +42,7 @@ describe("runner: inputs, outputs, conversion, progress", () => {
   it("converts outputs to the job's format with sharp", async () => {
     const s = await setup();
     const jobId = await s.submit({ workflow: freshWorkflow(), output: { format: "jpeg", quality: 80 } });
-    const { job } = await finished(stack, tenant, jobId);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
     expect(job.outputs[0]).toMatchObject({ content_type: "image/jpeg" });
     expect(job.outputs[0].filename).toMatch(/\.jpg$/);
@@ -144,7 +60,7 @@ describe("runner: inputs, outputs, conversion, progress", () => {
         "2": { class_type: "SaveImageWebsocket", inputs: { images: ["1", 0] } },
       },
     });
-    const { job, events } = await finished(stack, tenant, jobId);
+    const { job, events } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
     expect(job.outputs).toHaveLength(6);
     for (const [i, o] of job.outputs.entries()) {
@@ -166,7 +82,7 @@ describe("runner: ComfyUI refusals and failures", () => {
     const workflow = freshWorkflow();
     workflow["1"].inputs.width = 0;
     const jobId = await s.submit({ workflow });
-    const { job } = await finished(stack, tenant, jobId);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status).toBe("failed");
     expect(job.attempt).toBe(1);
     expect(job.error).toMatchObject({ code: "workflow_invalid", node_id: "1", node_type: "EmptyImage" });
@@ -187,7 +103,7 @@ describe("runner: ComfyUI refusals and failures", () => {
         "5": { class_type: "SaveImage", inputs: { images: ["4", 0], filename_prefix: "y" } },
       },
     });
-    const { job } = await finished(stack, tenant, jobId);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status).toBe("failed");
     expect(job.attempt).toBe(1);
     expect(job.error).toMatchObject({ code: "workflow_invalid", node_id: "4", node_type: "ImageScale" });
@@ -204,7 +120,7 @@ describe("runner: ComfyUI refusals and failures", () => {
     const s = await setup();
     s.comfy.failNode("ImageInvert", { message: "tensor went sideways", type: "RuntimeError" });
     const jobId = await s.submit({ workflow: freshWorkflow() });
-    const { job } = await finished(stack, tenant, jobId);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status).toBe("failed");
     expect(job.attempt).toBe(1);
     expect(job.error).toMatchObject({ code: "execution_error", node_id: "2", node_type: "ImageInvert" });
@@ -215,7 +131,7 @@ describe("runner: ComfyUI refusals and failures", () => {
     const s = await setup();
     s.comfy.setNodeDelay("ImageInvert", 2_500);
     const jobId = await s.submit({ workflow: freshWorkflow(), timeout_s: 1 });
-    const { job } = await finished(stack, tenant, jobId);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status).toBe("failed");
     expect(job.error.code).toBe("job_timeout");
     const promptId = s.comfy.prompts()[0]!.prompt_id;
@@ -243,8 +159,8 @@ describe("runner: cancel", () => {
     expect(busy.status).toBe(200);
     const jobId = await s.submit({ workflow: freshWorkflow() });
     await until(() => s.comfy.prompts().length === 2, "the job's prompt queued behind the busy one");
-    expect((await tenant.call(`/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBeLessThan(300);
-    const { job, events } = await finished(stack, tenant, jobId);
+    expect((await suite.tenant.call(`/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBeLessThan(300);
+    const { job, events } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status).toBe("canceled");
     expect(events.at(-1)!.event).toBe("canceled");
     const ours = s.comfy.prompts()[1]!.prompt_id;
@@ -259,8 +175,8 @@ describe("runner: cancel", () => {
     s.comfy.setNodeDelay("ImageInvert", 2_500);
     const jobId = await s.submit({ workflow: freshWorkflow() });
     const promptId = await executing(s.runner.runner, "2");
-    expect((await tenant.call(`/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBeLessThan(300);
-    const { job } = await finished(stack, tenant, jobId);
+    expect((await suite.tenant.call(`/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBeLessThan(300);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status).toBe("canceled");
     const entry = s.comfy.history()[promptId];
     expect(JSON.stringify(entry?.status?.messages)).toContain("execution_interrupted");
@@ -271,25 +187,26 @@ describe("runner: cancel", () => {
 
 describe("runner: faults", () => {
   it("lease lost: interrupts the prompt in ComfyUI and drops the job; the new attempt finishes it", async () => {
-    const pool = `rp${++poolSeq}`;
+    const pool = "rp-lease-lost";
     const comfy = await startComfyDouble();
     cleanups.push(() => comfy.close());
-    const token = await runnerToken(stack, pool);
-    const proxy = await startCutProxy(stack.url);
+    const token = await runnerToken(suite.stack, pool);
+    const proxy = await startCutProxy(suite.stack.url);
     cleanups.push(() => proxy.close());
-    const a = await startTestRunner({ ...stack, url: proxy.url }, [comfy.url], { token, runnerId: "runner-a" });
+    const a = await startTestRunner({ ...suite.stack, url: proxy.url }, [comfy.url], { token, runnerId: "runner-a" });
     cleanups.push(() => a.close());
     comfy.setNodeDelay("ImageInvert", 6_000);
-    const jobId = (await tenant.call("/v1/jobs", { body: { pool, workflow: freshWorkflow() } })).json.id as string;
+    const jobId = (await suite.tenant.call("/v1/jobs", { body: { pool, workflow: freshWorkflow() } })).json
+      .id as string;
     const promptId = await executing(a.runner, "2");
     // Runner A is cut off from the gateway: its lease expires and attempt 2 goes to another runner.
     proxy.cut();
-    const b = new ScriptedRunner(stack, token, "runner-b");
+    const b = new ScriptedRunner(suite.stack, token, "runner-b");
     const grant = await b.lease(15);
     expect(grant?.job.id).toBe(jobId);
     expect(grant?.lease.attempt).toBe(2);
     // Attempt 2 finishes while A is still cut off.
-    const up = await b.upload(grant!.lease.id, Buffer.from(PNG_16x8, "base64"));
+    const up = await b.upload(grant!.lease.id, Buffer.from(suite.png, "base64"));
     const done = await b.event(grant!.lease.id, { type: "succeeded", outputs: [up.ref] });
     expect(done.json.status, JSON.stringify(done.json)).toBe("succeeded");
     proxy.restore();
@@ -298,7 +215,7 @@ describe("runner: faults", () => {
     const entry = await until(() => comfy.history()[promptId], "A's prompt ended in ComfyUI");
     expect(JSON.stringify(entry.status?.messages)).toContain("execution_interrupted");
     expect(comfy.outputs()).toHaveLength(0);
-    const { job } = await finished(stack, tenant, jobId);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job).toMatchObject({ status: "succeeded", attempt: 2 });
   });
 
@@ -313,10 +230,10 @@ describe("runner: faults", () => {
     // While ComfyUI is down the runner does not lease and says it is not ready.
     const readyz = await fetch(`http://127.0.0.1:${s.runner.runner.port}/readyz`);
     expect(readyz.status).toBe(503);
-    expect((await tenant.call(`/v1/jobs/${jobId}`)).json).toMatchObject({ status: "queued" });
+    expect((await suite.tenant.call(`/v1/jobs/${jobId}`)).json).toMatchObject({ status: "queued" });
     s.comfy.clearFaults();
     await s.comfy.restart();
-    const { job, events } = await finished(stack, tenant, jobId);
+    const { job, events } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
     expect(job.attempt).toBe(2);
     const queued = events.filter((e) => e.event === "queued");
@@ -335,7 +252,7 @@ describe("runner: faults", () => {
     await s.comfy.setRefuseConnections(true);
     await until(() => s.comfy.history()[promptId]?.status?.completed, "the prompt finished inside ComfyUI");
     await s.comfy.setRefuseConnections(false);
-    const { job } = await finished(stack, tenant, jobId);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
     expect(job.attempt).toBe(1);
     expect(seen).not.toContain("execution_success");
@@ -346,7 +263,7 @@ describe("runner: faults", () => {
     const second = await s.submit({ workflow: freshWorkflow() });
     await executing(s.runner.runner, "2");
     s.comfy.dropSockets();
-    expect((await finished(stack, tenant, second)).job.status).toBe("succeeded");
+    expect((await finished(suite.stack, suite.tenant, second)).job.status).toBe("succeeded");
     const metrics = await (await fetch(`http://127.0.0.1:${s.runner.runner.port}/metrics`)).text();
     expect(metrics).toMatch(/comfy_edge_runner_comfyui_ws_reconnects_total\{slot="0"\} [1-9]/);
   });
@@ -359,7 +276,7 @@ describe("runner: faults", () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push(await s.submit({ workflow: freshWorkflow(), timeout_s: 30 }));
     for (const id of ids) {
-      const { job } = await finished(stack, tenant, id);
+      const { job } = await finished(suite.stack, suite.tenant, id);
       expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
       expect(job.attempt).toBe(1);
     }
@@ -373,9 +290,9 @@ describe("runner: health, shutdown", () => {
     const jobId = await s.submit({ workflow: freshWorkflow() });
     const health = await (await fetch(`http://127.0.0.1:${s.runner.runner.port}/healthz`)).json();
     expect(health.slots[0]).toMatchObject({ comfyui_up: false });
-    expect((await tenant.call(`/v1/jobs/${jobId}`)).json.status).toBe("queued");
+    expect((await suite.tenant.call(`/v1/jobs/${jobId}`)).json.status).toBe("queued");
     await s.comfy.restart();
-    const { job } = await finished(stack, tenant, jobId);
+    const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job).toMatchObject({ status: "succeeded", attempt: 1 });
     const ready = await fetch(`http://127.0.0.1:${s.runner.runner.port}/readyz`);
     expect(ready.status).toBe(200);
@@ -397,7 +314,7 @@ describe("runner: health, shutdown", () => {
     expect(Date.now() - started).toBeLessThan(2_500);
     expect(s.runner.results.at(-1)).toMatchObject({ jobId, result: "given_back" });
     // Given back (no attempt spent): queued again.
-    expect((await tenant.call(`/v1/jobs/${jobId}`)).json).toMatchObject({ status: "queued" });
+    expect((await suite.tenant.call(`/v1/jobs/${jobId}`)).json).toMatchObject({ status: "queued" });
   });
 
   it("graceful shutdown: drains a short job; past the drain timeout interrupts and gives the job back", async () => {
@@ -406,10 +323,10 @@ describe("runner: health, shutdown", () => {
     const quick = await s.submit({ workflow: freshWorkflow() });
     await executing(s.runner.runner, "2");
     await s.runner.runner.close({ drainMs: 10_000 });
-    expect((await finished(stack, tenant, quick)).job.status).toBe("succeeded");
+    expect((await finished(suite.stack, suite.tenant, quick)).job.status).toBe("succeeded");
     await s.runner.runner.close(); // idempotent
 
-    const r2 = await startTestRunner(stack, [s.comfy.url], { token: await runnerToken(stack, s.pool) });
+    const r2 = await startTestRunner(suite.stack, [s.comfy.url], { token: await runnerToken(suite.stack, s.pool) });
     cleanups.push(() => r2.close());
     s.comfy.setNodeDelay("ImageInvert", 3_000);
     const slow = await s.submit({ workflow: freshWorkflow() });
@@ -420,9 +337,9 @@ describe("runner: health, shutdown", () => {
     expect(JSON.stringify(entry.status?.messages)).toContain("execution_interrupted");
     // Given back without counting an attempt: the next runner runs it as attempt 2 of the same budget.
     s.comfy.setNodeDelay("ImageInvert", 1);
-    const r3 = await startTestRunner(stack, [s.comfy.url], { token: await runnerToken(stack, s.pool) });
+    const r3 = await startTestRunner(suite.stack, [s.comfy.url], { token: await runnerToken(suite.stack, s.pool) });
     cleanups.push(() => r3.close());
-    const { job, events } = await finished(stack, tenant, slow);
+    const { job, events } = await finished(suite.stack, suite.tenant, slow);
     expect(job).toMatchObject({ status: "succeeded", attempt: 2 });
     expect(events.find((e) => e.event === "queued" && e.data.attempt === 2)?.data.reason).toBe(
       "given back by the runner",
