@@ -5,94 +5,19 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import path from "node:path/posix";
-import {
-  absJoin,
-  annotatedFilepath,
-  commonpath,
-  DIRS,
-  type DirType,
-  type FileStore,
-  guessType,
-  uploadImage,
-} from "./files.ts";
-import { encodeJpeg } from "./jpeg.ts";
+import { type FileStore, uploadImage } from "./files.ts";
 import { parseForm } from "./multipart.ts";
 import { type NodeClass, objectInfo } from "./nodes.ts";
-import { decodePng, encodePng, encodeWebpLossless, type RawImage } from "./png.ts";
 import { pyBool, pyDumps, pyFloatValue, pyInt, pyStr } from "./py.ts";
 import type { QueueItem, Runtime } from "./runtime.ts";
+import { MODEL_FOLDERS, SYSTEM_STATS } from "./server-info.ts";
 import { ServerError, validatePrompt } from "./validate.ts";
+import { viewAnswer } from "./view.ts";
 import { SERVER_FEATURES } from "./ws.ts";
 
 export const MAX_UPLOAD_SIZE = SERVER_FEATURES.max_upload_size;
 
-export const SYSTEM_STATS = {
-  system: {
-    os: "posix",
-    ram_total: 25276502016,
-    ram_free: 24194609152,
-    comfyui_version: "0.3.64",
-    required_frontend_version: "1.27.10",
-    installed_templates_version: null,
-    required_templates_version: "0.1.95",
-    python_version: "3.13.5 (main, Aug 10 2026, 12:06:59) [GCC 14.2.0]",
-    pytorch_version: "2.6.0+debian",
-    embedded_python: false,
-    argv: [
-      "main.py",
-      "--cpu",
-      "--listen",
-      "127.0.0.1",
-      "--port",
-      "8188",
-      "--disable-all-custom-nodes",
-      "--whitelist-custom-nodes",
-      "websocket_image_save.py",
-      "--disable-auto-launch",
-      "--base-directory",
-      "/srv/comfyui/data",
-      "--front-end-root",
-      "/srv/comfyui/frontend",
-      "--database-url",
-      "sqlite:////srv/comfyui/data/comfyui.db",
-    ],
-  },
-  devices: [
-    {
-      name: "cpu",
-      type: "cpu",
-      index: null,
-      vram_total: 25276502016,
-      vram_free: 24194609152,
-      torch_vram_total: 25276502016,
-      torch_vram_free: 24194609152,
-    },
-  ],
-};
-
-export const MODEL_FOLDERS = [
-  "checkpoints",
-  "configs",
-  "loras",
-  "vae",
-  "text_encoders",
-  "diffusion_models",
-  "clip_vision",
-  "style_models",
-  "embeddings",
-  "diffusers",
-  "vae_approx",
-  "controlnet",
-  "gligen",
-  "upscale_models",
-  "custom_nodes",
-  "hypernetworks",
-  "photomaker",
-  "classifiers",
-  "model_patches",
-  "audio_encoders",
-];
+export { MODEL_FOLDERS, SYSTEM_STATS };
 
 const SENSITIVE_EXTRA_DATA_KEYS = ["auth_token_comfy_org", "api_key_comfy_org"];
 
@@ -141,12 +66,6 @@ function sendBytes(res: ServerResponse, contentType: string, filename: string, b
     "Content-Disposition": `filename="${filename}"`,
   });
   res.end(bytes);
-}
-
-function opaque(image: RawImage): Uint8Array {
-  const out = new Uint8Array(image.data);
-  if (image.channels === 4) for (let i = 3; i < out.length; i += 4) out[i] = 255;
-  return out;
 }
 
 const INTERNAL_ERROR = "500 Internal Server Error\n\nServer got itself in trouble";
@@ -377,73 +296,9 @@ function buildRoutes(): Route[] {
   });
 
   route("GET", /^\/view$/, ({ res, url, host }) => {
-    const q = url.searchParams;
-    const raw = q.get("filename");
-    if (raw === null) return sendEmpty(res, 404);
-    const [annotated, annotatedDir] = annotatedFilepath(raw);
-    if (!annotated) return sendEmpty(res, 400);
-    if (annotated.startsWith("/") || annotated.includes("..")) return sendEmpty(res, 400);
-    let dirType: DirType | undefined = annotatedDir;
-    if (dirType === undefined) {
-      const t = q.get("type") ?? "output";
-      dirType = t === "input" || t === "output" || t === "temp" ? t : undefined;
-    }
-    if (dirType === undefined) return sendEmpty(res, 400);
-    let outputDir = DIRS[dirType];
-    const subfolder = q.get("subfolder");
-    if (subfolder !== null) {
-      const full = absJoin(outputDir, subfolder);
-      if (commonpath(full, outputDir) !== outputDir) return sendEmpty(res, 403);
-      outputDir = full;
-    }
-    const filename = path.basename(annotated);
-    const stored = host.files.read(absJoin(outputDir, filename));
-    if (stored === undefined) return sendEmpty(res, 404);
-    const channel = q.get("channel");
-    const preview = q.get("preview");
-    if (preview !== null) {
-      const info = preview.split(";");
-      let format = info[0] as string;
-      if ((format !== "webp" && format !== "jpeg") || (channel ?? "").includes("a")) format = "webp";
-      const last = info[info.length - 1] as string;
-      const quality = /^\d+$/.test(last) ? Number(last) : 90;
-      const decoded = decodePng(stored.bytes);
-      // undecodable (non-PNG) files: the stored bytes under the preview's content type
-      if (decoded === null) return sendBytes(res, `image/${format}`, filename, stored.bytes);
-      const rgbOnly = format === "jpeg" || channel === "rgb";
-      const bytes =
-        format === "jpeg"
-          ? encodeJpeg(decoded, quality)
-          : encodeWebpLossless(rgbOnly ? { ...decoded, data: opaque(decoded) } : decoded);
-      return sendBytes(res, `image/${format}`, filename, bytes);
-    }
-    if (channel === "rgb" || channel === "a") {
-      const decoded = decodePng(stored.bytes);
-      if (decoded === null) return sendBytes(res, "image/png", filename, stored.bytes);
-      const n = decoded.width * decoded.height;
-      const out = new Uint8Array(n * (channel === "rgb" ? 3 : 4));
-      for (let i = 0; i < n; i++) {
-        if (channel === "rgb") {
-          out[i * 3] = decoded.data[i * 4] as number;
-          out[i * 3 + 1] = decoded.data[i * 4 + 1] as number;
-          out[i * 3 + 2] = decoded.data[i * 4 + 2] as number;
-        } else out[i * 4 + 3] = decoded.data[i * 4 + 3] as number;
-      }
-      const png = encodePng({
-        width: decoded.width,
-        height: decoded.height,
-        channels: channel === "rgb" ? 3 : 4,
-        data: out,
-      });
-      return sendBytes(res, "image/png", filename, png);
-    }
-    let contentType = guessType(filename) ?? "application/octet-stream";
-    if (
-      ["text/html", "text/html-sandboxed", "application/xhtml+xml", "text/javascript", "text/css"].includes(contentType)
-    ) {
-      contentType = "application/octet-stream";
-    }
-    sendBytes(res, contentType, filename, stored.bytes);
+    const answer = viewAnswer(host.files, url.searchParams);
+    if (answer.status !== 200) return sendEmpty(res, answer.status);
+    sendBytes(res, answer.contentType, answer.filename, answer.bytes);
   });
 
   route("POST", /^\/upload\/image$/, async ({ req, res, host, body }) => {
