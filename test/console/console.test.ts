@@ -163,6 +163,8 @@ describe("web console", () => {
     await signIn(page, w.stack.url, w.tenant.key);
     await page.getByRole("link", { name: "Pools" }).click();
     await page.locator("table").waitFor();
+    // Keyboard and screen-reader users land on the new page's heading.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.outerHTML)).toMatch(/^<h1[^>]*>Pools<\/h1>$/);
     expect(await page.locator("tbody tr", { hasText: "local" }).locator(".health").textContent()).toBe("1");
     await shot(page, "pools");
 
@@ -184,6 +186,11 @@ describe("web console", () => {
 
   it("works at phone width in dark mode", async () => {
     const { context, page, problems } = await w.open({ width: 390, dark: true });
+    await page.goto(`${w.stack.url}/console`);
+    await page.getByLabel("API key or admin token").fill("ce_sk_not-a-real-key");
+    await page.getByLabel("API key or admin token").press("Enter");
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toBe("That key or token was not accepted.");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     await signIn(page, w.stack.url, w.tenant.key);
     await page.locator("tbody tr").first().waitFor();
     // Nothing wider than the screen but the tables' own scroll boxes.

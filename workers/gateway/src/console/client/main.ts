@@ -23,6 +23,8 @@ const HOME: Record<Mode, string> = { tenant: "jobs", operator: "admin" };
 /** The page on screen: its controller is aborted when the person navigates away. */
 interface Screen {
   current: AbortController | null;
+  /** True until the first page has rendered (the first page keeps the browser's own focus). */
+  first: boolean;
 }
 
 /** Checks a token against the API: an API key answers GET /v1/me, the admin token the tenant list. */
@@ -87,21 +89,36 @@ function route(screen: Screen): void {
   screen.current = controller;
   const root = h("div");
   view.replaceChildren(root);
-  Promise.resolve(page({ session, params, query: new URLSearchParams(search), signal: controller.signal, root })).catch(
-    (err: unknown) => {
-      if (controller.signal.aborted) return;
-      if (err instanceof ApiFailure && err.status === 401) {
-        saveSession(null);
-        route(screen);
-        return;
-      }
-      root.append(errorBox(err));
-    },
+  // Moving between pages puts the focus on the new page's heading (screen readers announce it), as soon as
+  // the page has one; the first page keeps the browser's own focus.
+  const announce = !screen.first;
+  screen.first = false;
+  let focused = false;
+  const focusHeading = () => {
+    const h1 = root.querySelector("h1");
+    if (!announce || focused || !h1 || controller.signal.aborted) return;
+    focused = true;
+    h1.tabIndex = -1;
+    h1.focus({ preventScroll: true });
+  };
+  queueMicrotask(focusHeading);
+  const rendered = Promise.resolve(
+    page({ session, params, query: new URLSearchParams(search), signal: controller.signal, root }),
   );
+  void rendered.then(focusHeading, () => {});
+  rendered.catch((err: unknown) => {
+    if (controller.signal.aborted) return;
+    if (err instanceof ApiFailure && err.status === 401) {
+      saveSession(null);
+      route(screen);
+      return;
+    }
+    root.append(errorBox(err));
+  });
 }
 
 function start(): void {
-  const screen: Screen = { current: null };
+  const screen: Screen = { current: null, first: true };
   const form = byId<HTMLFormElement>("signin");
   form.addEventListener("submit", (event) => {
     event.preventDefault();

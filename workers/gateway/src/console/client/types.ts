@@ -30,9 +30,10 @@ export interface Job {
   error: JobError | null;
   metadata: Record<string, unknown>;
   stats: { queue_ms: number | null; run_ms: number | null; upload_ms: number | null; total_ms: number | null };
-  /** Present once templates exist (issue 15). */
-  template?: string;
-  inputs?: Record<string, unknown>;
+  /** Values the runner chose (a seed given as -1 becomes the seed that ran), by node id and input name. */
+  resolved_inputs?: Record<string, Record<string, unknown>> | null;
+  /** On a template run: which template version ran, and the inputs it used. */
+  template?: { name: string; version: number; ref: string; inputs: Record<string, unknown> };
 }
 
 export interface JobEvent {

@@ -52,7 +52,7 @@ function summary(job: Job): HTMLElement {
     ["Ran for", ms(job.stats.run_ms)],
     ["Upload", ms(job.stats.upload_ms)],
   ];
-  if (job.template) rows.push(["Template", job.template]);
+  if (job.template) rows.push(["Template", job.template.ref]);
   return h(
     "dl",
     { class: "facts" },
@@ -60,10 +60,11 @@ function summary(job: Job): HTMLElement {
   );
 }
 
-function inputsView(job: Job, resolved: unknown): HTMLElement {
+function inputsView(job: Job, fromEvents: unknown): HTMLElement {
   const parts: Array<[string, unknown]> = [];
-  if (job.inputs && Object.keys(job.inputs).length > 0) parts.push(["Template inputs", job.inputs]);
-  if (resolved) parts.push(["Resolved by the runner (seeds given as -1, …)", resolved]);
+  if (job.template) parts.push([`Inputs of ${job.template.ref}`, job.template.inputs]);
+  const resolved = job.resolved_inputs ?? fromEvents;
+  if (resolved) parts.push(["Chosen by the runner (seeds given as -1), by node", resolved]);
   parts.push(["Metadata", job.metadata]);
   return h(
     "section",

@@ -54,7 +54,9 @@ export async function jobsPage(ctx: PageContext): Promise<void> {
             h(
               "tr",
               null,
-              ["Job", "Status", "Created", "Pool", "Progress", "Run time"].map((t) => h("th", { scope: "col" }, t)),
+              ["Job", "Status", "Template", "Created", "Pool", "Progress", "Run time"].map((t) =>
+                h("th", { scope: "col" }, t),
+              ),
             ),
           ),
           body,
@@ -70,7 +72,7 @@ export async function jobsPage(ctx: PageContext): Promise<void> {
     signal: ctx.signal,
   });
   if (data.data.length === 0) {
-    body.append(h("tr", null, h("td", { colspan: 6, class: "muted" }, "No jobs yet.")));
+    body.append(h("tr", null, h("td", { colspan: 7, class: "muted" }, "No jobs yet.")));
   }
   for (const job of data.data) {
     body.append(
@@ -79,6 +81,7 @@ export async function jobsPage(ctx: PageContext): Promise<void> {
         null,
         h("td", null, h("a", { href: `#/jobs/${encodeURIComponent(job.id)}`, class: "mono", title: job.id }, job.id)),
         h("td", null, statusBadge(job.status)),
+        h("td", null, job.template?.ref ?? "—"),
         h("td", null, when(job.created_at)),
         h("td", null, job.pool),
         h("td", null, job.progress ? h("progress", { value: job.progress.value, max: job.progress.max || 1 }) : "—"),

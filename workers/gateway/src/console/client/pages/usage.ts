@@ -30,7 +30,7 @@ export function barChart(title: string, points: Array<{ label: string; value: nu
   const max = Math.max(1, peak);
   const band = width / Math.max(1, points.length);
   const chart = svg("svg", {
-    viewBox: `0 0 ${width} ${height + 20}`,
+    viewBox: `-16 0 ${width + 32} ${height + 20}`,
     role: "img",
     "aria-label": title,
     class: "chart",
