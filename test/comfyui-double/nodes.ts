@@ -1,8 +1,7 @@
 /**
  * Node classes the double can run. Schemas come from the recorded object_info (fixtures/object_info_subset.json);
- * GetImageSize and SaveImageWebsocket were used in the recordings but their entries were not kept, so theirs are
- * reconstructed from ComfyUI 0.3.64's source. Every other class name the recorded server had is accepted as an
- * "opaque" node: no input checks, any output slot, outputs are digests that image nodes turn into placeholders.
+ * GetImageSize and SaveImageWebsocket's entries were not kept, so theirs come from ComfyUI 0.3.64's source. Any
+ * other class name of the recorded server is an "opaque" node: no input checks, any output slot, digests as outputs.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path/posix";
