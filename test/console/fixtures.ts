@@ -73,7 +73,7 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
         LLM_UPSTREAM_URL: llm.url,
       },
     }),
-    startComfyDouble({ models: { checkpoints: ["sd15.safetensors"] } }),
+    startComfyDouble({ models: { checkpoints: ["sd15.safetensors", "v1-5-pruned-emaonly-fp16.safetensors"] } }),
     startReceiver(),
   ]);
   const runner = await startTestRunner(stack, [comfy.url]);

@@ -12,6 +12,7 @@ import { type ObjectSchema, type SchemaForm, schemaForm } from "../schema-form.t
 import { readEvents } from "../sse.ts";
 import { type Job, parseEvent, TERMINAL } from "../types.ts";
 import { errorView } from "./job.ts";
+import { saveTemplateBox } from "./save-template.ts";
 
 interface TemplateSummary {
   name: string;
@@ -58,6 +59,16 @@ export async function runPage(ctx: PageContext): Promise<void> {
       fill(formBox, errorBox(`The workflow is not JSON: ${(err as Error).message}`));
       return;
     }
+    if (Array.isArray(parsed.nodes)) {
+      // The UI format runs only as a template (converted on the server).
+      fill(
+        formBox,
+        templates
+          ? saveTemplateBox(ctx.session, parsed, true)
+          : errorBox("This is the UI format: in ComfyUI use Export (API), and paste that."),
+      );
+      return;
+    }
     const d = detectInputs(parsed);
     form = schemaForm(d.schema, "in");
     fill(
@@ -66,6 +77,9 @@ export async function runPage(ctx: PageContext): Promise<void> {
       Object.keys(d.schema.properties ?? {}).length
         ? form.el
         : h("p", { class: "muted" }, "No editable inputs detected; the workflow runs as it is."),
+      templates
+        ? h("details", null, h("summary", null, "Save as a template"), saveTemplateBox(ctx.session, parsed, false))
+        : null,
     );
     runButton.disabled = false;
     submit = () => {
@@ -127,6 +141,11 @@ export async function runPage(ctx: PageContext): Promise<void> {
       );
     });
     fill(source, h("div", { class: "field" }, h("label", { for: "template" }, "Template"), select), rawSection);
+    const wanted = ctx.query.get("template");
+    if (wanted && templates.data.some((t) => t.name === wanted)) {
+      select.value = wanted;
+      select.dispatchEvent(new Event("change"));
+    }
   } else {
     fill(source, rawSection);
   }
