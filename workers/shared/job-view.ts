@@ -16,6 +16,27 @@ export type StoredOutput = {
 /** node id -> input name -> the value the runner chose (e.g. a seed given as -1). */
 export type ResolvedInputs = Record<string, Record<string, number | string | boolean>>;
 
+/** A template run: its template version, the inputs it used, and the `node.input`s of its seeds given as -1. */
+export type StoredTemplate = {
+  name: string;
+  version: number;
+  inputs: Record<string, number | string | boolean>;
+  seeds: Record<string, string[]>;
+};
+
+/** The run's inputs with each seed given as -1 replaced by the one the runner chose (once reported). */
+function templateOf(t: StoredTemplate, resolved: ResolvedInputs | null) {
+  const inputs = { ...t.inputs };
+  for (const [name, targets] of Object.entries(t.seeds)) {
+    for (const target of targets) {
+      const dot = target.lastIndexOf(".");
+      const chosen = resolved?.[target.slice(0, dot)]?.[target.slice(dot + 1)];
+      if (inputs[name] === -1 && chosen !== undefined) inputs[name] = chosen;
+    }
+  }
+  return { name: t.name, version: t.version, ref: `${t.name}@${t.version}`, inputs };
+}
+
 export type JobView = {
   id: string;
   status: JobStatus;
@@ -29,6 +50,8 @@ export type JobView = {
   progress: { value: number; max: number; node_id: string | null } | null;
   /** Absent in views stored by older deployments. */
   resolved_inputs?: ResolvedInputs | null;
+  /** Set on template runs only. */
+  template?: StoredTemplate | null;
   outputs: StoredOutput[];
   error: JobError | null;
   metadata: Record<string, unknown>;
@@ -67,5 +90,6 @@ export async function toPublicJob(view: JobView, presigner: Presigner): Promise<
     error: view.error,
     metadata: view.metadata,
     stats: view.stats,
+    ...(view.template ? { template: templateOf(view.template, view.resolved_inputs ?? null) } : {}),
   };
 }

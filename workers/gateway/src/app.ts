@@ -17,6 +17,8 @@ import { metaDocs, metaRoutes } from "./routes/meta.ts";
 import { modelDocs, modelRoutes } from "./routes/models.ts";
 import { poolDocs, poolRoutes } from "./routes/pools.ts";
 import { runnerDocs, runnerRoutes } from "./routes/runner.ts";
+import { templateDocs } from "./routes/template-docs.ts";
+import { templateRoutes } from "./routes/templates.ts";
 import { usageDocs, usageRoutes } from "./routes/usage.ts";
 import { deliveryDocs } from "./routes/webhook-deliveries.ts";
 import type { AppEnv } from "./types.ts";
@@ -28,6 +30,7 @@ export function allRouteDocs(): RouteDoc[] {
     ...meDocs,
     ...poolDocs,
     ...jobDocs,
+    ...templateDocs,
     ...outputDocs,
     ...deliveryDocs,
     ...fileDocs,
@@ -50,6 +53,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/v1/me", meRoutes);
   app.route("/v1/pools", poolRoutes);
   app.route("/v1/jobs", jobRoutes);
+  app.route("/v1/templates", templateRoutes);
   app.route("/v1/files", fileRoutes);
   app.route("/runner/v1", runnerRoutes);
   app.route("/v1/chat/completions", chatRoutes());

@@ -67,6 +67,14 @@ export const JobCreate = z
       .min(1)
       .max(24 * 3600)
       .optional(),
+    max_wait_s: z
+      .number()
+      .min(0)
+      .max(24 * 3600)
+      .optional()
+      .describe(
+        "Refuse the job (503 pool_saturated, Retry-After) unless the pool estimates it starts within this many seconds",
+      ),
   })
   .strict();
 export type JobCreate = z.infer<typeof JobCreate>;
@@ -101,6 +109,37 @@ export const JobStats = z.object({
   total_ms: z.number().nullable(),
 });
 
+export const JobTemplate = z
+  .object({
+    name: z.string(),
+    version: z.int(),
+    ref: z.string().describe("name@version"),
+    inputs: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+      .describe(
+        "The inputs the run used: the ones given and the named inputs' defaults; a seed given as -1 shows the seed that ran once the runner reports it",
+      ),
+  })
+  .meta({ id: "JobTemplate" });
+
+/** Where a queued job stands in its pool (GET /v1/jobs/:id only; docs/capabilities.md). */
+export const JobQueueInfo = {
+  queue_position: z.int().optional().describe("While queued (GET /v1/jobs/:id): 1-based place in the pool's queue"),
+  estimated_start_at: z
+    .string()
+    .nullable()
+    .optional()
+    .describe("While queued: when the pool estimates the job starts (null: no live runner)"),
+  waiting_for: z
+    .union([
+      z.object({ node_class: z.string() }),
+      z.object({ model: z.object({ folder: z.string(), name: z.string() }) }),
+    ])
+    .nullable()
+    .optional()
+    .describe("While queued: what no live runner of the pool has (a node class or a model file); null if some runner can run it"),
+};
+
 export const Job = z
   .object({
     id: z.string(),
@@ -128,6 +167,8 @@ export const Job = z
     error: JobError.nullable(),
     metadata: z.record(z.string(), z.unknown()),
     stats: JobStats,
+    ...JobQueueInfo,
+    template: JobTemplate.optional().describe("Present on a template run (POST /v1/templates/:name/runs)"),
   })
   .meta({ id: "Job" });
 export type Job = z.infer<typeof Job>;

@@ -1,7 +1,8 @@
 /** What a job Durable Object stores, and the view it returns (storage layout: STORAGE.md). */
 
 import type { z } from "zod";
-import type { JobView, ResolvedInputs, StoredOutput } from "../../../shared/job-view.ts";
+import type { DispatchNeeds } from "../../../shared/contract/index.ts";
+import type { JobView, ResolvedInputs, StoredOutput, StoredTemplate } from "../../../shared/job-view.ts";
 
 export type { JobView, StoredOutput };
 
@@ -41,6 +42,8 @@ export interface JobState {
   progress: { value: number; max: number; node_id: string | null } | null;
   /** Values the runner chose for the current attempt (seeds given as -1); absent in older states. */
   resolved_inputs?: ResolvedInputs | null;
+  /** A template run's template version and inputs (routes/templates.ts); absent otherwise. */
+  template?: StoredTemplate | null;
   outputs: StoredOutput[];
   error: JobError | null;
   metadata: Record<string, unknown>;
@@ -63,6 +66,8 @@ export interface JobState {
   max_run_s: number | null;
   /** The job holds a slot of its tenant's queued-job counter (released when it first starts or ends). */
   queue_slot: boolean;
+  /** What the job needs from a runner (classes, model files), from the submit-time capability check. */
+  needs?: DispatchNeeds | null;
   /** Sequence number of the last event. */
   seq: number;
 }
@@ -80,6 +85,7 @@ export function viewOf(s: JobState): JobView {
     cancel_requested: s.cancel_requested && (s.status === "queued" || s.status === "running"),
     progress: s.progress,
     resolved_inputs: s.resolved_inputs ?? null,
+    ...(s.template ? { template: s.template } : {}),
     outputs: s.outputs,
     error: s.error,
     metadata: s.metadata,
@@ -126,6 +132,10 @@ export interface CreateJobInput {
   max_run_s: number | null;
   /** The tenant's `max_queued_jobs` (null: no limit, no slot reserved). */
   max_queued: number | null;
+  /** What the job needs from a runner, checked at submit against the pool's capabilities (docs/capabilities.md). */
+  needs?: DispatchNeeds | null;
+  /** A template run (routes/templates.ts). */
+  template?: StoredTemplate;
 }
 
 export type CreateResult =
@@ -193,5 +203,7 @@ export function initialState(input: CreateJobInput, now: number, maxAttempts: nu
     max_run_s: input.max_run_s,
     queue_slot: queueSlot,
     seq: 0,
+    ...(input.needs ? { needs: input.needs } : {}),
+    ...(input.template ? { template: input.template } : {}),
   };
 }

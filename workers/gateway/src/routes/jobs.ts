@@ -1,24 +1,14 @@
 /** Jobs API (scope `jobs`): submit, read, list, cancel, delete, live events, outputs. */
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import { stream } from "hono/streaming";
 import { z } from "zod";
-import {
-  ErrorEnvelope,
-  Job,
-  JobCreate,
-  type JobInputRef,
-  JobListQuery,
-  type Workflow,
-} from "../../../shared/contract/index.ts";
-import { fromBase64Url, sha256Hex, toBase64Url } from "../../../shared/crypto.ts";
+import { ErrorEnvelope, Job, JobCreate, JobListQuery } from "../../../shared/contract/index.ts";
+import { fromBase64Url, toBase64Url } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
-import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
-import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
-import { jobStub, jobStubById, publicJob } from "../jobs/public.ts";
-import { DEFAULT_QUEUE_TIMEOUT_S, type JobView } from "../jobs/state.ts";
-import { inputKey, refusal } from "../jobs/submit.ts";
-import { checkUploadedFile } from "../jobs/uploaded-file.ts";
-import { fileInputs, parseJobCreate, validateWorkflow } from "../jobs/validate.ts";
+import { withQueueInfo } from "../capabilities/queue-view.ts";
+import { jobStub, publicJob } from "../jobs/public.ts";
+import type { JobView } from "../jobs/state.ts";
+import { parseJobCreate } from "../jobs/validate.ts";
 import { readJsonValue, readQuery } from "../lib/body.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import {
@@ -32,142 +22,24 @@ import {
   SUBMIT_RESPONSE_HEADERS,
 } from "../openapi/params.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
-import { requirePoolAccess } from "../pools/access.ts";
 import type { AppEnv } from "../types.ts";
 import { outputRoutes } from "./job-outputs.ts";
+import { preferWaitMs, respondJob, submitJob } from "./job-submit.ts";
 import { deliveryRoutes } from "./webhook-deliveries.ts";
 
 const MAX_SUBMIT_BYTES = 16 * 1024 * 1024;
-const MAX_STORED_WORKFLOW_BYTES = 1024 * 1024;
-const MAX_WAIT_S = 60;
 
 export const jobRoutes = new Hono<AppEnv>();
 jobRoutes.use("*", apiKeyAuth({ scope: "jobs" }));
 jobRoutes.route("/:id/webhook-deliveries", deliveryRoutes);
 jobRoutes.route("/:id/outputs", outputRoutes);
-const readNodePolicy = nodePolicyReader();
 
 function notFound(id: string): ApiError {
   return new ApiError(404, "job_not_found", `No job '${id.slice(0, 80)}' for this API key's tenant.`);
 }
 
-/** `Prefer: wait=N` (N <= 60) -> milliseconds, or 0. */
-function preferWaitMs(header: string | undefined): number {
-  if (!header) return 0;
-  const m = /(?:^|[,;\s])wait=(\d+)/i.exec(header);
-  if (!m) return 0;
-  return Math.min(Number(m[1]), MAX_WAIT_S) * 1000;
-}
-
-function respondJob(c: Context<AppEnv>, job: z.infer<typeof Job>, waited: boolean, extra: Record<string, string> = {}) {
-  const finished = job.status === "succeeded" || job.status === "failed" || job.status === "canceled";
-  if (waited) c.header("preference-applied", "wait");
-  for (const [k, v] of Object.entries(extra)) c.header(k, v);
-  return c.json(job, finished ? 200 : 202);
-}
-
 jobRoutes.post("/", async (c) => {
-  const auth = c.get("auth");
-  const body = parseJobCreate(await readJsonValue(c, { maxBytes: MAX_SUBMIT_BYTES }));
-  validateWorkflow(body.workflow);
-  const poolName = body.pool ?? auth.tenant.default_pool ?? "local";
-  const pool = await requirePoolAccess(c.env, poolName, auth.tenantId, body.pool ? "pool" : null);
-  enforceNodePolicy(body.workflow, policyLayers(readNodePolicy(c.env), pool.node_policy, auth.tenant.node_policy));
-
-  const urlEnv = c.env as unknown as Record<string, string | undefined>;
-  const webhook = body.webhook
-    ? {
-        url: body.webhook.url,
-        events: body.webhook.events ?? ["job.started", "job.succeeded", "job.failed", "job.canceled"],
-      }
-    : null;
-  if (webhook) assertSafeUrl(webhook.url, policyFor("webhook", urlEnv, auth.tenant), "webhook.url");
-
-  const idemKey = c.req.header("idempotency-key");
-  if (idemKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idemKey)) {
-    throw new ApiError(400, "invalid_request", "Idempotency-Key must be 1-255 printable ASCII characters.", {
-      param: "Idempotency-Key",
-    });
-  }
-  const doId = idemKey ? c.env.JOBS.idFromName(`idem:${auth.tenantId}:${idemKey}`) : c.env.JOBS.newUniqueId();
-  const jobId = `job_${doId.toString()}`;
-
-  // Inputs: URLs pass the static guard now and are fetched at the edge by the consumer; data: URLs are
-  // stored now; file:<id> must exist. The stored workflow names each input by node only.
-  const imagePolicy = policyFor("image", urlEnv, auth.tenant);
-  const inputs: JobInputRef[] = [];
-  const workflow: Workflow = structuredClone(body.workflow);
-  const puts: Array<() => Promise<unknown>> = [];
-  const written: string[] = [];
-  for (const input of fileInputs(body.workflow)) {
-    const param = `workflow.${input.node_id}.inputs.${input.input}`;
-    const key = `jobs/${jobId}/inputs/${input.node_id}`;
-    if (input.kind === "url") {
-      const checked = assertSafeUrl(input.url, imagePolicy, param);
-      inputs.push({
-        kind: "url",
-        node_id: input.node_id,
-        url: checked.kind === "data" ? input.url : checked.url.toString(),
-        key,
-      });
-    } else if (input.kind === "data") {
-      const checked = assertSafeUrl(input.url, imagePolicy, param);
-      if (checked.kind !== "data") throw new ApiError(422, "unsafe_url", "Expected a data: URL.", { param });
-      const stored = await inputKey(jobId, input.node_id, checked.bytes);
-      puts.push(() => c.env.FILES.put(stored, checked.bytes, { httpMetadata: { contentType: checked.mimeType } }));
-      written.push(stored);
-      inputs.push({ kind: "r2", node_id: input.node_id, key: stored });
-    } else {
-      const fileKey = `uploads/${auth.tenantId}/${input.file_id}`;
-      const ref = { nodeId: input.node_id, fileId: input.file_id, key: fileKey, param };
-      await checkUploadedFile(c.env.FILES, ref, Number(c.env.MAX_INPUT_BYTES));
-      inputs.push({ kind: "r2", node_id: input.node_id, key: fileKey });
-    }
-    workflow[input.node_id]!.inputs[input.input] = `input:${input.node_id}`;
-  }
-  if (JSON.stringify(workflow).length > MAX_STORED_WORKFLOW_BYTES) {
-    throw new ApiError(
-      413,
-      "workflow_too_large",
-      "The workflow (without its images) is larger than 1 MiB. Pass images as URLs or files, not inside other inputs.",
-      { param: "workflow" },
-    );
-  }
-
-  // Stored before the job exists (its dispatch reads them); a refused create removes them again.
-  await Promise.all(puts.map((put) => put()));
-
-  const stub = jobStubById(c.env.JOBS, doId);
-  const result = await stub.create({
-    id: jobId,
-    tenant_id: auth.tenantId,
-    key_id: auth.keyId,
-    pool: poolName,
-    workflow,
-    output: body.output ?? null,
-    timeout_s: body.timeout_s ?? null,
-    metadata: body.metadata ?? {},
-    inputs,
-    max_running: auth.tenant.max_running_jobs,
-    queue_timeout_s: auth.tenant.queue_timeout_s ?? DEFAULT_QUEUE_TIMEOUT_S,
-    image_allowlist: auth.tenant.image_url_allowlist,
-    webhook,
-    idempotency: idemKey ? { key: idemKey, body_hash: await sha256Hex(JSON.stringify(body)) } : null,
-    origin: new URL(c.req.url).origin,
-    max_run_s: auth.tenant.max_run_s ?? null,
-    // Counted atomically by the tenant's queued-job counter (jobs/queue-slots.ts).
-    max_queued: auth.tenant.max_queued_jobs,
-  });
-  if (result.status === "conflict" || result.status === "queue_full") throw await refusal(result, written, c.env.FILES);
-  const wait = preferWaitMs(c.req.header("prefer"));
-  const view = wait > 0 ? ((await stub.waitFor(auth.tenantId, wait)) ?? result.job) : result.job;
-  c.header("location", `/v1/jobs/${jobId}`);
-  return respondJob(
-    c,
-    await publicJob(view, c.env, new URL(c.req.url).origin),
-    wait > 0,
-    result.status === "existing" ? { "idempotent-replayed": "true" } : {},
-  );
+  return submitJob(c, parseJobCreate(await readJsonValue(c, { maxBytes: MAX_SUBMIT_BYTES })));
 });
 
 jobRoutes.get("/", async (c) => {
@@ -217,7 +89,7 @@ jobRoutes.get("/:id", async (c) => {
   const wait = preferWaitMs(c.req.header("prefer"));
   const view = stub ? await (wait > 0 ? stub.waitFor(auth.tenantId, wait) : stub.get(auth.tenantId)) : null;
   if (!view) throw notFound(id);
-  const job = await publicJob(view, c.env, new URL(c.req.url).origin);
+  const job = await withQueueInfo(c.env, await publicJob(view, c.env, new URL(c.req.url).origin));
   if (wait > 0) return respondJob(c, job, true);
   return c.json(job);
 });

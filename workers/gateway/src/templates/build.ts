@@ -4,10 +4,11 @@
  * author's overrides). The specs are the pool's object_info (today: ComfyUI 0.33's table).
  */
 import { Workflow } from "../../../shared/contract/index.ts";
+import type { InputOverride } from "../../../shared/contract/templates.ts";
 import { parseWith } from "../lib/body.ts";
 import { detectInputs, type TemplateInput } from "./detect.ts";
 import table from "./object-info-0.33.json" with { type: "json" };
-import { applyOverrides, type InputOverride } from "./overrides.ts";
+import { applyOverrides } from "./overrides.ts";
 import { withDefaults } from "./schema.ts";
 import type { SpecTable } from "./specs.ts";
 import { convertUiWorkflow, isUiWorkflow } from "./ui-convert.ts";

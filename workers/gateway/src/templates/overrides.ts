@@ -4,32 +4,12 @@
  * (`{"from": ["6.text", "16.text"]}`), hide (`"seed": false` or `{"hidden": true}`; a hidden input keeps
  * its default and a run may not set it). A graph input named by an override leaves every other input.
  */
-import { z } from "zod";
 import type { Workflow } from "../../../shared/contract/index.ts";
+import type { InputOverride } from "../../../shared/contract/templates.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { inputOver, literalSlots, type Slot, type TemplateInput } from "./detect.ts";
 import { checkValue } from "./schema.ts";
 import type { SpecTable } from "./specs.ts";
-
-export const INPUT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$|^[A-Za-z0-9_.:-]{1,64}\.[A-Za-z_][A-Za-z0-9_]{0,99}$/;
-const Target = z.string().min(3).max(170);
-export const InputOverride = z.union([
-  Target,
-  z.array(Target).min(1).max(32),
-  z.literal(false),
-  z
-    .object({
-      from: z.union([Target, z.array(Target).min(1).max(32)]).optional(),
-      default: z.union([z.string().max(100_000), z.number(), z.boolean()]).optional(),
-      description: z.string().max(1000).optional(),
-      hidden: z.boolean().optional(),
-    })
-    .strict(),
-]);
-export type InputOverride = z.infer<typeof InputOverride>;
-export const InputOverrides = z
-  .record(z.string().regex(INPUT_NAME, "input names are letters, digits and _ (or node.input)"), InputOverride)
-  .refine((o) => Object.keys(o).length <= 200, "at most 200 input overrides");
 
 function bad(name: string, message: string, sub = ""): ApiError {
   return new ApiError(422, "invalid_template_input", message, { param: `inputs.${name}${sub}` });

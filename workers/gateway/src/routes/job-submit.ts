@@ -1,0 +1,163 @@
+/**
+ * The submit core shared by POST /v1/jobs and POST /v1/templates/:name/runs: the checks a workflow gets
+ * (meaning, pool access, node policy, webhook and image URLs, stored-size limit), inputs stored or
+ * referenced, the job object created (Idempotency-Key, queued-job limit), then `Prefer: wait` and the
+ * answer (202 unfinished / 200 finished, Location, Idempotent-Replayed).
+ */
+import type { Context } from "hono";
+import type { z } from "zod";
+import type { Job, JobCreate, JobInputRef, Workflow } from "../../../shared/contract/index.ts";
+import { sha256Hex } from "../../../shared/crypto.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
+import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
+import { jobStubById, publicJob } from "../jobs/public.ts";
+import { type CreateJobInput, DEFAULT_QUEUE_TIMEOUT_S } from "../jobs/state.ts";
+import { inputKey, refusal } from "../jobs/submit.ts";
+import { checkUploadedFile } from "../jobs/uploaded-file.ts";
+import { fileInputs, validateWorkflow } from "../jobs/validate.ts";
+import { requirePoolAccess } from "../pools/access.ts";
+import { admit, poolCapabilityCheck } from "../capabilities/submit-check.ts";
+import type { AppEnv } from "../types.ts";
+
+const MAX_STORED_WORKFLOW_BYTES = 1024 * 1024;
+const MAX_WAIT_S = 60;
+const readNodePolicy = nodePolicyReader();
+const checkCapabilities = poolCapabilityCheck();
+
+/** `Prefer: wait=N` (N <= 60) -> milliseconds, or 0. */
+export function preferWaitMs(header: string | undefined): number {
+  if (!header) return 0;
+  const m = /(?:^|[,;\s])wait=(\d+)/i.exec(header);
+  if (!m) return 0;
+  return Math.min(Number(m[1]), MAX_WAIT_S) * 1000;
+}
+
+export function respondJob(
+  c: Context<AppEnv>,
+  job: z.infer<typeof Job>,
+  waited: boolean,
+  extra: Record<string, string> = {},
+) {
+  const finished = job.status === "succeeded" || job.status === "failed" || job.status === "canceled";
+  if (waited) c.header("preference-applied", "wait");
+  for (const [k, v] of Object.entries(extra)) c.header(k, v);
+  return c.json(job, finished ? 200 : 202);
+}
+
+export interface SubmitOptions {
+  /** What the Idempotency-Key's body hash covers (default: the job body). */
+  idempotencyBody?: unknown;
+  /** A template run: recorded on the job. */
+  template?: CreateJobInput["template"];
+}
+
+export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: SubmitOptions = {}) {
+  const auth = c.get("auth");
+  validateWorkflow(body.workflow);
+  const poolName = body.pool ?? auth.tenant.default_pool ?? "local";
+  const pool = await requirePoolAccess(c.env, poolName, auth.tenantId, body.pool ? "pool" : null);
+  enforceNodePolicy(body.workflow, policyLayers(readNodePolicy(c.env), pool.node_policy, auth.tenant.node_policy));
+  // Against what the pool's live runners can run (docs/capabilities.md); then the honest-wait admission.
+  const needs = await checkCapabilities(c.env, poolName, body.workflow);
+  if (body.max_wait_s !== undefined) await admit(c.env, poolName, body.max_wait_s);
+
+  const urlEnv = c.env as unknown as Record<string, string | undefined>;
+  const webhook = body.webhook
+    ? {
+        url: body.webhook.url,
+        events: body.webhook.events ?? ["job.started", "job.succeeded", "job.failed", "job.canceled"],
+      }
+    : null;
+  if (webhook) assertSafeUrl(webhook.url, policyFor("webhook", urlEnv, auth.tenant), "webhook.url");
+
+  const idemKey = c.req.header("idempotency-key");
+  if (idemKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idemKey)) {
+    throw new ApiError(400, "invalid_request", "Idempotency-Key must be 1-255 printable ASCII characters.", {
+      param: "Idempotency-Key",
+    });
+  }
+  const doId = idemKey ? c.env.JOBS.idFromName(`idem:${auth.tenantId}:${idemKey}`) : c.env.JOBS.newUniqueId();
+  const jobId = `job_${doId.toString()}`;
+
+  // Inputs: URLs pass the static guard now and are fetched at the edge by the consumer; data: URLs are
+  // stored now; file:<id> must exist. The stored workflow names each input by node only.
+  const imagePolicy = policyFor("image", urlEnv, auth.tenant);
+  const inputs: JobInputRef[] = [];
+  const workflow: Workflow = structuredClone(body.workflow);
+  const puts: Array<() => Promise<unknown>> = [];
+  const written: string[] = [];
+  for (const input of fileInputs(body.workflow)) {
+    const param = `workflow.${input.node_id}.inputs.${input.input}`;
+    const key = `jobs/${jobId}/inputs/${input.node_id}`;
+    if (input.kind === "url") {
+      const checked = assertSafeUrl(input.url, imagePolicy, param);
+      inputs.push({
+        kind: "url",
+        node_id: input.node_id,
+        url: checked.kind === "data" ? input.url : checked.url.toString(),
+        key,
+      });
+    } else if (input.kind === "data") {
+      const checked = assertSafeUrl(input.url, imagePolicy, param);
+      if (checked.kind !== "data") throw new ApiError(422, "unsafe_url", "Expected a data: URL.", { param });
+      const stored = await inputKey(jobId, input.node_id, checked.bytes);
+      puts.push(() => c.env.FILES.put(stored, checked.bytes, { httpMetadata: { contentType: checked.mimeType } }));
+      written.push(stored);
+      inputs.push({ kind: "r2", node_id: input.node_id, key: stored });
+    } else {
+      const fileKey = `uploads/${auth.tenantId}/${input.file_id}`;
+      const ref = { nodeId: input.node_id, fileId: input.file_id, key: fileKey, param };
+      await checkUploadedFile(c.env.FILES, ref, Number(c.env.MAX_INPUT_BYTES));
+      inputs.push({ kind: "r2", node_id: input.node_id, key: fileKey });
+    }
+    workflow[input.node_id]!.inputs[input.input] = `input:${input.node_id}`;
+  }
+  if (JSON.stringify(workflow).length > MAX_STORED_WORKFLOW_BYTES) {
+    throw new ApiError(
+      413,
+      "workflow_too_large",
+      "The workflow (without its images) is larger than 1 MiB. Pass images as URLs or files, not inside other inputs.",
+      { param: "workflow" },
+    );
+  }
+
+  // Stored before the job exists (its dispatch reads them); a refused create removes them again.
+  await Promise.all(puts.map((put) => put()));
+
+  const stub = jobStubById(c.env.JOBS, doId);
+  const result = await stub.create({
+    id: jobId,
+    tenant_id: auth.tenantId,
+    key_id: auth.keyId,
+    pool: poolName,
+    workflow,
+    output: body.output ?? null,
+    timeout_s: body.timeout_s ?? null,
+    metadata: body.metadata ?? {},
+    inputs,
+    max_running: auth.tenant.max_running_jobs,
+    queue_timeout_s: auth.tenant.queue_timeout_s ?? DEFAULT_QUEUE_TIMEOUT_S,
+    image_allowlist: auth.tenant.image_url_allowlist,
+    webhook,
+    idempotency: idemKey
+      ? { key: idemKey, body_hash: await sha256Hex(JSON.stringify(options.idempotencyBody ?? body)) }
+      : null,
+    origin: new URL(c.req.url).origin,
+    max_run_s: auth.tenant.max_run_s ?? null,
+    // Counted atomically by the tenant's queued-job counter (jobs/queue-slots.ts).
+    max_queued: auth.tenant.max_queued_jobs,
+    needs,
+    ...(options.template ? { template: options.template } : {}),
+  });
+  if (result.status === "conflict" || result.status === "queue_full") throw await refusal(result, written, c.env.FILES);
+  const wait = preferWaitMs(c.req.header("prefer"));
+  const view = wait > 0 ? ((await stub.waitFor(auth.tenantId, wait)) ?? result.job) : result.job;
+  c.header("location", `/v1/jobs/${jobId}`);
+  return respondJob(
+    c,
+    await publicJob(view, c.env, new URL(c.req.url).origin),
+    wait > 0,
+    result.status === "existing" ? { "idempotent-replayed": "true" } : {},
+  );
+}

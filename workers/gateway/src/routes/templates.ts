@@ -1,0 +1,202 @@
+/**
+ * Workflow templates (scope `jobs`, docs/templates.md): create a version from an API- or UI-format
+ * workflow with typed inputs detected, list, read (inputs as JSON Schema, an example request), delete,
+ * a per-template OpenAPI document, and runs: a run is a job submitted through the jobs submit core, so it
+ * has every job guarantee (Idempotency-Key, Prefer: wait, SSE, webhooks, cancel).
+ */
+import { type Context, Hono } from "hono";
+import type { TemplateCreate as TemplateCreateBody } from "../../../shared/contract/templates.ts";
+import { TemplateCreate, TemplateName, TemplateRun } from "../../../shared/contract/templates.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { validateWorkflow } from "../jobs/validate.ts";
+import { parseWith, readJsonValue } from "../lib/body.ts";
+import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import { requirePoolAccess } from "../pools/access.ts";
+import { buildTemplate } from "../templates/build.ts";
+import type { InputValue, TemplateInput } from "../templates/detect.ts";
+import { templateOpenApi } from "../templates/openapi.ts";
+import { applyInputs, checkRunInputs, exampleRun, inputsSchema } from "../templates/schema.ts";
+import {
+  createVersion,
+  deleteTemplate,
+  getTemplate,
+  getVersion,
+  listTemplates,
+  listVersions,
+  type TemplateRow,
+} from "../templates/store.ts";
+import type { AppEnv } from "../types.ts";
+import { submitJob } from "./job-submit.ts";
+
+const MAX_CREATE_BYTES = 8 * 1024 * 1024;
+const MAX_RUN_BYTES = 16 * 1024 * 1024;
+const MAX_STORED_BYTES = 1024 * 1024;
+const IMAGE_REF = /^(https?:\/\/|data:|file:)/i;
+
+export const templateRoutes = new Hono<AppEnv>();
+templateRoutes.use("*", apiKeyAuth({ scope: "jobs" }));
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function summary(t: TemplateRow) {
+  return {
+    name: t.name,
+    latest_version: t.latest_version,
+    ref: `${t.name}@${t.latest_version}`,
+    description: t.description,
+    pool: t.pool,
+    created_at: iso(t.created_at),
+    updated_at: iso(t.updated_at),
+  };
+}
+
+/** `t2i` or `t2i@3` from the path. */
+function ref(c: Context<AppEnv>): { name: string; version: number | null } {
+  const raw = c.req.param("name") ?? "";
+  const m = /^([^@]+)(?:@(\d{1,9}))?$/.exec(raw);
+  if (!m || !TemplateName.safeParse(m[1]).success) {
+    throw new ApiError(
+      404,
+      "template_not_found",
+      `No template '${raw.slice(0, 80)}': names are lowercase letters, digits, _ and -, optionally @<version>.`,
+    );
+  }
+  return { name: m[1]!, version: m[2] ? Number(m[2]) : null };
+}
+
+function notFound(name: string, version: number | null): ApiError {
+  return version === null
+    ? new ApiError(
+        404,
+        "template_not_found",
+        `No template '${name}' for this API key's tenant. GET /v1/templates lists yours.`,
+      )
+    : new ApiError(
+        404,
+        "template_version_not_found",
+        `Template '${name}' has no version ${version}. GET /v1/templates/${name} lists its versions.`,
+      );
+}
+
+templateRoutes.post("/", async (c) => {
+  const auth = c.get("auth");
+  const body: TemplateCreateBody = parseWith(TemplateCreate, await readJsonValue(c, { maxBytes: MAX_CREATE_BYTES }));
+  if (body.pool) await requirePoolAccess(c.env, body.pool, auth.tenantId, "pool");
+  const built = buildTemplate(body.workflow, body.inputs);
+  validateWorkflow(built.workflow);
+  if (JSON.stringify(built.workflow).length > MAX_STORED_BYTES) {
+    throw new ApiError(413, "workflow_too_large", "The workflow (API format) is larger than 1 MiB.", {
+      param: "workflow",
+    });
+  }
+  const version = await createVersion(c.env.DB, auth.tenantId, body.name, {
+    description: body.description ?? null,
+    pool: body.pool ?? null,
+    source: built.source,
+    inputs: built.inputs,
+    workflow: built.workflow,
+  });
+  c.header("location", `/v1/templates/${body.name}`);
+  return c.json(await view(c, body.name, version), 201);
+});
+
+templateRoutes.get("/", async (c) => {
+  const rows = await listTemplates(c.env.DB, c.get("auth").tenantId);
+  return c.json({ data: rows.map(summary) });
+});
+
+async function view(c: Context<AppEnv>, name: string, version: number | null) {
+  const tenantId = c.get("auth").tenantId;
+  const [template, stored, versions] = await Promise.all([
+    getTemplate(c.env.DB, tenantId, name),
+    getVersion(c.env.DB, tenantId, name, version),
+    listVersions(c.env.DB, tenantId, name),
+  ]);
+  if (!template || !stored) throw notFound(name, template ? version : null);
+  return {
+    ...summary(template),
+    version: stored.version,
+    versions: versions.map((v) => ({
+      version: v.version,
+      ref: `${name}@${v.version}`,
+      description: v.description,
+      pool: v.pool,
+      source: v.source,
+      created_at: iso(v.created_at),
+    })),
+    inputs: stored.inputs,
+    input_schema: inputsSchema(stored.inputs),
+    example_request: { method: "POST" as const, path: `/v1/templates/${name}/runs`, body: exampleRun(stored.inputs) },
+  };
+}
+
+templateRoutes.get("/:name", async (c) => {
+  const { name, version } = ref(c);
+  const q = c.req.query("version");
+  if (q !== undefined && !/^\d{1,9}$/.test(q)) {
+    throw new ApiError(400, "invalid_request", `version: expected a version number, got "${q.slice(0, 40)}".`, {
+      param: "version",
+    });
+  }
+  return c.json(await view(c, name, q !== undefined ? Number(q) : version));
+});
+
+templateRoutes.get("/:name/openapi.json", async (c) => {
+  const { name, version } = ref(c);
+  const stored = await getVersion(c.env.DB, c.get("auth").tenantId, name, version);
+  if (!stored) throw notFound(name, version);
+  return c.json(templateOpenApi(new URL(c.req.url).origin, stored, stored.inputs));
+});
+
+templateRoutes.delete("/:name", async (c) => {
+  const { name } = ref(c);
+  if (!(await deleteTemplate(c.env.DB, c.get("auth").tenantId, name))) throw notFound(name, null);
+  return c.json({ name, deleted: true as const });
+});
+
+/** What a run used: the given values over the named inputs' defaults, and its seeds left to the runner. */
+function usedInputs(inputs: TemplateInput[], given: Record<string, InputValue>) {
+  const used: Record<string, InputValue> = {};
+  const seeds: Record<string, string[]> = {};
+  for (const input of inputs) {
+    const named = !input.hidden && !input.name.includes(".");
+    const value = given[input.name] ?? input.default;
+    if (named || input.name in given) used[input.name] = value;
+    if (input.seed && value === -1) seeds[input.name] = input.from;
+    if (input.kind === "image" && !input.hidden && (typeof value !== "string" || !IMAGE_REF.test(value))) {
+      throw new ApiError(
+        422,
+        "missing_input",
+        `inputs.${input.name}: this template needs an image (an https:// URL, a data:image/... URL or file:<id> from POST /v1/files); its default ${JSON.stringify(value)} names a file on the author's machine.`,
+        { param: `inputs.${input.name}` },
+      );
+    }
+  }
+  return { used, seeds };
+}
+
+templateRoutes.post("/:name/runs", async (c) => {
+  const { name, version: pinned } = ref(c);
+  const body = parseWith(TemplateRun, await readJsonValue(c, { maxBytes: MAX_RUN_BYTES }));
+  const version = body.version ?? pinned;
+  const stored = await getVersion(c.env.DB, c.get("auth").tenantId, name, version);
+  if (!stored) {
+    const exists = version !== null && (await getTemplate(c.env.DB, c.get("auth").tenantId, name));
+    throw notFound(name, exists ? version : null);
+  }
+  const given = checkRunInputs(stored.inputs, body.inputs);
+  const { used, seeds } = usedInputs(stored.inputs, given);
+  const job = {
+    workflow: applyInputs(stored.workflow, stored.inputs, given),
+    ...((body.pool ?? stored.pool) ? { pool: body.pool ?? stored.pool! } : {}),
+    ...(body.webhook ? { webhook: body.webhook } : {}),
+    ...(body.output ? { output: body.output } : {}),
+    ...(body.metadata ? { metadata: body.metadata } : {}),
+    ...(body.timeout_s ? { timeout_s: body.timeout_s } : {}),
+  };
+  return submitJob(c, job, {
+    // The request as sent: a retry after a new version was made replays the job it created.
+    idempotencyBody: { template: c.req.param("name"), ...body },
+    template: { name, version: stored.version, inputs: used, seeds },
+  });
+});
