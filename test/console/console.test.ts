@@ -200,7 +200,7 @@ describe("web console", () => {
     await context.close();
   });
 
-  it("operator view: creates a key (shown once) and revokes it", async () => {
+  it("operator view: creates a key (shown once), revokes it, rotates a webhook secret", async () => {
     const { context, page, problems } = await w.open();
     await signIn(page, w.stack.url, w.stack.adminToken);
     expect(page.url()).toContain("#/admin");
@@ -226,6 +226,12 @@ describe("web console", () => {
       .poll(async () => (await fetch(`${w.stack.url}/v1/me`, { headers: { authorization: `Bearer ${key}` } })).status)
       .toBe(401);
     expect(prefix).toMatch(/^ce_sk_/);
+
+    // Webhook secret rotation: a new secret, shown once.
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Rotate webhook secret" }).click();
+    await expect.poll(() => page.locator("#new-secret").inputValue()).toMatch(/^whsec_/);
+    expect(await page.locator("#new-secret").inputValue()).not.toBe(w.tenant.webhook_secret);
     expect(problems).toEqual([]);
     await context.close();
   });

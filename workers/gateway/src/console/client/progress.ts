@@ -45,8 +45,9 @@ export function progressView(): ProgressView {
         }
       }
       // `preview` events (a data: or same-origin URL of a small JPEG) where the deployment sends them.
-      if (e.type === "preview" && typeof e.url === "string" && /^(data:image\/|\/)/.test(e.url)) {
-        preview.src = e.url;
+      const frame = [e.url, e.image, e.data].find((v): v is string => typeof v === "string");
+      if (e.type === "preview" && frame && /^(data:image\/(jpeg|png|webp);base64,|\/)/.test(frame)) {
+        preview.src = frame;
         preview.hidden = false;
       }
       if (e.type === "succeeded" || e.type === "failed" || e.type === "canceled") {

@@ -47,6 +47,30 @@ function revokeButton(s: Session, path: string, label: string, done: () => void,
   );
 }
 
+/** Rotates the tenant's webhook signing secret; the new one is shown once (the old one stays valid a while). */
+function rotateWebhookSecret(s: Session, tenant: Row, out: HTMLElement): HTMLElement {
+  const rotate = async () => {
+    if (!confirm(`Rotate the webhook secret of ${tenant.name}?`)) return;
+    try {
+      const { data } = await call<{ webhook_secret: string; previous_secret_expires_at: string }>(
+        s,
+        `/admin/v1/tenants/${encodeURIComponent(String(tenant.id))}/webhook-secret/rotate`,
+        { method: "POST" },
+      );
+      fill(
+        out,
+        secretBox(
+          `New webhook secret (the previous one is accepted until ${when(data.previous_secret_expires_at)})`,
+          data.webhook_secret,
+        ),
+      );
+    } catch (err) {
+      fill(out, errorBox(err));
+    }
+  };
+  return h("p", null, h("button", { type: "button", onclick: () => void rotate() }, "Rotate webhook secret"));
+}
+
 function keysSection(s: Session, tenant: Row): HTMLElement {
   const box = h("div");
   const created = h("div");
@@ -106,6 +130,7 @@ function keysSection(s: Session, tenant: Row): HTMLElement {
     { class: "card", "aria-labelledby": "keys-title" },
     h("h2", { id: "keys-title" }, `Keys of ${tenant.name}`),
     box,
+    rotateWebhookSecret(s, tenant, created),
     h(
       "form",
       { class: "row wrap", onsubmit: (e: Event) => void create(e) },
