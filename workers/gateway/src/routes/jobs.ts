@@ -5,7 +5,6 @@ import { z } from "zod";
 import { ErrorEnvelope, Job, JobCreate, JobListQuery } from "../../../shared/contract/index.ts";
 import { fromBase64Url, toBase64Url } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
-import { withQueueInfo } from "../capabilities/queue-view.ts";
 import { jobStub, publicJob } from "../jobs/public.ts";
 import type { JobView } from "../jobs/state.ts";
 import { parseJobCreate } from "../jobs/validate.ts";
@@ -89,7 +88,7 @@ jobRoutes.get("/:id", async (c) => {
   const wait = preferWaitMs(c.req.header("prefer"));
   const view = stub ? await (wait > 0 ? stub.waitFor(auth.tenantId, wait) : stub.get(auth.tenantId)) : null;
   if (!view) throw notFound(id);
-  const job = await withQueueInfo(c.env, await publicJob(view, c.env, new URL(c.req.url).origin));
+  const job = await publicJob(view, c.env, new URL(c.req.url).origin);
   if (wait > 0) return respondJob(c, job, true);
   return c.json(job);
 });
