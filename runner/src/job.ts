@@ -295,7 +295,6 @@ export class JobRun {
       uploadWsImages(watcher.wsImages, {
         gateway: this.deps.gateway,
         leaseId: this.leaseId,
-        jobId: this.jobId,
         signal: this.signal,
       }),
     );

@@ -211,7 +211,7 @@ export async function uploadOutputs(items: CollectedOutput[], ctx: UploadContext
 /** SaveImageWebsocket images (collected from binary frames): each PUT to a presigned URL minted for it. */
 export async function uploadWsImages(
   images: Array<{ node_id: string; bytes: Uint8Array; content_type: string }>,
-  ctx: { gateway: GatewayClient; leaseId: string; jobId: string; signal: AbortSignal },
+  ctx: { gateway: GatewayClient; leaseId: string; signal: AbortSignal },
 ): Promise<OutputRef[]> {
   const counts = new Map<string, number>();
   const refs: OutputRef[] = [];
@@ -219,7 +219,8 @@ export async function uploadWsImages(
     const n = (counts.get(img.node_id) ?? 0) + 1;
     counts.set(img.node_id, n);
     const ext = img.content_type === "image/jpeg" ? "jpg" : "png";
-    const filename = `${ctx.jobId}-n${img.node_id}-${String(n).padStart(5, "0")}.${ext}`;
+    // Like SaveImage's names (the node has no filename_prefix): short, and the node id keeps them apart.
+    const filename = `ComfyUI_n${img.node_id.replace(/[^A-Za-z0-9_-]/g, "_")}_${String(n).padStart(5, "0")}_.${ext}`;
     const minted = await ctx.gateway.uploadUrl(
       ctx.leaseId,
       { filename, content_type: img.content_type, node_id: img.node_id },

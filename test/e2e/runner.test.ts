@@ -64,7 +64,7 @@ describe("runner: inputs, outputs, conversion, progress", () => {
     expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
     expect(job.outputs).toHaveLength(6);
     for (const [i, o] of job.outputs.entries()) {
-      expect(o).toMatchObject({ node_id: "2", content_type: "image/png" });
+      expect(o).toMatchObject({ node_id: "2", content_type: "image/png", filename: `ComfyUI_n2_0000${i + 1}_.png` });
       const out = await download(jobId, i);
       expect(out.bytes.subarray(1, 4).toString()).toBe("PNG");
     }
