@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { AdminApiError, AdminClient } from "./admin-client.ts";
 import { type Out, runAdmin } from "./commands.ts";
 import { adminConfig, UsageError } from "./config.ts";
+import { runTenantCommand, TENANT_USAGE } from "./templates.ts";
 
 const USAGE = `Usage: comfy-edge <command> [options]
   (from a checkout: npm run cli -- <command>, or node bin/comfy-edge.mjs <command>)
@@ -39,6 +40,8 @@ the ADMIN_TOKEN in ./.dev.vars is used for a loopback COMFY_EDGE_URL only):
 Runner (on a GPU host, beside ComfyUI; settings from the environment, see docs/runner.md):
   runner      needs GATEWAY_URL and RUNNER_TOKEN; COMFYUI_URL (default http://127.0.0.1:8188, comma-separated
               for one job slot per ComfyUI), RUNNER_ID, MAX_INPUT_BYTES, JOB_TIMEOUT_S, METRICS_PORT, LOG_LEVEL
+
+${TENANT_USAGE}
 
 Options: --json prints the API's JSON answer.`;
 
@@ -71,6 +74,13 @@ export async function main(
   },
 ): Promise<number> {
   try {
+    // Tenant commands (templates, run, jobs watch): cli/templates.ts, with an API key.
+    const tenant = await runTenantCommand(argv, {
+      ...io,
+      // On a terminal the progress bar is redrawn in place.
+      progress: process.stderr.isTTY ? (l) => process.stderr.write(`\r\x1b[2K${l}`) : undefined,
+    });
+    if (tenant !== null) return tenant;
     const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     const [command, sub, ...rest] = positionals;
     if (!command || values.help) {
