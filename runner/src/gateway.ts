@@ -9,6 +9,7 @@ import { backoffMs } from "../../workers/shared/backoff.ts";
 import { ErrorEnvelope } from "../../workers/shared/contract/common.ts";
 import {
   CancelWaitResponse,
+  type CapabilitiesPut,
   EventAck,
   HeartbeatResponse,
   LeaseGrant,
@@ -164,6 +165,11 @@ export class GatewayClient {
 
   async giveBack(leaseId: string, options: CallOptions = {}): Promise<void> {
     await this.call("DELETE", `/leases/${encodeURIComponent(leaseId)}`, undefined, options);
+  }
+
+  /** PUT /runner/v1/capabilities: the report whose digest this runner leases with (docs/capabilities.md). */
+  async putCapabilities(body: CapabilitiesPut, options: CallOptions = {}): Promise<void> {
+    await this.call("PUT", "/capabilities", body, { timeoutMs: 60_000, ...options });
   }
 }
 

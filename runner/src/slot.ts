@@ -5,7 +5,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { backoffMs } from "../../workers/shared/backoff.ts";
-import type { LeaseGrant } from "../../workers/shared/contract/runner.ts";
+import type { CapabilitiesPut, LeaseGrant } from "../../workers/shared/contract/runner.ts";
+import { ComfyCapabilities, publishCapabilities } from "./capabilities.ts";
 import type { ComfyFolders } from "./cleanup.ts";
 import { ComfyClient } from "./comfy/client.ts";
 import { NodeSchemas } from "./comfy/schemas.ts";
@@ -52,6 +53,8 @@ export class Slot {
   readonly comfy: ComfyClient;
   readonly socket: ComfySocket;
   private readonly schemas: NodeSchemas;
+  /** This ComfyUI's capability report (docs/capabilities.md): its digest goes with every lease. */
+  private readonly capabilities: ComfyCapabilities;
   state: SlotState = "starting";
   comfyUp = false;
   comfyuiVersion: string | null = null;
@@ -75,6 +78,7 @@ export class Slot {
     this.log = options.log.child({ slot: options.index });
     this.comfy = new ComfyClient(options.comfyUrl);
     this.schemas = new NodeSchemas(this.comfy);
+    this.capabilities = new ComfyCapabilities(options.comfyUrl, 1, this.log);
     this.socket = new ComfySocket({
       baseUrl: options.comfyUrl,
       clientId: `comfy-edge-${options.runnerId.slice(0, 40)}-${options.index}-${randomBytes(4).toString("hex")}`,
@@ -217,6 +221,7 @@ export class Slot {
             comfyui_version: this.comfyuiVersion,
             slots: o.slots,
             wait_s: o.leaseWaitS ?? 20,
+            capabilities_digest: (await this.capabilities.digest(this.comfyuiVersion)) ?? undefined,
           },
           this.leaseAbort.signal,
         );
@@ -229,6 +234,11 @@ export class Slot {
           this.stopping = true;
           o.onTokenRefused?.(err);
           break;
+        }
+        // The gateway lacks this ComfyUI's capability report: send it, then lease again.
+        if (err instanceof GatewayError && err.code === "capabilities_required") {
+          const put = (body: CapabilitiesPut) => o.gateway.putCapabilities(body, { signal: this.stopSleeps.signal });
+          if (await publishCapabilities(this.capabilities, put, this.log)) continue;
         }
         this.leaseFailures += 1;
         o.metrics?.gatewayErrors.inc({ call: "lease" });

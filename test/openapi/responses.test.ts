@@ -5,6 +5,8 @@
  * (test/openapi/contract.ts). Any drift between code and document fails here.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { reportDigest } from "../../workers/shared/capabilities/build.ts";
+import type { CapabilityReport } from "../../workers/shared/contract/runner.ts";
 import { ensurePool, runnerToken, ScriptedRunner, TRIVIAL_WORKFLOW } from "../harness/api.ts";
 import { type LlmStack, startLlmStack } from "../llm/fixtures.ts";
 import { ContractChecker } from "./contract.ts";
@@ -135,6 +137,26 @@ describe("OpenAPI document vs real responses", () => {
     await call("GET", "/v1/me", { token: "ce_sk_notavalidkey000000000000000000" });
     await call("GET", "/v1/pools", { token: key });
     await call("GET", "/v1/pools", { token: llmKey.key });
+    // Capabilities (docs/capabilities.md): a report stored but leased with by no runner changes nothing below.
+    await call("GET", "/v1/pools/{name}/capabilities", { token: key, url: "/v1/pools/local/capabilities" });
+    await call("GET", "/v1/pools/{name}/capabilities", { token: key, url: "/v1/pools/nope/capabilities" });
+    await call("GET", "/admin/v1/pools/{name}/metrics", { token: admin, url: "/admin/v1/pools/local/metrics" });
+    await call("GET", "/admin/v1/pools/{name}/metrics", { token: admin, url: "/admin/v1/pools/nope/metrics" });
+    const report: CapabilityReport = {
+      comfyui_version: "0.33.0",
+      node_classes: { SaveImage: { inputs: { images: { type: "IMAGE" } }, output_node: true } },
+      models: { checkpoints: ["sd15.safetensors"] },
+      gpu: null,
+      slots: 1,
+    };
+    const capsBody = { digest: await reportDigest(report), report };
+    await call("PUT", "/runner/v1/capabilities", { token: rt.token, body: capsBody });
+    await call("PUT", "/runner/v1/capabilities", { token: rt.token, body: { ...capsBody, digest: "0".repeat(64) } });
+    await call("PUT", "/runner/v1/capabilities", { token: rt.token, body: { digest: 5 } });
+    await call("POST", "/runner/v1/lease", {
+      token: rt.token,
+      body: { runner_id: "oa-caps", version: "t", wait_s: 0, capabilities_digest: "1".repeat(64) },
+    });
     await call("GET", "/v1/usage", { token: key });
     await call("GET", "/v1/usage", { token: key, url: "/v1/usage?from=yesterday" });
     await call("GET", "/v1/models", { token: key });
@@ -158,6 +180,7 @@ describe("OpenAPI document vs real responses", () => {
     await submit({ workflow: "abc" });
     await submit({ workflow: { "1": { class_type: "SaveImage", inputs: { images: ["9", 0] } } } });
     await submit({ workflow: TRIVIAL_WORKFLOW, pool: "no-such-pool" });
+    await submit({ workflow: TRIVIAL_WORKFLOW, max_wait_s: 1 }); // 503 pool_saturated: no live runner yet
     await call("POST", "/v1/jobs", { token: key, raw: "{}", headers: { "content-type": "text/plain" } });
     await call("POST", "/v1/jobs", { token: llmKey.key, body: { workflow: TRIVIAL_WORKFLOW } });
     await call("GET", "/v1/jobs", { token: key });

@@ -67,6 +67,14 @@ export const JobCreate = z
       .min(1)
       .max(24 * 3600)
       .optional(),
+    max_wait_s: z
+      .number()
+      .min(0)
+      .max(24 * 3600)
+      .optional()
+      .describe(
+        "Refuse the job (503 pool_saturated, Retry-After) unless the pool estimates it starts within this many seconds",
+      ),
   })
   .strict();
 export type JobCreate = z.infer<typeof JobCreate>;
@@ -114,6 +122,26 @@ export const JobTemplate = z
   })
   .meta({ id: "JobTemplate" });
 
+/** Where a queued job stands in its pool (GET /v1/jobs/:id only; docs/capabilities.md). */
+export const JobQueueInfo = {
+  queue_position: z.int().optional().describe("While queued (GET /v1/jobs/:id): 1-based place in the pool's queue"),
+  estimated_start_at: z
+    .string()
+    .nullable()
+    .optional()
+    .describe("While queued: when the pool estimates the job starts (null: no live runner)"),
+  waiting_for: z
+    .union([
+      z.object({ node_class: z.string() }),
+      z.object({ model: z.object({ folder: z.string(), name: z.string() }) }),
+    ])
+    .nullable()
+    .optional()
+    .describe(
+      "While queued: what no live runner of the pool has (a node class or a model file); null if some runner can run it",
+    ),
+};
+
 export const Job = z
   .object({
     id: z.string(),
@@ -141,6 +169,7 @@ export const Job = z
     error: JobError.nullable(),
     metadata: z.record(z.string(), z.unknown()),
     stats: JobStats,
+    ...JobQueueInfo,
     template: JobTemplate.optional().describe("Present on a template run (POST /v1/templates/:name/runs)"),
   })
   .meta({ id: "Job" });

@@ -9,6 +9,13 @@ export const JobInputRef = z.discriminatedUnion("kind", [
 ]);
 export type JobInputRef = z.infer<typeof JobInputRef>;
 
+/** What a job needs from a runner: its node classes and model files (docs/capabilities.md). */
+export const DispatchNeeds = z.object({
+  node_classes: z.array(z.string()),
+  models: z.array(z.object({ folder: z.string(), name: z.string() })),
+});
+export type DispatchNeeds = z.infer<typeof DispatchNeeds>;
+
 export const DispatchMessage = z.object({
   type: z.literal("dispatch"),
   job_id: z.string(),
@@ -18,6 +25,8 @@ export const DispatchMessage = z.object({
   max_running: z.int().nullable(),
   inputs: z.array(JobInputRef),
   image_allowlist: z.array(z.string()).nullable(),
+  /** Checked at submit against the pool's capabilities; absent when the pool had no report then. */
+  needs: DispatchNeeds.nullish(),
 });
 export type DispatchMessage = z.infer<typeof DispatchMessage>;
 

@@ -10,6 +10,15 @@ export const LeaseRequest = z
     slots: z.int().min(1).max(64).optional(),
     free_slots: z.int().min(0).max(64).optional(),
     wait_s: z.number().min(0).max(25).optional(),
+    /**
+     * sha256 (hex) of the canonical JSON of this runner's capability report (docs/capabilities.md). A gateway
+     * that does not hold that report answers 409 `capabilities_required`: PUT /runner/v1/capabilities, then
+     * lease again.
+     */
+    capabilities_digest: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
   })
   .strict();
 export type LeaseRequest = z.infer<typeof LeaseRequest>;
@@ -99,3 +108,53 @@ export const RunnerEvent = z.discriminatedUnion("type", [
 export type RunnerEvent = z.infer<typeof RunnerEvent>;
 
 export const EventAck = z.object({ status: z.string(), cancel: z.boolean() });
+
+/**
+ * One input of a node class, from ComfyUI's /object_info (docs/capabilities.md). `type` is INT, FLOAT,
+ * STRING, BOOLEAN, COMBO or a link type (MODEL, IMAGE, ...: the value must be a link). A COMBO lists its
+ * values in `options`, or names the model folder whose files it takes (`folder`, see the report's `models`),
+ * or is a file picker of the host's input files (`files`: never checked at the edge).
+ */
+export const InputCapability = z
+  .object({
+    type: z.string().min(1).max(200),
+    optional: z.literal(true).optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    step: z.number().positive().optional(),
+    options: z.array(z.string().max(1000)).max(10_000).optional(),
+    folder: z.string().min(1).max(100).optional(),
+    files: z.literal(true).optional(),
+  })
+  .strict();
+export type InputCapability = z.infer<typeof InputCapability>;
+
+export const NodeClassCapability = z
+  .object({
+    inputs: z.record(z.string().max(200), InputCapability),
+    output_node: z.literal(true).optional(),
+  })
+  .strict();
+export type NodeClassCapability = z.infer<typeof NodeClassCapability>;
+
+/** What one ComfyUI behind a runner can run. Never host paths: model files are named relative to their folder. */
+export const CapabilityReport = z
+  .object({
+    comfyui_version: z.string().max(64).nullable(),
+    node_classes: z
+      .record(z.string().min(1).max(200), NodeClassCapability)
+      .refine((r) => Object.keys(r).length <= 10_000, "at most 10000 node classes"),
+    /** Model files per folder (checkpoints, loras, vae, controlnet, upscale_models, embeddings, ...). */
+    models: z.record(z.string().min(1).max(100), z.array(z.string().min(1).max(1000)).max(50_000)),
+    gpu: z.object({ name: z.string().max(200), vram_bytes: z.number().min(0) }).nullable(),
+    slots: z.int().min(1).max(64),
+  })
+  .strict();
+export type CapabilityReport = z.infer<typeof CapabilityReport>;
+
+/** `PUT /runner/v1/capabilities`: the report whose digest the runner sends with its leases. */
+export const CapabilitiesPut = z
+  .object({ digest: z.string().regex(/^[0-9a-f]{64}$/), report: CapabilityReport })
+  .strict();
+export type CapabilitiesPut = z.infer<typeof CapabilitiesPut>;
+export const CapabilitiesAck = z.object({ digest: z.string(), node_classes: z.int(), models: z.int() });

@@ -1,6 +1,7 @@
 /** What a job Durable Object stores, and the view it returns (storage layout: STORAGE.md). */
 
 import type { z } from "zod";
+import type { DispatchNeeds } from "../../../shared/contract/index.ts";
 import type { JobView, ResolvedInputs, StoredOutput, StoredTemplate } from "../../../shared/job-view.ts";
 
 export type { JobView, StoredOutput };
@@ -65,6 +66,8 @@ export interface JobState {
   max_run_s: number | null;
   /** The job holds a slot of its tenant's queued-job counter (released when it first starts or ends). */
   queue_slot: boolean;
+  /** What the job needs from a runner (classes, model files), from the submit-time capability check. */
+  needs?: DispatchNeeds | null;
   /** Sequence number of the last event. */
   seq: number;
 }
@@ -129,6 +132,8 @@ export interface CreateJobInput {
   max_run_s: number | null;
   /** The tenant's `max_queued_jobs` (null: no limit, no slot reserved). */
   max_queued: number | null;
+  /** What the job needs from a runner, checked at submit against the pool's capabilities (docs/capabilities.md). */
+  needs?: DispatchNeeds | null;
   /** A template run (routes/templates.ts). */
   template?: StoredTemplate;
 }
@@ -198,6 +203,7 @@ export function initialState(input: CreateJobInput, now: number, maxAttempts: nu
     max_run_s: input.max_run_s,
     queue_slot: queueSlot,
     seq: 0,
+    ...(input.needs ? { needs: input.needs } : {}),
     ...(input.template ? { template: input.template } : {}),
   };
 }

@@ -45,6 +45,7 @@ export function dispatchPayload(s: JobState): DispatchMessage {
     max_running: s.max_running,
     inputs: s.inputs,
     image_allowlist: s.image_allowlist,
+    ...(s.needs ? { needs: s.needs } : {}),
   };
 }
 

@@ -24,6 +24,15 @@ export const ErrorDoc = z.object({
     upstream: z.string().optional().meta({ description: "LLM errors: the upstream's name" }),
     upstream_status: z.int().nullable().optional().meta({ description: "LLM errors: the upstream's HTTP status" }),
     reason: z.string().optional().meta({ description: "A finer cause" }),
+    closest: z.array(z.string()).optional().meta({
+      description: "422 unknown_node_class, model_not_available, invalid_input_value: the nearest names the pool has",
+    }),
+    folder: z.string().optional().meta({ description: "422 model_not_available: the model folder" }),
+    estimated_wait_s: z
+      .number()
+      .nullable()
+      .optional()
+      .meta({ description: "503 pool_saturated: the pool's wait estimate (null: no live runner)" }),
   }),
 });
 

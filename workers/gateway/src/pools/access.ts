@@ -61,7 +61,10 @@ export async function requirePoolAccess(
   return pool;
 }
 
-export type PoolApi = Pick<PoolDO, "enqueue" | "release" | "lease" | "stats">;
+export type PoolApi = Pick<
+  PoolDO,
+  "enqueue" | "release" | "lease" | "stats" | "putCapabilities" | "capabilities" | "metrics" | "queueInfo"
+>;
 
 /** The pool DO's RPC surface with its declared types (see JobApi). */
 export function poolStub(env: { POOLS: DurableObjectNamespace }, name: string): PoolApi {

@@ -6,11 +6,21 @@
  * Storage layout: workers/gateway/STORAGE.md.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { DispatchMessage, PoolDispatchRpc } from "../../../shared/contract/index.ts";
+import type {
+  CapabilityReport,
+  DispatchMessage,
+  DispatchNeeds,
+  PoolDispatchRpc,
+} from "../../../shared/contract/index.ts";
+import type { PoolCapabilities } from "../capabilities/union.ts";
 import { jobStub } from "../jobs/public.ts";
 import type { LeaseGrantInternal } from "../jobs/state.ts";
+import { CapabilityStore, type WaitingFor } from "./capability-store.ts";
+import { initLoadTables, type PoolMetrics, poolMetrics, queuePlace, recordRun } from "./load.ts";
 
 export const RUNNER_LIVE_MS = 90_000;
+/** How deep a lease looks into the queue for a job the runner can run. */
+const MATCH_SCAN = 500;
 
 export interface RunnerInfo {
   /** The runner token the runner authenticated with: its identity (runner_id is only its own label). */
@@ -19,6 +29,15 @@ export interface RunnerInfo {
   version: string;
   comfyui_version: string | null;
   slots: number;
+  /** Digest of the capability report it leases with (null: an older runner, taken to run anything). */
+  digest?: string | null;
+}
+
+/** A queued job's place, estimated start and (when no live runner can run it) what it waits for. */
+export interface QueueInfo {
+  position: number;
+  estimated_start_at: number | null;
+  waiting_for: WaitingFor | null;
 }
 
 interface Waiter {
@@ -35,6 +54,7 @@ export interface PoolStats {
 export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
   private waiters: Waiter[] = [];
   private pumping = false;
+  private readonly caps: CapabilityStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -51,6 +71,16 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
     sql.exec("DROP TABLE IF EXISTS runners");
     sql.exec(`CREATE TABLE IF NOT EXISTS runners_seen (token_id TEXT NOT NULL, runner_id TEXT NOT NULL, version TEXT NOT NULL,
       comfyui_version TEXT, slots INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (token_id, runner_id))`);
+    // What each queued job needs from a runner (JSON DispatchNeeds; NULL: checked against no report).
+    if (
+      !sql
+        .exec<{ name: string }>("PRAGMA table_info(queued)")
+        .toArray()
+        .some((c) => c.name === "needs")
+    )
+      sql.exec("ALTER TABLE queued ADD COLUMN needs TEXT");
+    this.caps = new CapabilityStore(sql, RUNNER_LIVE_MS);
+    initLoadTables(sql);
   }
 
   /** Idempotent by (job, attempt): duplicates and stale attempts are ignored. */
@@ -64,13 +94,14 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
       .toArray()[0];
     if ((seen && seen.attempt >= msg.attempt) || (queued && queued.attempt >= msg.attempt)) return "duplicate";
     sql.exec(
-      `INSERT INTO queued (job_id, attempt, tenant_id, max_running, enqueued_at) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO queued (job_id, attempt, tenant_id, max_running, enqueued_at, needs) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt`,
       msg.job_id,
       msg.attempt,
       msg.tenant_id,
       msg.max_running,
       Date.now(),
+      msg.needs ? JSON.stringify(msg.needs) : null,
     );
     this.ctx.waitUntil(this.pump());
     return "queued";
@@ -82,14 +113,29 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
    */
   async release(jobId: string, attempt: number): Promise<void> {
     const sql = this.ctx.storage.sql;
+    const ran = sql
+      .exec<{ since: number }>("SELECT since FROM running WHERE job_id = ? AND attempt <= ?", jobId, attempt)
+      .toArray()[0];
+    if (ran) recordRun(sql, Date.now() - ran.since);
     sql.exec("DELETE FROM running WHERE job_id = ? AND attempt <= ?", jobId, attempt);
     sql.exec("DELETE FROM queued WHERE job_id = ? AND attempt <= ?", jobId, attempt);
     sql.exec("DELETE FROM dispatched WHERE job_id = ? AND attempt <= ?", jobId, attempt);
     this.ctx.waitUntil(this.pump());
   }
 
-  /** Long-poll lease: a grant now, or within `waitMs`, else null. */
-  async lease(pool: string, runner: RunnerInfo, waitMs: number): Promise<LeaseGrantInternal | null> {
+  /**
+   * Long-poll lease: a grant now, or within `waitMs`, else null; "capabilities_required" when the runner
+   * leases with a report digest this pool does not hold (it sends the report, then leases again).
+   */
+  async lease(
+    pool: string,
+    runner: RunnerInfo,
+    waitMs: number,
+  ): Promise<LeaseGrantInternal | null | "capabilities_required"> {
+    if (runner.digest) {
+      if (!this.caps.has(runner.digest)) return "capabilities_required";
+      this.caps.seen(runner.token_id, runner.runner_id, runner.digest, Date.now());
+    }
     this.ctx.storage.sql.exec(
       `INSERT INTO runners_seen (token_id, runner_id, version, comfyui_version, slots, last_seen) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (token_id, runner_id) DO UPDATE SET version = excluded.version,
@@ -132,6 +178,52 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
     };
   }
 
+  /** Stores a runner's capability report (its digest checked by the route). */
+  async putCapabilities(digest: string, report: CapabilityReport): Promise<void> {
+    this.caps.put(digest, report, Date.now());
+  }
+
+  /** The union of the live runners' reports; null when no live runner reports. */
+  async capabilities(): Promise<PoolCapabilities | null> {
+    return this.caps.capabilities(Date.now());
+  }
+
+  async metrics(): Promise<PoolMetrics> {
+    return poolMetrics(this.ctx.storage.sql, Date.now(), RUNNER_LIVE_MS);
+  }
+
+  /** A queued job's place and estimated start, and what it waits for if no live runner can run it. */
+  async queueInfo(jobId: string): Promise<QueueInfo | null> {
+    const sql = this.ctx.storage.sql;
+    const now = Date.now();
+    const place = queuePlace(sql, jobId, now, RUNNER_LIVE_MS);
+    if (!place) return null;
+    const row = sql.exec<{ needs: string | null }>("SELECT needs FROM queued WHERE job_id = ?", jobId).one();
+    return { ...place, waiting_for: row.needs ? this.waitingFor(JSON.parse(row.needs), now) : null };
+  }
+
+  /** What no live runner has (null: some live runner can run it, or none reports). */
+  private waitingFor(needs: DispatchNeeds, now: number): WaitingFor | null {
+    const live = this.caps.liveDigests(now);
+    // No live runner, or a live runner without a report (an older runner, which might run it): nothing to say.
+    const unreported = this.ctx.storage.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM runners_seen s WHERE s.last_seen > ? AND NOT EXISTS
+           (SELECT 1 FROM runner_caps c WHERE c.token_id = s.token_id AND c.runner_id = s.runner_id AND c.last_seen > ?)`,
+        now - RUNNER_LIVE_MS,
+        now - RUNNER_LIVE_MS,
+      )
+      .one().n;
+    if (live.length === 0 || unreported > 0) return null;
+    let first: WaitingFor | null = null;
+    for (const d of new Set(live)) {
+      const miss = this.caps.missing(d, needs);
+      if (!miss) return null;
+      first ??= miss;
+    }
+    return first;
+  }
+
   private poolName: string | null = null;
 
   /** Matches waiting runners with queued jobs until one side runs out. */
@@ -152,21 +244,38 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
     }
   }
 
+  /**
+   * The first queued job (round-robin across tenants, FIFO within one) this runner can run: its report
+   * covers the job's classes and models. Looks at most MATCH_SCAN jobs deep.
+   */
+  private firstRunnable(runner: RunnerInfo) {
+    const rows = this.ctx.storage.sql.exec<{
+      job_id: string;
+      attempt: number;
+      tenant_id: string;
+      max_running: number | null;
+      needs: string | null;
+    }>(
+      `SELECT q.job_id, q.attempt, q.tenant_id, q.max_running, q.needs FROM queued q
+         LEFT JOIN rr ON rr.tenant_id = q.tenant_id
+        WHERE q.max_running IS NULL
+           OR (SELECT COUNT(*) FROM running r WHERE r.tenant_id = q.tenant_id) < q.max_running
+        ORDER BY COALESCE(rr.last_served, 0), q.enqueued_at
+        LIMIT ${MATCH_SCAN}`,
+    );
+    for (const row of rows) {
+      if (!row.needs || !runner.digest) return row;
+      if (!this.caps.missing(runner.digest, JSON.parse(row.needs) as DispatchNeeds)) return row;
+    }
+    return undefined;
+  }
+
   /** Takes the next job (round-robin across tenants, FIFO within one) and asks its DO for the lease. */
   private async next(pool: string, runner: RunnerInfo): Promise<LeaseGrantInternal | null> {
     this.poolName = pool;
     const sql = this.ctx.storage.sql;
     for (;;) {
-      const candidate = sql
-        .exec<{ job_id: string; attempt: number; tenant_id: string; max_running: number | null }>(
-          `SELECT q.job_id, q.attempt, q.tenant_id, q.max_running FROM queued q
-             LEFT JOIN rr ON rr.tenant_id = q.tenant_id
-            WHERE q.max_running IS NULL
-               OR (SELECT COUNT(*) FROM running r WHERE r.tenant_id = q.tenant_id) < q.max_running
-            ORDER BY COALESCE(rr.last_served, 0), q.enqueued_at
-            LIMIT 1`,
-        )
-        .toArray()[0];
+      const candidate = this.firstRunnable(runner);
       if (!candidate) return null;
       const now = Date.now();
       sql.exec("DELETE FROM queued WHERE job_id = ?", candidate.job_id);

@@ -10,6 +10,7 @@ import type { Job, JobCreate, JobInputRef, Workflow } from "../../../shared/cont
 import { sha256Hex } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
+import { admit, poolCapabilityCheck } from "../capabilities/submit-check.ts";
 import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
 import { jobStubById, publicJob } from "../jobs/public.ts";
 import { type CreateJobInput, DEFAULT_QUEUE_TIMEOUT_S } from "../jobs/state.ts";
@@ -22,6 +23,7 @@ import type { AppEnv } from "../types.ts";
 const MAX_STORED_WORKFLOW_BYTES = 1024 * 1024;
 const MAX_WAIT_S = 60;
 const readNodePolicy = nodePolicyReader();
+const checkCapabilities = poolCapabilityCheck();
 
 /** `Prefer: wait=N` (N <= 60) -> milliseconds, or 0. */
 export function preferWaitMs(header: string | undefined): number {
@@ -56,6 +58,9 @@ export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: Su
   const poolName = body.pool ?? auth.tenant.default_pool ?? "local";
   const pool = await requirePoolAccess(c.env, poolName, auth.tenantId, body.pool ? "pool" : null);
   enforceNodePolicy(body.workflow, policyLayers(readNodePolicy(c.env), pool.node_policy, auth.tenant.node_policy));
+  // Against what the pool's live runners can run (docs/capabilities.md); then the honest-wait admission.
+  const needs = await checkCapabilities(c.env, poolName, body.workflow);
+  if (body.max_wait_s !== undefined) await admit(c.env, poolName, body.max_wait_s);
 
   const urlEnv = c.env as unknown as Record<string, string | undefined>;
   const webhook = body.webhook
@@ -142,6 +147,7 @@ export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: Su
     max_run_s: auth.tenant.max_run_s ?? null,
     // Counted atomically by the tenant's queued-job counter (jobs/queue-slots.ts).
     max_queued: auth.tenant.max_queued_jobs,
+    needs,
     ...(options.template ? { template: options.template } : {}),
   });
   if (result.status === "conflict" || result.status === "queue_full") throw await refusal(result, written, c.env.FILES);

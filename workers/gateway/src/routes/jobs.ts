@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ErrorEnvelope, Job, JobCreate, JobListQuery } from "../../../shared/contract/index.ts";
 import { fromBase64Url, toBase64Url } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { withQueueInfo } from "../capabilities/queue-view.ts";
 import { jobStub, publicJob } from "../jobs/public.ts";
 import type { JobView } from "../jobs/state.ts";
 import { parseJobCreate } from "../jobs/validate.ts";
@@ -88,7 +89,7 @@ jobRoutes.get("/:id", async (c) => {
   const wait = preferWaitMs(c.req.header("prefer"));
   const view = stub ? await (wait > 0 ? stub.waitFor(auth.tenantId, wait) : stub.get(auth.tenantId)) : null;
   if (!view) throw notFound(id);
-  const job = await publicJob(view, c.env, new URL(c.req.url).origin);
+  const job = await withQueueInfo(c.env, await publicJob(view, c.env, new URL(c.req.url).origin));
   if (wait > 0) return respondJob(c, job, true);
   return c.json(job);
 });
@@ -167,11 +168,14 @@ export const jobDocs: RouteDoc[] = [
       409: E("Idempotency-Key reused with another body"),
       413: E("Body or workflow too large"),
       422: E(
-        "Workflow refused on meaning (missing link target, cycle, no output node, unknown pool, unsafe URL, node class not allowed: node_not_allowed, docs/node-policy.md)",
+        "Workflow refused on meaning (missing link target, cycle, no output node, unknown pool, unsafe URL, node class not allowed: node_not_allowed, docs/node-policy.md), or against what the pool's live runners can run: `unknown_node_class`, `model_not_available`, `invalid_input_value`, `missing_input` (param names the node or input; docs/capabilities.md)",
       ),
       ...authErrors,
       429: E(
         "Rate limited (`rate_limited`), or `too_many_jobs`: the tenant already has limits.max_queued_jobs jobs queued (counted exactly; a job leaves the count when it starts or ends). Retry-After says when to try again.",
+      ),
+      503: E(
+        "`pool_saturated`: the pool estimates a wait longer than `max_wait_s` (or has no live runner). Retry-After says when to try again.",
       ),
     },
   },

@@ -1,9 +1,12 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { ErrorEnvelope } from "../../../shared/contract/index.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { capabilitiesView, PoolCapabilitiesView } from "../capabilities/public-view.ts";
+import { nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
-import { poolStub } from "../pools/access.ts";
+import { poolStub, requirePoolAccess } from "../pools/access.ts";
 import type { AppEnv } from "../types.ts";
 import type { PoolRow } from "./admin/rows.ts";
 
@@ -38,6 +41,22 @@ poolRoutes.get("/", async (c) => {
   });
 });
 
+const readNodePolicy = nodePolicyReader();
+
+/** What the pool's live runners can run, as this tenant may use it (no host paths). */
+poolRoutes.get("/:name/capabilities", async (c) => {
+  const { tenant, tenantId } = c.get("auth");
+  const name = c.req.param("name");
+  const pool = await requirePoolAccess(c.env, name, tenantId, null).catch((err: unknown) => {
+    if (err instanceof ApiError && err.code === "unknown_pool")
+      throw new ApiError(404, "pool_not_found", `No pool named '${name.slice(0, 80)}' that this tenant may use.`);
+    throw err;
+  });
+  const caps = await poolStub(c.env, pool.name).capabilities();
+  const layers = policyLayers(readNodePolicy(c.env), pool.node_policy, tenant.node_policy);
+  return c.json(capabilitiesView(pool.name, caps, layers));
+});
+
 export const poolDocs: RouteDoc[] = [
   {
     method: "get",
@@ -50,6 +69,23 @@ export const poolDocs: RouteDoc[] = [
       200: { description: "Pools", schema: z.object({ data: z.array(PoolView) }) },
       401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
       403: { description: "Key lacks the jobs scope", schema: ErrorEnvelope },
+      429: { description: "Rate limited", schema: ErrorEnvelope },
+    },
+  },
+  {
+    method: "get",
+    path: "/v1/pools/:name/capabilities",
+    summary: "Node classes (with input specs) and model files the pool's live runners have",
+    description:
+      "The union of the live runners' capability reports; classes the node policy refuses for this tenant are left out. Submits to the pool are checked against it (422 `unknown_node_class`, `model_not_available`, `invalid_input_value`, `missing_input`): docs/capabilities.md.",
+    tag: "Jobs",
+    security: "apiKey",
+    scope: "jobs",
+    responses: {
+      200: { description: "Capabilities", schema: PoolCapabilitiesView },
+      401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
+      403: { description: "Key lacks the jobs scope", schema: ErrorEnvelope },
+      404: { description: "No such pool for this tenant", schema: ErrorEnvelope },
       429: { description: "Rate limited", schema: ErrorEnvelope },
     },
   },

@@ -16,6 +16,7 @@ import {
 import { randomBase62 } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { Presigner } from "../../../shared/presign.ts";
+import { capabilityDocs, capabilityRoutes } from "../capabilities/runner-routes.ts";
 import { leaseId, parseLeaseId } from "../jobs/lease-token.ts";
 import { jobStub } from "../jobs/public.ts";
 import type { FenceResult } from "../jobs/state.ts";
@@ -33,6 +34,7 @@ const DEFAULT_CANCEL_WAIT_S = 20;
 
 export const runnerRoutes = new Hono<AppEnv>();
 runnerRoutes.use("*", runnerAuth());
+runnerRoutes.route("/capabilities", capabilityRoutes);
 
 async function lease(c: Context<AppEnv>) {
   const id = c.req.param("id") ?? "";
@@ -65,9 +67,18 @@ runnerRoutes.post("/lease", async (c) => {
       version: body.version,
       comfyui_version: body.comfyui_version ?? null,
       slots: body.slots ?? 1,
+      digest: body.capabilities_digest ?? null,
     },
     waitMs,
   );
+  if (grant === "capabilities_required") {
+    throw new ApiError(
+      409,
+      "capabilities_required",
+      "The gateway does not hold the capability report with this capabilities_digest: PUT /runner/v1/capabilities {digest, report}, then lease again.",
+      { param: "capabilities_digest" },
+    );
+  }
   if (!grant) return c.body(null, 204);
   if (c.req.raw.signal.aborted) {
     // The runner hung up while it waited: give the job back at once (no attempt counted) rather than
@@ -167,8 +178,10 @@ export const runnerDocs: RouteDoc[] = [
       204: { description: "No job within wait_s" },
       400: E("Invalid request"),
       401: E("Missing, invalid or revoked runner token"),
+      409: E("capabilities_required: send the report of capabilities_digest (PUT /runner/v1/capabilities)"),
     },
   },
+  ...capabilityDocs,
   {
     method: "post",
     path: "/runner/v1/leases/:id/heartbeat",

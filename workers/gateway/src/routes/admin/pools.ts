@@ -6,7 +6,8 @@ import { nodePolicyToColumn } from "../../jobs/node-policy.ts";
 import { readJson } from "../../lib/body.ts";
 import { toJsonColumn } from "../../lib/json.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
-import { forgetPool } from "../../pools/access.ts";
+import { forgetPool, poolStub } from "../../pools/access.ts";
+import { metricsText } from "../../pools/metrics-text.ts";
 import type { AppEnv } from "../../types.ts";
 import { getPoolRow } from "./lookups.ts";
 import { type PoolRow, toPool } from "./rows.ts";
@@ -89,6 +90,12 @@ poolAdminRoutes.patch("/:name", async (c) => {
   return c.json(toPool(next));
 });
 
+poolAdminRoutes.get("/:name/metrics", async (c) => {
+  const pool = await existingPool(c.env.DB, c.req.param("name"));
+  const text = metricsText(pool.name, await poolStub(c.env, pool.name).metrics());
+  return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+});
+
 const errors = {
   400: { description: "Invalid request", schema: ErrorEnvelope },
   401: { description: "Missing or invalid admin token", schema: ErrorEnvelope },
@@ -142,6 +149,20 @@ export const poolAdminDocs: RouteDoc[] = [
       ...errors,
       ...notFound,
       422: { description: "Unknown tenant", schema: ErrorEnvelope },
+    },
+  },
+  {
+    method: "get",
+    path: "/admin/v1/pools/:name/metrics",
+    summary: "The pool's load in Prometheus text format (for KEDA or an HPA)",
+    description:
+      "Gauges labelled `pool`: queued and running jobs, live runners, slots, free slots, age of the oldest queued job, estimated wait of a job submitted now (NaN without a live runner). docs/capabilities.md.",
+    tag: "Admin",
+    security: "admin",
+    responses: {
+      200: { description: "Metrics", schema: z.string(), contentType: "text/plain" },
+      ...errors,
+      ...notFound,
     },
   },
 ];

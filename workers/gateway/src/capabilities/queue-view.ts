@@ -1,0 +1,17 @@
+/** A queued job's place, estimated start and what it waits for, from its pool's object (one call, queued jobs only). */
+import type { Job } from "../../../shared/contract/index.ts";
+import { iso } from "../lib/time.ts";
+import { poolStub } from "../pools/access.ts";
+
+export async function withQueueInfo(env: Env, job: Job): Promise<Job> {
+  if (job.status !== "queued") return job;
+  const info = await poolStub(env, job.pool).queueInfo(job.id);
+  // Not in the pool's queue yet (the dispatch is on its way) or being leased: nothing to add.
+  if (!info) return job;
+  return {
+    ...job,
+    queue_position: info.position,
+    estimated_start_at: info.estimated_start_at === null ? null : iso(info.estimated_start_at),
+    waiting_for: info.waiting_for,
+  };
+}

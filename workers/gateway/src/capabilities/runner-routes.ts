@@ -1,0 +1,54 @@
+/** `PUT /runner/v1/capabilities`: a runner sends the capability report whose digest it leases with. */
+import { Hono } from "hono";
+import { reportDigest } from "../../../shared/capabilities/build.ts";
+import { CapabilitiesAck, CapabilitiesPut, ErrorEnvelope } from "../../../shared/contract/index.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { readJson } from "../lib/body.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
+import { poolStub } from "../pools/access.ts";
+import type { AppEnv } from "../types.ts";
+
+const MAX_REPORT_BYTES = 8 * 1024 * 1024;
+
+export const capabilityRoutes = new Hono<AppEnv>();
+
+capabilityRoutes.put("/", async (c) => {
+  const body = await readJson(c, CapabilitiesPut, { maxBytes: MAX_REPORT_BYTES });
+  const digest = await reportDigest(body.report);
+  if (digest !== body.digest) {
+    throw new ApiError(
+      422,
+      "digest_mismatch",
+      `digest must be the sha256 (hex) of the report's canonical JSON (keys sorted): expected ${digest}.`,
+      { param: "digest" },
+    );
+  }
+  await poolStub(c.env, c.get("runner").pool).putCapabilities(digest, body.report);
+  return c.json({
+    digest,
+    node_classes: Object.keys(body.report.node_classes).length,
+    models: Object.values(body.report.models).reduce((n, files) => n + files.length, 0),
+  });
+});
+
+const E = (description: string) => ({ description, schema: ErrorEnvelope });
+
+export const capabilityDocs: RouteDoc[] = [
+  {
+    method: "put",
+    path: "/runner/v1/capabilities",
+    summary: "Send this runner's capability report (node classes, input specs, model files, GPU)",
+    description:
+      "The runner leases with `capabilities_digest` (sha256 of the report's canonical JSON, keys sorted); when the gateway answers 409 `capabilities_required` it sends the report here once, then leases again. Stored per pool (docs/capabilities.md).",
+    tag: "Runner",
+    security: "runner",
+    body: CapabilitiesPut,
+    responses: {
+      200: { description: "Stored", schema: CapabilitiesAck },
+      400: E("Invalid report"),
+      401: E("Missing, invalid or revoked runner token"),
+      413: E("Report larger than 8 MiB"),
+      422: E("digest_mismatch: the digest is not the report's"),
+    },
+  },
+];

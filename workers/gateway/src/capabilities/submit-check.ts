@@ -1,0 +1,45 @@
+/**
+ * Submit-path checks against what the pool can run (docs/capabilities.md): the workflow against the union
+ * of the live runners' capability reports (no Durable Object call while this data centre's cache holds
+ * it), and, when the client sets `max_wait_s`, admission against the pool's estimated queue wait.
+ */
+import type { DispatchNeeds, Workflow } from "../../../shared/contract/index.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { poolStub } from "../pools/access.ts";
+import { checkAgainstPool } from "./check.ts";
+import { capabilityReader } from "./pool-caps.ts";
+
+/** Retry-After when the pool has no live runner at all. */
+const NO_RUNNER_RETRY_S = 30;
+
+/**
+ * A checker with its own in-isolate memo. It answers what the job needs from a runner, or null when no
+ * live runner of the pool reports capabilities (then the workflow is checked as before capabilities).
+ */
+export function poolCapabilityCheck() {
+  const read = capabilityReader();
+  return async (env: Env, pool: string, workflow: Workflow): Promise<DispatchNeeds | null> => {
+    const caps = await read(env, pool);
+    return caps ? checkAgainstPool(workflow, caps.index) : null;
+  };
+}
+
+/** 503 pool_saturated unless a job submitted now is estimated to start within `maxWaitS`. */
+export async function admit(env: Env, pool: string, maxWaitS: number): Promise<void> {
+  const m = await poolStub(env, pool).metrics();
+  const wait = m.estimated_wait_s;
+  if (wait !== null && wait <= maxWaitS) return;
+  const retry = wait === null ? NO_RUNNER_RETRY_S : Math.min(3600, Math.max(1, Math.ceil(wait - maxWaitS)));
+  throw new ApiError(
+    503,
+    "pool_saturated",
+    wait === null
+      ? `Pool '${pool}' has no live runner, so no job can be promised a start within max_wait_s = ${maxWaitS} s. Retry later.`
+      : `Pool '${pool}' estimates a wait of ${Math.ceil(wait)} s (${m.queued} queued, ${m.running} running on ${m.slots} slots), more than max_wait_s = ${maxWaitS} s. Retry after ${retry} s, or raise max_wait_s.`,
+    {
+      param: "max_wait_s",
+      headers: { "retry-after": String(retry) },
+      details: { estimated_wait_s: wait },
+    },
+  );
+}
