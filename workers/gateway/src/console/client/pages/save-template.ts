@@ -7,9 +7,9 @@ import { call, type Session } from "../api.ts";
 import { errorBox, fill, h } from "../dom.ts";
 
 export function saveTemplateBox(s: Session, workflow: unknown, uiFormat: boolean): HTMLElement {
+  // Not `required`: the box sits inside the Run form, whose submit must not wait for a template name.
   const name = h("input", {
     id: "template-name",
-    required: true,
     pattern: "[a-z0-9][a-z0-9_-]*",
     placeholder: "e.g. sd15-t2i",
     autocomplete: "off",
@@ -17,6 +17,10 @@ export function saveTemplateBox(s: Session, workflow: unknown, uiFormat: boolean
   const status = h("div");
   const save = async () => {
     fill(status);
+    if (name.value === "") {
+      fill(status, errorBox("Give the template a name: lowercase letters, digits, _ and -."));
+      return;
+    }
     if (!name.reportValidity()) return;
     try {
       const { data } = await call<{ name: string }>(s, "/v1/templates", { body: { name: name.value, workflow } });

@@ -1,0 +1,86 @@
+/**
+ * The console's Run page with a template (issue 15): the template list by name, a form generated from the
+ * template's JSON Schema (prompt as <textarea>, numbers with the template's ranges, seed with Randomize), and
+ * a run by name that ends with the output image.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "../harness/build.ts";
+import { type ConsoleWorld, shot, signIn, startConsoleWorld, TXT2IMG } from "./fixtures.ts";
+
+describe("web console: templates", () => {
+  let w: ConsoleWorld;
+  beforeAll(async () => {
+    w = await startConsoleWorld();
+    const res = await fetch(`${w.stack.url}/v1/templates`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${w.tenant.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "sd15-t2i", description: "SD1.5 text to image", workflow: TXT2IMG }),
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+  }, 120_000);
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it("picks a template by name, fills its generated form and runs it", async () => {
+    const { context, page, problems } = await w.open();
+    await signIn(page, w.stack.url, w.tenant.key);
+    await page.goto(`${w.stack.url}/console#/run`);
+    const picker = page.getByLabel("Template");
+    await picker.waitFor();
+    expect(await picker.locator("option").allTextContents()).toContain("sd15-t2i — SD1.5 text to image");
+    await picker.selectOption("sd15-t2i");
+    const prompt = page.getByRole("textbox", { name: "prompt", exact: true });
+    await prompt.waitFor();
+    expect(await prompt.evaluate((e) => e.tagName)).toBe("TEXTAREA");
+    expect(await prompt.inputValue()).toBe("a lighthouse at dusk");
+    // The ranges come from the template's schema (ComfyUI's input specs), not from the browser.
+    const schema = (await (
+      await fetch(`${w.stack.url}/v1/templates/sd15-t2i`, { headers: { authorization: `Bearer ${w.tenant.key}` } })
+    ).json()) as { input_schema: { properties: Record<string, { minimum?: number; maximum?: number }> } };
+    const steps = page.getByRole("spinbutton", { name: "steps", exact: true });
+    expect(await steps.getAttribute("max")).toBe(String(schema.input_schema.properties.steps?.maximum));
+    expect(await steps.getAttribute("min")).toBe(String(schema.input_schema.properties.steps?.minimum));
+    const seed = page.getByRole("spinbutton", { name: "seed", exact: true });
+    await page.getByRole("button", { name: "Randomize" }).click();
+    expect(Number(await seed.inputValue())).toBeGreaterThanOrEqual(0);
+    await seed.fill("77");
+    await prompt.fill("a blue lighthouse");
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    const output = page.locator(".run-result .gallery img");
+    await output.waitFor({ timeout: 30_000 });
+    await expect.poll(() => output.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+    const ran = w.comfy.prompts().at(-1)!.prompt as Record<string, { inputs: Record<string, unknown> }>;
+    expect(ran["6"]!.inputs.text).toBe("a blue lighthouse");
+    expect(ran["3"]!.inputs.seed).toBe(77);
+    await shot(page, "run-template");
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("saves a pasted UI-format workflow as a template and runs it by name", async () => {
+    const ui = readFileSync(join(ROOT, "test/fixtures/workflows/sd15-txt2img.ui.json"), "utf8");
+    const { context, page, problems } = await w.open();
+    await signIn(page, w.stack.url, w.tenant.key);
+    await page.goto(`${w.stack.url}/console#/run`);
+    await page.getByLabel(/Workflow \(API format/).fill(ui);
+    await page.getByText("This is the UI format").waitFor();
+    await page.getByLabel("Template name").fill("sd15-ui");
+    await page.getByRole("button", { name: "Save as template" }).click();
+    await expect.poll(() => page.url()).toContain("#/run?template=sd15-ui");
+    await expect.poll(() => page.getByLabel("Template").inputValue()).toBe("sd15-ui");
+    const prompt = page.getByRole("textbox", { name: "prompt", exact: true });
+    await prompt.waitFor();
+    await prompt.fill("a watercolor fox");
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    await page.locator(".run-result .gallery img").waitFor({ timeout: 30_000 });
+    const ran = Object.values(
+      w.comfy.prompts().at(-1)!.prompt as Record<string, { class_type: string; inputs: Record<string, unknown> }>,
+    );
+    expect(ran.map((n) => n.inputs.text)).toContain("a watercolor fox");
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
