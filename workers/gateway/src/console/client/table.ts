@@ -3,6 +3,18 @@ import { h } from "./dom.ts";
 
 export type Cell = string | number | boolean | null | undefined | Node;
 
+/**
+ * A nested value of a newer API field: a short list of plain values inline, anything bigger folded into a
+ * <details> (e.g. a pool's capabilities: hundreds of node classes).
+ */
+function structured(v: object): Cell {
+  const plain = Array.isArray(v) && v.every((x) => x === null || typeof x !== "object");
+  const text = plain ? v.join(", ") : JSON.stringify(v, null, 2);
+  if (plain && text.length <= 60) return text || "—";
+  const size = Array.isArray(v) ? `${v.length} items` : `${Object.keys(v).length} fields`;
+  return h("details", null, h("summary", null, size), h("pre", null, text));
+}
+
 export function table(
   rows: Array<Record<string, unknown>>,
   columns: Array<[key: string, label: string]>,
@@ -19,7 +31,7 @@ export function table(
     if (custom) return custom(row);
     const v = row[key];
     if (v instanceof Node) return v;
-    return v !== null && typeof v === "object" ? JSON.stringify(v) : (v as Cell);
+    return v !== null && typeof v === "object" ? structured(v) : (v as Cell);
   };
   return h(
     "div",
