@@ -135,6 +135,43 @@ describe("pool capabilities", () => {
     expect((await client(`/v1/jobs/${nobody.json.id}`)).json).toMatchObject({ status: "queued", queue_position: 1 });
   });
 
+  it("a report over 2 MB (a SQLite row's limit) is stored in parts", async () => {
+    const files = Array.from(
+      { length: 45_000 },
+      (_, i) => `sdxl/finetunes/community/model-${String(i).padStart(6, "0")}.safetensors`,
+    );
+    const report = report033({ checkpoints: files });
+    expect(JSON.stringify(report).length).toBeGreaterThan(2 * 1024 * 1024);
+    const runner = new CapableRunner(stack, await runnerToken(stack, "caps-big"), "big", report);
+    expect(await runner.lease()).toBeNull();
+    const res = await (await tenantApi())("/v1/pools/caps-big/capabilities");
+    expect(res.json.models.checkpoints).toEqual(report.models.checkpoints);
+    expect(res.json.models.checkpoints).toContain(files[44_999]);
+  });
+
+  it("a job needing a class one live runner lacks goes to the runner that has it; nothing is missing", async () => {
+    const token = await runnerToken(stack, "caps-class");
+    const full = new CapableRunner(stack, token, "full", report033());
+    const trimmed = report033();
+    delete trimmed.node_classes.ImageInvert;
+    const small = new CapableRunner(stack, token, "small", trimmed);
+    await full.lease();
+    await small.lease();
+    const client = await tenantApi();
+    const wf = txt2img();
+    wf["10"] = { class_type: "ImageInvert", inputs: { image: ["8", 0] } };
+    wf["9"]!.inputs.images = ["10", 0];
+    const job = await client("/v1/jobs", { body: { workflow: wf, pool: "caps-class" } });
+    expect(job.status).toBe(202);
+    await expect
+      .poll(async () => (await client(`/v1/jobs/${job.json.id}`)).json.queue_position, { timeout: 10_000 })
+      .toBe(1);
+    // The full runner is live: nothing is missing, though only it may take the job.
+    expect((await client(`/v1/jobs/${job.json.id}`)).json.waiting_for).toBeNull();
+    expect(await small.lease(0)).toBeNull();
+    expect((await full.lease(1))?.job.id).toBe(job.json.id);
+  });
+
   it("admission: max_wait_s beyond the estimate -> 503 pool_saturated with Retry-After; metrics in Prometheus text", async () => {
     const runner = new CapableRunner(stack, await runnerToken(stack, "caps-admit"), "m", report033());
     await runner.lease();

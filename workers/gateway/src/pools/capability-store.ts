@@ -7,6 +7,8 @@ import { CapabilityReport, type DispatchNeeds } from "../../../shared/contract/i
 import { sha256Hex } from "../../../shared/crypto.ts";
 import { CapIndex, type PoolCapabilities, unionReports } from "../capabilities/union.ts";
 
+/** A report's JSON is stored in parts of this many characters (a SQLite row holds at most 2 MB). */
+const PART_CHARS = 512 * 1024;
 /** Reports no runner has leased with for this long are deleted. */
 const REPORT_KEEP_MS = 7 * 24 * 3600_000;
 
@@ -21,27 +23,36 @@ export class CapabilityStore {
   constructor(sql: SqlStorage, liveMs: number) {
     this.sql = sql;
     this.liveMs = liveMs;
-    sql.exec(
-      "CREATE TABLE IF NOT EXISTS capability_reports (digest TEXT PRIMARY KEY, report TEXT NOT NULL, received_at INTEGER NOT NULL)",
-    );
+    // One row per report held at most 2 MB; replaced by capability_parts (a report in 512 KiB parts).
+    sql.exec("DROP TABLE IF EXISTS capability_reports");
+    sql.exec(`CREATE TABLE IF NOT EXISTS capability_parts (digest TEXT NOT NULL, part INTEGER NOT NULL, text TEXT NOT NULL,
+      received_at INTEGER NOT NULL, PRIMARY KEY (digest, part))`);
     sql.exec(`CREATE TABLE IF NOT EXISTS runner_caps (token_id TEXT NOT NULL, runner_id TEXT NOT NULL, digest TEXT NOT NULL,
       last_seen INTEGER NOT NULL, PRIMARY KEY (token_id, runner_id, digest))`);
   }
 
   has(digest: string): boolean {
-    return this.sql.exec("SELECT 1 FROM capability_reports WHERE digest = ?", digest).toArray().length > 0;
+    return this.sql.exec("SELECT 1 FROM capability_parts WHERE digest = ? AND part = 0", digest).toArray().length > 0;
   }
 
   /** Stores a report (already checked against its digest by the route). */
   put(digest: string, report: CapabilityReport, now: number): void {
+    if (!this.has(digest)) {
+      const text = JSON.stringify(report);
+      // Parts 1.. first, part 0 last: has() sees a report only once all its parts are written.
+      const parts = Math.max(1, Math.ceil(text.length / PART_CHARS));
+      for (let i = parts - 1; i >= 0; i--) {
+        this.sql.exec(
+          "INSERT OR REPLACE INTO capability_parts (digest, part, text, received_at) VALUES (?, ?, ?, ?)",
+          digest,
+          i,
+          text.slice(i * PART_CHARS, (i + 1) * PART_CHARS),
+          now,
+        );
+      }
+    }
     this.sql.exec(
-      "INSERT INTO capability_reports (digest, report, received_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING",
-      digest,
-      JSON.stringify(report),
-      now,
-    );
-    this.sql.exec(
-      `DELETE FROM capability_reports WHERE received_at < ? AND digest NOT IN (SELECT digest FROM runner_caps WHERE last_seen >= ?)`,
+      `DELETE FROM capability_parts WHERE received_at < ? AND digest NOT IN (SELECT digest FROM runner_caps WHERE last_seen >= ?)`,
       now - REPORT_KEEP_MS,
       now - REPORT_KEEP_MS,
     );
@@ -63,11 +74,11 @@ export class CapabilityStore {
   get(digest: string): { report: CapabilityReport; index: CapIndex } | null {
     const hit = this.parsed.get(digest);
     if (hit) return hit;
-    const row = this.sql
-      .exec<{ report: string }>("SELECT report FROM capability_reports WHERE digest = ?", digest)
-      .toArray()[0];
-    if (!row) return null;
-    const report = CapabilityReport.parse(JSON.parse(row.report));
+    const rows = this.sql
+      .exec<{ text: string }>("SELECT text FROM capability_parts WHERE digest = ? ORDER BY part", digest)
+      .toArray();
+    if (rows.length === 0 || !this.has(digest)) return null;
+    const report = CapabilityReport.parse(JSON.parse(rows.map((r) => r.text).join("")));
     const entry = { report, index: new CapIndex(report) };
     this.parsed.set(digest, entry);
     return entry;
