@@ -1,5 +1,6 @@
 /** The gateway's Hono app: one sub-app per resource, one error renderer. */
 import { Hono } from "hono";
+import { gatewayConfig } from "./config.ts";
 import { consoleRoutes } from "./console/routes.ts";
 import { notFoundHandler, renderError } from "./errors.ts";
 import { corsMiddleware } from "./middleware/cors.ts";
@@ -46,6 +47,11 @@ export function allRouteDocs(): RouteDoc[] {
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("*", requestId());
+  // Settings are parsed before any route runs: a bad one answers 503 `misconfigured` naming it (errors.ts).
+  app.use("*", async (c, next) => {
+    gatewayConfig(c.env);
+    await next();
+  });
   app.use("/v1/*", corsMiddleware());
   app.route("/", metaRoutes(allRouteDocs));
   app.route("/console", consoleRoutes);

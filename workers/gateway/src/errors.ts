@@ -5,6 +5,7 @@
 import type { Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ConfigError } from "../../shared/config.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { newRequestId } from "./middleware/request-id.ts";
 import type { AppEnv } from "./types.ts";
@@ -22,6 +23,15 @@ const CODE_BY_STATUS: Record<number, string> = {
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof ConfigError) {
+    // An operator error: the client learns which setting, never its value (the log has the details).
+    return new ApiError(
+      503,
+      "misconfigured",
+      `This deployment is misconfigured: ${err.variable} is invalid. The operator has to fix it; retrying will not help until then.`,
+      { headers: { "x-should-retry": "false" } },
+    );
+  }
   if (err instanceof HTTPException && err.status < 500) {
     return new ApiError(err.status, CODE_BY_STATUS[err.status] ?? "invalid_request", err.message || "Bad request.");
   }

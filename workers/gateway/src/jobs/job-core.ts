@@ -4,9 +4,11 @@
  * owed and enforces the job's deadlines. Storage layout: workers/gateway/STORAGE.md.
  */
 import { DurableObject } from "cloudflare:workers";
-import { backoffMs } from "../../../shared/backoff.ts";
+import { equalJitterMs } from "../../../shared/backoff.ts";
 import { TERMINAL } from "../../../shared/contract/index.ts";
-import { type JobConfig, jobConfig } from "./config.ts";
+import { log } from "../../../shared/log.ts";
+import { gatewayConfig } from "../config.ts";
+import type { JobConfig } from "./config.ts";
 import { dueAction, jobDeadlines } from "./deadlines.ts";
 import { Outbox, resendDelayMs } from "./outbox.ts";
 import { deliver } from "./outbox-deliver.ts";
@@ -16,6 +18,8 @@ import { expireLease, finish, type JobTx, webhookMessage } from "./transitions.t
 import { Waiters } from "./waiters.ts";
 
 const OUTBOX_SAFETY_MS = 10_000;
+/** A send that failed (queue or RPC error) is tried again after 1 s, doubling up to 5 min, equal jitter. */
+const SEND_RETRY = { baseMs: 1000, maxMs: 300_000 };
 
 export class JobCore extends DurableObject<Env> {
   private cached: JobState | null | undefined;
@@ -39,7 +43,7 @@ export class JobCore extends DurableObject<Env> {
       `CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL, at INTEGER NOT NULL)`,
     );
     this.outbox = new Outbox(ctx.storage.sql);
-    this.cfg = jobConfig(env);
+    this.cfg = gatewayConfig(env).jobs;
     this.tx = { event: (s, type, data, now) => this.event(s, type, data, now), outbox: this.outbox };
   }
 
@@ -187,17 +191,12 @@ export class JobCore extends DurableObject<Env> {
         await deliver(this.env, jobId, row.entry);
         this.outbox.sent(row, this.now(), resendDelayMs(row.entry.kind, row.attempts, this.cfg));
       } catch (err) {
-        console.error(
-          JSON.stringify({
-            level: "warn",
-            msg: "outbox delivery failed",
-            job_id: jobId,
-            kind: row.entry.kind,
-            attempts: row.attempts + 1,
-            error: String(err),
-          }),
-        );
-        this.outbox.retryAt(row, this.now() + backoffMs(row.attempts + 1, { baseMs: 1000, maxMs: 300_000 }));
+        log("warn", { job_id: jobId }, "outbox delivery failed", {
+          kind: row.entry.kind,
+          attempts: row.attempts + 1,
+          error: String(err),
+        });
+        this.outbox.retryAt(row, this.now() + equalJitterMs(row.attempts + 1, SEND_RETRY));
       }
     }
     this.scheduleAlarm(this.job);

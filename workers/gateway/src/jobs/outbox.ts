@@ -4,7 +4,9 @@
  * with a discriminated union, so a row this code cannot read is logged and dropped, never half-sent.
  */
 import { z } from "zod";
+import { doublingMs } from "../../../shared/backoff.ts";
 import { DispatchMessage, WebhookMessage } from "../../../shared/contract/index.ts";
+import { log } from "../../../shared/log.ts";
 import type { JobConfig } from "./config.ts";
 
 export const IndexRow = z.object({
@@ -58,8 +60,8 @@ export const WEBHOOK_PENDING_GRACE_MS = 30_000;
  * when the row is done. Local queues live in memory, so a restart loses what they held.
  */
 export function resendDelayMs(kind: OutboxKind, attempts: number, cfg: JobConfig): number | null {
-  if (kind === "dispatch") return Math.min(REDISPATCH_MAX_MS, cfg.redispatchBaseMs * 2 ** attempts);
-  if (kind === "webhook") return Math.min(WEBHOOK_RESEND_MAX_MS, cfg.webhookResendMs * 2 ** attempts);
+  if (kind === "dispatch") return doublingMs(attempts + 1, cfg.redispatchBaseMs, REDISPATCH_MAX_MS);
+  if (kind === "webhook") return doublingMs(attempts + 1, cfg.webhookResendMs, WEBHOOK_RESEND_MAX_MS);
   return null;
 }
 
@@ -83,7 +85,7 @@ export class Outbox {
   }
 
   /** Rows due at `now`, oldest first. Rows that do not parse are logged and deleted. */
-  due(now: number, jobId: string | undefined): DueRow[] {
+  due(now: number, jobId: string): DueRow[] {
     const rows = this.sql
       .exec<{ id: number; kind: string; payload: string; attempts: number; next_at: number }>(
         "SELECT id, kind, payload, attempts, next_at FROM outbox WHERE next_at <= ? ORDER BY id",
@@ -103,15 +105,10 @@ export class Outbox {
         out.push({ id: row.id, attempts: row.attempts, next_at: row.next_at, entry: parsed.data });
         continue;
       }
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "dropping unreadable outbox row",
-          job_id: jobId,
-          kind: row.kind,
-          issues: parsed.error.issues.slice(0, 3),
-        }),
-      );
+      log("error", { job_id: jobId }, "dropping unreadable outbox row", {
+        kind: row.kind,
+        issues: parsed.error.issues.slice(0, 3),
+      });
       this.sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
     }
     return out;

@@ -5,6 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Scope } from "../../../shared/contract/index.ts";
+import { gatewayConfig } from "../config.ts";
 import type { TenantSnapshot } from "../types.ts";
 import { admit, type RateWindow, reservationStep, resumeWindow, type StoredWindow, WINDOW_MS } from "./rate-window.ts";
 import { type KeyRecord, loadKeyRecord } from "./record.ts";
@@ -95,7 +96,7 @@ export class KeyDO extends DurableObject<Env> {
     if (!record) return { status: "invalid" };
     if (record.revoked) return { status: "revoked" };
     const now = Date.now();
-    const limit = record.requestsPerMinute ?? Number(this.env.DEFAULT_REQUESTS_PER_MINUTE);
+    const limit = record.requestsPerMinute ?? gatewayConfig(this.env).requestsPerMinute;
     this.window ??= resumeWindow(this.ctx.storage.kv.get<StoredWindow>(WINDOW_KEY));
     const { window, allowed, store } = admit(this.window, now, limit, this.reservationStep(limit));
     this.window = window;

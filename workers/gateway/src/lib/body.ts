@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { ApiError, formatParam } from "../../../shared/errors.ts";
+import { gatewayConfig } from "../config.ts";
 import type { AppEnv } from "../types.ts";
 import { issueMessage } from "./issue-message.ts";
 
@@ -69,7 +70,7 @@ export async function readJsonValue(c: Context<AppEnv>, options: ReadJsonOptions
       "Send the request body as JSON with 'Content-Type: application/json'.",
     );
   }
-  const limit = options.maxBytes ?? Number(c.env.MAX_BODY_BYTES);
+  const limit = options.maxBytes ?? gatewayConfig(c.env).maxBodyBytes;
   const bytes = await readBodyBytes(c, limit);
   if (bytes.byteLength === 0) throw new ApiError(400, "invalid_json", "The request body is empty; send a JSON object.");
   let text: string;

@@ -5,6 +5,7 @@
  * `x-cache-ttl: <seconds>` (>= 60, KV's minimum) overrides the TTL. Key layout: STORAGE.md.
  */
 import { ApiError } from "../../../shared/errors.ts";
+import { log } from "../../../shared/log.ts";
 import type { TokenUsage } from "./completion.ts";
 import { MAX_CACHE_TTL_S, MIN_CACHE_TTL_S } from "./config.ts";
 
@@ -93,9 +94,7 @@ export async function putEntry(kv: KVNamespace, key: string, entry: CachedAnswer
     await kv.put(key, entry.text, { expirationTtl: ttlS, metadata: entry.meta });
   } catch (err) {
     if (!isWriteRace(err)) throw err;
-    console.log(
-      JSON.stringify({ level: "info", msg: "llm cache write skipped (concurrent write)", request_id: requestId }),
-    );
+    log("info", { request_id: requestId }, "llm cache write skipped (concurrent write)");
   }
 }
 

@@ -51,8 +51,16 @@ describe("LLM config", () => {
   it("reads the cache scope and clamps the TTL to KV's range", () => {
     const r = parseLlmConfig({ LLM_CACHE_SCOPE: "GLOBAL", LLM_CACHE_TTL_S: "10" });
     expect(r.ok && [r.config.cacheScope, r.config.cacheTtlS]).toEqual(["global", 60]);
-    const d = parseLlmConfig({ LLM_CACHE_SCOPE: "bogus", LLM_CACHE_TTL_S: "abc" });
+    const d = parseLlmConfig({ LLM_CACHE_SCOPE: "", LLM_CACHE_TTL_S: "" });
     expect(d.ok && [d.config.cacheScope, d.config.cacheTtlS]).toEqual(["tenant", 3600]);
+    // A bad value is an operator error naming the variable (issue 13.3), no longer a silent default.
+    const bogus = parseLlmConfig({ LLM_CACHE_SCOPE: "bogus" });
+    expect(!bogus.ok && bogus.reason).toBe('LLM_CACHE_SCOPE: expected "tenant" or "global", got "bogus"');
+    const abc = parseLlmConfig({ LLM_CACHE_TTL_S: "abc" });
+    expect(!abc.ok && abc.reason).toBe('LLM_CACHE_TTL_S: expected a whole number of seconds, got "abc"');
+    expect(() =>
+      configReader()({ LLM_UPSTREAMS: "", LLM_UPSTREAM_URL: "", LLM_CACHE_SCOPE: "", LLM_CACHE_TTL_S: "1h" }),
+    ).toThrow(/fix LLM_CACHE_TTL_S/);
   });
 
   it("rejects broken configs with a reason naming the field", () => {

@@ -3,12 +3,13 @@
  *   LLM_UPSTREAMS     JSON array of upstreams (below), or
  *   LLM_UPSTREAM_URL  one upstream serving every model (no API key),
  *   LLM_CACHE_SCOPE   "tenant" (default) | "global",
- *   LLM_CACHE_TTL_S   default answer TTL in seconds (>= 60, default 3600).
+ *   LLM_CACHE_TTL_S   default answer TTL in seconds (clamped to 60 .. 30 days, default 3600).
  * Parsed once per distinct set of values (memoised in the closure `configReader()` returns). A broken
  * LLM_UPSTREAMS is an operator error: it is logged once and every LLM request answers 503
  * `llm_not_configured` until it is fixed.
  */
 import { z } from "zod";
+import { ConfigError, parseVars, wholeNumber } from "../../../shared/config.ts";
 import { ApiError } from "../../../shared/errors.ts";
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
@@ -76,7 +77,7 @@ export interface LlmConfig {
 
 export type LlmVars = Pick<Env, "LLM_UPSTREAMS" | "LLM_UPSTREAM_URL" | "LLM_CACHE_SCOPE" | "LLM_CACHE_TTL_S">;
 
-export type ConfigResult = { ok: true; config: LlmConfig } | { ok: false; reason: string };
+export type ConfigResult = { ok: true; config: LlmConfig } | { ok: false; reason: string; variable: string };
 
 function globToRegExp(pattern: string): RegExp {
   const source = pattern
@@ -109,16 +110,26 @@ function toUpstream(u: z.output<typeof UpstreamConfig>): Upstream {
   };
 }
 
-function cacheTtl(value: string | undefined): number {
-  const n = Number(value);
-  if (value === undefined || value.trim() === "" || !Number.isInteger(n)) return DEFAULT_CACHE_TTL_S;
-  return Math.min(MAX_CACHE_TTL_S, Math.max(MIN_CACHE_TTL_S, n));
-}
+const CacheVars = z.object({
+  LLM_CACHE_SCOPE: z.preprocess(
+    (v) => (typeof v === "string" && v.trim() !== "" ? v.trim().toLowerCase() : "tenant"),
+    z.enum(["tenant", "global"], { error: (i) => `expected "tenant" or "global", got ${JSON.stringify(i.input)}` }),
+  ),
+  LLM_CACHE_TTL_S: wholeNumber("seconds", DEFAULT_CACHE_TTL_S).transform((n) =>
+    Math.min(MAX_CACHE_TTL_S, Math.max(MIN_CACHE_TTL_S, n)),
+  ),
+});
 
 /** Pure parse of the LLM vars (no logging, no memo). */
 export function parseLlmConfig(vars: Partial<LlmVars>): ConfigResult {
-  const cacheScope = vars.LLM_CACHE_SCOPE?.trim().toLowerCase() === "global" ? "global" : "tenant";
-  const cacheTtlS = cacheTtl(vars.LLM_CACHE_TTL_S);
+  let cacheScope: LlmConfig["cacheScope"];
+  let cacheTtlS: number;
+  try {
+    ({ LLM_CACHE_SCOPE: cacheScope, LLM_CACHE_TTL_S: cacheTtlS } = parseVars(CacheVars, vars));
+  } catch (err) {
+    if (err instanceof ConfigError) return { ok: false, reason: err.message, variable: err.variable };
+    throw err;
+  }
   const json = vars.LLM_UPSTREAMS?.trim() ?? "";
   const url = vars.LLM_UPSTREAM_URL?.trim() ?? "";
   let raw: unknown;
@@ -126,7 +137,11 @@ export function parseLlmConfig(vars: Partial<LlmVars>): ConfigResult {
     try {
       raw = JSON.parse(json);
     } catch (err) {
-      return { ok: false, reason: `LLM_UPSTREAMS is not valid JSON (${err instanceof Error ? err.message : err})` };
+      return {
+        ok: false,
+        reason: `LLM_UPSTREAMS is not valid JSON (${err instanceof Error ? err.message : err})`,
+        variable: "LLM_UPSTREAMS",
+      };
     }
   } else if (url !== "") {
     raw = [{ name: "default", base_url: url, models: ["*"] }];
@@ -138,7 +153,7 @@ export function parseLlmConfig(vars: Partial<LlmVars>): ConfigResult {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length > 0 ? ` at ${issue.path.join(".")}` : "";
     const source = json !== "" ? "LLM_UPSTREAMS" : "LLM_UPSTREAM_URL";
-    return { ok: false, reason: `${source} is invalid${where}: ${issue.message}` };
+    return { ok: false, reason: `${source} is invalid${where}: ${issue.message}`, variable: source };
   }
   const upstreams = parsed.data.map(toUpstream);
   // Array.prototype.sort is stable: equal priorities keep the configured order.
@@ -166,7 +181,9 @@ export function configReader(): (env: LlmVars) => LlmConfig {
       if (!memo.ok) console.error(JSON.stringify({ level: "error", msg: "llm config invalid", reason: memo.reason }));
     }
     if (!memo.ok) {
-      throw notConfigured("The LLM proxy is misconfigured on this deployment; the operator has to fix LLM_UPSTREAMS.");
+      throw notConfigured(
+        `The LLM proxy is misconfigured on this deployment; the operator has to fix ${memo.variable}.`,
+      );
     }
     return memo.config;
   };

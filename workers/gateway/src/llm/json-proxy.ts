@@ -5,6 +5,7 @@
  */
 import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
+import { log } from "../../../shared/log.ts";
 import type { AppEnv } from "../types.ts";
 import { type CachedAnswer, newEntry, putEntry, readEntry } from "./cache.ts";
 import type { TokenUsage } from "./completion.ts";
@@ -110,14 +111,9 @@ export class JsonProxy {
     try {
       entry = await readEntry(c.env.LLM_CACHE, key);
     } catch (err) {
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "llm cache read failed",
-          request_id: c.get("requestId"),
-          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-        }),
-      );
+      log("error", { request_id: c.get("requestId") }, "llm cache read failed", {
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      });
       entry = null;
     }
     if (entry !== null) {

@@ -9,6 +9,7 @@
  * An upstream error event is re-issued in the gateway's envelope with its message scrubbed.
  */
 import type { ApiError } from "../../../shared/errors.ts";
+import { log } from "../../../shared/log.ts";
 import { CompletionAssembler, readUsage, type TokenUsage } from "./completion.ts";
 import { upstreamMessage } from "./scrub.ts";
 import { eventData, SSE_DONE, SseSplitter, sseEvent } from "./sse.ts";
@@ -55,8 +56,9 @@ export function errorEvent(error: ApiError, requestId: string): string {
   );
 }
 
-function warn(msg: string, fields: Record<string, unknown>): void {
-  console.warn(JSON.stringify({ level: "warn", msg, ...fields }));
+function warn(msg: string, fields: { request_id: string } & Record<string, unknown>): void {
+  const { request_id, ...rest } = fields;
+  log("warn", { request_id }, msg, rest);
 }
 
 export function relayStream(

@@ -1,4 +1,6 @@
 /** Reading a non-stream upstream answer: within the upstream's deadline, checked before it is served. */
+
+import { log } from "../../../shared/log.ts";
 import { isCompleteCompletion, readUsage, type TokenUsage } from "./completion.ts";
 import { upstreamMessage } from "./scrub.ts";
 import { type Dispatched, upstreamBroken, upstreamTimedOut } from "./upstream.ts";
@@ -31,14 +33,10 @@ export async function readJsonAnswer(d: Dispatched, shape: AnswerShape = "choice
     text = await d.response.text();
   } catch (err) {
     if (d.deadline.expired) throw upstreamTimedOut(d.upstream.name);
-    console.warn(
-      JSON.stringify({
-        level: "warn",
-        msg: "llm answer read failed",
-        upstream: d.upstream.name,
-        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-      }),
-    );
+    log("warn", { request_id: d.requestId }, "llm answer read failed", {
+      upstream: d.upstream.name,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
     throw upstreamBroken(d.upstream.name, "closed the connection while sending the answer.");
   } finally {
     d.deadline.clear();

@@ -12,7 +12,9 @@
  * Every one of these carries `x-should-retry: false`: the gateway has done the retrying, so the OpenAI
  * SDKs must not multiply it.
  */
+import { equalJitterMs } from "../../../shared/backoff.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { log } from "../../../shared/log.ts";
 import { notConfigured, type Upstream, upstreamApiKey, upstreamFetcher } from "./config.ts";
 import { upstreamMessage, upstreamParam } from "./scrub.ts";
 
@@ -81,22 +83,17 @@ export interface Dispatched {
   deadline: Deadline;
   /** The upstream's key, to scrub from anything repeated to the client. */
   secrets: string[];
-}
-
-function log(level: "warn" | "error", fields: Record<string, unknown>): void {
-  const line = JSON.stringify({ level, ...fields });
-  if (level === "error") console.error(line);
-  else console.warn(line);
+  /** The client request it serves (for log lines). */
+  requestId: string;
 }
 
 function sleepMs(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export function backoffMs(retry: number, retryAfterMs: number | null): number {
-  const exp = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (retry - 1));
-  const jittered = exp / 2 + Math.random() * (exp / 2);
-  return Math.max(jittered, retryAfterMs ?? 0);
+/** Equal jitter from 100 ms doubling up to 2 s (shared/backoff.ts), never shorter than the upstream's Retry-After. */
+export function backoffMs(retry: number, retryAfterMs: number | null, random?: () => number): number {
+  return Math.max(equalJitterMs(retry, { baseMs: BACKOFF_BASE_MS, maxMs: BACKOFF_MAX_MS, random }), retryAfterMs ?? 0);
 }
 
 export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
@@ -195,8 +192,7 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
     const key = upstreamApiKey(input.env, upstream);
     const fetcher = upstreamFetcher(input.env, upstream);
     if (key === undefined || fetcher === undefined) {
-      log("error", {
-        msg: "llm upstream misconfigured",
+      log("error", { request_id: input.requestId }, "llm upstream misconfigured", {
         upstream: upstream.name,
         missing: key === undefined ? `secret ${upstream.apiKeySecret}` : `binding ${upstream.binding}`,
       });
@@ -227,9 +223,7 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
         last = lastReal = timedOut
           ? { kind: "timeout", upstream: upstream.name }
           : { kind: "network", upstream: upstream.name };
-        log("warn", {
-          msg: "llm upstream attempt failed",
-          request_id: input.requestId,
+        log("warn", { request_id: input.requestId }, "llm upstream attempt failed", {
           upstream: upstream.name,
           attempt,
           failure: last.kind,
@@ -238,7 +232,7 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
         if (timedOut) break;
         continue;
       }
-      if (response.ok) return { response, upstream, deadline, secrets };
+      if (response.ok) return { response, upstream, deadline, secrets, requestId: input.requestId };
       const text = await readErrorBody(response);
       deadline.clear();
       const status = response.status;
@@ -250,9 +244,7 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
         param: upstreamParam(text),
         retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
       };
-      log("warn", {
-        msg: "llm upstream attempt failed",
-        request_id: input.requestId,
+      log("warn", { request_id: input.requestId }, "llm upstream attempt failed", {
         upstream: upstream.name,
         attempt,
         status,

@@ -10,6 +10,7 @@
  */
 import type { Context } from "hono";
 import { sha256Hex } from "../../../shared/crypto.ts";
+import { log } from "../../../shared/log.ts";
 import type { LlmUsage } from "../keys/key-do.ts";
 import { keyStub } from "../middleware/api-key-auth.ts";
 import { bearerToken } from "../middleware/client-limit.ts";
@@ -75,16 +76,11 @@ export class UsageRecorder {
     try {
       await keyStub(c.env, await sha256Hex(token)).recordLlmUsage(batch);
     } catch (err) {
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "llm usage not recorded",
-          request_id: c.get("requestId"),
-          key_id: keyId,
-          usage: batch,
-          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-        }),
-      );
+      log("error", { request_id: c.get("requestId") }, "llm usage not recorded", {
+        key_id: keyId,
+        usage: batch,
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      });
     }
   }
 }

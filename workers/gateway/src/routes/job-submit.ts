@@ -11,6 +11,7 @@ import { sha256Hex } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
 import { admit, poolCapabilityCheck } from "../capabilities/submit-check.ts";
+import { gatewayConfig } from "../config.ts";
 import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
 import { jobStubById, publicJob } from "../jobs/public.ts";
 import { type CreateJobInput, DEFAULT_QUEUE_TIMEOUT_S } from "../jobs/state.ts";
@@ -108,7 +109,7 @@ export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: Su
     } else {
       const fileKey = `uploads/${auth.tenantId}/${input.file_id}`;
       const ref = { nodeId: input.node_id, fileId: input.file_id, key: fileKey, param };
-      await checkUploadedFile(c.env.FILES, ref, Number(c.env.MAX_INPUT_BYTES));
+      await checkUploadedFile(c.env.FILES, ref, gatewayConfig(c.env).maxInputBytes);
       inputs.push({ kind: "r2", node_id: input.node_id, key: fileKey });
     }
     workflow[input.node_id]!.inputs[input.input] = `input:${input.node_id}`;
