@@ -75,8 +75,15 @@ function toWebStream(response: IncomingMessage, request: ClientRequest): Readabl
  * the checked address, so no second DNS query can switch it; the Host header and TLS SNI / certificate
  * check keep the host name. No agent (no pooled socket can be reused), no decompression (identity).
  */
-export const nodeTransport: Transport = (request) =>
-  new Promise<HopResponse>((resolve, reject) => {
+export const nodeTransport: Transport = (request) => pinnedRequest(request, undefined);
+
+/** nodeTransport trusting the given CA certificates (PEM) instead of the system ones, e.g. a test CA. */
+export function nodeTransportWithCa(ca: string | Buffer): Transport {
+  return (request) => pinnedRequest(request, ca);
+}
+
+function pinnedRequest(request: PinnedRequest, ca: string | Buffer | undefined): Promise<HopResponse> {
+  return new Promise<HopResponse>((resolve, reject) => {
     const { address, family } = request;
     const lookup: LookupFunction = (_hostname, options, callback) => {
       if (options.all === true) callback(null, [{ address, family }]);
@@ -96,6 +103,7 @@ export const nodeTransport: Transport = (request) =>
       agent: false,
       lookup,
       signal: request.signal,
+      ...(ca === undefined ? {} : { ca }),
     });
     outgoing.on("response", (response) => {
       resolve({
@@ -107,3 +115,4 @@ export const nodeTransport: Transport = (request) =>
     outgoing.on("error", reject);
     outgoing.end(request.body);
   });
+}
