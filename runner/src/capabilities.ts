@@ -5,52 +5,43 @@
  * lease; the report itself only when the gateway asks (409 capabilities_required). Rebuilt at most every
  * REFRESH_MS (new models appear), and at once after ComfyUI changed version.
  */
-import { buildReport, reportDigest } from "../../workers/shared/capabilities/build.ts";
-import type { CapabilityReport } from "../../workers/shared/contract/runner.ts";
-import { parseJson, sendText } from "./http.ts";
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { CapabilityReport } from "../../workers/shared/contract/runner.ts";
+import type { BuildAnswer, BuildRequest } from "./capabilities-worker.ts";
 import type { Logger } from "./log.ts";
 
+export { readComfy } from "./capabilities-read.ts";
+
 const REFRESH_MS = 5 * 60_000;
-/** /models folders that hold no model files a workflow names. */
-const SKIP_FOLDERS = new Set(["configs", "custom_nodes"]);
-const OBJECT_INFO_MAX_BYTES = 64 * 1024 * 1024;
 
-export interface ComfyReadings {
-  objectInfo: Record<string, unknown>;
-  models: Record<string, string[]> | null;
-  systemStats: unknown;
-}
-
-async function getJson(base: string, path: string, signal: AbortSignal, maxBytes?: number): Promise<unknown | null> {
-  const res = await sendText({ method: "GET", url: `${base}${path}`, signal, timeoutMs: 30_000 }, maxBytes);
-  if (res.status === 404) return null;
-  if (res.status !== 200) throw new Error(`ComfyUI answered GET ${path} with ${res.status}`);
-  return parseJson(res.text);
-}
-
-function stringList(v: unknown): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
-}
-
-/** Reads what the report is built from. */
-export async function readComfy(baseUrl: string, signal: AbortSignal): Promise<ComfyReadings> {
-  const base = baseUrl.replace(/\/+$/, "");
-  const [objectInfo, folders, systemStats] = await Promise.all([
-    getJson(base, "/object_info", signal, OBJECT_INFO_MAX_BYTES),
-    getJson(base, "/models", signal),
-    getJson(base, "/system_stats", signal),
-  ]);
-  if (!objectInfo || typeof objectInfo !== "object" || Array.isArray(objectInfo))
-    throw new Error("ComfyUI's /object_info is not an object");
-  let models: Record<string, string[]> | null = null;
-  if (folders !== null) {
-    models = {};
-    for (const folder of stringList(folders).filter((f) => !SKIP_FOLDERS.has(f))) {
-      const files = await getJson(base, `/models/${encodeURIComponent(folder)}`, signal);
-      models[folder] = stringList(files);
-    }
-  }
-  return { objectInfo: objectInfo as Record<string, unknown>, models, systemStats };
+/** Reads the server and builds its report in a child process (capabilities-worker.ts); rejects on failure. */
+export function buildInWorker(comfyUrl: string, slots: number): Promise<{ digest: string; report: CapabilityReport }> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL("./capabilities-worker.ts", import.meta.url)), [], {
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+      serialization: "advanced",
+    });
+    const timer = setTimeout(() => child.kill(), 120_000);
+    let settled = false;
+    child.once("message", (answer: BuildAnswer) => {
+      settled = true;
+      clearTimeout(timer);
+      if (!answer.ok) return reject(new Error(answer.error));
+      // The child built it from the contract's shapes; parsed again here as any boundary is.
+      resolve({ digest: answer.digest, report: CapabilityReport.parse(JSON.parse(answer.text)) });
+    });
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      if (!settled) reject(err);
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (!settled) reject(new Error(`the capability builder exited (${signal ?? code}) without an answer`));
+    });
+    const request: BuildRequest = { comfyUrl, slots };
+    child.send(request);
+  });
 }
 
 export interface CapabilitySource {
@@ -86,9 +77,7 @@ export class ComfyCapabilities implements CapabilitySource {
     // After a failure, keep leasing with the last digest (or none) for a minute before trying again.
     if (t - this.failedAt < 60_000) return this.last?.digest ?? null;
     try {
-      const readings = await readComfy(this.comfyUrl, AbortSignal.timeout(60_000));
-      const report = buildReport({ ...readings, slots: this.slots });
-      const digest = await reportDigest(report);
+      const { digest, report } = await buildInWorker(this.comfyUrl, this.slots);
       if (digest !== this.last?.digest)
         this.log.info("capability report built", {
           digest,
