@@ -2,43 +2,35 @@
  * Queue "jobs": ingest a job's URL inputs into R2 (the URL guard's edge fetch; retries see identical
  * inputs), then insert the job into its pool's dispatcher, idempotently by (job, attempt).
  */
-import {
-  type DispatchMessage,
-  DispatchMessage as DispatchSchema,
-  type JobDispatchRpc,
-  type JobError,
-  type PoolDispatchRpc,
-} from "../../shared/contract/index.ts";
+import { queueDoublingS } from "../../shared/backoff.ts";
+import { type DispatchMessage, DispatchMessage as DispatchSchema, type JobError } from "../../shared/contract/index.ts";
+import { log } from "../../shared/log.ts";
 import { guardedFetch, policyFor, UrlGuardError } from "../../shared/url-guard/index.ts";
+import { consumerConfig, INPUT_RETRY } from "./config.ts";
 import { edgeFetch } from "./delivery/edge-fetch.ts";
+import { jobObject, poolObject } from "./stubs.ts";
 
 export type Outcome = { action: "ack"; note?: string } | { action: "retry"; delaySeconds: number; reason: string };
 
-export interface JobsEnv {
-  FILES: R2Bucket;
-  JOBS: DurableObjectNamespace;
-  POOLS: DurableObjectNamespace;
-  MAX_INPUT_BYTES?: string;
-  MAX_DATA_URL_BYTES?: string;
-  IMAGE_URL_ALLOWLIST?: string;
-  ALLOW_PRIVATE_URLS?: string;
-  ALLOW_HTTP_URLS?: string;
-  URL_ALLOWED_PORTS?: string;
-}
+/** What the "jobs" queues use of the generated ConsumerEnv. */
+export type JobsEnv = Pick<
+  ConsumerEnv,
+  | "FILES"
+  | "JOBS"
+  | "POOLS"
+  | "MAX_INPUT_BYTES"
+  | "MAX_DATA_URL_BYTES"
+  | "IMAGE_URL_ALLOWLIST"
+  | "ALLOW_PRIVATE_URLS"
+  | "ALLOW_HTTP_URLS"
+  | "URL_ALLOWED_PORTS"
+>;
 
 const FETCH_TIMEOUT_MS = 30_000;
 
-export function jobRpc(env: JobsEnv, jobId: string): JobDispatchRpc {
-  return env.JOBS.get(env.JOBS.idFromString(jobId.slice(4))) as unknown as JobDispatchRpc;
-}
-
-export function poolRpc(env: JobsEnv, pool: string): PoolDispatchRpc {
-  return env.POOLS.get(env.POOLS.idFromName(pool)) as unknown as PoolDispatchRpc;
-}
-
 /** Retry delays for transient input failures: 2, 4, 8, 16, 32 s. */
 export function retryDelaySeconds(attempts: number): number {
-  return Math.min(300, 2 ** Math.max(1, attempts));
+  return queueDoublingS(attempts, INPUT_RETRY.baseS, INPUT_RETRY.maxS);
 }
 
 async function ingest(
@@ -57,7 +49,7 @@ async function ingest(
     },
     { image_url_allowlist: msg.image_allowlist },
   );
-  const maxBytes = Number(env.MAX_INPUT_BYTES ?? 50 * 1024 * 1024);
+  const maxBytes = consumerConfig(env).maxInputBytes;
   for (const input of msg.inputs) {
     if (input.kind !== "url") continue;
     if (await env.FILES.head(input.key)) continue; // fetched by an earlier delivery
@@ -94,17 +86,13 @@ export async function processJobMessage(
   body: unknown,
   attempts: number,
   maxAttempts: number,
-  options: { fetchImpl?: typeof fetch } = {},
+  options: { fetchImpl?: typeof fetch; messageId?: string } = {},
 ): Promise<Outcome> {
   const parsed = DispatchSchema.safeParse(body);
   if (!parsed.success) {
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "dropping malformed jobs message",
-        issues: parsed.error.issues.slice(0, 3),
-      }),
-    );
+    log("error", { message_id: options.messageId ?? "unknown", queue: "jobs" }, "dropping malformed jobs message", {
+      issues: parsed.error.issues.slice(0, 3),
+    });
     return { action: "ack", note: "malformed" };
   }
   const msg = parsed.data;
@@ -112,17 +100,17 @@ export async function processJobMessage(
   if (problem && "transient" in problem) {
     if (attempts < maxAttempts)
       return { action: "retry", delaySeconds: retryDelaySeconds(attempts), reason: problem.transient };
-    await jobRpc(env, msg.job_id).failDispatch(msg.attempt, {
+    await jobObject(env, msg.job_id).failDispatch(msg.attempt, {
       code: "input_unavailable",
       message: `An input image could not be fetched after ${attempts} tries: ${problem.transient}.`,
     });
     return { action: "ack", note: "input_unavailable" };
   }
   if (problem) {
-    await jobRpc(env, msg.job_id).failDispatch(msg.attempt, problem);
+    await jobObject(env, msg.job_id).failDispatch(msg.attempt, problem);
     return { action: "ack", note: "input_unavailable" };
   }
-  const result = await poolRpc(env, msg.pool).enqueue(msg);
+  const result = await poolObject(env, msg.pool).enqueue(msg);
   return { action: "ack", note: result };
 }
 
@@ -130,7 +118,7 @@ export async function processJobMessage(
 export async function processDeadJobMessage(env: JobsEnv, body: unknown): Promise<Outcome> {
   const parsed = DispatchSchema.safeParse(body);
   if (!parsed.success) return { action: "ack", note: "malformed" };
-  await jobRpc(env, parsed.data.job_id).failDispatch(parsed.data.attempt, {
+  await jobObject(env, parsed.data.job_id).failDispatch(parsed.data.attempt, {
     code: "routing_failed",
     message: "The job could not be routed to its pool after several tries.",
   });

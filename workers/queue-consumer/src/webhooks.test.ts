@@ -6,8 +6,8 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it } from "vitest";
 import type { WebhookMessage } from "../../shared/contract/index.ts";
 import { ReceiverDouble } from "../test/receiver-double.ts";
+import { DEFAULT_RETRY_DELAYS_S } from "./config.ts";
 import { DEFAULT_ENDPOINT_LIMITS, EndpointHealth } from "./delivery/endpoints.ts";
-import { DEFAULT_RETRY_DELAYS_S } from "./delivery/retry.ts";
 import { createQueueHandler } from "./index.ts";
 
 const consumerEnv = env as unknown as ConsumerEnv;

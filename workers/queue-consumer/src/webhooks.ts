@@ -12,31 +12,35 @@
  * Every retry tells the job object when the next attempt is due (`webhookPending`), so an event lost with
  * an in-memory queue is re-sent promptly after a restart; `ackWebhook` when the consumer is done with it.
  */
-import { type JobWebhookRpc, WebhookMessage } from "../../shared/contract/index.ts";
-import { type JobView, toPublicJob } from "../../shared/job-view.ts";
+import { WebhookMessage } from "../../shared/contract/index.ts";
+import { toPublicJob } from "../../shared/job-view.ts";
+import { log } from "../../shared/log.ts";
 import { Presigner } from "../../shared/presign.ts";
 import { openSecret, secretBox } from "../../shared/secret-box.ts";
 import { policyFor } from "../../shared/url-guard/index.ts";
 import { signWebhook } from "../../shared/webhook-sign.ts";
 import type { EndpointHealth, EndpointResult, Refused } from "./delivery/endpoints.ts";
+import { JobSnapshot } from "./delivery/job-snapshot.ts";
 import { alreadyDone, openDelivery, type TenantSecrets, writeLog } from "./delivery/log.ts";
 import { isLastAttempt, webhookRetryDelay } from "./delivery/retry.ts";
 import { DELIVERY_TIMEOUT_MS, type PostResult, postWebhook } from "./delivery/transport.ts";
 import type { Outcome } from "./jobs.ts";
+import { jobObject } from "./stubs.ts";
 
-export interface WebhooksEnv {
-  DB: D1Database;
-  JOBS: DurableObjectNamespace;
-  R2_ACCESS_KEY_ID: string;
-  R2_SECRET_ACCESS_KEY: string;
-  R2_S3_ENDPOINT: string;
-  R2_BUCKET_NAME: string;
-  /** Opens the tenants' webhook secrets, stored encrypted in D1 (shared/secret-box.ts). */
-  WEBHOOK_SECRET_KEY: string;
-  ALLOW_PRIVATE_URLS?: string;
-  ALLOW_HTTP_URLS?: string;
-  URL_ALLOWED_PORTS?: string;
-}
+/** What the "webhooks" queues use of the generated ConsumerEnv (WEBHOOK_SECRET_KEY opens the tenants' secrets). */
+export type WebhooksEnv = Pick<
+  ConsumerEnv,
+  | "DB"
+  | "JOBS"
+  | "R2_ACCESS_KEY_ID"
+  | "R2_SECRET_ACCESS_KEY"
+  | "R2_S3_ENDPOINT"
+  | "R2_BUCKET_NAME"
+  | "WEBHOOK_SECRET_KEY"
+  | "ALLOW_PRIVATE_URLS"
+  | "ALLOW_HTTP_URLS"
+  | "URL_ALLOWED_PORTS"
+>;
 
 /** What a delivery needs besides the env: state and settings held by the consumer instance. */
 export interface WebhookDeps {
@@ -49,28 +53,24 @@ export interface WebhookDeps {
   waitUntil?: (promise: Promise<unknown>) => void;
   fetchImpl?: typeof fetch;
   random?: () => number;
+  /** The queue message (for the log line of one that cannot be read). */
+  messageId?: string;
 }
 
 export const ANSWER_WAIT_MS = 1_500;
 const USER_AGENT = "comfy-edge-webhooks/1";
 
-function jobRpc(env: WebhooksEnv, jobId: string): JobWebhookRpc {
-  return env.JOBS.get(env.JOBS.idFromString(jobId.slice(4))) as unknown as JobWebhookRpc;
-}
-
 /** The consumer is done with the event: the job stops re-sending it. */
 function ackJob(env: WebhooksEnv, msg: WebhookMessage): Promise<void> {
-  return jobRpc(env, msg.job_id).ackWebhook(msg.event_id);
+  return jobObject(env, msg.job_id).ackWebhook(msg.event_id);
 }
 
 /** Tells the job when the next attempt is due. Best effort: without it the job re-sends later anyway. */
 async function notifyPending(env: WebhooksEnv, msg: WebhookMessage, nextAttemptAt: number): Promise<void> {
   try {
-    await jobRpc(env, msg.job_id).webhookPending(msg.event_id, nextAttemptAt);
+    await jobObject(env, msg.job_id).webhookPending(msg.event_id, nextAttemptAt);
   } catch (err) {
-    console.warn(
-      JSON.stringify({ level: "warn", msg: "webhookPending failed", event_id: msg.event_id, error: String(err) }),
-    );
+    log("warn", { job_id: msg.job_id, event_id: msg.event_id }, "webhookPending failed", { error: String(err) });
   }
 }
 
@@ -88,7 +88,7 @@ async function buildRequest(env: WebhooksEnv, msg: WebhookMessage, tenant: Tenan
   const secrets = [await openSecret(box, tenant.webhook_secret, msg.tenant_id)];
   if (tenant.webhook_secret_previous && (tenant.webhook_secret_previous_expires_at ?? 0) > now)
     secrets.push(await openSecret(box, tenant.webhook_secret_previous, msg.tenant_id));
-  const data = await toPublicJob(msg.job as unknown as JobView, new Presigner(env, msg.origin));
+  const data = await toPublicJob(JobSnapshot.parse(msg.job), new Presigner(env, msg.origin));
   const payload = JSON.stringify({
     type: msg.type,
     timestamp: new Date(msg.at).toISOString(),
@@ -128,13 +128,8 @@ export async function processWebhookMessage(
 ): Promise<Outcome> {
   const parsed = WebhookMessage.safeParse(body);
   if (!parsed.success) {
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "dropping malformed webhooks message",
-        issues: parsed.error.issues.slice(0, 3),
-      }),
-    );
+    const scope = { message_id: deps.messageId ?? "unknown", queue: "webhooks" };
+    log("error", scope, "dropping malformed webhooks message", { issues: parsed.error.issues.slice(0, 3) });
     return { action: "ack", note: "malformed" };
   }
   const msg = parsed.data;
@@ -197,14 +192,9 @@ export async function processWebhookMessage(
     sending
       .then((result) => finish(env, msg, attempt, result, deps, retryAt))
       .catch((err: unknown) =>
-        console.error(
-          JSON.stringify({
-            level: "error",
-            msg: "background webhook attempt failed",
-            event_id: msg.event_id,
-            error: String(err),
-          }),
-        ),
+        log("error", { job_id: msg.job_id, event_id: msg.event_id }, "background webhook attempt failed", {
+          error: String(err),
+        }),
       ),
   );
   return { action: "retry", delaySeconds: delay, reason: `no answer within ${deps.answerWaitMs} ms; still waiting` };

@@ -1,22 +1,10 @@
-/** Webhook retry schedule: WEBHOOK_RETRY_DELAYS_S, one delay per retry, with +-20% jitter. */
+/** Webhook retry schedule: WEBHOOK_RETRY_DELAYS_S (config.ts), one delay per retry, with +-20% jitter. */
+import { scheduleDelayS } from "../../../shared/backoff.ts";
+import { WEBHOOK_JITTER } from "../config.ts";
 
-export const DEFAULT_RETRY_DELAYS_S = [30, 120, 600, 1800, 3600, 10800, 21600, 43200];
-
-/** Parses the comma-separated delays (seconds); its length is the number of retries after the first attempt. */
-export function retryDelays(raw: string | undefined): number[] {
-  const parsed = (raw ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "")
-    .map(Number)
-    .filter((n) => Number.isFinite(n) && n >= 0);
-  return parsed.length > 0 ? parsed : DEFAULT_RETRY_DELAYS_S;
-}
-
-/** Delay before retry number `attempt` (1-based) with +-20% jitter, at least 1 s. */
-export function webhookRetryDelay(delays: number[], attempt: number, random: () => number = Math.random): number {
-  const base = delays[Math.min(attempt, delays.length) - 1] ?? 60;
-  return Math.max(1, Math.round(base * (0.8 + 0.4 * random())));
+/** Delay before retry number `attempt` (1-based) with +-20% jitter, within [1 s, 12 h] (the Queues limit). */
+export function webhookRetryDelay(delays: number[], attempt: number, random?: () => number): number {
+  return scheduleDelayS(delays, attempt, { jitter: WEBHOOK_JITTER, random });
 }
 
 /** Attempt `attempt` (1-based) was the last one the schedule allows. */

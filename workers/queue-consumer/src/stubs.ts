@@ -1,0 +1,23 @@
+/**
+ * The gateway's Durable Objects as this worker calls them. wrangler types cannot see another script's
+ * classes, so the generated ConsumerEnv types JOBS and POOLS as plain namespaces; the RPC methods the
+ * consumer may call are declared once in the contract (shared/contract/rpc.ts, webhooks.ts) and named here:
+ * the one place the untyped namespace is narrowed (no `as unknown as`; the gateway's classes implement
+ * these interfaces, checked in workers/gateway/src/jobs/job-do.ts and pools/pool-do.ts by `implements`).
+ */
+import type { JobDispatchRpc, JobWebhookRpc, PoolDispatchRpc } from "../../shared/contract/index.ts";
+
+interface JobObject extends Rpc.DurableObjectBranded, JobDispatchRpc, JobWebhookRpc {}
+interface PoolObject extends Rpc.DurableObjectBranded, PoolDispatchRpc {}
+
+/** The job object of `jobId` (`job_` + the object id). */
+export function jobObject(env: Pick<ConsumerEnv, "JOBS">, jobId: string): DurableObjectStub<JobObject> {
+  const ns = env.JOBS as DurableObjectNamespace<JobObject>;
+  return ns.get(ns.idFromString(jobId.slice(4)));
+}
+
+/** The dispatcher of pool `pool`. */
+export function poolObject(env: Pick<ConsumerEnv, "POOLS">, pool: string): DurableObjectStub<PoolObject> {
+  const ns = env.POOLS as DurableObjectNamespace<PoolObject>;
+  return ns.get(ns.idFromName(pool));
+}
