@@ -6,7 +6,7 @@
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reportDigest } from "../../workers/shared/capabilities/build.ts";
-import { api, runnerToken, tenantWithKey } from "../harness/api.ts";
+import { api, runnerToken, ScriptedRunner, tenantWithKey } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
 import { report033, txt2img } from "./fixtures.ts";
 import { CapableRunner } from "./helpers.ts";
@@ -133,6 +133,17 @@ describe("pool capabilities", () => {
     expect(grant?.job.id).toBe(forB.json.id);
     expect(await b.lease(0)).toBeNull();
     expect((await client(`/v1/jobs/${nobody.json.id}`)).json).toMatchObject({ status: "queued", queue_position: 1 });
+  });
+
+  it("while a live runner sends no report (an older runner), submits are not checked", async () => {
+    const token = await runnerToken(stack, "caps-mixed");
+    await new CapableRunner(stack, token, "new", report033({ checkpoints: ["a.safetensors"] })).lease();
+    expect(await new ScriptedRunner(stack, token, "old").lease(0)).toBeNull();
+    const client = await tenantApi();
+    const view = (await client("/v1/pools/caps-mixed/capabilities")).json;
+    expect(view).toMatchObject({ reported: true, runners: 1, unreported_runners: 1 });
+    const res = await client("/v1/jobs", { body: { workflow: txt2img("only-old.safetensors"), pool: "caps-mixed" } });
+    expect(res.status).toBe(202);
   });
 
   it("a report over 2 MB (a SQLite row's limit) is stored in parts", async () => {

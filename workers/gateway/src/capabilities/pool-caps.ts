@@ -36,7 +36,9 @@ export function capabilityReader() {
   };
 
   async function fromObject(env: Env, pool: string, cache: Cache): Promise<PoolCapIndex | null> {
-    const caps = await poolStub(env, pool).capabilities();
+    const all = await poolStub(env, pool).capabilities();
+    // A live runner without a report might run anything: check nothing until it reports or leaves.
+    const caps = all && all.unreported_runners === 0 ? all : null;
     const pointer = JSON.stringify({ digest: caps?.digest ?? null });
     const headers = (ttl: number) => ({ "cache-control": `max-age=${ttl}`, "content-type": "application/json" });
     await cache.put(url(pool), new Response(pointer, { headers: headers(POINTER_TTL_S) }));

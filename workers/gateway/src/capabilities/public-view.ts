@@ -9,6 +9,11 @@ export const PoolCapabilitiesView = z
     pool: z.string(),
     reported: z.boolean().describe("false: no live runner reports capabilities; submits are checked as before"),
     runners: z.int().describe("Live runners (per reported ComfyUI) in the union"),
+    unreported_runners: z
+      .int()
+      .describe(
+        "Live runners that send no capability report (older runners); while any is live, submits are not checked",
+      ),
     comfyui_versions: z.array(z.string()),
     node_classes: z.record(
       z.string(),
@@ -24,12 +29,22 @@ export function capabilitiesView(
   caps: PoolCapabilities | null,
   layers: readonly PolicyLayer[],
 ): PoolCapabilitiesView {
-  if (!caps) return { pool, reported: false, runners: 0, comfyui_versions: [], node_classes: {}, models: {} };
+  if (!caps)
+    return {
+      pool,
+      reported: false,
+      runners: 0,
+      unreported_runners: 0,
+      comfyui_versions: [],
+      node_classes: {},
+      models: {},
+    };
   const classes = Object.fromEntries(Object.entries(caps.node_classes).filter(([cls]) => decide(cls, layers).allowed));
   return {
     pool,
     reported: true,
     runners: caps.runners,
+    unreported_runners: caps.unreported_runners,
     comfyui_versions: caps.comfyui_versions,
     node_classes: classes,
     models: caps.models,

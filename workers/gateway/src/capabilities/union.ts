@@ -10,6 +10,8 @@ export interface PoolCapabilities {
   digest: string;
   /** Live runners (token, id, report) reporting. */
   runners: number;
+  /** Live runners that send no report (older runners): while there are any, submits are not checked. */
+  unreported_runners: number;
   comfyui_versions: string[];
   node_classes: Record<string, NodeClassCapability>;
   models: Record<string, string[]>;

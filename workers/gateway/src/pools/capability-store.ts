@@ -92,18 +92,31 @@ export class CapabilityStore {
       .map((r) => r.digest);
   }
 
+  /** Live runners (runners_seen) that lease without a report: older runners, taken to run anything. */
+  unreported(now: number): number {
+    return this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM runners_seen s WHERE s.last_seen > ? AND NOT EXISTS
+           (SELECT 1 FROM runner_caps c WHERE c.token_id = s.token_id AND c.runner_id = s.runner_id AND c.last_seen > ?)`,
+        now - this.liveMs,
+        now - this.liveMs,
+      )
+      .one().n;
+  }
+
   /** The union of the live runners' reports, or null when none reports. */
   async capabilities(now: number): Promise<PoolCapabilities | null> {
     const live = this.liveDigests(now);
     if (live.length === 0) return null;
     const distinct = [...new Set(live)];
     const digest = await sha256Hex(distinct.join(","));
-    if (this.union?.digest === digest) return { ...this.union, runners: live.length };
+    const unreported = this.unreported(now);
+    if (this.union?.digest === digest) return { ...this.union, runners: live.length, unreported_runners: unreported };
     const reports = distinct.flatMap((d) => {
       const r = this.get(d);
       return r ? [r.report] : [];
     });
-    this.union = { digest, runners: live.length, ...unionReports(reports) };
+    this.union = { digest, runners: live.length, unreported_runners: unreported, ...unionReports(reports) };
     return this.union;
   }
 

@@ -206,15 +206,7 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
   private waitingFor(needs: DispatchNeeds, now: number): WaitingFor | null {
     const live = this.caps.liveDigests(now);
     // No live runner, or a live runner without a report (an older runner, which might run it): nothing to say.
-    const unreported = this.ctx.storage.sql
-      .exec<{ n: number }>(
-        `SELECT COUNT(*) AS n FROM runners_seen s WHERE s.last_seen > ? AND NOT EXISTS
-           (SELECT 1 FROM runner_caps c WHERE c.token_id = s.token_id AND c.runner_id = s.runner_id AND c.last_seen > ?)`,
-        now - RUNNER_LIVE_MS,
-        now - RUNNER_LIVE_MS,
-      )
-      .one().n;
-    if (live.length === 0 || unreported > 0) return null;
+    if (live.length === 0 || this.caps.unreported(now) > 0) return null;
     let first: WaitingFor | null = null;
     for (const d of new Set(live)) {
       const miss = this.caps.missing(d, needs);
