@@ -4,7 +4,7 @@
  * memory are its own:
  *  - overhead of a trivial workflow (EmptyImage -> ImageInvert -> SaveImage): submit -> output downloaded,
  *    minus the double's own execution time (execution_start -> execution_success in its history), p50/p99;
- *  - the runner's CPU time per job, from its own process.cpuUsage() (scraped from its /metrics);
+ *  - the runner's CPU time per job, from its own process.cpuUsage() (scraped from its /metrics): a figure, not a target;
  *  - the runner's resident memory when idle (after start, and after the jobs).
  *   node bench/runner.ts [--quick]
  */
@@ -32,8 +32,8 @@ export interface RunnerBenchResult {
   runner_cpu_ms_idle_per_s: number;
   runner_rss_mb: { idle_after_start: number; idle_after_jobs: number };
   compile_cache: boolean;
-  targets: { overhead_p50_ms: number; cpu_ms_per_job: number; idle_rss_mb: number };
-  met: { overhead_p50: boolean; cpu_per_job: boolean; idle_rss: boolean };
+  targets: { overhead_p50_ms: number; idle_rss_mb: number };
+  met: { overhead_p50: boolean; idle_rss: boolean };
 }
 
 /** Compiles (and so caches) every module the runner loads, without starting it. */
@@ -41,7 +41,9 @@ const WARM_CACHE = ["runner/src/main.ts", "runner/src/runner.ts"]
   .map((m) => `await import(${JSON.stringify(join(ROOT, m))});`)
   .join(" ");
 
-const TARGETS = { overhead_p50_ms: 50, cpu_ms_per_job: 4, idle_rss_mb: 80 };
+// Runner CPU per job is reported as a figure, not held to a target: GPU jobs take seconds, so a few ms of the
+// runner's CPU per job is noise beside them (the earlier 4 ms target is withdrawn, issue 13).
+const TARGETS = { overhead_p50_ms: 50, idle_rss_mb: 80 };
 
 function stats(values: number[]) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -97,8 +99,11 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs = 30_000): 
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function execMs(comfy: ComfyDouble, jobId: string): number {
-  const prompt = comfy.prompts().find((p) => JSON.stringify(p.prompt).includes(`"${jobId}-a`));
+type TrivialPrompt = Record<string, { inputs: Record<string, unknown> } | undefined>;
+
+/** The double's execution time of the job's prompt, found by the EmptyImage color only that job has. */
+function execMs(comfy: ComfyDouble, jobId: string, color: number): number {
+  const prompt = comfy.prompts().find((p) => (p.prompt as TrivialPrompt)["1"]?.inputs.color === color);
   if (!prompt) throw new Error(`no prompt for ${jobId}`);
   const entry = comfy.history()[prompt.prompt_id];
   const messages = (entry?.status?.messages ?? []) as Array<[string, { timestamp?: number }]>;
@@ -168,7 +173,7 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
       });
       const bytes = await out.arrayBuffer();
       if (out.status !== 200 || bytes.byteLength === 0) throw new Error(`output of ${job.id}: ${out.status}`);
-      return { total: performance.now() - t0, exec: execMs(comfy, job.id) };
+      return { total: performance.now() - t0, exec: execMs(comfy, job.id, i) };
     };
     const cold = await scrape(metricsUrl);
     for (let i = 0; i < warmup; i++) await runOne(1_000_000 + i);
@@ -205,7 +210,6 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
       targets: TARGETS,
       met: {
         overhead_p50: overhead.p50 <= TARGETS.overhead_p50_ms,
-        cpu_per_job: cpuPerJob <= TARGETS.cpu_ms_per_job,
         idle_rss: Math.max(rssStart, rssAfter) <= TARGETS.idle_rss_mb,
       },
     };
@@ -234,7 +238,7 @@ export function printRunner(r: RunnerBenchResult): string[] {
     `| **overhead** (difference) | **${fmt(r.overhead_ms.p50)} ms** | ${fmt(r.overhead_ms.p99)} ms | ${fmt(r.overhead_ms.mean)} ms |`,
     "",
     `- Overhead p50 ${fmt(r.overhead_ms.p50)} ms: target <= ${r.targets.overhead_p50_ms} ms, ${yes(r.met.overhead_p50)}.`,
-    `- Runner CPU per job ${fmt(r.runner_cpu_ms_per_job, 2)} ms (its own process.cpuUsage(): ${fmt(r.runner_cpu_user_ms_per_job, 2)} ms user + ${fmt(r.runner_cpu_ms_per_job - r.runner_cpu_user_ms_per_job, 2)} ms system): target <= ${r.targets.cpu_ms_per_job} ms, ${yes(r.met.cpu_per_job)}. Measured after ${r.warmup_jobs} warm-up jobs, which cost ${fmt(r.runner_cpu_ms_per_job_warmup, 2)} ms each (JIT warming up after start). Idle: ${fmt(r.runner_cpu_ms_idle_per_s, 2)} ms of CPU per second (including serving the two /metrics scrapes).`,
+    `- Runner CPU per job ${fmt(r.runner_cpu_ms_per_job, 2)} ms (its own process.cpuUsage(): ${fmt(r.runner_cpu_user_ms_per_job, 2)} ms user + ${fmt(r.runner_cpu_ms_per_job - r.runner_cpu_user_ms_per_job, 2)} ms system), a figure to watch, not a target. Measured after ${r.warmup_jobs} warm-up jobs, which cost ${fmt(r.runner_cpu_ms_per_job_warmup, 2)} ms each (JIT warming up after start). Idle: ${fmt(r.runner_cpu_ms_idle_per_s, 2)} ms of CPU per second (including serving the two /metrics scrapes).`,
     `- Runner idle RSS ${fmt(r.runner_rss_mb.idle_after_start, 1)} MB after start, ${fmt(r.runner_rss_mb.idle_after_jobs, 1)} MB after the jobs: target <= ${r.targets.idle_rss_mb} MB, ${yes(r.met.idle_rss)}.${r.compile_cache ? " (Started with NODE_COMPILE_CACHE warm, as the Docker image and systemd unit run it: no TypeScript stripping at start.)" : ""}`,
   ];
 }

@@ -1,45 +1,44 @@
 /**
- * The runner's HTTP: small exchanges (JSON, images up to a few MB) go through the lean HTTP/1.1 client
- * (http1.ts); bodies that must be streamed (large outputs from /view into a PUT) use node:http with
- * keep-alive agents. One timer per exchange, no AbortController per request.
+ * The runner's HTTP client, on undici (the engine of Node's fetch) with one keep-alive agent: small exchanges
+ * answered whole (sendText / sendBytes) and streamed bodies (send, for outputs from /view into a PUT).
+ *
+ * A request is sent again only when it is idempotent (GET, HEAD, PUT, DELETE, OPTIONS) and its body can be
+ * replayed, after the connection failed before any answer (a kept-alive socket the server had just closed).
+ * A POST is never sent twice: POST /prompt could queue a prompt twice, POST /runner/v1/lease take two leases.
  */
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
+import { Agent, type FormData, request } from "undici";
 import { HttpError } from "./http-error.ts";
-import { request as http1 } from "./http1.ts";
 
 export { HttpError, type HttpErrorKind } from "./http-error.ts";
 
-// node:http(s) through getBuiltinModule: an ESM import of node:http also loads undici (building the ESM
-// facade reads its lazy fetch/WebSocket exports), about 2 MB and start-up CPU the runner does not use.
-const http = process.getBuiltinModule("node:http");
-const https = process.getBuiltinModule("node:https");
+// Idle connections are closed after 4 s (or the server's Keep-Alive hint, if shorter), before the servers the
+// runner talks to close theirs; no pipelining, so a failed connection never takes a second request with it.
+const agent = new Agent({ keepAliveTimeout: 4_000, keepAliveMaxTimeout: 10_000, pipelining: 1 });
 
-// No socket timeout on the agents (it is re-armed on every read and write): each exchange has its own timer.
-const agents = {
-  "http:": new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32 }),
-  "https:": new https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32 }),
-};
+const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
+/** Errors that mean the connection broke before the request was answered. */
+const CONNECTION_LOST = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
 
 export interface HttpRequest {
   method: string;
   url: string | URL;
   headers?: Record<string, string>;
-  body?: string | Uint8Array | Readable;
+  body?: string | Uint8Array | Readable | FormData;
   signal?: AbortSignal;
-  /** Until the response headers arrive (send) or until the body is read (sendText). */
+  /** Until the response headers arrive (send) or until the body is read (sendText, sendBytes). */
   timeoutMs?: number;
 }
 
 export interface HttpResponse {
   status: number;
-  headers: IncomingHttpHeaders;
-  body: IncomingMessage;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: Readable;
 }
 
 export interface TextResponse {
   status: number;
-  /** Lower-case names. */
   headers: Record<string, string>;
   text: string;
 }
@@ -59,154 +58,161 @@ function abortReason(signal: AbortSignal): HttpError {
   return reason instanceof HttpError ? reason : new HttpError("aborted", "request aborted", { cause: reason });
 }
 
-/** One exchange over node:http, resolved when the response headers arrive (the caller reads the body). */
-function exchange(req: HttpRequest): Promise<HttpResponse> {
-  return new Promise((resolve, reject) => {
-    const signal = req.signal;
-    if (signal?.aborted) {
-      reject(abortReason(signal));
-      return;
-    }
-    const url = typeof req.url === "string" ? new URL(req.url) : req.url;
-    const secure = url.protocol === "https:";
-    const headers: Record<string, string> = { ...req.headers };
-    if (req.body !== undefined && !isStream(req.body) && headers["content-length"] === undefined) {
-      headers["content-length"] = String(
-        typeof req.body === "string" ? Buffer.byteLength(req.body) : req.body.byteLength,
-      );
-    }
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const request = (secure ? https : http).request(url, {
-      method: req.method,
-      headers,
-      agent: secure ? agents["https:"] : agents["http:"],
-    });
-    const cleanup = () => {
-      if (timer) clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    };
-    const fail = (error: HttpError) => {
-      if (settled) return;
-      settled = true;
-      cleanup();
-      request.destroy();
-      reject(error);
-    };
-    const onAbort = () => fail(abortReason(signal!));
-    signal?.addEventListener("abort", onAbort, { once: true });
-    if (req.timeoutMs !== undefined) {
-      const ms = req.timeoutMs;
-      timer = setTimeout(() => fail(new HttpError("timeout", `no answer within ${ms} ms`)), ms);
-    }
-    request.on("response", (res) => {
-      if (settled) {
-        res.resume();
-        return;
-      }
-      settled = true;
-      cleanup();
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
-    });
-    request.on("error", (err: NodeJS.ErrnoException) => {
-      if (err instanceof HttpError) return fail(err);
-      fail(
-        new HttpError("network", `${err.code ?? err.message}`, {
-          code: err.code,
-          cause: err,
-          reused: request.reusedSocket,
-        }),
-      );
-    });
-    if (isStream(req.body)) {
-      req.body.on("error", (err) =>
-        fail(new HttpError("network", `request body failed: ${err.message}`, { cause: err })),
-      );
-      req.body.pipe(request);
-    } else {
-      request.end(req.body);
-    }
+function errorCode(err: unknown): string | undefined {
+  if (err === null || typeof err !== "object") return undefined;
+  const code = "code" in err && typeof err.code === "string" ? err.code : undefined;
+  const cause = "cause" in err ? errorCode(err.cause) : undefined;
+  // undici wraps the socket's error: the system code (ECONNRESET, ...) is the more useful one.
+  return cause?.startsWith("E") ? cause : (code ?? cause);
+}
+
+/** Any failure of an exchange as an HttpError: the caller's abort, our timeout, or the network. */
+function toHttpError(err: unknown, signal: AbortSignal | undefined, timeout: Timeout): HttpError {
+  if (signal?.aborted) return abortReason(signal);
+  if (timeout.fired) return new HttpError("timeout", `no answer within ${timeout.ms} ms`);
+  if (err instanceof HttpError) return err;
+  const code = errorCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return new HttpError("network", code && !message.includes(code) ? `${code}: ${message}` : message, {
+    code,
+    cause: err,
   });
 }
 
-/**
- * Sends one request over node:http and resolves when the response headers arrive (the caller reads or
- * destroys the body): for streamed bodies. A request on a kept-alive socket the server had already closed
- * is sent once more (Node's docs' advice).
- */
-export async function send(req: HttpRequest): Promise<HttpResponse> {
+class Timeout {
+  readonly controller = new AbortController();
+  readonly ms: number | undefined;
+  fired = false;
+  private timer: NodeJS.Timeout | undefined;
+  constructor(ms: number | undefined) {
+    this.ms = ms;
+    if (ms === undefined) return;
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.controller.abort(new HttpError("timeout", `no answer within ${ms} ms`));
+    }, ms);
+  }
+  clear(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+function flatHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name in raw) {
+    const value = raw[name];
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return headers;
+}
+
+/** One exchange, resolved when the response headers arrive; `timeout` keeps running (the caller clears it). */
+async function exchange(req: HttpRequest, timeout: Timeout): Promise<HttpResponse> {
+  if (req.signal?.aborted) throw abortReason(req.signal);
+  const signal = req.signal ? AbortSignal.any([req.signal, timeout.controller.signal]) : timeout.controller.signal;
   try {
-    return await exchange(req);
+    const res = await request(req.url, {
+      method: req.method as "GET",
+      headers: req.headers,
+      body: req.body,
+      signal,
+      dispatcher: agent,
+    });
+    return { status: res.statusCode, headers: flatHeaders(res.headers), body: res.body };
   } catch (err) {
-    if (
-      err instanceof HttpError &&
-      err.kind === "network" &&
-      err.reused &&
-      (err.code === "ECONNRESET" || err.code === "EPIPE") &&
-      !isStream(req.body)
-    ) {
-      return await exchange(req);
+    throw toHttpError(err, req.signal, timeout);
+  }
+}
+
+function replayable(req: HttpRequest): boolean {
+  return IDEMPOTENT.has(req.method) && !isStream(req.body);
+}
+
+/** exchange(), sent once more on a new connection if it is idempotent and the connection broke first. */
+async function exchangeWithRetry(req: HttpRequest, timeout: Timeout): Promise<HttpResponse> {
+  try {
+    return await exchange(req, timeout);
+  } catch (err) {
+    if (err instanceof HttpError && err.kind === "network" && CONNECTION_LOST.has(err.code ?? "") && replayable(req)) {
+      return await exchange(req, timeout);
     }
     throw err;
   }
 }
 
-/** A small exchange answered whole (lean client): at most `maxBytes` of body, all within `timeoutMs`. */
-export async function sendBytes(req: HttpRequest, maxBytes = 8 * 1024 * 1024): Promise<BytesResponse> {
-  if (isStream(req.body)) throw new HttpError("protocol", "sendBytes needs a buffered body");
-  const res = await http1({
-    method: req.method,
-    url: req.url,
-    headers: req.headers,
-    body: req.body,
-    signal: req.signal,
-    timeoutMs: req.timeoutMs,
-    maxBytes,
-  });
-  return { status: res.status, headers: res.headers, body: res.body };
+/** Sends one request and resolves when the response headers arrive (the caller reads or destroys the body). */
+export async function send(req: HttpRequest): Promise<HttpResponse> {
+  const timeout = new Timeout(req.timeoutMs);
+  try {
+    return await exchangeWithRetry(req, timeout);
+  } finally {
+    timeout.clear();
+  }
 }
 
-/** A small exchange answered as text (lean client). */
+/** An exchange answered whole: at most `maxBytes` of body (else kind "too_large"), all within `timeoutMs`. */
+export async function sendBytes(req: HttpRequest, maxBytes = 8 * 1024 * 1024): Promise<BytesResponse> {
+  const timeout = new Timeout(req.timeoutMs);
+  try {
+    const res = await exchangeWithRetry(req, timeout);
+    let body: Buffer;
+    try {
+      body = await readBody(res, maxBytes);
+    } catch (err) {
+      throw toHttpError(err, req.signal, timeout);
+    }
+    return { status: res.status, headers: res.headers, body };
+  } finally {
+    timeout.clear();
+  }
+}
+
+/** An exchange answered as text. */
 export async function sendText(req: HttpRequest, maxBytes = 8 * 1024 * 1024): Promise<TextResponse> {
   const res = await sendBytes(req, maxBytes);
   return { status: res.status, headers: res.headers, text: res.body.toString("utf8") };
 }
 
-/** Reads a whole body, failing with kind "too_large" past `maxBytes`. */
-export function readBody(res: IncomingMessage, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(res.headers["content-length"]);
-    if (Number.isFinite(declared) && declared > maxBytes) {
-      res.destroy();
-      reject(new HttpError("too_large", `the body is ${declared} bytes, over the limit of ${maxBytes}`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (error: HttpError | null) => {
-      if (done) return;
-      done = true;
-      signal?.removeEventListener("abort", onAbort);
-      if (error) {
-        res.destroy();
-        reject(error);
-      } else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onAbort = () => finish(abortReason(signal!));
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    res.on("data", (chunk: Buffer) => {
+/** Drops a body nobody will read (its connection is closed). */
+function discard(body: Readable): void {
+  body.on("error", () => {});
+  body.destroy();
+}
+
+/** Reads a whole body, failing with kind "too_large" past `maxBytes` (before reading it, when declared). */
+export async function readBody(res: HttpResponse, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
+  const declared = Number(res.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    discard(res.body);
+    throw new HttpError("too_large", `the body is ${declared} bytes, over the limit of ${maxBytes}`);
+  }
+  if (signal?.aborted) {
+    discard(res.body);
+    throw abortReason(signal);
+  }
+  const onAbort = () => res.body.destroy(abortReason(signal!));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > maxBytes) finish(new HttpError("too_large", `the body is over the limit of ${maxBytes} bytes`));
-      else chunks.push(chunk);
+      if (size > maxBytes) {
+        res.body.destroy();
+        throw new HttpError("too_large", `the body is over the limit of ${maxBytes} bytes`);
+      }
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError("network", `body: ${err instanceof Error ? err.message : String(err)}`, {
+      code: errorCode(err),
+      cause: err,
     });
-    res.on("end", () => finish(null));
-    res.on("error", (err) =>
-      finish(err instanceof HttpError ? err : new HttpError("network", `body: ${err.message}`, { cause: err })),
-    );
-    res.on("aborted", () => finish(new HttpError("network", "connection closed before the body was complete")));
-  });
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
 
 /** JSON.parse that answers undefined instead of throwing. */
@@ -217,4 +223,9 @@ export function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** Closes the agent's connections (tests; the process exits without it). */
+export function closeIdleConnections(): Promise<void> {
+  return agent.close();
 }

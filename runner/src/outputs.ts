@@ -43,7 +43,7 @@ const PUT_TIMEOUT_MS = 10 * 60_000;
 /** Outputs up to this size are read whole before the PUT; bigger ones are streamed from /view into it. */
 const SMALL_BYTES = 4 * 1024 * 1024;
 
-/** PUT to a presigned URL; the body is bytes (lean client) or a stream with its length (node:http). */
+/** PUT to a presigned URL; the body is bytes, or a stream with its length. */
 async function put(
   url: string,
   body: Uint8Array | Readable,
@@ -70,7 +70,7 @@ async function put(
       timeoutMs: PUT_TIMEOUT_MS,
     });
     status = res.status;
-    text = (await readBody(res.body, 64 * 1024, signal).catch(() => Buffer.alloc(0))).toString("utf8");
+    text = (await readBody(res, 64 * 1024, signal).catch(() => Buffer.alloc(0))).toString("utf8");
   }
   if (status >= 200 && status < 300) return;
   const retryable = status >= 500 || status === 408 || status === 429;

@@ -3,7 +3,7 @@
  * is parsed with zod. Failures to reach ComfyUI (refused, reset, timed out, 502/503/504 from a proxy) throw
  * ComfyUnavailableError; other unexpected answers throw ComfyProtocolError.
  */
-import { randomBytes } from "node:crypto";
+import { FormData } from "undici";
 import { z } from "zod";
 import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
 import { HttpError, type HttpResponse, parseJson, send, sendBytes, sendText } from "../http.ts";
@@ -108,7 +108,12 @@ export class ComfyClient {
   private async call(
     method: string,
     path: string,
-    options: { body?: string | Uint8Array; headers?: Record<string, string>; signal?: AbortSignal; timeoutMs?: number },
+    options: {
+      body?: string | Uint8Array | FormData;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+      timeoutMs?: number;
+    },
   ) {
     let res: Awaited<ReturnType<typeof sendText>>;
     try {
@@ -173,21 +178,13 @@ export class ComfyClient {
     signal?: AbortSignal,
     subfolder = "",
   ): Promise<{ name: string; subfolder: string }> {
-    const boundary = `----comfy-edge-${randomBytes(12).toString("hex")}`;
     const safeName = filename.replace(/["\r\n\\]/g, "_");
-    const head = Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="${safeName}"\r\n` +
-        `Content-Type: ${contentType}\r\n\r\n`,
-    );
-    const field = (name: string, value: string) =>
-      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
-    const tail = Buffer.from(
-      `\r\n${field("type", "input")}${subfolder ? field("subfolder", subfolder.replace(/[\r\n]/g, "_")) : ""}--${boundary}--\r\n`,
-    );
-    const body = Buffer.concat([head, bytes, tail]);
+    const form = new FormData();
+    form.append("image", new Blob([bytes as Uint8Array<ArrayBuffer>], { type: contentType }), safeName);
+    form.append("type", "input");
+    if (subfolder) form.append("subfolder", subfolder.replace(/[\r\n]/g, "_"));
     const res = await this.call("POST", "/upload/image", {
-      body,
-      headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+      body: form,
       signal,
       timeoutMs: Math.max(this.timeoutMs, 120_000),
     });

@@ -1,13 +1,20 @@
 /**
- * One long-lived websocket per ComfyUI instance (`/ws?clientId=<slot's id>`, ws-client.ts), reconnected with
+ * One long-lived websocket per ComfyUI instance (`/ws?clientId=<slot's id>`, on the `ws` package), reconnected with
  * backoff when it drops. ComfyUI routes a prompt's execution events only to the socket whose clientId is the prompt's
  * client_id, so each slot keeps one stable id. Text frames are parsed (messages.ts), binary frames decoded.
  * Nothing depends on this socket alone: jobs reconcile with /history whenever it reconnects.
+ * No permessage-deflate: ComfyUI's aiohttp would accept it, and every frame of every prompt (previews
+ * included) would then be inflated here for nothing on a loopback or LAN link.
  */
+
+import WebSocket from "ws";
 import { backoffMs } from "../../../workers/shared/backoff.ts";
 import type { Logger } from "../log.ts";
 import { type BinaryFrame, type ComfyMessage, decodeBinaryFrame, parseTextFrame } from "./messages.ts";
-import { MiniWebSocket } from "./ws-client.ts";
+
+/** Largest message accepted (a preview or SaveImageWebsocket frame); bigger closes the socket. */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface SocketListener {
   message?(message: ComfyMessage): void;
@@ -37,7 +44,7 @@ export class ComfySocket {
   private readonly log: Logger;
   private readonly baseMs: number;
   private readonly maxMs: number;
-  private ws: MiniWebSocket | null = null;
+  private ws: WebSocket | null = null;
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   private everOpened = false;
@@ -56,7 +63,7 @@ export class ComfySocket {
   }
 
   get isOpen(): boolean {
-    return this.ws?.isOpen === true;
+    return this.ws?.readyState === WebSocket.OPEN;
   }
 
   subscribe(listener: SocketListener): () => void {
@@ -106,33 +113,33 @@ export class ComfySocket {
     this.timer = null;
     const ws = this.ws;
     this.ws = null;
-    if (ws) {
-      try {
-        ws.close();
-      } catch {
-        // already closing
-      }
-    }
+    // terminate(): no closing handshake to wait for (ComfyUI may be gone); "close" still fires, ignored.
+    ws?.terminate();
     for (const waiter of this.openWaiters.splice(0)) waiter();
   }
 
   private connect(): void {
     if (this.stopped) return;
-    const ws: MiniWebSocket = new MiniWebSocket(this.url, {
-      open: () => {
-        if (this.ws !== ws) return;
-        const reconnected = this.everOpened;
-        this.everOpened = true;
-        this.failures = 0;
-        this.generation += 1;
-        if (reconnected) this.log.info("comfyui websocket reconnected");
-        else this.log.debug("comfyui websocket open");
-        for (const waiter of this.openWaiters.splice(0)) waiter();
-        for (const l of this.listeners) l.open?.(reconnected);
-      },
-      text: (data) => {
-        if (this.ws !== ws) return;
-        const message = parseTextFrame(data);
+    const ws = new WebSocket(this.url, {
+      perMessageDeflate: false,
+      maxPayload: MAX_MESSAGE_BYTES,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    });
+    ws.on("open", () => {
+      if (this.ws !== ws) return;
+      const reconnected = this.everOpened;
+      this.everOpened = true;
+      this.failures = 0;
+      this.generation += 1;
+      if (reconnected) this.log.info("comfyui websocket reconnected");
+      else this.log.debug("comfyui websocket open");
+      for (const waiter of this.openWaiters.splice(0)) waiter();
+      for (const l of this.listeners) l.open?.(reconnected);
+    });
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      if (this.ws !== ws) return;
+      if (!isBinary) {
+        const message = parseTextFrame(data.toString("utf8"));
         if (message.type === "invalid") {
           this.log.warn("comfyui sent a websocket frame this runner cannot read", {
             frame_type: message.rawType,
@@ -140,18 +147,21 @@ export class ComfySocket {
           });
         }
         for (const l of this.listeners) l.message?.(message);
-      },
-      binary: (data) => {
-        if (this.ws !== ws || this.listeners.size === 0) return;
-        const frame = decodeBinaryFrame(data);
-        for (const l of this.listeners) l.binary?.(frame);
-      },
-      close: () => {
-        if (this.ws !== ws) return;
-        this.ws = null;
-        for (const l of this.listeners) l.close?.();
-        this.scheduleReconnect();
-      },
+        return;
+      }
+      if (this.listeners.size === 0) return;
+      const frame = decodeBinaryFrame(data);
+      for (const l of this.listeners) l.binary?.(frame);
+    });
+    // A failed handshake or a broken connection: "close" follows, which reconnects.
+    ws.on("error", (err) => {
+      if (this.ws === ws) this.log.debug("comfyui websocket error", { error: err });
+    });
+    ws.on("close", () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      for (const l of this.listeners) l.close?.();
+      this.scheduleReconnect();
     });
     this.ws = ws;
   }
