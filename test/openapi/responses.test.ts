@@ -142,6 +142,60 @@ describe("OpenAPI document vs real responses", () => {
     await call("GET", "/v1/pools/{name}/capabilities", { token: key, url: "/v1/pools/nope/capabilities" });
     await call("GET", "/admin/v1/pools/{name}/metrics", { token: admin, url: "/admin/v1/pools/local/metrics" });
     await call("GET", "/admin/v1/pools/{name}/metrics", { token: admin, url: "/admin/v1/pools/nope/metrics" });
+    // Model assets (docs/models.md)
+    const manifestBody = {
+      models: [
+        {
+          url: "https://models.example.com/a.safetensors",
+          folder: "checkpoints",
+          filename: "a.safetensors",
+          sha256: "a".repeat(64),
+        },
+      ],
+    };
+    const mp = (suffix: string, pool = "oa-pool") => `/admin/v1/pools/${pool}/${suffix}`;
+    await call("GET", "/admin/v1/pools/{name}/manifest", { token: admin, url: mp("manifest") });
+    await call("PUT", "/admin/v1/pools/{name}/manifest", { token: admin, url: mp("manifest"), body: manifestBody });
+    await call("PUT", "/admin/v1/pools/{name}/manifest", { token: admin, url: mp("manifest"), body: { models: 5 } });
+    await call("PUT", "/admin/v1/pools/{name}/manifest", {
+      token: admin,
+      url: mp("manifest", "nope"),
+      body: manifestBody,
+    });
+    await call("GET", "/admin/v1/pools/{name}/manifest", { token: admin, url: mp("manifest") });
+    await call("POST", "/admin/v1/pools/{name}/manifest/resync", { token: admin, url: mp("manifest/resync") });
+    await call("POST", "/admin/v1/pools/{name}/manifest/resync", { token: admin, url: mp("manifest/resync", "local") });
+    await call("GET", "/admin/v1/pools/{name}/models", { token: admin, url: mp("models", "local") });
+    await call("GET", "/admin/v1/pools/{name}/models", { token: admin, url: mp("models", "nope") });
+    await call("PUT", "/admin/v1/tenants/{id}/model-hosts", {
+      token: admin,
+      url: `/admin/v1/tenants/${tenant.id}/model-hosts`,
+      body: { hosts: ["models.example.com"] },
+    });
+    await call("PUT", "/admin/v1/tenants/{id}/model-hosts", {
+      token: admin,
+      url: `/admin/v1/tenants/${tenant.id}/model-hosts`,
+      body: { hosts: 5 },
+    });
+    await call("GET", "/admin/v1/tenants/{id}/model-hosts", {
+      token: admin,
+      url: `/admin/v1/tenants/${tenant.id}/model-hosts`,
+    });
+    await call("GET", "/admin/v1/tenants/{id}/model-hosts", {
+      token: admin,
+      url: "/admin/v1/tenants/ten_nope/model-hosts",
+    });
+    await call("GET", "/runner/v1/manifest", { token: rt.token });
+    await call("GET", "/runner/v1/manifest");
+    const modelsReport = {
+      runner_id: "oa-models",
+      manifest_digest: null,
+      state: "synced",
+      warmup: { state: "none", seconds: null, error: null },
+      files: [],
+    };
+    await call("PUT", "/runner/v1/manifest/status", { token: rt.token, body: modelsReport });
+    await call("PUT", "/runner/v1/manifest/status", { token: rt.token, body: { ...modelsReport, files: 5 } });
     const report: CapabilityReport = {
       comfyui_version: "0.33.0",
       node_classes: { SaveImage: { inputs: { images: { type: "IMAGE" } }, output_node: true } },

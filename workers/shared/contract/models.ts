@@ -62,10 +62,21 @@ export const ModelEntry = z
   .strict();
 export type ModelEntry = z.infer<typeof ModelEntry>;
 
+export const UrlModelsSetting = z
+  .object({
+    max_bytes: z
+      .int()
+      .min(1)
+      .max(2 ** 40),
+  })
+  .strict();
+
 export const PoolManifestBody = z
   .object({
     models: z.array(ModelEntry).max(500),
     warmup: z.object({ workflow: Workflow }).strict().nullish(),
+    /** Jobs in this pool may name model files by URL (still only from the tenant's model hosts); null = no. */
+    url_models: UrlModelsSetting.nullish(),
   })
   .strict()
   .superRefine((body, ctx) => {
@@ -91,6 +102,7 @@ export const PoolManifest = z.object({
   digest: z.string(),
   models: z.array(ModelEntry),
   warmup: z.object({ workflow: Workflow }).nullable(),
+  url_models: UrlModelsSetting.nullable(),
   updated_at: z.string(),
 });
 export type PoolManifest = z.infer<typeof PoolManifest>;
@@ -134,3 +146,17 @@ export const PoolModelsView = z.object({
   manifest_digest: z.string().nullable(),
   runners: z.array(RunnerModelsReport.extend({ reported_at: z.string() })),
 });
+
+export const TenantModelHosts = z
+  .object({
+    hosts: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(/^(\*\.)?[^\s/:@*]+$/, "must be a host name like models.example.com or a wildcard like *.example.com"),
+      )
+      .max(100),
+  })
+  .strict();

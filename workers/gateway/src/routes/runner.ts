@@ -18,6 +18,7 @@ import { ApiError } from "../../../shared/errors.ts";
 import { Presigner } from "../../../shared/presign.ts";
 import { capabilityDocs, capabilityRoutes } from "../capabilities/runner-routes.ts";
 import { leaseId, parseLeaseId } from "../jobs/lease-token.ts";
+import { manifestRunnerDocs, manifestRunnerRoutes } from "../models/runner-routes.ts";
 import { jobStub } from "../jobs/public.ts";
 import type { FenceResult } from "../jobs/state.ts";
 import { readJson } from "../lib/body.ts";
@@ -35,6 +36,7 @@ const DEFAULT_CANCEL_WAIT_S = 20;
 export const runnerRoutes = new Hono<AppEnv>();
 runnerRoutes.use("*", runnerAuth());
 runnerRoutes.route("/capabilities", capabilityRoutes);
+runnerRoutes.route("/manifest", manifestRunnerRoutes);
 
 async function lease(c: Context<AppEnv>) {
   const id = c.req.param("id") ?? "";
@@ -182,6 +184,7 @@ export const runnerDocs: RouteDoc[] = [
     },
   },
   ...capabilityDocs,
+  ...manifestRunnerDocs,
   {
     method: "post",
     path: "/runner/v1/leases/:id/heartbeat",
