@@ -1,0 +1,61 @@
+/** Capability-aware dispatch under a mixed queue: no runner is ever leased a job it lacks a model for. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api, runnerToken, tenantWithKey } from "../harness/api.ts";
+import { type Stack, startStack } from "../harness/stack.ts";
+import { report033, txt2img } from "./fixtures.ts";
+import { CapableRunner } from "./helpers.ts";
+
+describe("capability-aware dispatch", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("leases every job, each only to a runner that has its checkpoint", async () => {
+    const token = await runnerToken(stack, "caps-mix");
+    const runners = [
+      new CapableRunner(stack, token, "ab", report033({ checkpoints: ["a.safetensors", "b.safetensors"] })),
+      new CapableRunner(stack, token, "b", report033({ checkpoints: ["b.safetensors"] })),
+      new CapableRunner(stack, token, "c", report033({ checkpoints: ["c.safetensors"] })),
+    ];
+    for (const r of runners) expect(await r.lease()).toBeNull();
+    const tenants = [api(stack, (await tenantWithKey(stack)).key), api(stack, (await tenantWithKey(stack)).key)];
+    const wanted = new Map<string, string>();
+    const ckpts = ["a.safetensors", "b.safetensors", "c.safetensors"];
+    for (let i = 0; i < 18; i++) {
+      const ckpt = ckpts[(i * 7) % 3]!;
+      const res = await tenants[i % 2]!("/v1/jobs", { body: { workflow: txt2img(ckpt), pool: "caps-mix" } });
+      expect(res.status).toBe(202);
+      wanted.set(res.json.id, ckpt);
+    }
+    const client = tenants[0]!;
+    await expect
+      .poll(
+        async () => (await client("/v1/pools")).json.data.find((p: { name: string }) => p.name === "caps-mix")?.queued,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe(18);
+    const leased = new Map<string, string>();
+    // Round after round, every runner asks once; each finishes its job at once.
+    for (let round = 0; round < 30 && leased.size < wanted.size; round++) {
+      for (const runner of runners) {
+        const grant = await runner.lease(0);
+        if (!grant) continue;
+        const ckpt = (grant.job.workflow["4"]!.inputs as { ckpt_name: string }).ckpt_name;
+        expect(runner.report.models.checkpoints).toContain(ckpt);
+        expect(wanted.get(grant.job.id)).toBe(ckpt);
+        expect(leased.has(grant.job.id)).toBe(false);
+        leased.set(grant.job.id, runner.id);
+        await runner.call("POST", `/leases/${encodeURIComponent(grant.lease.id)}/events`, { type: "canceled" });
+      }
+    }
+    expect(leased.size).toBe(wanted.size);
+    // The only runner with c's checkpoint ran every c job.
+    for (const [job, ckpt] of wanted) if (ckpt === "c.safetensors") expect(leased.get(job)).toBe("c");
+  });
+});
