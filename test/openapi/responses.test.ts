@@ -318,6 +318,32 @@ describe("OpenAPI document vs real responses", () => {
     if (hasCancelWait) await call("POST", "/runner/v1/leases/{id}/cancel-wait", { token, url: cancelWait });
     await call("POST", "/v1/jobs/{id}/cancel", { token: key, url: `/v1/jobs/${third.id}/cancel` });
 
+    // Templates (after the last lease above: runs queue jobs)
+    const tpl = (method: string, template: string, options: Call & { url?: string } = {}) =>
+      call(method, template, { token: key, ...options });
+    await tpl("POST", "/v1/templates", { body: { name: "oa-t", workflow: TRIVIAL_WORKFLOW, description: "contract" } });
+    await tpl("POST", "/v1/templates", {
+      body: { name: "oa-t", workflow: { nodes: [{ id: 1, type: "NoSuchNode" }] } },
+    });
+    await tpl("POST", "/v1/templates", { body: { name: "Bad Name", workflow: TRIVIAL_WORKFLOW } });
+    await tpl("GET", "/v1/templates");
+    await tpl("GET", "/v1/templates/{name}", { url: "/v1/templates/oa-t" });
+    await tpl("GET", "/v1/templates/{name}", { url: "/v1/templates/oa-t?version=x" });
+    await tpl("GET", "/v1/templates/{name}", { url: "/v1/templates/nope" });
+    await tpl("GET", "/v1/templates/{name}/openapi.json", { url: "/v1/templates/oa-t/openapi.json" });
+    await tpl("POST", "/v1/templates/{name}/runs", {
+      url: "/v1/templates/oa-t/runs",
+      body: { inputs: { "1.width": 32 } },
+    });
+    await tpl("POST", "/v1/templates/{name}/runs", {
+      url: "/v1/templates/oa-t/runs",
+      body: { inputs: { "1.width": "x" } },
+    });
+    await tpl("POST", "/v1/templates/{name}/runs", { url: "/v1/templates/oa-t/runs", body: { inputs: { nope: 1 } } });
+    await tpl("POST", "/v1/templates/{name}/runs", { url: "/v1/templates/nope/runs", body: {} });
+    await tpl("DELETE", "/v1/templates/{name}", { url: "/v1/templates/oa-t" });
+    await tpl("DELETE", "/v1/templates/{name}", { url: "/v1/templates/oa-t" });
+
     // LLM proxy
     const chat = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
       call("POST", "/v1/chat/completions", { token: llmKey.key, body, headers });

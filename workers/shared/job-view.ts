@@ -52,6 +52,8 @@ export type JobView = {
   resolved_inputs?: ResolvedInputs | null;
   /** Set on template runs only. */
   template?: StoredTemplate | null;
+  /** Set on a job answered from the output cache: the job whose outputs it copied. */
+  cached_from?: string | null;
   outputs: StoredOutput[];
   error: JobError | null;
   metadata: Record<string, unknown>;
@@ -91,5 +93,6 @@ export async function toPublicJob(view: JobView, presigner: Presigner): Promise<
     metadata: view.metadata,
     stats: view.stats,
     ...(view.template ? { template: templateOf(view.template, view.resolved_inputs ?? null) } : {}),
+    ...(view.cached_from ? { cached_from: view.cached_from } : {}),
   };
 }

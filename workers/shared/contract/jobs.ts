@@ -75,6 +75,12 @@ export const JobCreate = z
       .describe(
         "Refuse the job (503 pool_saturated, Retry-After) unless the pool estimates it starts within this many seconds",
       ),
+    cache: z
+      .boolean()
+      .optional()
+      .describe(
+        "false: never answer from the output cache. A deterministic graph (every seed fixed) that a succeeded job of this tenant ran within 24 h is otherwise answered with that job's outputs (x-cache: HIT)",
+      ),
   })
   .strict();
 export type JobCreate = z.infer<typeof JobCreate>;
@@ -171,6 +177,10 @@ export const Job = z
     stats: JobStats,
     ...JobQueueInfo,
     template: JobTemplate.optional().describe("Present on a template run (POST /v1/templates/:name/runs)"),
+    cached_from: z
+      .string()
+      .optional()
+      .describe("Answered from the output cache: the job whose outputs these are (copied; no GPU time)"),
   })
   .meta({ id: "Job" });
 export type Job = z.infer<typeof Job>;

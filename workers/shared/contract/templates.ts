@@ -63,6 +63,7 @@ export const TemplateRun = z
     output: JobCreate.shape.output,
     metadata: JobCreate.shape.metadata,
     timeout_s: JobCreate.shape.timeout_s,
+    cache: JobCreate.shape.cache,
   })
   .strict();
 export type TemplateRun = z.infer<typeof TemplateRun>;

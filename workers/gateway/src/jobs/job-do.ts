@@ -20,6 +20,7 @@ import {
   type JobState,
   type JobView,
   type LeaseGrantInternal,
+  type StoredOutput,
   upgradeState,
   viewOf,
 } from "./state.ts";
@@ -66,6 +67,26 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
       this.outbox.add({ kind: "index", payload: indexPayload(n) }, now);
       // The workflow is written once, apart from the state that every heartbeat rewrites.
       this.ctx.storage.kv.put("workflow", input.workflow);
+    });
+    return { status: "created", job: viewOf(state) };
+  }
+
+  /**
+   * A job answered from the output cache (templates/output-cache.ts): created succeeded at once with the
+   * outputs copied from job `from` (under this job's prefix), its events, index row and webhooks as usual.
+   */
+  async createCached(input: CreateJobInput, from: string, outputs: StoredOutput[]): Promise<CreateResult> {
+    const existing = this.job;
+    if (existing) return this.repeated(existing, input);
+    const state = initialState(input, this.now(), this.cfg.maxAttempts, false);
+    this.createWith(state, (n, now) => {
+      n.cached_from = from;
+      n.outputs = outputs;
+      n.stats = { queue_ms: 0, run_ms: 0, upload_ms: null, total_ms: 0 };
+      this.ctx.storage.kv.put("workflow", input.workflow);
+      for (const { index, node_id, filename, content_type, size } of outputs)
+        this.event(n, "output", { index, node_id, filename, content_type, size }, now);
+      finish(this.tx, n, "succeeded", now, null);
     });
     return { status: "created", job: viewOf(state) };
   }

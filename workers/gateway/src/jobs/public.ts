@@ -11,6 +11,7 @@ import type { JobDO } from "./job-do.ts";
 export type JobApi = Pick<
   JobDO,
   | "create"
+  | "createCached"
   | "get"
   | "cancel"
   | "waitFor"

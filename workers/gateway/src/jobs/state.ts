@@ -44,6 +44,8 @@ export interface JobState {
   resolved_inputs?: ResolvedInputs | null;
   /** A template run's template version and inputs (routes/templates.ts); absent otherwise. */
   template?: StoredTemplate | null;
+  /** Answered from the output cache (templates/output-cache.ts): the job whose outputs it copied. */
+  cached_from?: string | null;
   outputs: StoredOutput[];
   error: JobError | null;
   metadata: Record<string, unknown>;
@@ -86,6 +88,7 @@ export function viewOf(s: JobState): JobView {
     progress: s.progress,
     resolved_inputs: s.resolved_inputs ?? null,
     ...(s.template ? { template: s.template } : {}),
+    ...(s.cached_from ? { cached_from: s.cached_from } : {}),
     outputs: s.outputs,
     error: s.error,
     metadata: s.metadata,

@@ -41,6 +41,11 @@ export const SUBMIT_RESPONSE_HEADERS: Record<string, HeaderDoc> = {
     description: "`true` when this answer is the job an earlier request with the same Idempotency-Key created",
     example: "true",
   },
+  "X-Cache": {
+    description:
+      "Output cache (deterministic graphs): `HIT` answered with a succeeded job's outputs, `MISS` ran and will be reused, `BYPASS` not cacheable (a seed of -1, an external input) or `cache: false`",
+    example: "HIT",
+  },
 };
 
 /** A server-sent event stream (`text/event-stream`): `event:`/`id:`/`data:` lines. */

@@ -14,11 +14,13 @@ import { admit, poolCapabilityCheck } from "../capabilities/submit-check.ts";
 import { gatewayConfig } from "../config.ts";
 import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
 import { jobStubById, publicJob } from "../jobs/public.ts";
-import { type CreateJobInput, DEFAULT_QUEUE_TIMEOUT_S } from "../jobs/state.ts";
+import { type CreateJobInput, type CreateResult, DEFAULT_QUEUE_TIMEOUT_S } from "../jobs/state.ts";
 import { inputKey, refusal } from "../jobs/submit.ts";
 import { checkUploadedFile } from "../jobs/uploaded-file.ts";
 import { fileInputs, validateWorkflow } from "../jobs/validate.ts";
 import { requirePoolAccess } from "../pools/access.ts";
+import { cacheHash, isDeterministic } from "../templates/output-cache.ts";
+import { cachedOutputs, rememberJob } from "../templates/output-cache-store.ts";
 import type { AppEnv } from "../types.ts";
 
 const MAX_STORED_WORKFLOW_BYTES = 1024 * 1024;
@@ -123,11 +125,8 @@ export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: Su
     );
   }
 
-  // Stored before the job exists (its dispatch reads them); a refused create removes them again.
-  await Promise.all(puts.map((put) => put()));
-
   const stub = jobStubById(c.env.JOBS, doId);
-  const result = await stub.create({
+  const create: CreateJobInput = {
     id: jobId,
     tenant_id: auth.tenantId,
     key_id: auth.keyId,
@@ -150,8 +149,28 @@ export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: Su
     max_queued: auth.tenant.max_queued_jobs,
     needs,
     ...(options.template ? { template: options.template } : {}),
-  });
-  if (result.status === "conflict" || result.status === "queue_full") throw await refusal(result, written, c.env.FILES);
+  };
+  // Output cache (templates/output-cache.ts): a deterministic graph a succeeded job of this tenant ran
+  // within the TTL is answered with that job's outputs, copied; no GPU time.
+  const hash =
+    body.cache !== false && isDeterministic(body.workflow)
+      ? await cacheHash(body.workflow, poolName, body.output)
+      : null;
+  const hit = hash ? await cachedOutputs(c.env, auth.tenantId, hash, jobId) : null;
+  let result: CreateResult;
+  if (hit) {
+    result = await stub.createCached(create, hit.from, hit.outputs);
+    if (result.status !== "created") await c.env.FILES.delete(hit.written);
+    if (result.status === "conflict" || result.status === "queue_full") throw await refusal(result, [], c.env.FILES);
+  } else {
+    // Stored before the job exists (its dispatch reads them); a refused create removes them again.
+    await Promise.all(puts.map((put) => put()));
+    result = await stub.create(create);
+    if (result.status === "conflict" || result.status === "queue_full")
+      throw await refusal(result, written, c.env.FILES);
+    if (hash && result.status === "created") await rememberJob(c.env.LLM_CACHE, auth.tenantId, hash, jobId);
+  }
+  c.header("x-cache", hit ? "HIT" : hash ? "MISS" : "BYPASS");
   const wait = preferWaitMs(c.req.header("prefer"));
   const view = wait > 0 ? ((await stub.waitFor(auth.tenantId, wait)) ?? result.job) : result.job;
   c.header("location", `/v1/jobs/${jobId}`);

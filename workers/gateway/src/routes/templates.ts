@@ -193,6 +193,7 @@ templateRoutes.post("/:name/runs", async (c) => {
     ...(body.output ? { output: body.output } : {}),
     ...(body.metadata ? { metadata: body.metadata } : {}),
     ...(body.timeout_s ? { timeout_s: body.timeout_s } : {}),
+    ...(body.cache === false ? { cache: false } : {}),
   };
   return submitJob(c, job, {
     // The request as sent: a retry after a new version was made replays the job it created.
