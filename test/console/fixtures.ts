@@ -12,6 +12,7 @@ import { ROOT } from "../harness/build.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
 import { startUpstreamDouble, type UpstreamDouble } from "../llm/upstream-double.ts";
 import { type Receiver, startReceiver } from "../webhooks/receiver.ts";
+import { fullObjectInfoProxy } from "./full-object-info.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const SHOTS = join(ROOT, "docs", "console");
@@ -76,7 +77,9 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     startComfyDouble({ models: { checkpoints: ["sd15.safetensors", "v1-5-pruned-emaonly-fp16.safetensors"] } }),
     startReceiver(),
   ]);
-  const runner = await startTestRunner(stack, [comfy.url]);
+  // The runner sees ComfyUI 0.33's whole /object_info (see full-object-info.ts), as on a real GPU host.
+  const proxy = await fullObjectInfoProxy(comfy.url);
+  const runner = await startTestRunner(stack, [proxy.url]);
   const tenant = await tenantWithKey(stack);
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -116,6 +119,7 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     async close() {
       await browser?.close();
       await runner?.close();
+      await proxy?.close();
       await Promise.all([comfy?.close(), receiver?.close(), llm?.close()]);
       await stack?.close();
     },

@@ -74,6 +74,8 @@ describe("web console: templates", () => {
     const prompt = page.getByRole("textbox", { name: "prompt", exact: true });
     await prompt.waitFor();
     await prompt.fill("a watercolor fox");
+    // A fixed seed (the UI file's default is -1, "randomize").
+    await page.getByRole("spinbutton", { name: "seed", exact: true }).fill("5");
     await page.getByRole("button", { name: "Run", exact: true }).click();
     await page.locator(".run-result .gallery img").waitFor({ timeout: 30_000 });
     const ran = Object.values(
