@@ -14,6 +14,7 @@ import { admit, poolCapabilityCheck } from "../capabilities/submit-check.ts";
 import { gatewayConfig } from "../config.ts";
 import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
 import { jobStubById, publicJob } from "../jobs/public.ts";
+import { checkUrlModels } from "../models/url-check.ts";
 import { type CreateJobInput, type CreateResult, DEFAULT_QUEUE_TIMEOUT_S } from "../jobs/state.ts";
 import { inputKey, refusal } from "../jobs/submit.ts";
 import { checkUploadedFile } from "../jobs/uploaded-file.ts";
@@ -61,6 +62,7 @@ export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: Su
   const poolName = body.pool ?? auth.tenant.default_pool ?? "local";
   const pool = await requirePoolAccess(c.env, poolName, auth.tenantId, body.pool ? "pool" : null);
   enforceNodePolicy(body.workflow, policyLayers(readNodePolicy(c.env), pool.node_policy, auth.tenant.node_policy));
+  await checkUrlModels(c.env, poolName, auth.tenantId, body.workflow);
   // Against what the pool's live runners can run (docs/capabilities.md); then the honest-wait admission.
   const needs = await checkCapabilities(c.env, poolName, body.workflow);
   if (body.max_wait_s !== undefined) await admit(c.env, poolName, body.max_wait_s);
