@@ -52,7 +52,7 @@ describe("answer cache", () => {
     const second = await call(t, ask(text, { user: "someone-else" }));
     expect(second.xCache).toBe("HIT");
     expect(second.data).toEqual(first.data);
-    expect(Number(second.res.headers.get("age"))).toBeGreaterThanOrEqual(0);
+    expect(second.res.headers.get("age")).toMatch(/^\d+$/);
     expect(forwarded(s.log, text)).toHaveLength(1);
     // A field that can change the answer is part of the key.
     expect((await call(t, ask(text, { response_format: { type: "json_object" } }))).xCache).toBe("MISS");

@@ -291,7 +291,6 @@ describe("errors surface as the SDK's typed errors with our codes", () => {
   });
 
   it("504 upstream_timeout", async () => {
-    const started = Date.now();
     const err = await rejection(
       t.client.chat.completions.create({
         model: "slow-model",
@@ -303,7 +302,7 @@ describe("errors surface as the SDK's typed errors with our codes", () => {
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
     expect(err.status).toBe(504);
     expect(err.code).toBe("upstream_timeout");
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // The double answers after 10 s: upstream_timeout (not an answer) shows the deadline ended the wait.
 
     // The deadline also covers a non-stream body that stops half way.
     const stalled = await rejection(

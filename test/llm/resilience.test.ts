@@ -124,7 +124,6 @@ describe("streams that fail after the first byte", () => {
   });
 
   it("ends a stalled stream with upstream_timeout after the upstream's timeout", async () => {
-    const started = Date.now();
     const stream = await t.client.chat.completions.create({
       ...(chat("slow-model", unique("stall"), { primary: { stallAfterChunks: 2 } }) as object),
       stream: true,
@@ -132,7 +131,6 @@ describe("streams that fail after the first byte", () => {
     const { content, error } = await drain(stream);
     expect(content.length).toBeGreaterThan(0);
     expect(error?.code).toBe("upstream_timeout");
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("re-issues an upstream error event in our envelope", async () => {

@@ -4,7 +4,7 @@
  * a 10 s alarm, so the test polls the endpoint (failure guard: 40 s).
  */
 import type OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type LlmStack, sdk, startLlmStack, unique } from "./fixtures.ts";
 
 interface Counts {
@@ -35,14 +35,16 @@ async function usage(key: string, query = ""): Promise<{ status: number; body: R
   return { status: res.status, body: (await res.json()) as Report };
 }
 
-async function until(key: string, done: (r: Report) => boolean): Promise<Report> {
-  const deadline = Date.now() + 40_000;
-  for (;;) {
-    const { body } = await usage(key);
-    if (done(body)) return body;
-    if (Date.now() > deadline) throw new Error(`usage never matched: ${JSON.stringify(body)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** Usage counts reach the report within about 10 s (key objects flush in batches): poll until `done`. */
+function until(key: string, done: (r: Report) => boolean): Promise<Report> {
+  return vi.waitFor(
+    async () => {
+      const { body } = await usage(key);
+      if (!done(body)) throw new Error(`usage not matched yet: ${JSON.stringify(body)}`);
+      return body;
+    },
+    { timeout: 40_000, interval: 250 },
+  );
 }
 
 describe("GET /v1/usage", () => {

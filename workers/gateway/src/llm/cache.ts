@@ -75,7 +75,8 @@ export async function readEntry(kv: KVNamespace, key: string): Promise<CachedAns
 }
 
 /** KV allows one write per key per second; losing that race to an identical answer is not an error. */
-function isWriteRace(err: unknown): boolean {
+/** KV refused a second write to the same key within a second (429): another request stored the answer. */
+export function isWriteRace(err: unknown): boolean {
   return err instanceof Error && /\b429\b|too many requests/i.test(err.message);
 }
 

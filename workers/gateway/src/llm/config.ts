@@ -214,14 +214,18 @@ export function requireCandidates(config: LlmConfig, model: string): Upstream[] 
 /** The upstream's API key, read from the secret it names (null when it names none). */
 export function upstreamApiKey(env: Env, upstream: Upstream): string | null | undefined {
   if (upstream.apiKeySecret === null) return null;
-  const value = (env as unknown as Record<string, string | undefined>)[upstream.apiKeySecret];
+  const value: unknown = Reflect.get(env, upstream.apiKeySecret);
   return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function isFetcher(value: unknown): value is Fetcher {
+  return typeof value === "object" && value !== null && typeof Reflect.get(value, "fetch") === "function";
 }
 
 /** The Fetcher binding an upstream is reached through, or the global fetch. Undefined: binding missing. */
 export function upstreamFetcher(env: Env, upstream: Upstream): typeof fetch | undefined {
   if (upstream.binding === null) return fetch;
-  const binding = (env as unknown as Record<string, unknown>)[upstream.binding] as Fetcher | undefined;
-  if (!binding || typeof binding.fetch !== "function") return undefined;
+  const binding: unknown = Reflect.get(env, upstream.binding);
+  if (!isFetcher(binding)) return undefined;
   return (input, init) => binding.fetch(input as RequestInfo, init as RequestInit);
 }
