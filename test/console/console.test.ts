@@ -166,6 +166,16 @@ describe("web console", () => {
     // Keyboard and screen-reader users land on the new page's heading.
     await expect.poll(() => page.evaluate(() => document.activeElement?.outerHTML)).toMatch(/^<h1[^>]*>Pools<\/h1>$/);
     expect(await page.locator("tbody tr", { hasText: "local" }).locator(".health").textContent()).toBe("1");
+    // What the pool can run, from its runners' capability reports.
+    const caps = (await (
+      await fetch(`${w.stack.url}/v1/pools/local/capabilities`, {
+        headers: { authorization: `Bearer ${w.tenant.key}` },
+      })
+    ).json()) as { node_classes: Record<string, unknown> };
+    const count = page.locator("[data-count='node-classes']");
+    await count.waitFor();
+    expect(Number(await count.textContent())).toBe(Object.keys(caps.node_classes).length);
+    expect(Number(await count.textContent())).toBeGreaterThan(100);
     await shot(page, "pools");
 
     await page.getByRole("link", { name: "Playground" }).click();

@@ -56,7 +56,7 @@ function summary(job: Job): HTMLElement {
   return h(
     "dl",
     { class: "facts" },
-    rows.map(([k, v]) => [h("dt", null, k), h("dd", null, v)]),
+    rows.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v))),
   );
 }
 
