@@ -139,6 +139,22 @@ describe("web console", () => {
     await context.close();
   });
 
+  it("shows a queued job's place in its pool's queue and cancels it from its page", async () => {
+    await w.stack.admin("/admin/v1/pools", { name: "idle" });
+    const id = await submit({ workflow: TRIVIAL_WORKFLOW, pool: "idle" });
+    const { context, page, problems } = await w.open();
+    await signIn(page, w.stack.url, w.tenant.key);
+    await page.goto(`${w.stack.url}/console#/jobs/${id}`);
+    const place = page.locator(".facts div", { hasText: "Place in queue" }).locator("dd");
+    await place.waitFor();
+    expect(await place.textContent()).toBe("1");
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await expect.poll(() => jobStatus(id)).toBe("canceled");
+    await expect.poll(() => page.locator(".toolbar .badge").first().textContent()).toBe("canceled");
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   it("lists a job's webhook deliveries and redelivers one", async () => {
     const id = await submit({ workflow: TRIVIAL_WORKFLOW, webhook: { url: w.receiver.url } });
     await w.receiver.waitFor((r) => r.some((x) => x.json.type === "job.succeeded" && x.json.data.id === id), 30_000);

@@ -34,6 +34,12 @@ export interface Job {
   resolved_inputs?: Record<string, Record<string, unknown>> | null;
   /** On a template run: which template version ran, and the inputs it used. */
   template?: { name: string; version: number; ref: string; inputs: Record<string, unknown> };
+  /** While queued, where the deployment reports it: place in the pool's queue, estimated start, what is missing. */
+  queue_position?: number;
+  estimated_start_at?: string | null;
+  waiting_for?: { node_class: string } | { model: { folder: string; name: string } } | null;
+  /** Answered from the output cache: the job whose outputs these are. */
+  cached_from?: string;
 }
 
 export interface JobEvent {

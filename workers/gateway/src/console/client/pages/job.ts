@@ -53,6 +53,19 @@ function summary(job: Job): HTMLElement {
     ["Upload", ms(job.stats.upload_ms)],
   ];
   if (job.template) rows.push(["Template", job.template.ref]);
+  if (job.cached_from) rows.push(["Cached from", job.cached_from]);
+  if (job.status === "queued") {
+    if (job.queue_position !== undefined) rows.push(["Place in queue", String(job.queue_position)]);
+    if (job.estimated_start_at !== undefined) {
+      rows.push(["Estimated start", job.estimated_start_at ? when(job.estimated_start_at) : "no live runner"]);
+    }
+    const w = job.waiting_for;
+    if (w)
+      rows.push([
+        "Waiting for",
+        "node_class" in w ? `node class ${w.node_class}` : `${w.model.folder}/${w.model.name}`,
+      ]);
+  }
   return h(
     "dl",
     { class: "facts" },
