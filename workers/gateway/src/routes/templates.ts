@@ -8,14 +8,17 @@ import { type Context, Hono } from "hono";
 import type { TemplateCreate as TemplateCreateBody } from "../../../shared/contract/templates.ts";
 import { TemplateCreate, TemplateName, TemplateRun } from "../../../shared/contract/templates.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { capabilityReader } from "../capabilities/pool-caps.ts";
 import { validateWorkflow } from "../jobs/validate.ts";
 import { parseWith, readJsonValue } from "../lib/body.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import { requirePoolAccess } from "../pools/access.ts";
-import { buildTemplate } from "../templates/build.ts";
+import { buildTemplate, DEFAULT_SPECS } from "../templates/build.ts";
 import type { InputValue, TemplateInput } from "../templates/detect.ts";
 import { templateOpenApi } from "../templates/openapi.ts";
+import { mergeSpecs } from "../templates/pool-specs.ts";
 import { applyInputs, checkRunInputs, exampleRun, inputsSchema } from "../templates/schema.ts";
+import type { SpecTable } from "../templates/specs.ts";
 import {
   createVersion,
   deleteTemplate,
@@ -35,6 +38,24 @@ const IMAGE_REF = /^(https?:\/\/|data:|file:)/i;
 
 export const templateRoutes = new Hono<AppEnv>();
 templateRoutes.use("*", apiKeyAuth({ scope: "jobs" }));
+
+/** Input specs for a pool (one reader per isolate): its capability union merged once per digest, else 0.33's. */
+function templateSpecsReader() {
+  const read = capabilityReader();
+  const built = new Map<string, SpecTable>();
+  return async function specsFor(env: Env, pool: string): Promise<SpecTable> {
+    const caps = await read(env, pool);
+    if (!caps) return DEFAULT_SPECS;
+    let table = built.get(caps.digest);
+    if (!table) {
+      table = mergeSpecs(caps.index);
+      if (built.size >= 4) built.delete(built.keys().next().value as string);
+      built.set(caps.digest, table);
+    }
+    return table;
+  };
+}
+const specsFor = templateSpecsReader();
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -82,7 +103,8 @@ templateRoutes.post("/", async (c) => {
   const auth = c.get("auth");
   const body: TemplateCreateBody = parseWith(TemplateCreate, await readJsonValue(c, { maxBytes: MAX_CREATE_BYTES }));
   if (body.pool) await requirePoolAccess(c.env, body.pool, auth.tenantId, "pool");
-  const built = buildTemplate(body.workflow, body.inputs);
+  const specs = await specsFor(c.env, body.pool ?? auth.tenant.default_pool ?? "local");
+  const built = buildTemplate(body.workflow, body.inputs, specs);
   validateWorkflow(built.workflow);
   if (JSON.stringify(built.workflow).length > MAX_STORED_BYTES) {
     throw new ApiError(413, "workflow_too_large", "The workflow (API format) is larger than 1 MiB.", {
