@@ -265,7 +265,7 @@ export class PromptExecutor {
           pe.value = value;
           pe.max = total;
           sendProgressState();
-          const png = preview ? framePng(preview.image, preview.index, 1) : undefined;
+          const png = preview ? await framePng(preview.image, preview.index, 1) : undefined;
           const metadataClient = hub.supportsFeature(hub.clientId, "supports_preview_metadata");
           if (png && metadataClient) {
             hub.sendPreviewWithMetadata(

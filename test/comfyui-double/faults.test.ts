@@ -1,6 +1,7 @@
 /**
  * The fault knobs: dropSockets, setRefuseConnections, die/restart, setNodeDelay, failNode, the GC pause, close.
  */
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { http, useDouble, WsClient } from "./helpers.ts";
 import type { ComfyDouble } from "./index.ts";
@@ -123,7 +124,10 @@ describe("die / restart", () => {
     const port = d.port;
     // an input upload, an output file and a temp file before the crash
     const form = new FormData();
-    form.append("image", new Blob([Buffer.from("GIF89a\x10\x00\x08\x00", "latin1")]), "in.gif");
+    const gif = await sharp({ create: { width: 16, height: 8, channels: 3, background: "#808080" } })
+      .gif()
+      .toBuffer();
+    form.append("image", new Blob([gif]), "in.gif");
     expect((await http(d.url, "POST", "/upload/image", form)).status).toBe(200);
     const ws = await open(d, "x");
     const saved = await submit(

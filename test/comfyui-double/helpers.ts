@@ -39,7 +39,8 @@ export function loadRecording(name: string): Recording {
 }
 
 export function httpExchanges(rec: Recording): TimelineEntry[] {
-  return rec.timeline.filter((e) => e.kind === "http");
+  // /view's preview= and channel= variants are not served by the double: the runner asks for files as written.
+  return rec.timeline.filter((e) => e.kind === "http" && !/[?&](preview|channel)=/.test(e.request?.path ?? ""));
 }
 
 /** The recorded HTTP exchange whose request has this note (or path). */

@@ -5,7 +5,7 @@
  * nearest scaling) and approximations where they are numeric (bilinear for every smooth upscale method, box blur).
  */
 import { createHash } from "node:crypto";
-import { decodePng, encodePng, isPng, pngHasAlpha, sniffImage } from "./png.ts";
+import { decodeImage, encodePng } from "./codec.ts";
 import { PyError } from "./py.ts";
 
 export interface ImageValue {
@@ -261,40 +261,38 @@ export function maskToImage(mask: MaskValue): ImageValue {
   };
 }
 
-/** LoadImage: decoded PNGs keep their pixels; other formats become a placeholder sized from their header. */
-export function loadImageBytes(bytes: Uint8Array, displayPath: string): { image: ImageValue; mask: MaskValue } {
-  if (isPng(bytes)) {
-    const raw = decodePng(bytes);
-    if (raw !== null) {
-      checkAlloc(1, raw.height, raw.width, 3);
-      const n = raw.width * raw.height;
-      const rgb = new Uint8Array(n * 3);
-      const alpha = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        rgb[i * 3] = raw.data[i * 4] as number;
-        rgb[i * 3 + 1] = raw.data[i * 4 + 1] as number;
-        rgb[i * 3 + 2] = raw.data[i * 4 + 2] as number;
-        alpha[i] = 1 - (raw.data[i * 4 + 3] as number) / 255;
-      }
-      const image: ImageValue = { kind: "image", width: raw.width, height: raw.height, frames: [rgb] };
-      const mask: MaskValue = pngHasAlpha(bytes)
-        ? { kind: "mask", width: raw.width, height: raw.height, frames: [alpha] }
-        : { kind: "mask", width: 64, height: 64, frames: [new Float32Array(64 * 64)] };
-      return { image, mask };
-    }
-  }
-  const sniffed = sniffImage(bytes);
-  if (sniffed === null || sniffed.width === 0 || sniffed.height === 0) {
+/** LoadImage: any image sharp decodes keeps its pixels (the first frame); its alpha becomes the mask. */
+export async function loadImageBytes(
+  bytes: Uint8Array,
+  displayPath: string,
+): Promise<{ image: ImageValue; mask: MaskValue }> {
+  const raw = await decodeImage(bytes);
+  if (raw === null || raw.width === 0 || raw.height === 0) {
     throw new PyError("PIL.UnidentifiedImageError", `cannot identify image file '${displayPath}'`);
   }
-  const digest = createHash("sha256").update(bytes).digest("hex");
-  return {
-    image: synthImage(digest, sniffed.width, sniffed.height),
-    mask: { kind: "mask", width: 64, height: 64, frames: [new Float32Array(64 * 64)] },
-  };
+  checkAlloc(1, raw.height, raw.width, 3);
+  const n = raw.width * raw.height;
+  const rgb = new Uint8Array(n * 3);
+  const alpha = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    rgb[i * 3] = raw.data[i * 4] as number;
+    rgb[i * 3 + 1] = raw.data[i * 4 + 1] as number;
+    rgb[i * 3 + 2] = raw.data[i * 4 + 2] as number;
+    alpha[i] = 1 - (raw.data[i * 4 + 3] as number) / 255;
+  }
+  const image: ImageValue = { kind: "image", width: raw.width, height: raw.height, frames: [rgb] };
+  const mask: MaskValue = raw.hasAlpha
+    ? { kind: "mask", width: raw.width, height: raw.height, frames: [alpha] }
+    : { kind: "mask", width: 64, height: 64, frames: [new Float32Array(64 * 64)] };
+  return { image, mask };
 }
 
-export function framePng(img: ImageValue, index: number, level: number, text?: Array<[string, string]>): Uint8Array {
+export function framePng(
+  img: ImageValue,
+  index: number,
+  level: number,
+  text?: Array<[string, string]>,
+): Promise<Uint8Array> {
   const data = img.frames[index] as Uint8Array;
   return encodePng({ width: img.width, height: img.height, channels: 3, data }, { level, text });
 }

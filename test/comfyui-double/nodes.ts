@@ -210,7 +210,7 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
       const results: Array<{ filename: string; subfolder: string; type: string }> = [];
       for (let b = 0; b < images.frames.length; b++) {
         const file = `${saved.filename.replaceAll("%batch_num%", String(b))}_${String(counter).padStart(5, "0")}_.png`;
-        const bytes = framePng(images, b, level, text);
+        const bytes = await framePng(images, b, level, text);
         ctx.files.write(path.join(saved.fullOutputFolder, file), bytes);
         ctx.saved({ filename: file, subfolder: saved.subfolder, type: kind, bytes });
         results.push({ filename: file, subfolder: saved.subfolder, type: kind });
@@ -285,7 +285,7 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
       const stored = ctx.files.read(file);
       if (stored === undefined)
         throw new PyError("FileNotFoundError", `[Errno 2] No such file or directory: '${file}'`);
-      const { image, mask } = loadImageBytes(stored.bytes, file);
+      const { image, mask } = await loadImageBytes(stored.bytes, file);
       return { outputs: [image, mask] };
     },
     {

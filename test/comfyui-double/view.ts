@@ -1,22 +1,14 @@
 /**
  * server.py's GET /view: annotated names ("x.png [output]"), type and subfolder (403 outside the folder), 400
- * for "..", 404 for missing files, `preview=webp|jpeg;NN` and `channel=rgb|a` variants, mimetypes with
- * html/js/css forced to octet-stream.
+ * for "..", 404 for missing files, mimetypes with html/js/css forced to octet-stream. The `preview=` and
+ * `channel=` variants are not served: the runner asks for the files as written.
  */
 import path from "node:path/posix";
 import { absJoin, annotatedFilepath, commonpath, DIRS, type DirType, type FileStore, guessType } from "./files.ts";
-import { encodeJpeg } from "./jpeg.ts";
-import { decodePng, encodePng, encodeWebpLossless, type RawImage } from "./png.ts";
 
 export type ViewAnswer =
   | { status: 400 | 403 | 404 }
   | { status: 200; contentType: string; filename: string; bytes: Uint8Array };
-
-function opaque(image: RawImage): Uint8Array {
-  const out = new Uint8Array(image.data);
-  if (image.channels === 4) for (let i = 3; i < out.length; i += 4) out[i] = 255;
-  return out;
-}
 
 export function viewAnswer(files: FileStore, q: URLSearchParams): ViewAnswer {
   const raw = q.get("filename");
@@ -40,44 +32,6 @@ export function viewAnswer(files: FileStore, q: URLSearchParams): ViewAnswer {
   const filename = path.basename(annotated);
   const stored = files.read(absJoin(outputDir, filename));
   if (stored === undefined) return { status: 404 };
-  const channel = q.get("channel");
-  const preview = q.get("preview");
-  if (preview !== null) {
-    const info = preview.split(";");
-    let format = info[0] as string;
-    if ((format !== "webp" && format !== "jpeg") || (channel ?? "").includes("a")) format = "webp";
-    const last = info[info.length - 1] as string;
-    const quality = /^\d+$/.test(last) ? Number(last) : 90;
-    const decoded = decodePng(stored.bytes);
-    // undecodable (non-PNG) files: the stored bytes under the preview's content type
-    if (decoded === null) return { status: 200, contentType: `image/${format}`, filename, bytes: stored.bytes };
-    const rgbOnly = format === "jpeg" || channel === "rgb";
-    const bytes =
-      format === "jpeg"
-        ? encodeJpeg(decoded, quality)
-        : encodeWebpLossless(rgbOnly ? { ...decoded, data: opaque(decoded) } : decoded);
-    return { status: 200, contentType: `image/${format}`, filename, bytes: bytes };
-  }
-  if (channel === "rgb" || channel === "a") {
-    const decoded = decodePng(stored.bytes);
-    if (decoded === null) return { status: 200, contentType: "image/png", filename, bytes: stored.bytes };
-    const n = decoded.width * decoded.height;
-    const out = new Uint8Array(n * (channel === "rgb" ? 3 : 4));
-    for (let i = 0; i < n; i++) {
-      if (channel === "rgb") {
-        out[i * 3] = decoded.data[i * 4] as number;
-        out[i * 3 + 1] = decoded.data[i * 4 + 1] as number;
-        out[i * 3 + 2] = decoded.data[i * 4 + 2] as number;
-      } else out[i * 4 + 3] = decoded.data[i * 4 + 3] as number;
-    }
-    const png = encodePng({
-      width: decoded.width,
-      height: decoded.height,
-      channels: channel === "rgb" ? 3 : 4,
-      data: out,
-    });
-    return { status: 200, contentType: "image/png", filename, bytes: png };
-  }
   let contentType = guessType(filename) ?? "application/octet-stream";
   if (
     ["text/html", "text/html-sandboxed", "application/xhtml+xml", "text/javascript", "text/css"].includes(contentType)
