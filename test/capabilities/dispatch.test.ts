@@ -58,4 +58,29 @@ describe("capability-aware dispatch", () => {
     // The only runner with c's checkpoint ran every c job.
     for (const [job, ckpt] of wanted) if (ckpt === "c.safetensors") expect(leased.get(job)).toBe("c");
   });
+
+  it("a waiting runner that cannot run the job does not hold it back from one behind it that can", async () => {
+    const token = await runnerToken(stack, "caps-wait");
+    const a = new CapableRunner(stack, token, "a", report033({ checkpoints: ["a.safetensors"] }));
+    const b = new CapableRunner(stack, token, "b", report033({ checkpoints: ["b.safetensors"] }));
+    expect(await a.lease()).toBeNull();
+    expect(await b.lease()).toBeNull();
+    const client = api(stack, (await tenantWithKey(stack)).key);
+    const metrics = async () =>
+      (
+        await fetch(`${stack.url}/admin/v1/pools/caps-wait/metrics`, {
+          headers: { authorization: `Bearer ${stack.adminToken}` },
+        })
+      ).text();
+    const waiting = (n: number) => new RegExp(`comfy_edge_pool_waiting_runners\\{[^}]*\\} ${n}\n`);
+    // a waits first, then b; then a job only b can run arrives.
+    const aLease = a.lease(8);
+    await expect.poll(metrics, { timeout: 10_000 }).toMatch(waiting(1));
+    const bLease = b.lease(8);
+    await expect.poll(metrics, { timeout: 10_000 }).toMatch(waiting(2));
+    const job = await client("/v1/jobs", { body: { workflow: txt2img("b.safetensors"), pool: "caps-wait" } });
+    expect(job.status).toBe(202);
+    expect((await bLease)?.job.id).toBe(job.json.id);
+    expect(await aLease).toBeNull();
+  });
 });

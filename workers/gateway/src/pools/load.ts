@@ -10,6 +10,8 @@ export interface PoolMetrics {
   queued: number;
   running: number;
   live_runners: number;
+  /** Runners waiting on a long-poll lease right now (idle capacity). */
+  waiting_runners: number;
   slots: number;
   free_slots: number;
   oldest_queued_age_s: number;
@@ -45,7 +47,7 @@ export function loadFacts(sql: SqlStorage, now: number, liveMs: number): LoadFac
   };
 }
 
-export function poolMetrics(sql: SqlStorage, now: number, liveMs: number): PoolMetrics {
+export function poolMetrics(sql: SqlStorage, now: number, liveMs: number, waiting: number): PoolMetrics {
   const facts = loadFacts(sql, now, liveMs);
   const q = sql
     .exec<{ n: number; oldest: number | null }>("SELECT COUNT(*) AS n, MIN(enqueued_at) AS oldest FROM queued")
@@ -55,6 +57,7 @@ export function poolMetrics(sql: SqlStorage, now: number, liveMs: number): PoolM
     queued: q.n,
     running: facts.running,
     live_runners: facts.runners,
+    waiting_runners: waiting,
     slots: facts.slots,
     free_slots: Math.max(0, facts.slots - facts.running),
     oldest_queued_age_s: q.oldest === null ? 0 : Math.max(0, (now - q.oldest) / 1000),

@@ -5,6 +5,7 @@ const GAUGES: Array<[keyof PoolMetrics, string, string]> = [
   ["queued", "comfy_edge_pool_queued_jobs", "Jobs waiting in the pool's queue"],
   ["running", "comfy_edge_pool_running_jobs", "Jobs leased to a runner"],
   ["live_runners", "comfy_edge_pool_live_runners", "Runners that asked for work in the last 90 s"],
+  ["waiting_runners", "comfy_edge_pool_waiting_runners", "Runners waiting on a long-poll lease now"],
   ["slots", "comfy_edge_pool_slots", "Slots of the live runners"],
   ["free_slots", "comfy_edge_pool_free_slots", "Live slots without a job"],
   ["oldest_queued_age_s", "comfy_edge_pool_oldest_queued_age_seconds", "Age of the oldest queued job"],

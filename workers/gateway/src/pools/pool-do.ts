@@ -189,7 +189,7 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
   }
 
   async metrics(): Promise<PoolMetrics> {
-    return poolMetrics(this.ctx.storage.sql, Date.now(), RUNNER_LIVE_MS);
+    return poolMetrics(this.ctx.storage.sql, Date.now(), RUNNER_LIVE_MS, this.waiters.length);
   }
 
   /** A queued job's place and estimated start, and what it waits for if no live runner can run it. */
@@ -218,18 +218,25 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
 
   private poolName: string | null = null;
 
-  /** Matches waiting runners with queued jobs until one side runs out. */
+  /** Matches waiting runners with queued jobs until no waiting runner can run a queued job. */
   private async pump(pool?: string): Promise<void> {
     if (pool) this.poolName = pool;
     if (this.pumping || !this.poolName) return;
     this.pumping = true;
     try {
-      while (this.waiters.length > 0) {
-        const waiter = this.waiters[0]!;
-        const grant = await this.next(this.poolName, waiter.runner);
-        if (!grant) break;
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        waiter.resolve(grant);
+      // Every waiter in turn (longest waiting first): one that cannot run any queued job (capabilities)
+      // must not hold the queue back from one behind it that can. Until a pass serves nobody.
+      let served = true;
+      while (served && this.waiters.length > 0) {
+        served = false;
+        for (const waiter of [...this.waiters]) {
+          if (!this.waiters.includes(waiter)) continue;
+          const grant = await this.next(this.poolName, waiter.runner);
+          if (!grant) continue;
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          waiter.resolve(grant);
+          served = true;
+        }
       }
     } finally {
       this.pumping = false;

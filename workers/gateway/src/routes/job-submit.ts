@@ -67,7 +67,7 @@ export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: Su
   const needs = await checkCapabilities(c.env, poolName, body.workflow);
   if (body.max_wait_s !== undefined) await admit(c.env, poolName, body.max_wait_s);
 
-  const urlEnv = c.env as unknown as Record<string, string | undefined>;
+  const urlEnv = c.env;
   const webhook = body.webhook
     ? {
         url: body.webhook.url,
