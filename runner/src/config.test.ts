@@ -33,7 +33,18 @@ describe("runner config", () => {
       drainTimeoutS: 30,
       allowPrivateUrls: false,
       comfyFolders: [null],
+      modelsDir: null,
+      modelCacheBytes: 20 * 1024 ** 3,
     });
+  });
+
+  it("reads COMFYUI_MODELS_DIR and MODEL_CACHE_GB (docs/models.md)", () => {
+    const c = loadConfig({ ...BASE, COMFYUI_MODELS_DIR: "/opt/ComfyUI/models/", MODEL_CACHE_GB: "1.5" });
+    expect(c.modelsDir).toBe("/opt/ComfyUI/models");
+    expect(c.modelCacheBytes).toBe(1.5 * 1024 ** 3);
+    expect(problems({ ...BASE, MODEL_CACHE_GB: "lots" })[0]).toContain("MODEL_CACHE_GB must be a number");
+    expect(problems({ ...BASE, COMFYUI_MODELS_DIR: "models" })[0]).toContain("COMFYUI_MODELS_DIR must be absolute");
+    expect(problems({ ...BASE, COMFYUI_MODELS_DIR: "/a,/b" })[0]).toContain("COMFYUI_MODELS_DIR must be one path");
   });
 
   it("reads ComfyUI's folders: COMFYUI_DIR for all or one per URL, single folders overridden", () => {

@@ -144,6 +144,23 @@ const EnvSchema = z.object({
   COMFYUI_INPUT_DIR: pathList("COMFYUI_INPUT_DIR", "/data/comfyui/input"),
   COMFYUI_OUTPUT_DIR: pathList("COMFYUI_OUTPUT_DIR", "/data/comfyui/output"),
   COMFYUI_TEMP_DIR: pathList("COMFYUI_TEMP_DIR", "/data/comfyui/temp"),
+  COMFYUI_MODELS_DIR: pathList("COMFYUI_MODELS_DIR", "/opt/ComfyUI/models"),
+  MODEL_CACHE_GB: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === "") return 20;
+      const n = Number(value);
+      if (!/^\d+(\.\d+)?$/.test(value) || !(n >= 0 && n <= 1_000_000)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `MODEL_CACHE_GB must be a number of gigabytes from 0 to 1000000 (got "${value}")`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
 });
 
 /** ComfyUI's folders on this host (absolute paths), where the runner removes each job's files. */
@@ -205,6 +222,10 @@ export interface RunnerConfig {
   allowPrivateUrls: boolean;
   /** Per ComfyUI (same order as comfyUrls): its folders, where each job's files are removed; null = not set. */
   comfyFolders: Array<ComfyFolders | null>;
+  /** ComfyUI's models folder (COMFYUI_MODELS_DIR, shared by every slot); null = no model downloads (docs/models.md). */
+  modelsDir: string | null;
+  /** MODEL_CACHE_GB in bytes: bound on models downloaded for jobs by URL. */
+  modelCacheBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -229,6 +250,7 @@ export function loadConfig(env: Record<string, string | undefined>): RunnerConfi
   const e = result.data;
   const problems: string[] = [];
   const folders = comfyFolders(e, problems);
+  if (e.COMFYUI_MODELS_DIR.length > 1) problems.push("COMFYUI_MODELS_DIR must be one path (every slot shares it)");
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     gatewayUrl: e.GATEWAY_URL,
@@ -243,5 +265,7 @@ export function loadConfig(env: Record<string, string | undefined>): RunnerConfi
     drainTimeoutS: e.DRAIN_TIMEOUT_S,
     allowPrivateUrls: e.ALLOW_PRIVATE_URLS,
     comfyFolders: folders,
+    modelsDir: e.COMFYUI_MODELS_DIR[0] ?? null,
+    modelCacheBytes: Math.round(e.MODEL_CACHE_GB * 1024 ** 3),
   };
 }

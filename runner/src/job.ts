@@ -50,6 +50,7 @@ export interface JobDeps {
   /** How long a cancel waits for ComfyUI to confirm the prompt stopped. */
   cancelConfirmMs?: number;
   unreachableGraceMs?: number;
+  models: import("./models/job-hook.ts").JobModels; // model inputs given as URLs (docs/models.md)
 }
 
 class StopSignal extends Error {
@@ -60,7 +61,6 @@ class StopSignal extends Error {
     this.reason = reason;
   }
 }
-
 const WS_OUTPUT_TYPES = new Set(["SaveImageWebsocket"]);
 const STARTED_DELAY_MS = 1_000;
 
@@ -211,7 +211,8 @@ export class JobRun {
       }),
     );
 
-    // 2. The workflow as ComfyUI gets it: uploaded names, the run's output prefixes, seeds for -1.
+    // 2. The workflow as ComfyUI gets it: URL models downloaded, uploaded names, output prefixes, seeds for -1.
+    this.grant.job.workflow = await this.guard(this.deps.models.prepare(this.grant.job.workflow, this.signal));
     const prefixNodes = await this.guard(this.deps.schemas.prefixNodes(this.grant.job.workflow, this.signal));
     const { workflow, seeds } = rewriteWorkflow(this.grant.job.workflow, {
       runFolder: this.runFolder,

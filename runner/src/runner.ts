@@ -10,6 +10,7 @@ import { GatewayClient, type GatewayError } from "./gateway.ts";
 import type { JobResult, JobRun } from "./job.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { RunnerMetrics } from "./metrics.ts";
+import { createModelRuntime, type ModelRuntime, type ModelTuning, openModelStore } from "./models/runtime.ts";
 import { Slot, type SlotOptions } from "./slot.ts";
 import { RUNNER_VERSION } from "./version.ts";
 
@@ -36,6 +37,8 @@ export interface RunnerOptions {
   >;
   /** Start the /healthz, /readyz, /metrics server (default true). */
   serve?: boolean;
+  /** Model assets overrides (tests, benchmarks): resolver, transport, poll interval. */
+  models?: ModelTuning;
 }
 
 export class Runner {
@@ -44,6 +47,8 @@ export class Runner {
   readonly metrics: RunnerMetrics;
   readonly slots: Slot[];
   readonly gateway: GatewayClient;
+  /** Model assets (docs/models.md); null without COMFYUI_MODELS_DIR. */
+  readonly models: ModelRuntime | null;
   private server: http.Server | null = null;
   private closing: Promise<void> | null = null;
   private forced = false;
@@ -53,11 +58,12 @@ export class Runner {
   /** Resolves if the gateway refuses the runner token (401): the runner cannot work and should exit. */
   readonly tokenRefused: Promise<GatewayError>;
 
-  private constructor(options: RunnerOptions) {
+  private constructor(options: RunnerOptions, store: Awaited<ReturnType<typeof openModelStore>>) {
     this.config = options.config;
     this.log = options.log ?? createLogger({ level: options.config.logLevel, secrets: [options.config.runnerToken] });
     this.metrics = new RunnerMetrics();
     this.gateway = new GatewayClient({ baseUrl: this.config.gatewayUrl, token: this.config.runnerToken });
+    this.models = store && createModelRuntime(store, this.config, this.log, this.metrics.registry, options.models);
     this.tokenRefused = new Promise((resolve) => {
       this.refusedToken = resolve;
     });
@@ -76,6 +82,8 @@ export class Runner {
           log: this.log,
           metrics: this.metrics,
           onTokenRefused: (err) => this.refusedToken?.(err),
+          beforeLease: this.models?.beforeLease,
+          urlModels: this.models?.urlModels ?? null,
           ...options.tuning,
         }),
     );
@@ -84,7 +92,7 @@ export class Runner {
 
   /** Starts the slots (and the health/metrics server). Resolves once the server listens. */
   static async start(options: RunnerOptions): Promise<Runner> {
-    const runner = new Runner(options);
+    const runner = new Runner(options, await openModelStore(options.config));
     if (options.serve !== false) await runner.listen();
     runner.log.info("runner started", {
       runner_id: runner.config.runnerId,
@@ -98,6 +106,7 @@ export class Runner {
         "COMFYUI_DIR is not set: jobs' inputs and outputs stay in ComfyUI's folders on this host (set it to ComfyUI's folder so the runner removes each job's files once they are uploaded)",
       );
     }
+    runner.models?.manager.start();
     for (const slot of runner.slots) void slot.start();
     return runner;
   }
@@ -108,8 +117,9 @@ export class Runner {
     return address && typeof address === "object" ? (address as AddressInfo).port : null;
   }
 
-  /** Ready: not stopping, some slot's ComfyUI reachable and that slot free. */
+  /** Ready: models synced and warmed up (with COMFYUI_MODELS_DIR), not stopping, some slot's ComfyUI up and free. */
   get ready(): boolean {
+    if (this.models !== null && !this.models.manager.ready) return false;
     return this.closing === null && this.slots.some((s) => s.comfyUp && !s.busy);
   }
 
@@ -128,6 +138,7 @@ export class Runner {
         job_id: s.current?.jobId ?? null,
         jobs_done: s.jobsDone,
       })),
+      models: this.models?.manager.report() ?? null,
     };
   }
 
@@ -216,6 +227,7 @@ export class Runner {
     for (const job of this.jobs) job.stop("shutdown");
     await all;
     for (const slot of this.slots) slot.closeSocket();
+    await this.models?.manager.stop();
     await new Promise<void>((resolve) => {
       if (!this.server) return resolve();
       this.server.close(() => resolve());

@@ -16,6 +16,8 @@ import { HttpError } from "./http.ts";
 import { type JobResult, JobRun } from "./job.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerMetrics } from "./metrics.ts";
+import { JobModels } from "./models/job-hook.ts";
+import type { UrlModels } from "./models/url-models.ts";
 
 export type SlotState = "starting" | "unhealthy" | "leasing" | "busy" | "stopped";
 
@@ -46,6 +48,10 @@ export interface SlotOptions {
   onTokenRefused?: (err: GatewayError) => void;
   /** Called after each job (tests, benchmarks). */
   onJobDone?: (result: JobResult, job: JobRun) => void;
+  /** Model assets (docs/models.md): awaited before each lease (manifest synced, warmup passed). */
+  beforeLease?: (signal: AbortSignal) => Promise<void>;
+  /** Downloads model inputs given as URLs; null/absent: such inputs go to ComfyUI as they are. */
+  urlModels?: UrlModels | null;
 }
 
 export class Slot {
@@ -209,6 +215,7 @@ export class Slot {
     const o = this.options;
     while (!this.stopping) {
       if (!(await this.healthy())) continue;
+      if (o.beforeLease) await o.beforeLease(this.stopSleeps.signal).catch(() => undefined);
       if (this.stopping) break;
       this.state = "leasing";
       const askedAt = Date.now();
@@ -239,6 +246,11 @@ export class Slot {
         if (err instanceof GatewayError && err.code === "capabilities_required") {
           const put = (body: CapabilitiesPut) => o.gateway.putCapabilities(body, { signal: this.stopSleeps.signal });
           if (await publishCapabilities(this.capabilities, put, this.log)) continue;
+        }
+        // A gateway from before capabilities refuses the field (400): lease without it from now on.
+        if (err instanceof GatewayError && err.status === 400 && err.message.includes("capabilities_digest")) {
+          this.capabilities.disable();
+          continue;
         }
         this.leaseFailures += 1;
         o.metrics?.gatewayErrors.inc({ call: "lease" });
@@ -286,7 +298,9 @@ export class Slot {
 
   private async runJob(grant: LeaseGrant): Promise<void> {
     const o = this.options;
+    const models = new JobModels(o.urlModels ?? null);
     const job = new JobRun(grant, {
+      models,
       gateway: o.gateway,
       comfy: this.comfy,
       socket: this.socket,
@@ -312,6 +326,7 @@ export class Slot {
     try {
       result = await job.run();
     } finally {
+      models.release();
       this.current = null;
       this.jobsDone += 1;
       o.metrics?.slotsBusy.dec();

@@ -7,6 +7,7 @@ import { createLogger } from "../../runner/src/log.ts";
 import { downloadModel, ModelDownloadError } from "../../runner/src/models/download.ts";
 import { ModelStore } from "../../runner/src/models/store.ts";
 import { ManifestSync } from "../../runner/src/models/sync.ts";
+import { UrlModels, urlModelFilename } from "../../runner/src/models/url-models.ts";
 import type { ModelEntry } from "../../workers/shared/contract/models.ts";
 import { devPolicy, loopbackResolver, type ModelServer, startModelServer, testTransport } from "./model-server.ts";
 
@@ -151,5 +152,31 @@ describe("the guarded fetcher's policy applies to model URLs", () => {
       expect((error as ModelDownloadError).code).toBe("too_large");
     }
     await expect(readdir(join(dir, "checkpoints"))).resolves.toEqual([]);
+  });
+});
+
+describe("per-job models by URL", () => {
+  it("downloads a URL model once for two jobs (also at the same time) and rewrites the input", async () => {
+    const store = await ModelStore.open(dir);
+    const models = new UrlModels({ store, net: net(), log, cacheBytes: 1 << 30, maxBytes: () => 1 << 30 });
+    const url = server.url("/small.safetensors");
+    const wf = { "4": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: url } } };
+    const [a, b] = await Promise.all([models.prepare(wf), models.prepare(wf)]);
+    const c = await models.prepare(wf);
+    const name = urlModelFilename(url);
+    for (const job of [a, b, c]) expect(job.workflow["4"]?.inputs.ckpt_name).toBe(name);
+    expect(wf["4"].inputs.ckpt_name).toBe(url); // the job's own workflow is not changed
+    expect(server.requests.filter((r) => r.path === "/small.safetensors")).toHaveLength(1);
+    expect(await readFile(join(dir, "checkpoints", name))).toEqual(small);
+    for (const job of [a, b, c]) job.release();
+  });
+
+  it("refuses a URL model past the pool's size cap", async () => {
+    const store = await ModelStore.open(dir);
+    const models = new UrlModels({ store, net: net(), log, cacheBytes: 1 << 30, maxBytes: () => 100 });
+    const wf = { "4": { class_type: "LoraLoader", inputs: { lora_name: server.url("/small.safetensors") } } };
+    await expect(models.prepare(wf)).rejects.toThrow(
+      /workflow\.4\.inputs\.lora_name could not be downloaded \(too_large\)/,
+    );
   });
 });

@@ -1,0 +1,35 @@
+/**
+ * One job's model inputs given as URLs (docs/models.md): `prepare` downloads them (through the cache) and
+ * answers the workflow with local file names; a download that fails fails the job (JobFailure,
+ * model_download_failed). The slot calls `release` when the job ended, so its files may be evicted again.
+ */
+import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
+import { JobFailure } from "../job-failure.ts";
+import { ModelDownloadError } from "./download.ts";
+import { UrlModelError, type UrlModels } from "./url-models.ts";
+
+export class JobModels {
+  private readonly models: UrlModels | null;
+  private releases: Array<() => void> = [];
+
+  constructor(models: UrlModels | null) {
+    this.models = models;
+  }
+
+  async prepare(workflow: Workflow, signal: AbortSignal): Promise<Workflow> {
+    if (this.models === null) return workflow;
+    try {
+      const prepared = await this.models.prepare(workflow, signal);
+      this.releases.push(prepared.release);
+      return prepared.workflow;
+    } catch (error) {
+      if (!(error instanceof UrlModelError)) throw error;
+      const retryable = error.cause instanceof ModelDownloadError && error.cause.retryable;
+      throw new JobFailure({ code: "model_download_failed", message: error.message }, retryable);
+    }
+  }
+
+  release(): void {
+    for (const release of this.releases.splice(0)) release();
+  }
+}

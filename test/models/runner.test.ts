@@ -1,0 +1,154 @@
+/**
+ * Model assets end to end (docs/models.md): the real gateway stack (workerd, D1), the ComfyUI double, an
+ * HTTPS model server with its own CA and the runner. A fresh runner downloads its pool's manifest, runs the
+ * warmup (a failure keeps /readyz at 503 and no job leased), becomes ready and runs jobs; a model named by
+ * URL is downloaded once for two jobs.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../runner/src/config.ts";
+import { urlModelFilename } from "../../runner/src/models/url-models.ts";
+import { Runner } from "../../runner/src/runner.ts";
+import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
+import { testLogger } from "../e2e/helpers.ts";
+import { api, runnerToken, TRIVIAL_WORKFLOW, tenantWithKey } from "../harness/api.ts";
+import { type Stack, startStack } from "../harness/stack.ts";
+import { type ModelServer, startModelServer, testTransport } from "./model-server.ts";
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const weights = randomBytes(256 * 1024);
+
+let stack: Stack;
+let server: ModelServer;
+const cleanups: Array<() => Promise<unknown>> = [];
+let seq = 0;
+
+beforeAll(async () => {
+  server = await startModelServer();
+  server.files.set("/sd15.safetensors", weights);
+  server.files.set("/lora.safetensors", weights.subarray(0, 1000));
+  stack = await startStack({ vars: { ALLOW_PRIVATE_URLS: "true" } });
+}, 60_000);
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+});
+afterAll(async () => {
+  await stack?.close();
+  await server?.close();
+});
+
+async function admin(path: string, method: string, body?: unknown) {
+  const res = await fetch(`${stack.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
+}
+
+async function setup(manifest: Record<string, unknown>, comfyModels: Record<string, string[]> = {}) {
+  const pool = `models${++seq}`;
+  const token = await runnerToken(stack, pool);
+  expect((await admin(`/admin/v1/pools/${pool}/manifest`, "PUT", manifest)).status).toBe(200);
+  const comfy: ComfyDouble = await startComfyDouble({ models: comfyModels });
+  cleanups.push(() => comfy.close());
+  const modelsDir = await mkdtemp(join(tmpdir(), "runner-models-"));
+  cleanups.push(() => rm(modelsDir, { recursive: true, force: true }));
+  const config = loadConfig({
+    GATEWAY_URL: stack.url,
+    RUNNER_TOKEN: token,
+    COMFYUI_URL: comfy.url,
+    RUNNER_ID: `runner-${pool}`,
+    METRICS_PORT: "0",
+    ALLOW_PRIVATE_URLS: "true",
+    COMFYUI_MODELS_DIR: modelsDir,
+  });
+  const runner = await Runner.start({
+    config,
+    log: testLogger(),
+    tuning: { leaseWaitS: 2, historyPollMs: 200 },
+    models: { transport: testTransport, pollMs: 300 },
+  });
+  cleanups.push(() => runner.close({ drainMs: 0 }));
+  const readyz = async () => (await fetch(`http://127.0.0.1:${runner.port}/readyz`)).status;
+  return { pool, comfy, runner, modelsDir, readyz };
+}
+
+describe("runner model assets", () => {
+  it("downloads the manifest, holds jobs while the warmup fails, then warms up, becomes ready and runs them", async () => {
+    const warmup = structuredClone(TRIVIAL_WORKFLOW);
+    warmup["1"].inputs.color = 77;
+    const entry = {
+      url: server.url("/sd15.safetensors", "127.0.0.1"),
+      folder: "checkpoints",
+      filename: "sd15-manifest.safetensors",
+      sha256: sha(weights),
+      size: weights.length,
+    };
+    const s = await setup({ models: [entry], warmup: { workflow: warmup } });
+    s.comfy.failNode("ImageInvert", { message: "warmup boom", times: 1 });
+    // The first warmup fails: not ready, nothing leased, the failure visible to the operator.
+    await expect
+      .poll(async () => (await admin(`/admin/v1/pools/${s.pool}/models`, "GET")).json.runners[0]?.warmup?.state, {
+        timeout: 15_000,
+      })
+      .toBe("failed");
+    expect(await s.readyz()).toBe(503);
+    expect(await readFile(join(s.modelsDir, "checkpoints", "sd15-manifest.safetensors"))).toEqual(weights);
+    const tenant = await tenantWithKey(stack);
+    const call = api(stack, tenant.key);
+    const job = await call("/v1/jobs", { body: { pool: s.pool, workflow: TRIVIAL_WORKFLOW } });
+    expect(job.status).toBe(202);
+    // An operator's re-sync runs the warmup again; it passes now.
+    expect((await admin(`/admin/v1/pools/${s.pool}/manifest/resync`, "POST")).status).toBe(200);
+    await expect.poll(() => s.readyz(), { timeout: 15_000 }).toBe(200);
+    await expect
+      .poll(async () => (await call(`/v1/jobs/${job.json.id}`)).json.status, { timeout: 20_000 })
+      .toBe("succeeded");
+    const view = (await admin(`/admin/v1/pools/${s.pool}/models`, "GET")).json;
+    expect(view.runners[0]).toMatchObject({
+      state: "ready",
+      warmup: { state: "passed" },
+      files: [
+        { folder: "checkpoints", filename: "sd15-manifest.safetensors", state: "present", bytes: weights.length },
+      ],
+    });
+    // Every prompt before the job's was a warmup (color 77): no job ran before a warmup passed.
+    const colors = s.comfy.prompts().map((p) => (p.prompt as Record<string, any>)["1"]?.inputs?.color);
+    expect(colors.at(-1)).toBe(0);
+    expect(colors.length).toBeGreaterThanOrEqual(3);
+    expect(colors.slice(0, -1).every((c) => c === 77)).toBe(true);
+    const metrics = await (await fetch(`http://127.0.0.1:${s.runner.port}/metrics`)).text();
+    expect(metrics).toMatch(/comfy_edge_runner_warmup_seconds \d/);
+    expect(metrics).toMatch(/comfy_edge_runner_model_downloads_total\{source="manifest",outcome="ok"\} 1/);
+  });
+
+  it("downloads a model named by URL once for two jobs and gives ComfyUI the local name", async () => {
+    const url = server.url("/lora.safetensors", "127.0.0.1");
+    const local = urlModelFilename(url);
+    const s = await setup({ models: [], url_models: { max_bytes: 1_000_000 } }, { checkpoints: [local] });
+    const tenant = await tenantWithKey(stack);
+    await admin(`/admin/v1/tenants/${tenant.id}/model-hosts`, "PUT", { hosts: ["127.0.0.1"] });
+    const call = api(stack, tenant.key);
+    const workflow = (color: number) => ({
+      ...structuredClone(TRIVIAL_WORKFLOW),
+      "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color } },
+      "5": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: url } },
+    });
+    const before = server.requests.filter((r) => r.path === "/lora.safetensors").length;
+    for (const color of [1, 2]) {
+      const job = await call("/v1/jobs", { body: { pool: s.pool, workflow: workflow(color) } });
+      expect(job.status, JSON.stringify(job.json)).toBe(202);
+      await expect
+        .poll(async () => (await call(`/v1/jobs/${job.json.id}`)).json.status, { timeout: 20_000 })
+        .toBe("succeeded");
+    }
+    expect(server.requests.filter((r) => r.path === "/lora.safetensors").length - before).toBe(1);
+    const sent = s.comfy.prompts().map((p) => (p.prompt as Record<string, any>)["5"]?.inputs?.ckpt_name);
+    expect(sent).toEqual([local, local]);
+    expect(await readFile(join(s.modelsDir, "checkpoints", local))).toEqual(weights.subarray(0, 1000));
+  });
+});
