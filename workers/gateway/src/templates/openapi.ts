@@ -11,10 +11,28 @@ import { exampleRun, inputsSchema } from "./schema.ts";
 
 type Json = Record<string, unknown>;
 
-function schemaOf(schema: z.ZodType, io: "input" | "output"): Json {
+/** `#/$defs/X` -> `#/components/schemas/X`, everywhere in `value`. */
+function rebase(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(rebase);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        k,
+        k === "$ref" && typeof v === "string" ? v.replace(/^#\/\$defs\//, "#/components/schemas/") : rebase(v),
+      ]),
+    );
+  }
+  return value;
+}
+
+/** A zod schema as JSON Schema for the document; its named parts (`$defs`) go to `defs` (components). */
+function schemaOf(schema: z.ZodType, io: "input" | "output", defs: Json): Json {
   const json = z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" }) as Json;
   delete json.$schema;
-  return json;
+  const own = (json.$defs ?? {}) as Json;
+  delete json.$defs;
+  for (const [name, def] of Object.entries(own)) defs[name] = rebase(def);
+  return rebase(json) as Json;
 }
 
 export function templateOpenApi(
@@ -23,13 +41,16 @@ export function templateOpenApi(
   inputs: TemplateInput[],
 ): Json {
   const { $schema: _, ...inputSchema } = inputsSchema(inputs);
-  const run = schemaOf(TemplateRun, "input") as { properties: Json; required?: string[] };
+  const defs: Json = {};
+  const run = schemaOf(TemplateRun, "input", defs) as { properties: Json; required?: string[] };
+  const job = schemaOf(Job, "output", defs);
+  const errorSchema = schemaOf(ErrorEnvelope, "output", defs);
   run.properties = { ...run.properties, inputs: { $ref: "#/components/schemas/Inputs" } };
   const error = (description: string) => ({
     description,
     content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
   });
-  const job = (description: string) => ({
+  const jobAnswer = (description: string) => ({
     description,
     content: { "application/json": { schema: { $ref: "#/components/schemas/Job" } } },
   });
@@ -62,8 +83,8 @@ export function templateOpenApi(
             },
           },
           responses: {
-            200: job("Finished within Prefer: wait"),
-            202: job("Queued (or running)"),
+            200: jobAnswer("Finished within Prefer: wait"),
+            202: jobAnswer("Queued (or running)"),
             400: error("Malformed request; an input of the wrong type (param inputs.<name>)"),
             401: error("Missing, invalid or revoked API key"),
             403: error("Key lacks the jobs scope"),
@@ -78,10 +99,12 @@ export function templateOpenApi(
     components: {
       securitySchemes: { apiKey: { type: "http", scheme: "bearer", description: "API key with the jobs scope" } },
       schemas: {
+        ...defs,
         Inputs: inputSchema,
         RunRequest: run,
-        Job: schemaOf(Job, "output"),
-        Error: schemaOf(ErrorEnvelope, "output"),
+        // A schema with its own id comes back as a $ref to its $defs entry (now a component).
+        ...(job.$ref ? {} : { Job: job }),
+        ...(errorSchema.$ref ? {} : { Error: errorSchema }),
       },
     },
   };
