@@ -3,6 +3,7 @@
  * is cached with the Cache API for up to 30 s (revocation takes effect within that time).
  */
 import type { MiddlewareHandler } from "hono";
+import { z } from "zod";
 import { sha256Hex } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { signingRingMemo } from "../../../shared/signing-keys.ts";
@@ -12,17 +13,16 @@ import { bearerToken, limitUnauthenticated } from "./client-limit.ts";
 
 const CACHE_TTL_S = 30;
 
-interface RunnerTokenRecord {
-  id: string;
-  pool: string;
-  revoked: boolean;
-}
+const RunnerTokenRecord = z.object({ id: z.string(), pool: z.string(), revoked: z.boolean() }).nullable();
+type RunnerTokenRecord = NonNullable<z.infer<typeof RunnerTokenRecord>>;
 
 async function lookup(env: Env, hash: string): Promise<RunnerTokenRecord | null> {
   const cacheKey = new Request(`https://runner-token.cache.comfy-edge.internal/${hash}`);
-  const cache = (caches as unknown as { default: Cache }).default;
+  const cache = caches.default;
   const hit = await cache.match(cacheKey);
-  if (hit) return (await hit.json()) as RunnerTokenRecord | null;
+  // A cached entry that does not parse (written by another version) is looked up again.
+  const cached = hit ? RunnerTokenRecord.safeParse(await hit.json().catch(() => undefined)) : undefined;
+  if (cached?.success) return cached.data;
   const row = await env.DB.prepare("SELECT id, pool, revoked_at FROM runner_tokens WHERE token_hash = ?")
     .bind(hash)
     .first<{ id: string; pool: string; revoked_at: number | null }>();
