@@ -73,4 +73,11 @@ describe("ComfyCapabilities", () => {
     expect(await publishCapabilities(caps, async (b) => void sent.push(b.digest), silentLogger)).toBe(true);
     expect(sent).toEqual([caps.current()!.digest]);
   });
+
+  it("after disable() (a gateway that predates capabilities) it leases without a digest", async () => {
+    const caps = new ComfyCapabilities(url, 1, silentLogger);
+    expect(await caps.digest("0.33.0")).toMatch(/^[0-9a-f]{64}$/);
+    caps.disable();
+    expect(await caps.digest("0.33.0")).toBeNull();
+  });
 });

@@ -55,6 +55,7 @@ export interface CapabilitySource {
 export class ComfyCapabilities implements CapabilitySource {
   private last: { digest: string; report: CapabilityReport; at: number; version: string | null } | null = null;
   private failedAt = 0;
+  private disabled = false;
   private readonly comfyUrl: string;
   private readonly slots: number;
   private readonly log: Logger;
@@ -70,7 +71,14 @@ export class ComfyCapabilities implements CapabilitySource {
     return this.last ? { digest: this.last.digest, report: this.last.report } : null;
   }
 
+  /** The gateway predates capabilities (it refused capabilities_digest): lease without one from now on. */
+  disable(): void {
+    if (!this.disabled) this.log.warn("the gateway does not take capability reports; leasing without one");
+    this.disabled = true;
+  }
+
   async digest(comfyuiVersion: string | null): Promise<string | null> {
+    if (this.disabled) return null;
     const t = this.now();
     const fresh = this.last && t - this.last.at < REFRESH_MS && this.last.version === comfyuiVersion;
     if (fresh) return this.last!.digest;
