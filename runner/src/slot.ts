@@ -61,8 +61,6 @@ export class Slot {
   private readonly schemas: NodeSchemas;
   /** This ComfyUI's capability report (docs/capabilities.md): its digest goes with every lease. */
   private readonly capabilities: ComfyCapabilities;
-  /** This ComfyUI's capability report (docs/capabilities.md): its digest goes with every lease. */
-  private readonly capabilities: ComfyCapabilities;
   state: SlotState = "starting";
   comfyUp = false;
   comfyuiVersion: string | null = null;
@@ -86,7 +84,6 @@ export class Slot {
     this.log = options.log.child({ slot: options.index });
     this.comfy = new ComfyClient(options.comfyUrl);
     this.schemas = new NodeSchemas(this.comfy);
-    this.capabilities = new ComfyCapabilities(options.comfyUrl, 1, this.log);
     this.capabilities = new ComfyCapabilities(options.comfyUrl, 1, this.log);
     this.socket = new ComfySocket({
       baseUrl: options.comfyUrl,
@@ -232,7 +229,6 @@ export class Slot {
             slots: o.slots,
             wait_s: o.leaseWaitS ?? 20,
             capabilities_digest: (await this.capabilities.digest(this.comfyuiVersion)) ?? undefined,
-            capabilities_digest: (await this.capabilities.digest(this.comfyuiVersion)) ?? undefined,
           },
           this.leaseAbort.signal,
         );
@@ -255,11 +251,6 @@ export class Slot {
         if (err instanceof GatewayError && err.status === 400 && err.message.includes("capabilities_digest")) {
           this.capabilities.disable();
           continue;
-        }
-        // The gateway lacks this ComfyUI's capability report: send it, then lease again.
-        if (err instanceof GatewayError && err.code === "capabilities_required") {
-          const put = (body: CapabilitiesPut) => o.gateway.putCapabilities(body, { signal: this.stopSleeps.signal });
-          if (await publishCapabilities(this.capabilities, put, this.log)) continue;
         }
         this.leaseFailures += 1;
         o.metrics?.gatewayErrors.inc({ call: "lease" });
