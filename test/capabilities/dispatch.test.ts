@@ -83,4 +83,34 @@ describe("capability-aware dispatch", () => {
     expect((await bLease)?.job.id).toBe(job.json.id);
     expect(await aLease).toBeNull();
   });
+
+  it("a job no live runner can run waits (waiting_for), is never leased, and fails no_capacity at its queue limit", async () => {
+    const token = await runnerToken(stack, "caps-none");
+    const a = new CapableRunner(
+      stack,
+      token,
+      "a",
+      report033({ checkpoints: ["a.safetensors"], loras: ["x.safetensors"] }),
+    );
+    const b = new CapableRunner(stack, token, "b", report033({ checkpoints: ["b.safetensors"] }));
+    expect(await a.lease()).toBeNull();
+    expect(await b.lease()).toBeNull();
+    const client = api(stack, (await tenantWithKey(stack, { limits: { queue_timeout_s: 2 } })).key);
+    const wf = txt2img("b.safetensors");
+    wf["11"] = {
+      class_type: "LoraLoader",
+      inputs: { lora_name: "x.safetensors", strength_model: 1, strength_clip: 1, model: ["4", 0], clip: ["4", 1] },
+    };
+    wf["3"]!.inputs.model = ["11", 0];
+    const job = await client("/v1/jobs", { body: { workflow: wf, pool: "caps-none" } });
+    expect(job.status).toBe(202);
+    await expect
+      .poll(async () => (await client(`/v1/jobs/${job.json.id}`)).json.waiting_for, { timeout: 10_000 })
+      .toEqual({ model: { folder: "checkpoints", name: "b.safetensors" } });
+    const leases = [a.lease(5), b.lease(5)];
+    const done = await client(`/v1/jobs/${job.json.id}`, { headers: { prefer: "wait=20" } });
+    expect(done.json.status).toBe("failed");
+    expect(done.json.error.code).toBe("no_capacity");
+    expect(await Promise.all(leases)).toEqual([null, null]);
+  });
 });
