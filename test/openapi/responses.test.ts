@@ -61,6 +61,11 @@ describe("OpenAPI document vs real responses", () => {
     await call("GET", "/health");
     await call("GET", "/openapi.json");
     await call("GET", "/docs");
+    const shell = (await call("GET", "/console")).json as string;
+    for (const file of shell.match(/console-[0-9a-f]+\.(js|css)/g) ?? []) {
+      await call("GET", "/console/assets/{file}", { url: `/console/assets/${file}` });
+    }
+    await call("GET", "/console/assets/{file}", { url: "/console/assets/console-000000000000.js" });
 
     // Admin
     const tenant = (await call("POST", "/admin/v1/tenants", { token: admin, body: { name: "oa" } })).json;

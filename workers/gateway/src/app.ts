@@ -1,7 +1,7 @@
 /** The gateway's Hono app: one sub-app per resource, one error renderer. */
 import { Hono } from "hono";
 import { gatewayConfig } from "./config.ts";
-import { consoleRoutes } from "./console/routes.ts";
+import { consoleDocs, consoleRoutes } from "./console/routes.ts";
 import { notFoundHandler, renderError } from "./errors.ts";
 import { corsMiddleware } from "./middleware/cors.ts";
 import { requestId } from "./middleware/request-id.ts";
@@ -27,6 +27,7 @@ import type { AppEnv } from "./types.ts";
 export function allRouteDocs(): RouteDoc[] {
   return [
     ...metaDocs,
+    ...consoleDocs,
     ...adminDocs,
     ...meDocs,
     ...poolDocs,

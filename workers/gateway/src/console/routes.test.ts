@@ -38,10 +38,15 @@ describe("GET /console", () => {
     expect(await css.text()).toBe(CONSOLE_CSS);
   });
 
-  it("answers 404 for an asset of another build, and keeps the console out of the API document", async () => {
+  it("answers 404 asset_not_found for an asset of another build, and is documented beside /docs, not under /v1", async () => {
     const stale = await call("/console/assets/console-000000000000.js");
     expect(stale.status).toBe(404);
-    const doc = await json<{ paths: Record<string, unknown> }>(await call("/openapi.json"));
-    expect(Object.keys(doc.paths).filter((p) => p.startsWith("/console"))).toEqual([]);
+    expect(((await stale.json()) as { error: { code: string } }).error.code).toBe("asset_not_found");
+    const doc = await json<{ paths: Record<string, Record<string, { tags?: string[] }>> }>(await call("/openapi.json"));
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith("/console"))).toEqual([
+      "/console",
+      "/console/assets/{file}",
+    ]);
+    expect(doc.paths["/console"]?.get?.tags).toEqual(["Meta"]);
   });
 });
