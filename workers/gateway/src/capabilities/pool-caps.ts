@@ -5,12 +5,33 @@
  * they never go stale). A miss asks the pool's object once and fills both. A runner that joins or leaves
  * is seen by submits within 30 s (STORAGE.md).
  */
+import { z } from "zod";
+import type { NodeClassCapability } from "../../../shared/contract/index.ts";
 import { poolStub } from "../pools/access.ts";
-import { CapIndex, type PoolCapabilities } from "./union.ts";
+import { CapIndex } from "./union.ts";
 
 const POINTER_TTL_S = 30;
 const UNION_TTL_S = 3600;
 const MEMO_ENTRIES = 8;
+
+const Pointer = z.object({
+  digest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable(),
+});
+/**
+ * The cached union, checked for its shape at the top only: it is the pool object's own answer cached by
+ * this worker under a digest, and a full parse of 886 classes would cost more than the check it serves.
+ */
+const CachedUnion = z.looseObject({
+  digest: z.string(),
+  node_classes: z.record(
+    z.string(),
+    z.custom<NodeClassCapability>((v) => typeof (v as { inputs?: unknown } | null)?.inputs === "object"),
+  ),
+  models: z.record(z.string(), z.array(z.string())),
+});
 
 export interface PoolCapIndex {
   digest: string;
@@ -20,10 +41,6 @@ export interface PoolCapIndex {
 function url(pool: string, digest?: string): Request {
   const base = `https://capabilities.cache.comfy-edge.internal/${encodeURIComponent(pool)}`;
   return new Request(digest ? `${base}/${digest}` : base);
-}
-
-function defaultCache(): Cache {
-  return (caches as unknown as { default: Cache }).default;
 }
 
 /** A reader with its own in-isolate memo (create one per isolate, e.g. at module load of the route). */
@@ -51,16 +68,20 @@ export function capabilityReader() {
 
   /** The pool's union as a lookup index; null when no live runner of the pool reports capabilities. */
   return async function read(env: Env, pool: string): Promise<PoolCapIndex | null> {
-    const cache = defaultCache();
+    const cache = caches.default;
     const hit = await cache.match(url(pool));
     if (!hit) return fromObject(env, pool, cache);
-    const { digest } = (await hit.json()) as { digest: string | null };
+    const pointer = Pointer.safeParse(await hit.json().catch(() => null));
+    if (!pointer.success) return fromObject(env, pool, cache);
+    const { digest } = pointer.data;
     if (!digest) return null;
     const known = memo.get(digest);
     if (known) return { digest, index: known };
     const union = await cache.match(url(pool, digest));
     if (!union) return fromObject(env, pool, cache);
-    const index = new CapIndex((await union.json()) as PoolCapabilities);
+    const parsed = CachedUnion.safeParse(await union.json().catch(() => null));
+    if (!parsed.success || parsed.data.digest !== digest) return fromObject(env, pool, cache);
+    const index = new CapIndex(parsed.data);
     remember(digest, index);
     return { digest, index };
   };
@@ -68,5 +89,5 @@ export function capabilityReader() {
 
 /** Drops this data centre's pointer (tests and the admin API after a change). */
 export async function forgetCapabilities(pool: string): Promise<void> {
-  await defaultCache().delete(url(pool));
+  await caches.default.delete(url(pool));
 }

@@ -18,17 +18,13 @@ function cacheKey(name: string): Request {
   return new Request(`https://pool.cache.comfy-edge.internal/${encodeURIComponent(name)}`);
 }
 
-function defaultCache(): Cache {
-  return (caches as unknown as { default: Cache }).default;
-}
-
 /** Drops the cached record after the admin API changed the pool. */
 export async function forgetPool(name: string): Promise<void> {
-  await defaultCache().delete(cacheKey(name));
+  await caches.default.delete(cacheKey(name));
 }
 
 export async function getPool(env: Env, name: string): Promise<PoolRecord | null> {
-  const cache = defaultCache();
+  const cache = caches.default;
   const key = cacheKey(name);
   const hit = await cache.match(key);
   if (hit) return (await hit.json()) as PoolRecord | null;
