@@ -7,6 +7,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ConfigError } from "../../shared/config.ts";
 import { ApiError } from "../../shared/errors.ts";
+import { log } from "../../shared/log.ts";
 import { newRequestId } from "./middleware/request-id.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -71,9 +72,7 @@ export async function renderError(err: unknown, c: Context<AppEnv>): Promise<Res
   if (apiError.status >= 500 && !(err instanceof ApiError)) {
     // Unexpected: log what happened (never request bodies or headers, which may hold secrets).
     const e = err instanceof Error ? err : new Error(String(err));
-    console.error(
-      JSON.stringify({ level: "error", request_id: requestId, error: e.name, message: e.message, stack: e.stack }),
-    );
+    log("error", { request_id: requestId }, e.message, { error: e.name, stack: e.stack });
   }
   const body = {
     error: {

@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { log } from "../../../shared/log.ts";
 import { policyFor } from "../../../shared/url-guard/index.ts";
 import { readJsonValue } from "../lib/body.ts";
 import { type CachedAnswer, cacheDirectives, newEntry, putEntry, readEntry } from "../llm/cache.ts";
@@ -164,14 +165,9 @@ export function chatRoutes(): Hono<AppEnv> {
       entry = await readEntry(c.env.LLM_CACHE, key);
     } catch (err) {
       // KV unavailable: serve from the upstream rather than fail the request.
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "llm cache read failed",
-          request_id: c.get("requestId"),
-          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-        }),
-      );
+      log("error", { request_id: c.get("requestId") }, "llm cache read failed", {
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      });
       entry = null;
     }
     if (entry !== null) {

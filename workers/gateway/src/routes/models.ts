@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import { ErrorEnvelope } from "../../../shared/contract/index.ts";
+import { log } from "../../../shared/log.ts";
 import { candidatesFor, configReader, type Upstream, upstreamApiKey, upstreamFetcher } from "../llm/config.ts";
 import { ModelList } from "../llm/schemas.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
@@ -17,15 +18,7 @@ async function upstreamModels(env: Env, upstream: Upstream, requestId: string): 
   const key = upstreamApiKey(env, upstream);
   const fetcher = upstreamFetcher(env, upstream);
   const fail = (reason: string): string[] => {
-    console.warn(
-      JSON.stringify({
-        level: "warn",
-        msg: "llm model list failed",
-        request_id: requestId,
-        upstream: upstream.name,
-        reason,
-      }),
-    );
+    log("warn", { request_id: requestId }, "llm model list failed", { upstream: upstream.name, reason });
     return [];
   };
   if (key === undefined || fetcher === undefined) return fail("missing secret or binding");
