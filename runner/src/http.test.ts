@@ -1,7 +1,6 @@
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { Readable } from "node:stream";
-import { FormData } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { readBody, send, sendBytes, sendText } from "./http.ts";
 import { HttpError } from "./http-error.ts";

@@ -1,29 +1,40 @@
 /**
- * The runner's HTTP client, on undici (the engine of Node's fetch) with one keep-alive agent: small exchanges
- * answered whole (sendText / sendBytes) and streamed bodies (send, for outputs from /view into a PUT).
+ * The runner's HTTP client on node:http(s) with keep-alive agents: small exchanges answered whole (sendText /
+ * sendBytes) and streamed bodies (send, for outputs from /view into a PUT). node:http rather than undici:
+ * loading undici (the npm package, or the fetch built into Node) adds 17-29 MB to the runner's resident
+ * memory, node:http about 2 MB.
  *
  * A request is sent again only when it is idempotent (GET, HEAD, PUT, DELETE, OPTIONS) and its body can be
- * replayed, after the connection failed before any answer (a kept-alive socket the server had just closed).
- * A POST is never sent twice: POST /prompt could queue a prompt twice, POST /runner/v1/lease take two leases.
+ * replayed, after a kept-alive connection failed before any answer (the server had just closed it). A POST is
+ * never sent twice: POST /prompt could queue a prompt twice, POST /runner/v1/lease take two leases.
  */
+import type { IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
-import { Agent, type FormData, request } from "undici";
 import { HttpError } from "./http-error.ts";
 
 export { HttpError, type HttpErrorKind } from "./http-error.ts";
 
-// Idle connections are closed after 4 s (or the server's Keep-Alive hint, if shorter), before the servers the
-// runner talks to close theirs; no pipelining, so a failed connection never takes a second request with it.
-const agent = new Agent({ keepAliveTimeout: 4_000, keepAliveMaxTimeout: 10_000, pipelining: 1 });
+// node:http(s) through getBuiltinModule: an ESM import of node:http also loads undici (building the ESM
+// facade reads its lazy fetch/WebSocket exports), megabytes the runner does not use.
+const http = process.getBuiltinModule("node:http");
+const https = process.getBuiltinModule("node:https");
+
+// Idle sockets are closed after 4 s, before the servers the runner talks to close theirs (aiohttp: 75 s,
+// Node: 5 s); no socket timeout (each exchange has its own timer).
+const agents = {
+  "http:": new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32, timeout: 4_000 }),
+  "https:": new https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32, timeout: 4_000 }),
+};
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
 /** Errors that mean the connection broke before the request was answered. */
-const CONNECTION_LOST = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+const CONNECTION_LOST = new Set(["ECONNRESET", "EPIPE"]);
 
 export interface HttpRequest {
   method: string;
   url: string | URL;
   headers?: Record<string, string>;
+  /** A FormData is sent as multipart/form-data (serialised by the platform's Response). */
   body?: string | Uint8Array | Readable | FormData;
   signal?: AbortSignal;
   /** Until the response headers arrive (send) or until the body is read (sendText, sendBytes). */
@@ -34,7 +45,7 @@ export interface HttpResponse {
   status: number;
   /** Lower-case names; repeated headers joined with ", ". */
   headers: Record<string, string>;
-  body: Readable;
+  body: IncomingMessage;
 }
 
 export interface TextResponse {
@@ -62,7 +73,7 @@ function errorCode(err: unknown): string | undefined {
   if (err === null || typeof err !== "object") return undefined;
   const code = "code" in err && typeof err.code === "string" ? err.code : undefined;
   const cause = "cause" in err ? errorCode(err.cause) : undefined;
-  // undici wraps the socket's error: the system code (ECONNRESET, ...) is the more useful one.
+  // A wrapped socket error: the system code (ECONNRESET, ...) is the more useful one.
   return cause?.startsWith("E") ? cause : (code ?? cause);
 }
 
@@ -106,36 +117,67 @@ function flatHeaders(raw: Record<string, string | string[] | undefined>): Record
   return headers;
 }
 
+/** The body as bytes or a stream, with the headers it needs (multipart content type, length). */
+async function prepareBody(
+  req: HttpRequest,
+): Promise<{ body: string | Uint8Array | Readable | undefined; headers: Record<string, string> }> {
+  const headers: Record<string, string> = { ...req.headers };
+  let body = req.body;
+  if (body instanceof FormData) {
+    const encoded = new Response(body);
+    headers["content-type"] = encoded.headers.get("content-type") ?? "multipart/form-data";
+    body = new Uint8Array(await encoded.arrayBuffer());
+  }
+  if (body !== undefined && !isStream(body) && headers["content-length"] === undefined) {
+    headers["content-length"] = String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength);
+  }
+  return { body, headers };
+}
+
 /** One exchange, resolved when the response headers arrive; `timeout` keeps running (the caller clears it). */
-async function exchange(req: HttpRequest, timeout: Timeout): Promise<HttpResponse> {
+async function exchange(req: HttpRequest, timeout: Timeout): Promise<{ res: HttpResponse; reused: boolean }> {
   if (req.signal?.aborted) throw abortReason(req.signal);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout.controller.signal]) : timeout.controller.signal;
-  try {
-    const res = await request(req.url, {
-      method: req.method as "GET",
-      headers: req.headers,
-      body: req.body,
+  const { body, headers } = await prepareBody(req);
+  const url = typeof req.url === "string" ? new URL(req.url) : req.url;
+  const secure = url.protocol === "https:";
+  return new Promise((resolve, reject) => {
+    const request = (secure ? https : http).request(url, {
+      method: req.method,
+      headers,
+      agent: agents[secure ? "https:" : "http:"],
       signal,
-      dispatcher: agent,
     });
-    return { status: res.statusCode, headers: flatHeaders(res.headers), body: res.body };
-  } catch (err) {
-    throw toHttpError(err, req.signal, timeout);
-  }
+    request.once("response", (res) => {
+      const out = { status: res.statusCode ?? 0, headers: flatHeaders(res.headers), body: res };
+      resolve({ res: out, reused: request.reusedSocket });
+    });
+    request.once("error", (err) => {
+      const error = toHttpError(err, req.signal, timeout);
+      reject(Object.assign(error, { reused: request.reusedSocket }));
+    });
+    if (isStream(body)) {
+      body.once("error", (err) => request.destroy(err));
+      body.pipe(request);
+    } else request.end(body);
+  });
 }
 
 function replayable(req: HttpRequest): boolean {
   return IDEMPOTENT.has(req.method) && !isStream(req.body);
 }
 
+function onReusedSocket(err: unknown): boolean {
+  return typeof err === "object" && err !== null && "reused" in err && err.reused === true;
+}
+
 /** exchange(), sent once more on a new connection if it is idempotent and the connection broke first. */
 async function exchangeWithRetry(req: HttpRequest, timeout: Timeout): Promise<HttpResponse> {
   try {
-    return await exchange(req, timeout);
+    return (await exchange(req, timeout)).res;
   } catch (err) {
-    if (err instanceof HttpError && err.kind === "network" && CONNECTION_LOST.has(err.code ?? "") && replayable(req)) {
-      return await exchange(req, timeout);
-    }
+    const lost = err instanceof HttpError && err.kind === "network" && CONNECTION_LOST.has(err.code ?? "");
+    if (lost && onReusedSocket(err) && replayable(req)) return (await exchange(req, timeout)).res;
     throw err;
   }
 }
@@ -191,6 +233,7 @@ export async function readBody(res: HttpResponse, maxBytes: number, signal?: Abo
     throw abortReason(signal);
   }
   const onAbort = () => res.body.destroy(abortReason(signal!));
+  // A connection closed before the whole body arrived ends the stream without an error: checked below.
   signal?.addEventListener("abort", onAbort, { once: true });
   const chunks: Buffer[] = [];
   let size = 0;
@@ -212,6 +255,7 @@ export async function readBody(res: HttpResponse, maxBytes: number, signal?: Abo
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
+  if (!res.body.complete) throw new HttpError("network", "connection closed before the body was complete");
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
 
@@ -225,7 +269,8 @@ export function parseJson(text: string): unknown {
   }
 }
 
-/** Closes the agent's connections (tests; the process exits without it). */
-export function closeIdleConnections(): Promise<void> {
-  return agent.close();
+/** Closes the agents' idle connections (tests; the process exits without it). */
+export function closeIdleConnections(): void {
+  agents["http:"].destroy();
+  agents["https:"].destroy();
 }
