@@ -5,8 +5,7 @@
  * (test/openapi/contract.ts). Any drift between code and document fails here.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reportDigest } from "../../workers/shared/capabilities/build.ts";
-import type { CapabilityReport } from "../../workers/shared/contract/runner.ts";
+import { exerciseRunnerCapabilities } from "../capabilities/openapi-calls.ts";
 import { ensurePool, runnerToken, ScriptedRunner, TRIVIAL_WORKFLOW } from "../harness/api.ts";
 import { type LlmStack, startLlmStack } from "../llm/fixtures.ts";
 import { ContractChecker } from "./contract.ts";
@@ -201,21 +200,7 @@ describe("OpenAPI document vs real responses", () => {
     };
     await call("PUT", "/runner/v1/manifest/status", { token: rt.token, body: modelsReport });
     await call("PUT", "/runner/v1/manifest/status", { token: rt.token, body: { ...modelsReport, files: 5 } });
-    const report: CapabilityReport = {
-      comfyui_version: "0.33.0",
-      node_classes: { SaveImage: { inputs: { images: { type: "IMAGE" } }, output_node: true } },
-      models: { checkpoints: ["sd15.safetensors"] },
-      gpu: null,
-      slots: 1,
-    };
-    const capsBody = { digest: await reportDigest(report), report };
-    await call("PUT", "/runner/v1/capabilities", { token: rt.token, body: capsBody });
-    await call("PUT", "/runner/v1/capabilities", { token: rt.token, body: { ...capsBody, digest: "0".repeat(64) } });
-    await call("PUT", "/runner/v1/capabilities", { token: rt.token, body: { digest: 5 } });
-    await call("POST", "/runner/v1/lease", {
-      token: rt.token,
-      body: { runner_id: "oa-caps", version: "t", wait_s: 0, capabilities_digest: "1".repeat(64) },
-    });
+    await exerciseRunnerCapabilities(call, rt.token);
     await call("GET", "/v1/usage", { token: key });
     await call("GET", "/v1/usage", { token: key, url: "/v1/usage?from=yesterday" });
     await call("GET", "/v1/models", { token: key });
