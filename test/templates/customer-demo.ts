@@ -20,7 +20,9 @@ const comfy = process.env.COMFYUI_URL ?? "http://127.0.0.1:8188";
 const info = (await (await fetch(`${comfy}/object_info/CheckpointLoaderSimple`)).json()) as {
   CheckpointLoaderSimple: { input: { required: { ckpt_name: [string[]] } } };
 };
-const ckpt = info.CheckpointLoaderSimple.input.required.ckpt_name[0][0]!;
+// The harness's random-weight checkpoint (other files in that folder may come and go).
+const files = info.CheckpointLoaderSimple.input.required.ckpt_name[0];
+const ckpt = files.find((f) => f.startsWith("tiny-random-sd15-small")) ?? files[0]!;
 const stack = await startStack();
 try {
   await ensurePool(stack, "local");
