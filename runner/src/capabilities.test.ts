@@ -80,4 +80,15 @@ describe("ComfyCapabilities", () => {
     caps.disable();
     expect(await caps.digest("0.33.0")).toBeNull();
   });
+
+  it("invalidate(): the next digest() rebuilds the report (new model files show up at once)", async () => {
+    const caps = new ComfyCapabilities(url, 1, silentLogger);
+    await caps.digest("0.33.0");
+    const calls = objectInfoCalls;
+    await caps.digest("0.33.0");
+    expect(objectInfoCalls).toBe(calls);
+    caps.invalidate();
+    await caps.digest("0.33.0");
+    expect(objectInfoCalls).toBe(calls + 1);
+  });
 });

@@ -71,6 +71,12 @@ export class ComfyCapabilities implements CapabilitySource {
     return this.last ? { digest: this.last.digest, report: this.last.report } : null;
   }
 
+  /** Model files changed on this host (e.g. a download finished): rebuild the report before the next lease. */
+  invalidate(): void {
+    if (this.last) this.last = { ...this.last, at: Number.NEGATIVE_INFINITY };
+    this.failedAt = 0;
+  }
+
   /** The gateway predates capabilities (it refused capabilities_digest): lease without one from now on. */
   disable(): void {
     if (!this.disabled) this.log.warn("the gateway does not take capability reports; leasing without one");
