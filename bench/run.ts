@@ -21,6 +21,7 @@ const BENCHES: Bench[] = [
   { name: "webhooks", module: "./webhooks.ts", run: "benchWebhooks", print: "printWebhooks" },
   { name: "runner", module: "./runner.ts", run: "benchRunner", print: "printRunner" },
   { name: "capabilities", module: "./capabilities.ts", run: "benchCapabilities", print: "printCapabilities" },
+  { name: "models", module: "./models.ts", run: "benchModels", print: "printModels" },
 ];
 
 const quick = process.argv.includes("--quick");
