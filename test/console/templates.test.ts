@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../harness/build.ts";
 import { type ConsoleWorld, shot, signIn, startConsoleWorld, TXT2IMG } from "./fixtures.ts";
@@ -82,6 +83,41 @@ describe("web console: templates", () => {
       w.comfy.prompts().at(-1)!.prompt as Record<string, { class_type: string; inputs: Record<string, unknown> }>,
     );
     expect(ran.map((n) => n.inputs.text)).toContain("a watercolor fox");
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("takes an image input from a file dropped on the form (as a data: URL) and runs with it", async () => {
+    const workflow = {
+      "1": { class_type: "LoadImage", inputs: { image: "example.png" } },
+      "2": { class_type: "ImageInvert", inputs: { image: ["1", 0] } },
+      "9": { class_type: "SaveImage", inputs: { images: ["2", 0], filename_prefix: "inverted" } },
+    };
+    const created = await fetch(`${w.stack.url}/v1/templates`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${w.tenant.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "invert", workflow }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#ff0000" } })
+      .png()
+      .toBuffer();
+    const uploadsBefore = w.comfy.uploads().length;
+    const { context, page, problems } = await w.open();
+    await signIn(page, w.stack.url, w.tenant.key);
+    await page.goto(`${w.stack.url}/console#/run?template=invert`);
+    await page
+      .getByLabel("Choose an image file for image")
+      .setInputFiles({ name: "red.png", mimeType: "image/png", buffer: png });
+    const field = page.getByRole("textbox", { name: "image", exact: true });
+    await expect.poll(() => field.inputValue()).toMatch(/^data:image\/png;base64,/);
+    await page.locator(".drop-preview").waitFor();
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    await page.locator(".run-result .gallery img").waitFor({ timeout: 30_000 });
+    // ComfyUI received the dropped bytes and inverted them.
+    const uploaded = w.comfy.uploads().slice(uploadsBefore);
+    expect(uploaded.some((u) => Buffer.from(u.bytes).equals(png))).toBe(true);
+    await shot(page, "run-image-input");
     expect(problems).toEqual([]);
     await context.close();
   });

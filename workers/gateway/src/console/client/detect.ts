@@ -45,7 +45,15 @@ export function detectInputs(workflow: Workflow): Detected {
   for (const [id, node] of Object.entries(workflow)) {
     const inputs = node.inputs ?? {};
     const type = node.class_type ?? "";
-    if (type === "CLIPTextEncode" && typeof inputs.text === "string") {
+    if (type === "LoadImage" && typeof inputs.image === "string") {
+      add(
+        "image",
+        id,
+        "image",
+        { type: "string", description: "https:// URL, data:image/... URL or file:<id>" },
+        inputs.image,
+      );
+    } else if (type === "CLIPTextEncode" && typeof inputs.text === "string") {
       add(
         negative.has(id) ? "negative_prompt" : "prompt",
         id,

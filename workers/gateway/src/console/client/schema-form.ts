@@ -4,6 +4,7 @@
  * checkbox for booleans, and a Randomize button for seeds.
  */
 import { h } from "./dom.ts";
+import { imageField, isImageInput } from "./image-field.ts";
 
 export interface PropSchema {
   type?: string | string[];
@@ -111,6 +112,11 @@ export function schemaForm(schema: ObjectSchema, idPrefix: string): SchemaForm {
       return h("div", { class: "field" }, label, h("div", { class: "row" }, input, extras), hint);
     }
     const text = typeof p.default === "string" ? p.default : "";
+    if (isImageInput(name, p.description)) {
+      const image = imageField(id, name, text);
+      readers.push([name, () => (image.input.value === "" ? undefined : image.input.value)]);
+      return h("div", { class: "field image" }, label, image.el, hint);
+    }
     const control = isPrompt(name, p)
       ? h("textarea", { id, name, rows: 3 }, text)
       : h("input", { id, name, type: p.format === "uri" ? "url" : "text", value: text });
