@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { AdminApiError, AdminClient } from "./admin-client.ts";
 import { type Out, runAdmin } from "./commands.ts";
 import { adminConfig, UsageError } from "./config.ts";
+import { MODELS_USAGE, runModelsCommand } from "./models.ts";
 import { runTenantCommand, TENANT_USAGE } from "./templates.ts";
 
 const USAGE = `Usage: comfy-edge <command> [options]
@@ -42,6 +43,8 @@ Runner (on a GPU host, beside ComfyUI; settings from the environment, see docs/r
               for one job slot per ComfyUI), RUNNER_ID, MAX_INPUT_BYTES, JOB_TIMEOUT_S, METRICS_PORT, LOG_LEVEL
 
 ${TENANT_USAGE}
+
+${MODELS_USAGE}
 
 Options: --json prints the API's JSON answer.`;
 
@@ -81,6 +84,8 @@ export async function main(
       progress: process.stderr.isTTY ? (l) => process.stderr.write(`\r\x1b[2K${l}`) : undefined,
     });
     if (tenant !== null) return tenant;
+    const models = await runModelsCommand(argv, io);
+    if (models !== null) return models;
     const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     const [command, sub, ...rest] = positionals;
     if (!command || values.help) {

@@ -146,6 +146,7 @@ export const PoolModelsView = z.object({
   manifest_digest: z.string().nullable(),
   runners: z.array(RunnerModelsReport.extend({ reported_at: z.string() })),
 });
+export type PoolModelsView = z.infer<typeof PoolModelsView>;
 
 export const TenantModelHosts = z
   .object({
