@@ -209,6 +209,9 @@ function startRunner(token, comfyUrl) {
       METRICS_PORT: String(METRICS_PORT),
       LOG_LEVEL: process.env.RUNNER_LOG_LEVEL ?? "info",
       DRAIN_TIMEOUT_S: "5",
+      // Model assets (docs/models.md): ComfyUI's models folder, COMFYUI_MODELS_DIR or else COMFYUI_DIR/models.
+      COMFYUI_MODELS_DIR:
+        process.env.COMFYUI_MODELS_DIR || (process.env.COMFYUI_DIR ? join(process.env.COMFYUI_DIR, "models") : ""),
       // Warm starts skip TypeScript stripping (less memory, faster start).
       NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(root, ".wrangler", "node-compile-cache"),
     },
