@@ -116,6 +116,19 @@ describe("checkAgainstPool (the pool's union)", () => {
     expect([err.code, err.param]).toEqual(["missing_input", "workflow.3.inputs.steps"]);
   });
 
+  it("a seed given as -1 (the runner picks one) and a missing filename_prefix (the runner sets it) pass", () => {
+    const wf = txt2img();
+    wf["3"]!.inputs.seed = -1;
+    delete wf["9"]!.inputs.filename_prefix;
+    expect(() => checkAgainstPool(wf, index)).not.toThrow();
+    // Only -1 asks for a random seed, and only on seed inputs.
+    wf["3"]!.inputs.seed = -2;
+    expect(refusal(() => checkAgainstPool(wf, index)).param).toBe("workflow.3.inputs.seed");
+    wf["3"]!.inputs.seed = 1;
+    wf["3"]!.inputs.steps = -1;
+    expect(refusal(() => checkAgainstPool(wf, index)).param).toBe("workflow.3.inputs.steps");
+  });
+
   it("links pass for any input; image URLs pass the file picker", () => {
     const wf = txt2img();
     wf["3"]!.inputs.steps = ["5", 0];

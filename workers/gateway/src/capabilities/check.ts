@@ -6,6 +6,7 @@
  */
 import type { DispatchNeeds, InputCapability, Workflow } from "../../../shared/contract/index.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { isRandomSeed, RUNNER_SET_INPUTS } from "../../../shared/runner-filled.ts";
 import { closest, quoteList } from "./closest.ts";
 import type { CapIndex } from "./union.ts";
 
@@ -118,11 +119,12 @@ export function checkAgainstPool(workflow: Workflow, index: CapIndex): DispatchN
       const v = given[name];
       const param = `workflow.${id}.inputs.${name}`;
       const where = `Input '${name}' of node ${id} (${node.class_type})`;
+      if (RUNNER_SET_INPUTS.has(name)) continue; // the runner always sets it
       if (v === undefined || v === null) {
         if (!spec.optional) refuse("missing_input", `${where} is required.`, param);
         continue;
       }
-      if (isLink(v)) continue;
+      if (isLink(v) || isRandomSeed(name, v)) continue;
       checkValue(v, spec, where, param, index, needs);
     }
   }
