@@ -17,6 +17,7 @@
  * no extra call on the delivery path, and each isolate learns about a dead endpoint from its own attempts.
  */
 
+import { doublingMs } from "../../../shared/backoff.ts";
 export interface EndpointLimits {
   maxInFlight: number;
   failureThreshold: number;
@@ -162,7 +163,7 @@ export class EndpointHealth {
     // A failed probe reopens (longer); attempts that were in flight when the circuit opened do not.
     if (probe || (state.openUntil === 0 && state.failures >= this.limits.failureThreshold)) {
       state.opens += 1;
-      const cooldown = Math.min(this.limits.maxCooldownMs, this.limits.baseCooldownMs * 2 ** (state.opens - 1));
+      const cooldown = doublingMs(state.opens, this.limits.baseCooldownMs, this.limits.maxCooldownMs);
       state.openUntil = this.now() + cooldown;
     }
   }
