@@ -3,6 +3,7 @@
  * runner, an LLM upstream double, a webhook receiver, and Debian Chromium driven by playwright-core.
  */
 import { existsSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
@@ -64,7 +65,6 @@ export interface ConsoleWorld {
 export async function startConsoleWorld(): Promise<ConsoleWorld> {
   if (!existsSync(CHROMIUM))
     throw new Error(`Chromium not found at ${CHROMIUM}: run 'npm test' (it installs it) or set CHROMIUM_PATH`);
-  mkdirSync(SHOTS, { recursive: true });
   const llm = await startUpstreamDouble({ name: "primary", models: ["gpt-test"] });
   const [stack, comfy, receiver] = await Promise.all([
     startStack({
@@ -134,6 +134,13 @@ export async function signIn(page: Page, url: string, token: string): Promise<vo
   await page.locator("#view h1").first().waitFor();
 }
 
+/**
+ * A screenshot of the page. The committed ones in docs/console/ are refreshed only with
+ * CONSOLE_SCREENSHOTS=1 (so a test run leaves the work tree as it was); otherwise the picture is still
+ * taken, which checks the page renders, and kept in the OS temp folder.
+ */
 export async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const dir = process.env.CONSOLE_SCREENSHOTS === "1" ? SHOTS : join(tmpdir(), "comfy-edge-console-shots");
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
 }
