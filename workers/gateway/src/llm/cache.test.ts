@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { cacheDirectives, isWriteRace, writeEntry } from "./cache.ts";
+import { cacheDirectives, isWriteRace, readEntry, writeEntry } from "./cache.ts";
 import { cacheKey, canonicalJson, KEY_DENYLIST } from "./cache-key.ts";
 import { SingleFlight } from "./flight.ts";
 import { AnswerMemo, MAX_AGE_MS } from "./memo.ts";
@@ -58,6 +58,14 @@ describe("cache writes", () => {
     // KV's expiration (epoch seconds) is the TTL from the write.
     expect(keys[0]?.expiration).toBeGreaterThanOrEqual(Math.floor(before / 1000) + 120);
     expect(keys[0]?.expiration).toBeLessThanOrEqual(Math.ceil(stored.metadata!.t / 1000) + 120);
+  });
+
+  it("reads a hit's metadata through its schema; metadata of another shape means unknown age and usage", async () => {
+    const key = `llm/test/${crypto.randomUUID()}`;
+    await env.LLM_CACHE.put(key, "{}", { metadata: { t: "yesterday", p: 3 } });
+    expect(await readEntry(env.LLM_CACHE, key)).toEqual({ text: "{}", meta: { t: 0, e: 0, p: 0, c: 0 } });
+    await env.LLM_CACHE.put(key, "{}", { metadata: { t: 1, e: 2, p: 3, c: 4 } });
+    expect((await readEntry(env.LLM_CACHE, key))?.meta).toEqual({ t: 1, e: 2, p: 3, c: 4 });
   });
 
   it("treats losing KV's one-write-per-second race (429) as success, and nothing else", () => {

@@ -4,6 +4,7 @@
  * Request headers: `Cache-Control: no-cache` skips the read, `no-store` skips the write,
  * `x-cache-ttl: <seconds>` (>= 60, KV's minimum) overrides the TTL. Key layout: STORAGE.md.
  */
+import { z } from "zod";
 import { ApiError } from "../../../shared/errors.ts";
 import { log } from "../../../shared/log.ts";
 import type { TokenUsage } from "./completion.ts";
@@ -16,15 +17,16 @@ export interface CacheDirectives {
 }
 
 /** KV metadata of an entry (kept short: KV allows 1024 bytes). */
-export interface EntryMeta {
+export const EntryMeta = z.object({
   /** Unix ms when stored. */
-  t: number;
+  t: z.number(),
   /** Unix ms when it expires (KV does not say on reads). */
-  e: number;
+  e: z.number(),
   /** Prompt and completion tokens of the original answer. */
-  p: number;
-  c: number;
-}
+  p: z.number(),
+  c: z.number(),
+});
+export type EntryMeta = z.infer<typeof EntryMeta>;
 
 export interface CachedAnswer {
   text: string;
@@ -62,19 +64,14 @@ export function cacheDirectives(
   return { read, write, ttlS };
 }
 
-function isMeta(value: unknown): value is EntryMeta {
-  if (typeof value !== "object" || value === null) return false;
-  const m = value as Record<string, unknown>;
-  return typeof m.t === "number" && typeof m.e === "number" && typeof m.p === "number" && typeof m.c === "number";
-}
-
 export async function readEntry(kv: KVNamespace, key: string): Promise<CachedAnswer | null> {
-  const { value, metadata } = await kv.getWithMetadata<EntryMeta>(key, "text");
+  const { value, metadata } = await kv.getWithMetadata(key, "text");
   if (value === null) return null;
-  return { text: value, meta: isMeta(metadata) ? metadata : { t: 0, e: 0, p: 0, c: 0 } };
+  // Metadata of another shape (an older entry): served with unknown age and usage.
+  const meta = EntryMeta.safeParse(metadata);
+  return { text: value, meta: meta.success ? meta.data : { t: 0, e: 0, p: 0, c: 0 } };
 }
 
-/** KV allows one write per key per second; losing that race to an identical answer is not an error. */
 /** KV refused a second write to the same key within a second (429): another request stored the answer. */
 export function isWriteRace(err: unknown): boolean {
   return err instanceof Error && /\b429\b|too many requests/i.test(err.message);
