@@ -18,6 +18,8 @@ import { api, runnerToken, TRIVIAL_WORKFLOW, tenantWithKey } from "../harness/ap
 import { type Stack, startStack } from "../harness/stack.ts";
 import { type ModelServer, startModelServer, testTransport } from "./model-server.ts";
 
+/** A prompt as the ComfyUI double recorded it. */
+type Prompt = Record<string, { inputs?: Record<string, unknown> } | undefined>;
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const weights = randomBytes(256 * 1024);
 
@@ -46,6 +48,7 @@ async function admin(path: string, method: string, body?: unknown) {
     headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  // biome-ignore lint/suspicious/noExplicitAny: API answers read field by field in the assertions
   return { status: res.status, json: (await res.json()) as Record<string, any> };
 }
 
@@ -108,8 +111,9 @@ describe("runner model assets", () => {
     await expect
       .poll(async () => (await call(`/v1/jobs/${job.json.id}`)).json.status, { timeout: 20_000 })
       .toBe("succeeded");
-    const view = (await admin(`/admin/v1/pools/${s.pool}/models`, "GET")).json;
-    expect(view.runners[0]).toMatchObject({
+    const view = async () => (await admin(`/admin/v1/pools/${s.pool}/models`, "GET")).json;
+    await expect.poll(async () => (await view()).runners[0]?.state).toBe("ready");
+    expect((await view()).runners[0]).toMatchObject({
       state: "ready",
       warmup: { state: "passed" },
       files: [
@@ -117,7 +121,7 @@ describe("runner model assets", () => {
       ],
     });
     // Every prompt before the job's was a warmup (color 77): no job ran before a warmup passed.
-    const colors = s.comfy.prompts().map((p) => (p.prompt as Record<string, any>)["1"]?.inputs?.color);
+    const colors = s.comfy.prompts().map((p) => (p.prompt as Prompt)["1"]?.inputs?.color);
     expect(colors.at(-1)).toBe(0);
     expect(colors.length).toBeGreaterThanOrEqual(3);
     expect(colors.slice(0, -1).every((c) => c === 77)).toBe(true);
@@ -147,7 +151,7 @@ describe("runner model assets", () => {
         .toBe("succeeded");
     }
     expect(server.requests.filter((r) => r.path === "/lora.safetensors").length - before).toBe(1);
-    const sent = s.comfy.prompts().map((p) => (p.prompt as Record<string, any>)["5"]?.inputs?.ckpt_name);
+    const sent = s.comfy.prompts().map((p) => (p.prompt as Prompt)["5"]?.inputs?.ckpt_name);
     expect(sent).toEqual([local, local]);
     expect(await readFile(join(s.modelsDir, "checkpoints", local))).toEqual(weights.subarray(0, 1000));
   });

@@ -98,6 +98,11 @@ describe("manifest sync over HTTPS with a private CA", () => {
     expect(file?.state).toBe("failed");
     expect(file?.error).toMatch(/^sha256_mismatch/);
     expect(server.requests).toHaveLength(1); // not retried: the same bytes would come again
+    expect(await s.reconcile([model])).toBe(false); // the next round does not fetch it again
+    expect(server.requests).toHaveLength(1);
+    s.retryAll(); // a new manifest digest
+    expect(await s.reconcile([model])).toBe(false);
+    expect(server.requests).toHaveLength(2);
   });
 
   it("replaces a file at the manifest's path that it did not verify (the index does not know it)", async () => {

@@ -41,6 +41,7 @@ export class ModelManager {
   private wake: (() => void) | null = null;
   private readyWaiters: Array<() => void> = [];
   private loopPromise: Promise<void> | null = null;
+  private reporting: Promise<void> = Promise.resolve();
   /** The manifest last synced (null before the first). */
   manifest: PoolManifest | null = null;
 
@@ -99,9 +100,13 @@ export class ModelManager {
   private setState(state: State): void {
     this.state = state;
     if (state === "ready") for (const waiter of this.readyWaiters.splice(0)) waiter();
-    void this.o.api.report(this.report(), this.stopper.signal).catch((error: unknown) => {
-      if (!this.stopper.signal.aborted) this.o.log.debug("model status report failed", { error });
-    });
+    // One report at a time, in order (each sends the state as it is when it goes out): a slow earlier PUT
+    // never lands after a later one.
+    this.reporting = this.reporting.then(() =>
+      this.o.api.report(this.report(), this.stopper.signal).catch((error: unknown) => {
+        if (!this.stopper.signal.aborted) this.o.log.debug("model status report failed", { error });
+      }),
+    );
   }
 
   private async loop(): Promise<void> {
@@ -126,6 +131,7 @@ export class ModelManager {
   private async once(signal: AbortSignal): Promise<void> {
     const manifest = await this.o.api.manifest(signal);
     if (manifest.digest === this.digest && this.state === "ready") return;
+    if (manifest.digest !== this.digest) this.sync.retryAll();
     this.manifest = manifest;
     this.digest = manifest.digest;
     this.setState("syncing");

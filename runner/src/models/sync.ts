@@ -27,9 +27,16 @@ export class ManifestSync {
   private readonly o: SyncOptions;
   /** By folder/filename: manifest files and their state. */
   readonly files = new Map<string, FileReport>();
+  /** Files that failed in a way the same bytes would repeat (a wrong hash, a refused URL): not fetched again
+   * until `retryAll` (a new manifest digest), so a bad entry is not downloaded every round. */
+  private readonly givenUp = new Map<string, string>();
 
   constructor(options: SyncOptions) {
     this.o = options;
+  }
+
+  retryAll(): void {
+    this.givenUp.clear();
   }
 
   /** Downloads what is missing; resolves true when every manifest file is present. */
@@ -73,6 +80,13 @@ export class ManifestSync {
       Object.assign(file, { state: "present", bytes: have.bytes, size: have.bytes, error: null });
       this.update();
       return true;
+    }
+    const attemptKey = `${model.url}|${model.sha256}|${model.size ?? ""}|${relPath(model.folder, model.filename)}`;
+    const gaveUp = this.givenUp.get(attemptKey);
+    if (gaveUp !== undefined) {
+      Object.assign(file, { state: "failed", error: gaveUp });
+      this.update();
+      return false;
     }
     const attempts = this.o.attempts ?? 3;
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -124,7 +138,10 @@ export class ManifestSync {
           attempt,
         });
         this.update();
-        if (!(error instanceof ModelDownloadError && error.retryable)) return false;
+        if (!(error instanceof ModelDownloadError && error.retryable)) {
+          this.givenUp.set(attemptKey, `${code}: ${message}`);
+          return false;
+        }
       }
     }
     return false;
