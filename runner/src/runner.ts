@@ -88,6 +88,11 @@ export class Runner {
         }),
     );
     this.metrics.slotsTotal.set(this.slots.length);
+    if (this.models) {
+      this.models.store.onChange = () => {
+        for (const slot of this.slots) slot.modelsChanged();
+      };
+    }
   }
 
   /** Starts the slots (and the health/metrics server). Resolves once the server listens. */

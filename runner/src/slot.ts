@@ -211,6 +211,11 @@ export class Slot {
     }
   }
 
+  /** Model files changed on this host (docs/models.md): the capability report is rebuilt before the next lease. */
+  modelsChanged(): void {
+    this.capabilities.invalidate();
+  }
+
   private async leaseLoop(): Promise<void> {
     const o = this.options;
     while (!this.stopping) {

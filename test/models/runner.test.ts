@@ -156,3 +156,25 @@ describe("runner model assets", () => {
     expect(await readFile(join(s.modelsDir, "checkpoints", local))).toEqual(weights.subarray(0, 1000));
   });
 });
+
+describe("capabilities follow the model files", () => {
+  it("a manifest file the runner downloads shows in the pool's capabilities without waiting for the report's refresh", async () => {
+    const checkpoints: string[] = ["base.safetensors"];
+    const s = await setup({ models: [] }, { checkpoints });
+    const tenant = await tenantWithKey(stack);
+    const call = api(stack, tenant.key);
+    const listed = async () =>
+      ((await call(`/v1/pools/${s.pool}/capabilities`)).json.models?.checkpoints as string[] | undefined) ?? [];
+    await expect.poll(listed, { timeout: 15_000 }).toContain("base.safetensors");
+    // ComfyUI lists the file as soon as it is in its folder (the double's list stands for that folder).
+    checkpoints.push("added.safetensors");
+    const entry = {
+      url: server.url("/lora.safetensors", "127.0.0.1"),
+      folder: "checkpoints",
+      filename: "added.safetensors",
+      sha256: sha(weights.subarray(0, 1000)),
+    };
+    expect((await admin(`/admin/v1/pools/${s.pool}/manifest`, "PUT", { models: [entry] })).status).toBe(200);
+    await expect.poll(listed, { timeout: 15_000 }).toContain("added.safetensors");
+  });
+});

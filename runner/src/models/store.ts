@@ -47,6 +47,8 @@ export class ModelStore {
   private entries = new Map<string, StoreEntry>();
   private readonly inUse = new Map<string, number>();
   private readonly now: () => number;
+  /** Called after a file was added or deleted (the runner rebuilds its capability report). */
+  onChange: () => void = () => undefined;
 
   private constructor(dir: string, now: () => number) {
     this.dir = dir;
@@ -97,6 +99,7 @@ export class ModelStore {
     const full: StoreEntry = { ...entry, mtime_ms: Math.trunc(info.mtimeMs), last_used_ms: this.now() };
     this.entries.set(relPath(entry.folder, entry.filename), full);
     await this.save();
+    this.onChange();
     return full;
   }
 
@@ -123,7 +126,10 @@ export class ModelStore {
       await rm(this.path(entry.folder, entry.filename), { force: true });
       this.entries.delete(relPath(entry.folder, entry.filename));
     }
-    if (gone.length > 0) await this.save();
+    if (gone.length > 0) {
+      await this.save();
+      this.onChange();
+    }
     return gone;
   }
 
