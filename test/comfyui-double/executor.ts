@@ -95,13 +95,6 @@ export class PromptExecutor {
     this.host = host;
   }
 
-  /** e.reset(): POST /free {free_memory: true} */
-  reset(): void {
-    this.outputsCache = new Map();
-    this.uiCache = new Map();
-    this.objects = new Map();
-  }
-
   private addMessage(event: string, data: Record<string, unknown>, broadcast: boolean): void {
     const withTs = { ...data, timestamp: Date.now() };
     this.statusMessages.push([event, withTs]);

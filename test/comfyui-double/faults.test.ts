@@ -68,8 +68,8 @@ describe("dropSockets", () => {
     await first.waitFor(isExecuting(id, "2"));
     d.dropSockets();
     await Promise.all([first.closed, observer.closed]);
-    const prompt = await http(d.url, "GET", "/prompt");
-    expect(prompt.json).toEqual({ exec_info: { queue_remaining: 1 } });
+    const queue = (await http(d.url, "GET", "/queue")).json as { queue_running: unknown[][] };
+    expect(queue.queue_running.map((row) => row[1])).toEqual([id]);
     const again = await open(d, "runner-1");
     // ComfyUI re-sends the node being executed, with only the "node" field
     const { message } = await again.waitFor((m) => m.kind === "text" && m.type === "executing");
@@ -149,7 +149,6 @@ describe("die / restart", () => {
     d.setNodeDelay("ImageInvert", 1);
     await d.restart();
     expect(d.port).toBe(port);
-    expect((await http(d.url, "GET", "/history")).json).toEqual({});
     expect((await http(d.url, "GET", "/queue")).json).toEqual({ queue_running: [], queue_pending: [] });
     expect(d.history()).toEqual({});
     // counter restarts at 0; nothing cached; input and output files survived, temp did not
@@ -269,11 +268,5 @@ describe("GC pause", () => {
     const next = await submit(d, chain(10), "gc");
     await ws.waitForPromptEnd(next);
     expect(performance.now() - t1).toBeLessThan(500);
-
-    // POST /free resets the GC clock: the idle worker collects right away, and requests wait for it
-    const t2 = performance.now();
-    expect((await http(d.url, "POST", "/free", { free_memory: true })).status).toBe(200);
-    expect((await http(d.url, "GET", "/prompt")).status).toBe(200);
-    expect(performance.now() - t2).toBeGreaterThanOrEqual(600);
   });
 });

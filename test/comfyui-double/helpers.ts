@@ -39,8 +39,18 @@ export function loadRecording(name: string): Recording {
 }
 
 export function httpExchanges(rec: Recording): TimelineEntry[] {
-  // /view's preview= and channel= variants are not served by the double: the runner asks for files as written.
-  return rec.timeline.filter((e) => e.kind === "http" && !/[?&](preview|channel)=/.test(e.request?.path ?? ""));
+  return rec.timeline.filter((e) => e.kind === "http" && runnerCalls(e.request?.method ?? "", e.request?.path ?? ""));
+}
+
+/**
+ * Whether the runner makes this request, so the double serves it. Not served: /features, /embeddings,
+ * /extensions, GET /prompt, GET /history (the list), POST /free, and /view's preview=/channel= variants.
+ */
+export function runnerCalls(method: string, path: string): boolean {
+  const [route = "", query = ""] = path.replace(/^\/api\//, "/").split("?");
+  if (["/features", "/embeddings", "/extensions", "/free"].includes(route)) return false;
+  if (method === "GET" && (route === "/prompt" || route === "/history")) return false;
+  return !/(^|&)(preview|channel)=/.test(query);
 }
 
 /** The recorded HTTP exchange whose request has this note (or path). */

@@ -1,7 +1,7 @@
 /**
  * One "ComfyUI process": PromptQueue (a heapq ordered by (number, prompt_id), currently running, history capped at
- * 10000, flags for /free) and main.py's prompt_worker loop (one prompt at a time, task_done -> status broadcast,
- * `executing {node: null}` last, /free handling, and the GC stall: after a prompt, or when idle, once
+ * 10000) and main.py's prompt_worker loop (one prompt at a time, task_done -> status broadcast,
+ * `executing {node: null}` last, and the GC stall: after a prompt, or when idle, once
  * gcIntervalMs have passed since the previous collection). die() throws all of it away.
  */
 
@@ -100,7 +100,6 @@ export class Runtime {
   private readonly running = new Map<number, QueueItem>();
   private taskCounter = 0;
   readonly history = new Map<string, HistoryEntry>();
-  private flags: Record<string, unknown> = {};
   private wake: (() => void) | undefined;
   private worker: Promise<void> | undefined;
 
@@ -250,18 +249,6 @@ export class Runtime {
         if (this.hub.clientId !== null)
           this.hub.send("executing", { node: null, prompt_id: item[1] }, this.hub.clientId);
       }
-      const flags = this.flags;
-      this.flags = {};
-      const freeMemory = Boolean(flags.free_memory ?? false);
-      if (flags.unload_models ?? freeMemory) {
-        needGc = gcEnabled;
-        lastGc = Number.NEGATIVE_INFINITY;
-      }
-      if (freeMemory) {
-        this.executor.reset();
-        needGc = gcEnabled;
-        lastGc = Number.NEGATIVE_INFINITY;
-      }
       if (needGc && performance.now() - lastGc >= this.config.gcIntervalMs) {
         await this.stall.run(this.config.gcPauseMs, this.abort.signal);
         if (this.dead) throw new Dead();
@@ -297,27 +284,5 @@ export class Runtime {
     }
     this.hub.queueUpdated();
     return true;
-  }
-
-  setFlag(name: string, value: unknown): void {
-    this.flags[name] = value;
-    this.notify();
-  }
-
-  getHistory(maxItems: number | undefined, offsetIn: number): Record<string, HistoryEntry> {
-    const out: Record<string, HistoryEntry> = {};
-    let offset = offsetIn;
-    if (offset < 0 && maxItems !== undefined) offset = this.history.size - maxItems;
-    let i = 0;
-    let count = 0;
-    for (const [k, v] of this.history) {
-      if (i >= offset) {
-        out[k] = v;
-        count++;
-        if (maxItems !== undefined && count >= maxItems) break;
-      }
-      i++;
-    }
-    return out;
   }
 }

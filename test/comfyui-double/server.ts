@@ -1,5 +1,6 @@
 /**
- * HTTP routes of ComfyUI's server.py (also under /api/...), answering like aiohttp: JSON via json.dumps with
+ * The HTTP routes of ComfyUI's server.py that the runner calls (also under /api/...): /system_stats, /models,
+ * /object_info, /prompt, /queue, /history/{id}, POST /history, /interrupt, /view, /upload/image. Answered like aiohttp: JSON via json.dumps with
  * "application/json; charset=utf-8", empty 200/400/404 bodies, plain-text 500 "Server got itself in trouble",
  * "404: Not Found" / "405: Method Not Allowed", and the loopback Host/Origin check (403).
  */
@@ -8,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type FileStore, uploadImage } from "./files.ts";
 import { parseForm } from "./multipart.ts";
 import { type NodeClass, objectInfo } from "./nodes.ts";
-import { pyBool, pyDumps, pyFloatValue, pyInt, pyStr } from "./py.ts";
+import { pyBool, pyDumps, pyFloatValue, pyStr } from "./py.ts";
 import type { QueueItem, Runtime } from "./runtime.ts";
 import { MODEL_FOLDERS, SYSTEM_STATS } from "./server-info.ts";
 import { ServerError, validatePrompt } from "./validate.ts";
@@ -157,9 +158,6 @@ function buildRoutes(): Route[] {
   };
 
   route("GET", /^\/system_stats$/, ({ res }) => sendJson(res, 200, SYSTEM_STATS));
-  route("GET", /^\/features$/, ({ res }) => sendJson(res, 200, SERVER_FEATURES));
-  route("GET", /^\/embeddings$/, ({ res }) => sendJson(res, 200, []));
-  route("GET", /^\/extensions$/, ({ res }) => sendJson(res, 200, []));
   route("GET", /^\/models$/, ({ res }) => sendJson(res, 200, MODEL_FOLDERS));
   route("GET", /^\/models\/([^/]+)$/, ({ res, params, host }) => {
     const folder = params[0] as string;
@@ -172,10 +170,6 @@ function buildRoutes(): Route[] {
     const info = host.registry.get(name)?.info();
     sendJson(res, 200, info === undefined ? {} : { [name]: info });
   });
-
-  route("GET", /^\/prompt$/, ({ res, rt }) =>
-    sendJson(res, 200, { exec_info: { queue_remaining: rt.tasksRemaining() } }),
-  );
 
   route("POST", /^\/prompt$/, async ({ res, rt, host, body }) => {
     const json = parseJson(await body());
@@ -242,20 +236,6 @@ function buildRoutes(): Route[] {
     sendEmpty(res, 200);
   });
 
-  route("GET", /^\/history$/, ({ res, rt, url }) => {
-    const maxRaw = url.searchParams.get("max_items");
-    const offsetRaw = url.searchParams.get("offset");
-    let maxItems: number | undefined;
-    let offset = -1;
-    try {
-      if (maxRaw !== null) maxItems = pyInt(maxRaw);
-      if (offsetRaw !== null) offset = pyInt(offsetRaw);
-    } catch {
-      throw new HttpError(500, INTERNAL_ERROR);
-    }
-    sendJson(res, 200, rt.getHistory(maxItems, offset));
-  });
-
   route("GET", /^\/history\/([^/]+)$/, ({ res, rt, params }) => {
     const id = params[0] as string;
     const entry = rt.history.get(id);
@@ -283,15 +263,6 @@ function buildRoutes(): Route[] {
     if (pyBool(promptId)) {
       if (rt.runningPromptIds().some((id) => id === promptId)) rt.interrupt.flag = true;
     } else rt.interrupt.flag = true;
-    sendEmpty(res, 200);
-  });
-
-  route("POST", /^\/free$/, async ({ res, rt, body }) => {
-    const data = asDict(parseJson(await body()));
-    const unload = data.unload_models ?? false;
-    const free = data.free_memory ?? false;
-    if (pyBool(unload)) rt.setFlag("unload_models", unload);
-    if (pyBool(free)) rt.setFlag("free_memory", free);
     sendEmpty(res, 200);
   });
 
