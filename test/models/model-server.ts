@@ -20,6 +20,8 @@ export interface ModelServer {
   files: Map<string, Buffer>;
   /** Paths whose next GET sends half the body and then drops the connection. */
   dropOnce: Set<string>;
+  /** Paths served whole (200) whatever Range asks for, like a server without range support. */
+  noRange: Set<string>;
   requests: Array<{ path: string; range: string | null; host: string | null }>;
   close(): Promise<void>;
 }
@@ -27,6 +29,7 @@ export interface ModelServer {
 export async function startModelServer(): Promise<ModelServer> {
   const files = new Map<string, Buffer>();
   const dropOnce = new Set<string>();
+  const noRange = new Set<string>();
   const requests: ModelServer["requests"] = [];
   const server = https.createServer(
     { cert: fixture("server-cert.pem"), key: fixture("server-key.pem") },
@@ -36,7 +39,7 @@ export async function startModelServer(): Promise<ModelServer> {
       requests.push({ path, range, host: req.headers.host ?? null });
       const body = files.get(path);
       if (body === undefined) return void res.writeHead(404).end("not found");
-      const match = /^bytes=(\d+)-$/.exec(range ?? "");
+      const match = noRange.has(path) ? null : /^bytes=(\d+)-$/.exec(range ?? "");
       const start = match ? Number(match[1]) : 0;
       if (start >= body.length && match) {
         return void res.writeHead(416, { "content-range": `bytes */${body.length}` }).end();
@@ -64,6 +67,7 @@ export async function startModelServer(): Promise<ModelServer> {
     url: (path, host = "models.public.test") => `https://${host}:${address.port}${path}`,
     files,
     dropOnce,
+    noRange,
     requests,
     close: () =>
       new Promise<void>((resolve) => {

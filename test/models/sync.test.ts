@@ -84,6 +84,28 @@ describe("manifest sync over HTTPS with a private CA", () => {
     expect(start).toBeLessThan(big.length);
   });
 
+  it("starts over when the server ignores the Range request (200 with the whole file)", async () => {
+    server.dropOnce.add("/big.safetensors");
+    server.noRange.add("/big.safetensors");
+    try {
+      const model: ModelEntry = {
+        url: server.url("/big.safetensors"),
+        folder: "checkpoints",
+        filename: "whole.safetensors",
+        sha256: sha(big),
+        size: big.length,
+      };
+      const { ok } = await sync([model]);
+      expect(ok).toBe(true);
+      expect(sha(await readFile(join(dir, "checkpoints", "whole.safetensors")))).toBe(sha(big));
+      const gets = server.requests.filter((r) => r.path === "/big.safetensors");
+      expect(gets).toHaveLength(2);
+      expect(gets[1]?.range).toMatch(/^bytes=\d+-$/);
+    } finally {
+      server.noRange.delete("/big.safetensors");
+    }
+  });
+
   it("rejects a wrong SHA-256, removes the partial file and reports the file failed", async () => {
     const model: ModelEntry = {
       url: server.url("/small.safetensors"),

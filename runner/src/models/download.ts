@@ -138,7 +138,8 @@ export async function downloadModel(spec: DownloadSpec, net: DownloadNet): Promi
     let answer: Awaited<ReturnType<typeof runnerFetch>>;
     try {
       answer = await runnerFetch(spec.url, net.policy, {
-        maxBytes: Math.max(limit - offset, 0),
+        // The whole file's cap: a server that ignores Range answers 200 with all of it (started over below).
+        maxBytes: limit,
         timeoutMs: net.headersTimeoutMs ?? 30_000,
         expect: "any",
         headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
