@@ -198,6 +198,19 @@ describe("per-job models by URL", () => {
     for (const job of [a, b, c]) job.release();
   });
 
+  it("a storage failure fails the job without naming host paths", async () => {
+    const store = await ModelStore.open(dir);
+    const models = new UrlModels({ store, net: net(), log, cacheBytes: 1 << 30, maxBytes: () => 1 << 30 });
+    await writeFile(join(dir, "loras"), "a file where the folder should be");
+    const wf = { "4": { class_type: "LoraLoader", inputs: { lora_name: server.url("/small.safetensors") } } };
+    const error = await models.prepare(wf).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(error?.message).toMatch(/\(storage_failed\): the runner could not write the file \(E[A-Z]+\)$/);
+    expect(error?.message).not.toContain(dir);
+  });
+
   it("refuses a URL model past the pool's size cap", async () => {
     const store = await ModelStore.open(dir);
     const models = new UrlModels({ store, net: net(), log, cacheBytes: 1 << 30, maxBytes: () => 100 });

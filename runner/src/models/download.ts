@@ -119,6 +119,16 @@ async function readWithin(
   }
 }
 
+/**
+ * What a report or a job's error may say about a download failure: the downloader's own message, or for
+ * anything else (a full disk, a permission) only its code: never a host path.
+ */
+export function describeFailure(error: unknown): { code: string; message: string } {
+  if (error instanceof ModelDownloadError) return { code: error.code, message: error.message };
+  const code = error !== null && typeof error === "object" && "code" in error ? String(error.code) : "error";
+  return { code: "storage_failed", message: `the runner could not write the file (${code})` };
+}
+
 /** Downloads `spec.url` to `spec.dest` (resuming `<dest>.part`); throws ModelDownloadError. */
 export async function downloadModel(spec: DownloadSpec, net: DownloadNet): Promise<DownloadResult> {
   const part = `${spec.dest}.part`;

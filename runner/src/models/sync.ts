@@ -5,7 +5,7 @@
  */
 import type { ModelEntry, RunnerModelsReport } from "../../../workers/shared/contract/models.ts";
 import type { Logger } from "../log.ts";
-import { type DownloadNet, downloadModel, ModelDownloadError } from "./download.ts";
+import { type DownloadNet, describeFailure, downloadModel, ModelDownloadError } from "./download.ts";
 import type { ModelMetrics } from "./metrics.ts";
 import { type ModelStore, relPath } from "./store.ts";
 
@@ -127,8 +127,7 @@ export class ManifestSync {
         return true;
       } catch (error) {
         if (signal?.aborted) throw error;
-        const code = error instanceof ModelDownloadError ? error.code : "fetch_failed";
-        const message = error instanceof Error ? error.message : String(error);
+        const { code, message } = describeFailure(error);
         this.o.metrics?.downloads.inc({ source: "manifest", outcome: code });
         Object.assign(file, { state: "failed", error: `${code}: ${message}` });
         log.warn("model download failed", {

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
 import { urlModelInputs } from "../../../workers/shared/models/url-inputs.ts";
 import type { Logger } from "../log.ts";
-import { type DownloadNet, downloadModel } from "./download.ts";
+import { type DownloadNet, describeFailure, downloadModel } from "./download.ts";
 import type { ModelMetrics } from "./metrics.ts";
 import type { ModelStore } from "./store.ts";
 
@@ -113,9 +113,9 @@ export class UrlModels {
       this.o.metrics?.downloads.inc({ source: "url", outcome: "ok" });
       this.o.log.info("model downloaded for a job", { file: `${folder}/${filename}`, bytes: result.bytes });
     } catch (error) {
-      const code = error instanceof Error && "code" in error ? String(error.code) : "fetch_failed";
+      const { code, message } = describeFailure(error);
       this.o.metrics?.downloads.inc({ source: "url", outcome: code });
-      const message = error instanceof Error ? error.message : String(error);
+      this.o.log.warn("model download for a job failed", { file: `${folder}/${filename}`, code, error });
       throw new UrlModelError(`the model at ${param} could not be downloaded (${code}): ${message}`, param, {
         cause: error,
       });
