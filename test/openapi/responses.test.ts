@@ -333,6 +333,11 @@ describe("OpenAPI document vs real responses", () => {
     await tpl("POST", "/v1/templates/{name}/runs", { url: "/v1/templates/nope/runs", body: {} });
     await tpl("DELETE", "/v1/templates/{name}", { url: "/v1/templates/oa-t" });
     await tpl("DELETE", "/v1/templates/{name}", { url: "/v1/templates/oa-t" });
+    // Images API (test/images covers the answers with a runner)
+    await tpl("POST", "/v1/images/generations", { body: { model: "no-such-image-model", prompt: "x" } });
+    await tpl("POST", "/v1/images/generations", { body: { model: "m", prompt: "x", n: 0 } });
+    await tpl("POST", "/v1/images/edits", { body: { model: "m", prompt: "x" } });
+    await tpl("GET", "/v1/images/sessions/{id}", { url: "/v1/images/sessions/isess_nope" });
 
     // LLM proxy
     const chat = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>

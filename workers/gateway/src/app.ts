@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { gatewayConfig } from "./config.ts";
 import { consoleDocs, consoleRoutes } from "./console/routes.ts";
 import { notFoundHandler, renderError } from "./errors.ts";
+import { imageDocs } from "./images/docs.ts";
 import { corsMiddleware } from "./middleware/cors.ts";
 import { requestId } from "./middleware/request-id.ts";
 import type { RouteDoc } from "./openapi/route-doc.ts";
@@ -11,6 +12,7 @@ import { chatDocs, chatRoutes } from "./routes/chat.ts";
 import { completionDocs, completionRoutes } from "./routes/completions.ts";
 import { embeddingDocs, embeddingRoutes } from "./routes/embeddings.ts";
 import { fileDocs, fileRoutes } from "./routes/files.ts";
+import { imageRoutes } from "./routes/images.ts";
 import { outputDocs } from "./routes/job-outputs.ts";
 import { jobDocs, jobRoutes } from "./routes/jobs.ts";
 import { meDocs, meRoutes } from "./routes/me.ts";
@@ -41,6 +43,7 @@ export function allRouteDocs(): RouteDoc[] {
     ...completionDocs,
     ...embeddingDocs,
     ...modelDocs,
+    ...imageDocs,
     ...usageDocs,
   ];
 }
@@ -67,6 +70,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/v1/completions", completionRoutes());
   app.route("/v1/embeddings", embeddingRoutes());
   app.route("/v1/models", modelRoutes());
+  app.route("/v1/images", imageRoutes);
   app.route("/v1/usage", usageRoutes);
   app.onError(renderError);
   app.notFound(notFoundHandler(app));

@@ -28,6 +28,21 @@ export const InputOverride = z.union([
 ]);
 export type InputOverride = z.infer<typeof InputOverride>;
 
+/** OpenAI Images API parameters a template input can be bound to (docs/images.md). */
+export const IMAGES_PARAMS = ["prompt", "width", "height", "n", "steps", "seed", "image", "mask"] as const;
+export const ImagesModelName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, "1-64 letters, digits, '.', '_', ':' or '-'");
+export const ImagesBindings = z
+  .partialRecord(
+    z.enum(IMAGES_PARAMS),
+    z.union([z.string().min(1).max(170), z.array(z.string().min(1).max(170)).min(1).max(4)]),
+  )
+  .describe(
+    'Which template input each OpenAI parameter sets, e.g. {"prompt": "6.text", "image": ["image", "image_12"]}',
+  );
+export type ImagesBindings = z.infer<typeof ImagesBindings>;
+
 export const TemplateCreate = z
   .object({
     name: TemplateName,
@@ -46,6 +61,10 @@ export const TemplateCreate = z
       .describe(
         'Rename, define, share or hide inputs: {"prompt": "6.text", "style": {"from": "12.text", "default": "..."}, "both": {"from": ["6.text", "16.text"]}, "seed": false}',
       ),
+    images_model: ImagesModelName.optional().describe(
+      "Serve this template as an image model of the OpenAI Images API under this name (docs/images.md)",
+    ),
+    images_bindings: ImagesBindings.optional(),
   })
   .strict();
 export type TemplateCreate = z.infer<typeof TemplateCreate>;
@@ -94,6 +113,7 @@ export const TemplateSummary = z
     ref: z.string().describe("name@latest_version"),
     description: z.string().nullable(),
     pool: z.string().nullable(),
+    images_model: z.string().nullable().optional().describe("The Images API model name it is served as"),
     created_at: z.string(),
     updated_at: z.string(),
   })

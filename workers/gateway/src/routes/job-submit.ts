@@ -13,12 +13,12 @@ import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
 import { admit, poolCapabilityCheck } from "../capabilities/submit-check.ts";
 import { gatewayConfig } from "../config.ts";
 import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
-import { jobStubById, publicJob } from "../jobs/public.ts";
-import { checkUrlModels } from "../models/url-check.ts";
+import { type JobApi, jobStubById, publicJob } from "../jobs/public.ts";
 import { type CreateJobInput, type CreateResult, DEFAULT_QUEUE_TIMEOUT_S } from "../jobs/state.ts";
 import { inputKey, refusal } from "../jobs/submit.ts";
 import { checkUploadedFile } from "../jobs/uploaded-file.ts";
 import { fileInputs, validateWorkflow } from "../jobs/validate.ts";
+import { checkUrlModels } from "../models/url-check.ts";
 import { requirePoolAccess } from "../pools/access.ts";
 import { cacheHash, isDeterministic } from "../templates/output-cache.ts";
 import { cachedOutputs, rememberJob } from "../templates/output-cache-store.ts";
@@ -54,9 +54,34 @@ export interface SubmitOptions {
   idempotencyBody?: unknown;
   /** A template run: recorded on the job. */
   template?: CreateJobInput["template"];
+  /** Used instead of the Idempotency-Key header (null: none; the Images API runs n jobs per request). */
+  idempotencyKey?: string | null;
+}
+
+export interface CreatedJob {
+  jobId: string;
+  stub: JobApi;
+  result: Extract<CreateResult, { status: "created" | "existing" }>;
+  cache: "HIT" | "MISS" | "BYPASS";
 }
 
 export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: SubmitOptions = {}) {
+  const { jobId, stub, result, cache } = await createJob(c, body, options);
+  const auth = c.get("auth");
+  c.header("x-cache", cache);
+  const wait = preferWaitMs(c.req.header("prefer"));
+  const view = wait > 0 ? ((await stub.waitFor(auth.tenantId, wait)) ?? result.job) : result.job;
+  c.header("location", `/v1/jobs/${jobId}`);
+  return respondJob(
+    c,
+    await publicJob(view, c.env, new URL(c.req.url).origin),
+    wait > 0,
+    result.status === "existing" ? { "idempotent-replayed": "true" } : {},
+  );
+}
+
+/** The checks, the inputs stored and the job created (or found by its Idempotency-Key); no answer yet. */
+export async function createJob(c: Context<AppEnv>, body: JobCreate, options: SubmitOptions = {}): Promise<CreatedJob> {
   const auth = c.get("auth");
   validateWorkflow(body.workflow);
   const poolName = body.pool ?? auth.tenant.default_pool ?? "local";
@@ -76,7 +101,8 @@ export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: Su
     : null;
   if (webhook) assertSafeUrl(webhook.url, policyFor("webhook", urlEnv, auth.tenant), "webhook.url");
 
-  const idemKey = c.req.header("idempotency-key");
+  const idemKey =
+    options.idempotencyKey === undefined ? c.req.header("idempotency-key") : (options.idempotencyKey ?? undefined);
   if (idemKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idemKey)) {
     throw new ApiError(400, "invalid_request", "Idempotency-Key must be 1-255 printable ASCII characters.", {
       param: "Idempotency-Key",
@@ -172,14 +198,5 @@ export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: Su
       throw await refusal(result, written, c.env.FILES);
     if (hash && result.status === "created") await rememberJob(c.env.LLM_CACHE, auth.tenantId, hash, jobId);
   }
-  c.header("x-cache", hit ? "HIT" : hash ? "MISS" : "BYPASS");
-  const wait = preferWaitMs(c.req.header("prefer"));
-  const view = wait > 0 ? ((await stub.waitFor(auth.tenantId, wait)) ?? result.job) : result.job;
-  c.header("location", `/v1/jobs/${jobId}`);
-  return respondJob(
-    c,
-    await publicJob(view, c.env, new URL(c.req.url).origin),
-    wait > 0,
-    result.status === "existing" ? { "idempotent-replayed": "true" } : {},
-  );
+  return { jobId, stub, result, cache: hit ? "HIT" : hash ? "MISS" : "BYPASS" };
 }

@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import { log } from "../../../shared/log.ts";
+import { listImageModels } from "../images/model-store.ts";
 import { candidatesFor, configReader, type Upstream, upstreamApiKey, upstreamFetcher } from "../llm/config.ts";
 import { ModelList } from "../llm/schemas.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
@@ -60,6 +61,15 @@ export function modelRoutes(): Hono<AppEnv> {
       created: 0,
       owned_by: candidatesFor(config, id)[0]?.name ?? "unknown",
     }));
+    // Image models (docs/images.md): the tenant's templates served by the Images API.
+    for (const m of await listImageModels(c.env.DB, c.get("auth").tenantId)) {
+      data.push({
+        id: m.images_model,
+        object: "model",
+        created: Math.floor(m.created_at / 1000),
+        owned_by: `template:${m.name}`,
+      });
+    }
     return c.json({ object: "list", data });
   });
   return app;
@@ -69,7 +79,7 @@ export const modelDocs: RouteDoc[] = [
   {
     method: "get",
     path: "/v1/models",
-    summary: "List the models the LLM upstreams serve",
+    summary: "List the models the LLM upstreams serve and the tenant's image models (templates)",
     tag: "LLM",
     security: "apiKey",
     scope: "llm",

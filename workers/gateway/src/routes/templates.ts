@@ -9,6 +9,7 @@ import type { TemplateCreate as TemplateCreateBody } from "../../../shared/contr
 import { TemplateCreate, TemplateName, TemplateRun } from "../../../shared/contract/templates.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { capabilityReader } from "../capabilities/pool-caps.ts";
+import { checkImagesModel } from "../images/model-store.ts";
 import { validateWorkflow } from "../jobs/validate.ts";
 import { parseWith, readJsonValue } from "../lib/body.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
@@ -66,6 +67,7 @@ function summary(t: TemplateRow) {
     ref: `${t.name}@${t.latest_version}`,
     description: t.description,
     pool: t.pool,
+    images_model: t.images_model,
     created_at: iso(t.created_at),
     updated_at: iso(t.updated_at),
   };
@@ -111,12 +113,16 @@ templateRoutes.post("/", async (c) => {
       param: "workflow",
     });
   }
+  if (body.images_model)
+    await checkImagesModel(c.env.DB, auth.tenantId, body.name, body.images_model, built.inputs, body.images_bindings);
   const version = await createVersion(c.env.DB, auth.tenantId, body.name, {
     description: body.description ?? null,
     pool: body.pool ?? null,
     source: built.source,
     inputs: built.inputs,
     workflow: built.workflow,
+    images_model: body.images_model ?? null,
+    images_bindings: body.images_bindings ? JSON.stringify(body.images_bindings) : null,
   });
   c.header("location", `/v1/templates/${body.name}`);
   return c.json(await view(c, body.name, version), 201);
@@ -177,7 +183,7 @@ templateRoutes.delete("/:name", async (c) => {
 });
 
 /** What a run used: the given values over the named inputs' defaults, and its seeds left to the runner. */
-function usedInputs(inputs: TemplateInput[], given: Record<string, InputValue>) {
+export function usedInputs(inputs: TemplateInput[], given: Record<string, InputValue>) {
   const used: Record<string, InputValue> = {};
   const seeds: Record<string, string[]> = {};
   for (const input of inputs) {

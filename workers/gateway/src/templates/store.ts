@@ -11,6 +11,7 @@ export interface TemplateRow {
   latest_version: number;
   description: string | null;
   pool: string | null;
+  images_model: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -35,6 +36,9 @@ export interface NewVersion {
   source: "ui" | "api";
   inputs: TemplateInput[];
   workflow: Workflow;
+  /** Images API model name and bindings (JSON); null: not served as an image model. */
+  images_model?: string | null;
+  images_bindings?: string | null;
 }
 
 export async function createVersion(db: D1Database, tenantId: string, name: string, v: NewVersion): Promise<number> {
@@ -42,12 +46,13 @@ export async function createVersion(db: D1Database, tenantId: string, name: stri
   const [, inserted] = await db.batch([
     db
       .prepare(
-        `INSERT INTO templates (tenant_id, name, latest_version, description, pool, created_at, updated_at)
-         VALUES (?, ?, 1, ?, ?, ?, ?)
+        `INSERT INTO templates (tenant_id, name, latest_version, description, pool, images_model, images_bindings, created_at, updated_at)
+         VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (tenant_id, name) DO UPDATE SET latest_version = latest_version + 1,
-           description = excluded.description, pool = excluded.pool, updated_at = excluded.updated_at`,
+           description = excluded.description, pool = excluded.pool, images_model = excluded.images_model,
+           images_bindings = excluded.images_bindings, updated_at = excluded.updated_at`,
       )
-      .bind(tenantId, name, v.description, v.pool, now, now),
+      .bind(tenantId, name, v.description, v.pool, v.images_model ?? null, v.images_bindings ?? null, now, now),
     db
       .prepare(
         `INSERT INTO template_versions (tenant_id, name, version, description, pool, source, inputs, workflow, created_at)
@@ -62,7 +67,7 @@ export async function createVersion(db: D1Database, tenantId: string, name: stri
 export async function getTemplate(db: D1Database, tenantId: string, name: string): Promise<TemplateRow | null> {
   return db
     .prepare(
-      "SELECT name, latest_version, description, pool, created_at, updated_at FROM templates WHERE tenant_id = ? AND name = ?",
+      "SELECT name, latest_version, description, pool, images_model, created_at, updated_at FROM templates WHERE tenant_id = ? AND name = ?",
     )
     .bind(tenantId, name)
     .first<TemplateRow>();
@@ -71,7 +76,7 @@ export async function getTemplate(db: D1Database, tenantId: string, name: string
 export async function listTemplates(db: D1Database, tenantId: string): Promise<TemplateRow[]> {
   const { results } = await db
     .prepare(
-      "SELECT name, latest_version, description, pool, created_at, updated_at FROM templates WHERE tenant_id = ? ORDER BY name",
+      "SELECT name, latest_version, description, pool, images_model, created_at, updated_at FROM templates WHERE tenant_id = ? ORDER BY name",
     )
     .bind(tenantId)
     .all<TemplateRow>();

@@ -1,0 +1,110 @@
+/**
+ * The OpenAI Images API over templates (scope `jobs`, docs/images.md): generations (JSON), edits
+ * (multipart, up to 4 images and a mask) with multi-turn edit sessions, and a session's turns. Each
+ * request runs its model's template as job(s) through the jobs submit core and answers like OpenAI once
+ * they finish (job ids in `x-job-id`).
+ */
+import { Hono } from "hono";
+import { toBase64 } from "../../../shared/crypto.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { OUTPUT_URL_TTL_S } from "../../../shared/job-view.ts";
+import { Presigner } from "../../../shared/presign.ts";
+import { readEditForm } from "../images/form.ts";
+import { ImageGenerate } from "../images/params.ts";
+import { runImages } from "../images/run.ts";
+import { type EditSession, newSessionId, readSession, saveSession, sessionNotFound } from "../images/sessions.ts";
+import { parseWith, readJsonValue } from "../lib/body.ts";
+import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import type { AppEnv } from "../types.ts";
+
+const MAX_JSON_BYTES = 1024 * 1024;
+
+export const imageRoutes = new Hono<AppEnv>();
+imageRoutes.use("*", apiKeyAuth({ scope: "jobs" }));
+
+imageRoutes.post("/generations", async (c) => {
+  const body = parseWith(ImageGenerate, await readJsonValue(c, { maxBytes: MAX_JSON_BYTES }));
+  const answer = await runImages(c, { ...body, images: [] });
+  return c.json(answer.body);
+});
+
+/** The session's last output as a data: URL (the image the next turn edits). */
+async function lastOutput(env: Env, session: EditSession): Promise<string | null> {
+  const last = session.turns.at(-1)?.outputs[0];
+  if (!last) return null;
+  const object = await env.FILES.get(last.key);
+  if (!object) return null;
+  return `data:${last.content_type};base64,${toBase64(new Uint8Array(await object.arrayBuffer()))}`;
+}
+
+imageRoutes.post("/edits", async (c) => {
+  const tenantId = c.get("auth").tenantId;
+  const { fields, images, mask } = await readEditForm(c);
+  const { edit_session: sessionId, reset, input_fidelity: _f, stream: _s, ...options } = fields;
+  const now = Date.now();
+  let session: EditSession;
+  if (sessionId) {
+    const found = await readSession(c.env.DB, tenantId, sessionId, now);
+    if (!found) throw sessionNotFound(sessionId);
+    session = found;
+  } else session = { id: newSessionId(), model: options.model, turns: [], created_at: now, expires_at: 0 };
+  // Images given start the session over from them; `reset` clears it.
+  if (reset === "true" || reset === "1" || images.length > 0) session.turns = [];
+  const from = images.length > 0 ? images : [await lastOutput(c.env, session)].filter((x): x is string => x !== null);
+  if (from.length === 0) {
+    throw new ApiError(
+      400,
+      "missing_image",
+      session.turns.length > 0
+        ? "image: the session's last output is gone (its job was deleted); send an image to start over."
+        : "image: required: send image (or image[] up to 4), or edit_session naming a session with a previous turn.",
+      { param: "image" },
+    );
+  }
+  const answer = await runImages(c, { ...options, images: from, ...(mask ? { mask } : {}) });
+  session.model = options.model;
+  session.turns.push({
+    prompt: options.prompt,
+    revised_prompt: options.prompt,
+    job_ids: answer.jobIds,
+    outputs: answer.outputs,
+    created_at: now,
+  });
+  await saveSession(c.env.DB, tenantId, session, now);
+  return c.json({ ...answer.body, edit_session: session.id });
+});
+
+imageRoutes.get("/sessions/:id", async (c) => {
+  const id = c.req.param("id");
+  const session = await readSession(c.env.DB, c.get("auth").tenantId, id);
+  if (!session) throw sessionNotFound(id);
+  const presigner = new Presigner(c.env, new URL(c.req.url).origin);
+  const turns = await Promise.all(
+    session.turns.map(async (t) => ({
+      prompt: t.prompt,
+      revised_prompt: t.revised_prompt,
+      job_ids: t.job_ids,
+      created_at: new Date(t.created_at).toISOString(),
+      outputs: await Promise.all(
+        t.outputs.map(async (o) => ({
+          content_type: o.content_type,
+          url: (
+            await presigner.signDownload(
+              o.key,
+              { content_type: o.content_type, filename: o.key.split("/").pop()! },
+              OUTPUT_URL_TTL_S,
+            )
+          ).url,
+        })),
+      ),
+    })),
+  );
+  return c.json({
+    id: session.id,
+    object: "image.edit_session" as const,
+    model: session.model,
+    created_at: new Date(session.created_at).toISOString(),
+    expires_at: new Date(session.expires_at).toISOString(),
+    turns,
+  });
+});
