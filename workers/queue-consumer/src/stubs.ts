@@ -2,7 +2,7 @@
  * The gateway's Durable Objects as this worker calls them. wrangler types cannot see another script's
  * classes, so the generated ConsumerEnv types JOBS and POOLS as plain namespaces; the RPC methods the
  * consumer may call are declared once in the contract (shared/contract/rpc.ts, webhooks.ts) and named here:
- * the one place the untyped namespace is narrowed (no `as unknown as`; the gateway's classes implement
+ * the one place the untyped namespace is narrowed (a plain `as`, no double cast; the gateway's classes implement
  * these interfaces, checked in workers/gateway/src/jobs/job-do.ts and pools/pool-do.ts by `implements`).
  */
 import type { JobDispatchRpc, JobWebhookRpc, PoolDispatchRpc } from "../../shared/contract/index.ts";
