@@ -92,7 +92,7 @@ describe("runner model assets", () => {
       size: weights.length,
     };
     const s = await setup({ models: [entry], warmup: { workflow: warmup } });
-    s.comfy.failNode("ImageInvert", { message: "warmup boom", times: 1 });
+    s.comfy.failNode("ImageInvert", { message: "warmup boom" });
     // The first warmup fails: not ready, nothing leased, the failure visible to the operator.
     await expect
       .poll(async () => (await admin(`/admin/v1/pools/${s.pool}/models`, "GET")).json.runners[0]?.warmup?.state, {
@@ -105,6 +105,8 @@ describe("runner model assets", () => {
     const call = api(stack, tenant.key);
     const job = await call("/v1/jobs", { body: { pool: s.pool, workflow: TRIVIAL_WORKFLOW } });
     expect(job.status).toBe(202);
+    expect((await call(`/v1/jobs/${job.json.id}`)).json.status).toBe("queued");
+    s.comfy.clearFaults();
     // An operator's re-sync runs the warmup again; it passes now.
     expect((await admin(`/admin/v1/pools/${s.pool}/manifest/resync`, "POST")).status).toBe(200);
     await expect.poll(() => s.readyz(), { timeout: 15_000 }).toBe(200);
@@ -122,9 +124,10 @@ describe("runner model assets", () => {
     });
     // Every prompt before the job's was a warmup (color 77): no job ran before a warmup passed.
     const colors = s.comfy.prompts().map((p) => (p.prompt as Prompt)["1"]?.inputs?.color);
-    expect(colors.at(-1)).toBe(0);
-    expect(colors.length).toBeGreaterThanOrEqual(3);
-    expect(colors.slice(0, -1).every((c) => c === 77)).toBe(true);
+    const jobAt = colors.indexOf(0);
+    expect(colors.filter((c) => c === 0)).toHaveLength(1);
+    expect(jobAt).toBeGreaterThanOrEqual(2); // at least one failed and one passed warmup first
+    expect(colors.slice(0, jobAt).every((c) => c === 77)).toBe(true);
     const metrics = await (await fetch(`http://127.0.0.1:${s.runner.port}/metrics`)).text();
     expect(metrics).toMatch(/comfy_edge_runner_warmup_seconds \d/);
     expect(metrics).toMatch(/comfy_edge_runner_model_downloads_total\{source="manifest",outcome="ok"\} 1/);
