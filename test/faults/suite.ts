@@ -221,7 +221,8 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
       for (;;) {
         try {
           const res = await call("/v1/jobs", {
-            body: { workflow: TRIVIAL_WORKFLOW, webhook: { url: receiver.url }, metadata: { i } },
+            // cache: false: every job must really run through the faults (not be served from the output cache).
+            body: { workflow: TRIVIAL_WORKFLOW, webhook: { url: receiver.url }, metadata: { i }, cache: false },
             headers: { "idempotency-key": `fault-${i}` },
           });
           if (res.status === 202 || res.status === 200) {
