@@ -19,4 +19,11 @@ adminRoutes.route("/keys", keyRoutes);
 adminRoutes.route("/runner-tokens", runnerTokenRoutes);
 adminRoutes.route("/secrets", secretRoutes);
 
-export const adminDocs: RouteDoc[] = [...tenantDocs, ...poolAdminDocs, ...keyDocs, ...runnerTokenDocs, ...secretDocs, ...manifestAdminDocs];
+export const adminDocs: RouteDoc[] = [
+  ...tenantDocs,
+  ...poolAdminDocs,
+  ...keyDocs,
+  ...runnerTokenDocs,
+  ...secretDocs,
+  ...manifestAdminDocs,
+];
