@@ -1,5 +1,5 @@
 /** The job as its Durable Object reports it, and its public shape with signed output URLs. */
-import type { Job, JobError, JobStatus } from "./contract/index.ts";
+import type { Job, JobError, JobStatus, JobStep } from "./contract/index.ts";
 import type { Presigner } from "./presign.ts";
 
 export const OUTPUT_URL_TTL_S = 3600;
@@ -54,6 +54,8 @@ export type JobView = {
   template?: StoredTemplate | null;
   /** Set on a job answered from the output cache: the job whose outputs it copied. */
   cached_from?: string | null;
+  /** Steps run before the job was queued (docs/images.md prompt_enhance). */
+  steps?: JobStep[];
   outputs: StoredOutput[];
   error: JobError | null;
   metadata: Record<string, unknown>;
@@ -94,5 +96,6 @@ export async function toPublicJob(view: JobView, presigner: Presigner): Promise<
     stats: view.stats,
     ...(view.template ? { template: templateOf(view.template, view.resolved_inputs ?? null) } : {}),
     ...(view.cached_from ? { cached_from: view.cached_from } : {}),
+    ...(view.steps?.length ? { steps: view.steps } : {}),
   };
 }

@@ -128,6 +128,18 @@ export const JobTemplate = z
   })
   .meta({ id: "JobTemplate" });
 
+/** A step run before the job was queued (the Images API's prompt_enhance, docs/images.md). */
+export const JobStep = z
+  .object({
+    type: z.literal("llm"),
+    model: z.string(),
+    usage: z.object({ prompt_tokens: z.int(), completion_tokens: z.int(), total_tokens: z.int() }).nullable(),
+    cache: z.enum(["HIT", "MISS", "BYPASS"]),
+    output: z.string(),
+  })
+  .meta({ id: "JobStep" });
+export type JobStep = z.infer<typeof JobStep>;
+
 /** Where a queued job stands in its pool (GET /v1/jobs/:id only; docs/capabilities.md). */
 export const JobQueueInfo = {
   queue_position: z.int().optional().describe("While queued (GET /v1/jobs/:id): 1-based place in the pool's queue"),
@@ -177,6 +189,7 @@ export const Job = z
     stats: JobStats,
     ...JobQueueInfo,
     template: JobTemplate.optional().describe("Present on a template run (POST /v1/templates/:name/runs)"),
+    steps: z.array(JobStep).optional().describe("Steps run before the job was queued (an LLM writing the prompt)"),
     cached_from: z
       .string()
       .optional()

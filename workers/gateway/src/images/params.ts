@@ -1,6 +1,7 @@
 /** OpenAI Images request shapes (docs/images.md): a generation body (JSON) and an edit form's fields. */
 import { z } from "zod";
 import { ImagesModelName } from "../../../shared/contract/templates.ts";
+import { PromptEnhance } from "./enhance.ts";
 
 const Common = {
   model: ImagesModelName.describe("An image model: a template created with images_model (GET /v1/models lists them)"),
@@ -18,6 +19,7 @@ const Common = {
   moderation: z.enum(["auto", "low"]).optional(),
   user: z.string().max(256).optional(),
   seed: z.int().min(-1).max(Number.MAX_SAFE_INTEGER).optional().describe("Extension: the template's seed input"),
+  prompt_enhance: PromptEnhance.optional(),
 };
 
 export const ImageGenerate = z.object(Common).strict().meta({ id: "ImageGenerateRequest" });
@@ -31,6 +33,17 @@ export const ImageEditFields = z
     n: int.pipe(z.int().min(1).max(10)).default(1),
     output_compression: int.pipe(z.int().min(0).max(100)).optional(),
     seed: int.pipe(z.int().min(-1).max(Number.MAX_SAFE_INTEGER)).optional(),
+    prompt_enhance: z
+      .preprocess((v) => {
+        if (typeof v !== "string") return v;
+        try {
+          return JSON.parse(v);
+        } catch {
+          return v;
+        }
+      }, PromptEnhance)
+      .optional()
+      .describe('A JSON text: {"model": ..., "instruction"?: ...}'),
     input_fidelity: z.enum(["low", "high"]).optional(),
     edit_session: z.string().max(100).optional().describe("Extension: continue a multi-turn edit session"),
     reset: z.enum(["true", "false", "1", "0"]).optional().describe("Extension: clear the session's turns first"),

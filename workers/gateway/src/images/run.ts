@@ -4,7 +4,7 @@
  * makes n one run), each waited for with the job DO's waitFor, and the answer in OpenAI's shape.
  */
 import type { Context } from "hono";
-import type { JobCreate } from "../../../shared/contract/index.ts";
+import type { JobCreate, JobStep } from "../../../shared/contract/index.ts";
 import { toBase64 } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import type { JobView, StoredOutput } from "../../../shared/job-view.ts";
@@ -21,12 +21,14 @@ import type { ImageGenerate, ImagesResponse } from "./params.ts";
 /** How long a request waits for its jobs before answering 504 with their ids. */
 export const IMAGES_WAIT_MS = 300_000;
 
-export interface ImagesRun extends ImageGenerate {
+export interface ImagesRun extends Omit<ImageGenerate, "prompt_enhance"> {
   /** data: or https: URLs, in order (edits). */
   images: string[];
   mask?: string;
   /** The text the image model gets (the prompt, or what an LLM wrote from it). */
   revised_prompt?: string;
+  /** Steps run before (prompt_enhance), recorded on each job. */
+  steps?: JobStep[];
 }
 
 export interface ImagesAnswer {
@@ -88,6 +90,7 @@ async function submitRuns(c: Context<AppEnv>, req: ImagesRun) {
         idempotencyKey: idemKey ? `${idemKey.slice(0, 240)}#${i}` : null,
         idempotencyBody: { images: { ...req, images: req.images.length }, run: i },
         template: { name: stored.name, version: stored.version, inputs: used, seeds },
+        ...(req.steps ? { steps: req.steps } : {}),
       }),
     );
   }
@@ -109,6 +112,18 @@ async function imageData(c: Context<AppEnv>, view: JobView, req: ImagesRun, revi
   return pub.outputs
     .filter((o) => o.content_type.startsWith("image/"))
     .map((o) => ({ url: o.url, revised_prompt: revised }));
+}
+
+/** Tokens of the steps that wrote the prompt (the image jobs themselves count no tokens). */
+function usageOf(steps: JobStep[]) {
+  const input = steps.reduce((n, s) => n + (s.usage?.prompt_tokens ?? 0), 0);
+  const output = steps.reduce((n, s) => n + (s.usage?.completion_tokens ?? 0), 0);
+  return {
+    input_tokens: input,
+    output_tokens: output,
+    total_tokens: input + output,
+    input_tokens_details: { text_tokens: input, image_tokens: 0 },
+  };
 }
 
 /** Runs the request and waits; the jobs' ids are in `x-job-id` whatever the outcome. */
@@ -151,12 +166,7 @@ export async function runImages(c: Context<AppEnv>, req: ImagesRun, waitMs = IMA
       output_format: req.output_format ?? outputs[0]?.content_type.replace("image/", "") ?? "png",
       ...(req.size ? { size: req.size } : {}),
       ...(req.quality ? { quality: req.quality } : {}),
-      usage: {
-        input_tokens: 0,
-        output_tokens: 0,
-        total_tokens: 0,
-        input_tokens_details: { text_tokens: 0, image_tokens: 0 },
-      },
+      usage: usageOf(req.steps ?? []),
     },
   };
 }

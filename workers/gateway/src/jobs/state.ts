@@ -1,7 +1,7 @@
 /** What a job Durable Object stores, and the view it returns (storage layout: STORAGE.md). */
 
 import type { z } from "zod";
-import type { DispatchNeeds } from "../../../shared/contract/index.ts";
+import type { DispatchNeeds, JobStep } from "../../../shared/contract/index.ts";
 import type { JobView, ResolvedInputs, StoredOutput, StoredTemplate } from "../../../shared/job-view.ts";
 
 export type { JobView, StoredOutput };
@@ -46,6 +46,8 @@ export interface JobState {
   template?: StoredTemplate | null;
   /** Answered from the output cache (templates/output-cache.ts): the job whose outputs it copied. */
   cached_from?: string | null;
+  /** Steps run before it was queued (docs/images.md prompt_enhance). */
+  steps?: JobStep[];
   outputs: StoredOutput[];
   error: JobError | null;
   metadata: Record<string, unknown>;
@@ -89,6 +91,7 @@ export function viewOf(s: JobState): JobView {
     resolved_inputs: s.resolved_inputs ?? null,
     ...(s.template ? { template: s.template } : {}),
     ...(s.cached_from ? { cached_from: s.cached_from } : {}),
+    ...(s.steps?.length ? { steps: s.steps } : {}),
     outputs: s.outputs,
     error: s.error,
     metadata: s.metadata,
@@ -139,6 +142,8 @@ export interface CreateJobInput {
   needs?: DispatchNeeds | null;
   /** A template run (routes/templates.ts). */
   template?: StoredTemplate;
+  /** Steps run before it was queued (docs/images.md). */
+  steps?: JobStep[];
 }
 
 export type CreateResult =
@@ -208,5 +213,6 @@ export function initialState(input: CreateJobInput, now: number, maxAttempts: nu
     seq: 0,
     ...(input.needs ? { needs: input.needs } : {}),
     ...(input.template ? { template: input.template } : {}),
+    ...(input.steps?.length ? { steps: input.steps } : {}),
   };
 }

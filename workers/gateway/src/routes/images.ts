@@ -4,11 +4,12 @@
  * request runs its model's template as job(s) through the jobs submit core and answers like OpenAI once
  * they finish (job ids in `x-job-id`).
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { toBase64 } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { OUTPUT_URL_TTL_S } from "../../../shared/job-view.ts";
 import { Presigner } from "../../../shared/presign.ts";
+import { chatApp, enhancePrompt, type PromptEnhance } from "../images/enhance.ts";
 import { readEditForm } from "../images/form.ts";
 import { ImageGenerate } from "../images/params.ts";
 import { runImages } from "../images/run.ts";
@@ -19,12 +20,24 @@ import type { AppEnv } from "../types.ts";
 
 const MAX_JSON_BYTES = 1024 * 1024;
 
+const chat = chatApp();
+
+/** The prompt the image model gets: the caller's, or what prompt_enhance's LLM wrote from it. */
+async function promptOf(c: Context<AppEnv>, prompt: string, spec: PromptEnhance | undefined) {
+  if (!spec) return { revised_prompt: prompt };
+  const { text, step } = await enhancePrompt(c, chat, spec, prompt);
+  return { revised_prompt: text, steps: [step] };
+}
+
 export const imageRoutes = new Hono<AppEnv>();
 imageRoutes.use("*", apiKeyAuth({ scope: "jobs" }));
 
 imageRoutes.post("/generations", async (c) => {
-  const body = parseWith(ImageGenerate, await readJsonValue(c, { maxBytes: MAX_JSON_BYTES }));
-  const answer = await runImages(c, { ...body, images: [] });
+  const { prompt_enhance: spec, ...body } = parseWith(
+    ImageGenerate,
+    await readJsonValue(c, { maxBytes: MAX_JSON_BYTES }),
+  );
+  const answer = await runImages(c, { ...body, images: [], ...(await promptOf(c, body.prompt, spec)) });
   return c.json(answer.body);
 });
 
@@ -40,7 +53,7 @@ async function lastOutput(env: Env, session: EditSession): Promise<string | null
 imageRoutes.post("/edits", async (c) => {
   const tenantId = c.get("auth").tenantId;
   const { fields, images, mask } = await readEditForm(c);
-  const { edit_session: sessionId, reset, input_fidelity: _f, stream: _s, ...options } = fields;
+  const { edit_session: sessionId, reset, input_fidelity: _f, stream: _s, prompt_enhance: spec, ...options } = fields;
   const now = Date.now();
   let session: EditSession;
   if (sessionId) {
@@ -61,11 +74,12 @@ imageRoutes.post("/edits", async (c) => {
       { param: "image" },
     );
   }
-  const answer = await runImages(c, { ...options, images: from, ...(mask ? { mask } : {}) });
+  const revised = await promptOf(c, options.prompt, spec);
+  const answer = await runImages(c, { ...options, images: from, ...(mask ? { mask } : {}), ...revised });
   session.model = options.model;
   session.turns.push({
     prompt: options.prompt,
-    revised_prompt: options.prompt,
+    revised_prompt: revised.revised_prompt,
     job_ids: answer.jobIds,
     outputs: answer.outputs,
     created_at: now,

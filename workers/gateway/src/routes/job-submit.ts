@@ -54,6 +54,8 @@ export interface SubmitOptions {
   idempotencyBody?: unknown;
   /** A template run: recorded on the job. */
   template?: CreateJobInput["template"];
+  /** Steps run before the job (the Images API's prompt_enhance): recorded on the job. */
+  steps?: CreateJobInput["steps"];
   /** Used instead of the Idempotency-Key header (null: none; the Images API runs n jobs per request). */
   idempotencyKey?: string | null;
 }
@@ -177,6 +179,7 @@ export async function createJob(c: Context<AppEnv>, body: JobCreate, options: Su
     max_queued: auth.tenant.max_queued_jobs,
     needs,
     ...(options.template ? { template: options.template } : {}),
+    ...(options.steps?.length ? { steps: options.steps } : {}),
   };
   // Output cache (templates/output-cache.ts): a deterministic graph a succeeded job of this tenant ran
   // within the TTL is answered with that job's outputs, copied; no GPU time.
