@@ -322,6 +322,11 @@ describe("opaque classes and generic nodes", () => {
       .filter((m) => m.type === "progress")
       .map((m) => `${m.data.value}/${m.data.max}`);
     expect(progress).toEqual(["1/4", "2/4", "3/4", "4/4"]);
+    // Like ComfyUI 0.33 (recording 09): a JPEG latent preview after each step (PREVIEW_IMAGE, format 1).
+    const previews = ws.messages.slice(from).filter((m) => m.kind === "binary");
+    expect(previews.map((m) => m.kind === "binary" && [m.eventType, m.bytes[7]])).toEqual(Array(4).fill([1, 1]));
+    const first = previews[0]?.kind === "binary" ? previews[0].bytes.subarray(8) : new Uint8Array();
+    expect(await sharp(first).metadata()).toMatchObject({ format: "jpeg", width: 64, height: 64 });
     const out = await http(d.url, "GET", "/view?filename=t2i_00001_.png");
     expect(pngSize(out.bytes)).toEqual({ width: 64, height: 64 });
     expect(d.history()[id]?.status.status_str).toBe("success");

@@ -37,6 +37,13 @@ export async function encodePng(
   return Buffer.concat([png.subarray(0, 33), ...texts, png.subarray(33)]);
 }
 
+/** A JPEG of `image` (ComfyUI 0.33's latent previews are JPEG frames). */
+export async function encodeJpeg(image: RawImage, quality = 90): Promise<Uint8Array> {
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } })
+    .jpeg({ quality })
+    .toBuffer();
+}
+
 /** Any image format sharp reads, as RGBA; null when the bytes are not an image. */
 export async function decodeImage(bytes: Uint8Array): Promise<(RawImage & { hasAlpha: boolean }) | null> {
   try {

@@ -7,7 +7,7 @@
 
 import type { FileStore } from "./files.ts";
 import { ExecutionList, nodeSignature, type Prompt } from "./graph.ts";
-import { framePng, isImage, isMask, tensorRepr } from "./images.ts";
+import { framePreview, isImage, isMask, tensorRepr } from "./images.ts";
 import type { NodeClass, NodeContext, SavedFile } from "./nodes.ts";
 import { fakeTraceback, PyError, pyRepr, type TracebackFrame } from "./py.ts";
 import { BinaryEventTypes, type Hub } from "./ws.ts";
@@ -258,11 +258,13 @@ export class PromptExecutor {
           pe.value = value;
           pe.max = total;
           sendProgressState();
-          const png = preview ? await framePng(preview.image, preview.index, 1) : undefined;
+          const format = preview?.format ?? "png";
+          const png = preview ? await framePreview(preview.image, preview.index, format) : undefined;
           const metadataClient = hub.supportsFeature(hub.clientId, "supports_preview_metadata");
           if (png && metadataClient) {
             hub.sendPreviewWithMetadata(
               png,
+              format,
               {
                 node_id: nodeId,
                 prompt_id: promptId,
@@ -274,7 +276,7 @@ export class PromptExecutor {
             );
           }
           hub.send("progress", { value, max: total, prompt_id: promptId, node: nodeId }, hub.clientId);
-          if (png && !metadataClient) hub.sendPreview(png, hub.clientId);
+          if (png && !metadataClient) hub.sendPreview(png, format, hub.clientId);
         },
       };
 

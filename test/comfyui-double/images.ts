@@ -5,7 +5,7 @@
  * nearest scaling) and approximations where they are numeric (bilinear for every smooth upscale method, box blur).
  */
 import { createHash } from "node:crypto";
-import { decodeImage, encodePng } from "./codec.ts";
+import { decodeImage, encodeJpeg, encodePng } from "./codec.ts";
 import { PyError } from "./py.ts";
 
 export interface ImageValue {
@@ -295,6 +295,16 @@ export function framePng(
 ): Promise<Uint8Array> {
   const data = img.frames[index] as Uint8Array;
   return encodePng({ width: img.width, height: img.height, channels: 3, data }, { level, text });
+}
+
+/** A preview sent with a progress update (default PNG). */
+export type PreviewFrame = { image: ImageValue; index: number; format?: "png" | "jpeg" };
+
+/** A preview frame: PNG (an image node's own output, as 0.3.64 sent them) or JPEG (a sampler's latent preview). */
+export function framePreview(img: ImageValue, index: number, format: "png" | "jpeg"): Promise<Uint8Array> {
+  if (format === "png") return framePng(img, index, 1);
+  const data = img.frames[index] as Uint8Array;
+  return encodeJpeg({ width: img.width, height: img.height, channels: 3, data });
 }
 
 /** Stand-in image for a value that is not an IMAGE (opaque upstream output). */

@@ -1,8 +1,5 @@
-/**
- * Node classes the double can run. Schemas come from the recorded object_info (fixtures/object_info_subset.json);
- * GetImageSize and SaveImageWebsocket's entries were not kept, so theirs come from ComfyUI 0.3.64's source. Any
- * other class name of the recorded server is an "opaque" node: no input checks, any output slot, digests as outputs.
- */
+// Node classes the double runs. Schemas: the recorded object_info subset (GetImageSize, SaveImageWebsocket: from
+// 0.3.64's source). Other recorded class names are "opaque": no input checks, any output slot, digests as outputs.
 import { readFileSync } from "node:fs";
 import path from "node:path/posix";
 import { annotatedInputPath, DIRS, type FileStore, getSaveImagePath, inputImageFiles, sha256 } from "./files.ts";
@@ -13,7 +10,6 @@ import {
   cropImage,
   emptyImage,
   framePng,
-  type ImageValue,
   invertImage,
   isImage,
   isMask,
@@ -21,8 +17,10 @@ import {
   type MaskValue,
   maskToImage,
   type OpaqueValue,
+  type PreviewFrame,
   scaleImage,
   solidMask,
+  synthImage,
 } from "./images.ts";
 import { PyError, pyDumps, pyStr } from "./py.ts";
 
@@ -52,7 +50,7 @@ export interface NodeContext {
   instance: Record<string, unknown>;
   random(): number;
   /** ProgressBar.update_absolute: may raise the interrupt; optional preview frame */
-  progress(value: number, total: number, preview?: { image: ImageValue; index: number }): Promise<void>;
+  progress(value: number, total: number, preview?: PreviewFrame): Promise<void>;
   /** PromptServer.send_progress_text (binary TEXT frame, broadcast) */
   progressText(text: string): void;
   saved(file: SavedFile): void;
@@ -328,14 +326,15 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
     return { outputs: [image.width, image.height, batch] };
   });
 
-  // KSampler: no weights here, but it drives a ProgressBar of `steps` like the real sampler.
+  // KSampler: no weights, but a ProgressBar of `steps` with a JPEG preview per step, as 0.33 sends them (09).
   const generic = (name: string): RunFn => {
     return async (ctx, inputs) => {
       const steps = name === "KSampler" ? Math.max(0, Math.min(10_000, num(inputs.steps) || 0)) : 0;
       if (steps > 0) {
         for (let s = 0; s < steps; s++) {
           await ctx.work(1 / steps);
-          await ctx.progress(s + 1, steps);
+          const preview = synthImage(`${pyStr(inputs.seed ?? "")}:${s}`, 64, 64);
+          await ctx.progress(s + 1, steps, { image: preview, index: 0, format: "jpeg" });
         }
       } else await ctx.work();
       const types = (registry.get(name)?.returnTypes ?? []) as string[];

@@ -113,12 +113,18 @@ export class Hub {
   }
 
   /** UNENCODED_PREVIEW_IMAGE -> PREVIEW_IMAGE: u32 format (2 = PNG) + image bytes */
-  sendPreview(png: Uint8Array, sid: string | null): void {
-    this.sendBytes(BinaryEventTypes.PREVIEW_IMAGE, Buffer.concat([u32(2), png]), sid);
+  /** Format code 1 = JPEG, 2 = PNG. */
+  sendPreview(png: Uint8Array, format: "png" | "jpeg", sid: string | null): void {
+    this.sendBytes(BinaryEventTypes.PREVIEW_IMAGE, Buffer.concat([u32(format === "jpeg" ? 1 : 2), png]), sid);
   }
 
-  sendPreviewWithMetadata(png: Uint8Array, metadata: Record<string, unknown>, sid: string | null): void {
-    const json = Buffer.from(pyDumps({ ...metadata, image_type: "image/png" }), "utf8");
+  sendPreviewWithMetadata(
+    png: Uint8Array,
+    format: "png" | "jpeg",
+    metadata: Record<string, unknown>,
+    sid: string | null,
+  ): void {
+    const json = Buffer.from(pyDumps({ ...metadata, image_type: `image/${format}` }), "utf8");
     this.sendBytes(BinaryEventTypes.PREVIEW_IMAGE_WITH_METADATA, Buffer.concat([u32(json.length), json, png]), sid);
   }
 
