@@ -8,7 +8,7 @@
  * replayed, after a kept-alive connection failed before any answer (the server had just closed it). A POST is
  * never sent twice: POST /prompt could queue a prompt twice, POST /runner/v1/lease take two leases.
  */
-import type { IncomingMessage } from "node:http";
+import type { ClientRequest, IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import { HttpError } from "./http-error.ts";
 
@@ -78,9 +78,9 @@ function errorCode(err: unknown): string | undefined {
 }
 
 /** Any failure of an exchange as an HttpError: the caller's abort, our timeout, or the network. */
-function toHttpError(err: unknown, signal: AbortSignal | undefined, timeout: Timeout): HttpError {
+function toHttpError(err: unknown, signal: AbortSignal | undefined, guard: Guard): HttpError {
   if (signal?.aborted) return abortReason(signal);
-  if (timeout.fired) return new HttpError("timeout", `no answer within ${timeout.ms} ms`);
+  if (guard.fired) return new HttpError("timeout", `no answer within ${guard.ms} ms`);
   if (err instanceof HttpError) return err;
   const code = errorCode(err);
   const message = err instanceof Error ? err.message : String(err);
@@ -90,21 +90,33 @@ function toHttpError(err: unknown, signal: AbortSignal | undefined, timeout: Tim
   });
 }
 
-class Timeout {
-  readonly controller = new AbortController();
+/**
+ * Ends an exchange at its deadline or on the caller's abort, until clear(): destroys the request in flight (and
+ * so its response body). One timer and one listener per exchange.
+ */
+class Guard {
   readonly ms: number | undefined;
   fired = false;
-  private timer: NodeJS.Timeout | undefined;
-  constructor(ms: number | undefined) {
+  private target: ClientRequest | null = null;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly signal: AbortSignal | undefined;
+  private readonly onAbort = () => this.target?.destroy(abortReason(this.signal as AbortSignal));
+  constructor(ms: number | undefined, signal: AbortSignal | undefined) {
     this.ms = ms;
+    this.signal = signal;
+    signal?.addEventListener("abort", this.onAbort, { once: true });
     if (ms === undefined) return;
     this.timer = setTimeout(() => {
       this.fired = true;
-      this.controller.abort(new HttpError("timeout", `no answer within ${ms} ms`));
+      this.target?.destroy(new HttpError("timeout", `no answer within ${ms} ms`));
     }, ms);
+  }
+  watch(request: ClientRequest): void {
+    this.target = request;
   }
   clear(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.signal?.removeEventListener("abort", this.onAbort);
   }
 }
 
@@ -117,28 +129,30 @@ function flatHeaders(raw: Record<string, string | string[] | undefined>): Record
   return headers;
 }
 
-/** The body as bytes or a stream, with the headers it needs (multipart content type, length). */
-async function prepareBody(
-  req: HttpRequest,
-): Promise<{ body: string | Uint8Array | Readable | undefined; headers: Record<string, string> }> {
-  const headers: Record<string, string> = { ...req.headers };
-  let body = req.body;
-  if (body instanceof FormData) {
-    const encoded = new Response(body);
-    headers["content-type"] = encoded.headers.get("content-type") ?? "multipart/form-data";
-    body = new Uint8Array(await encoded.arrayBuffer());
-  }
+type PreparedBody = string | Uint8Array | Readable | undefined;
+
+/** Sets content-length for a body in memory. */
+function withLength(body: PreparedBody, headers: Record<string, string>): PreparedBody {
   if (body !== undefined && !isStream(body) && headers["content-length"] === undefined) {
     headers["content-length"] = String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength);
   }
-  return { body, headers };
+  return body;
 }
 
-/** One exchange, resolved when the response headers arrive; `timeout` keeps running (the caller clears it). */
-async function exchange(req: HttpRequest, timeout: Timeout): Promise<{ res: HttpResponse; reused: boolean }> {
+/** A FormData as multipart/form-data bytes (serialised by Response), setting the content type. */
+async function encodeForm(form: FormData, headers: Record<string, string>): Promise<Uint8Array> {
+  const encoded = new Response(form);
+  headers["content-type"] = encoded.headers.get("content-type") ?? "multipart/form-data";
+  return new Uint8Array(await encoded.arrayBuffer());
+}
+
+/** One exchange, resolved when the response headers arrive; `guard` stays armed (the caller clears it). */
+async function exchange(req: HttpRequest, guard: Guard): Promise<{ res: HttpResponse; reused: boolean }> {
   if (req.signal?.aborted) throw abortReason(req.signal);
-  const signal = req.signal ? AbortSignal.any([req.signal, timeout.controller.signal]) : timeout.controller.signal;
-  const { body, headers } = await prepareBody(req);
+  const headers: Record<string, string> = { ...req.headers };
+  const body = withLength(req.body instanceof FormData ? await encodeForm(req.body, headers) : req.body, headers);
+  if (req.signal?.aborted) throw abortReason(req.signal);
+  if (guard.fired) throw new HttpError("timeout", `no answer within ${guard.ms} ms`);
   const url = typeof req.url === "string" ? new URL(req.url) : req.url;
   const secure = url.protocol === "https:";
   return new Promise((resolve, reject) => {
@@ -146,14 +160,14 @@ async function exchange(req: HttpRequest, timeout: Timeout): Promise<{ res: Http
       method: req.method,
       headers,
       agent: agents[secure ? "https:" : "http:"],
-      signal,
     });
+    guard.watch(request);
     request.once("response", (res) => {
       const out = { status: res.statusCode ?? 0, headers: flatHeaders(res.headers), body: res };
       resolve({ res: out, reused: request.reusedSocket });
     });
     request.once("error", (err) => {
-      const error = toHttpError(err, req.signal, timeout);
+      const error = toHttpError(err, req.signal, guard);
       reject(Object.assign(error, { reused: request.reusedSocket }));
     });
     if (isStream(body)) {
@@ -172,40 +186,40 @@ function onReusedSocket(err: unknown): boolean {
 }
 
 /** exchange(), sent once more on a new connection if it is idempotent and the connection broke first. */
-async function exchangeWithRetry(req: HttpRequest, timeout: Timeout): Promise<HttpResponse> {
+async function exchangeWithRetry(req: HttpRequest, guard: Guard): Promise<HttpResponse> {
   try {
-    return (await exchange(req, timeout)).res;
+    return (await exchange(req, guard)).res;
   } catch (err) {
     const lost = err instanceof HttpError && err.kind === "network" && CONNECTION_LOST.has(err.code ?? "");
-    if (lost && onReusedSocket(err) && replayable(req)) return (await exchange(req, timeout)).res;
+    if (lost && onReusedSocket(err) && replayable(req)) return (await exchange(req, guard)).res;
     throw err;
   }
 }
 
 /** Sends one request and resolves when the response headers arrive (the caller reads or destroys the body). */
 export async function send(req: HttpRequest): Promise<HttpResponse> {
-  const timeout = new Timeout(req.timeoutMs);
+  const guard = new Guard(req.timeoutMs, req.signal);
   try {
-    return await exchangeWithRetry(req, timeout);
+    return await exchangeWithRetry(req, guard);
   } finally {
-    timeout.clear();
+    guard.clear();
   }
 }
 
 /** An exchange answered whole: at most `maxBytes` of body (else kind "too_large"), all within `timeoutMs`. */
 export async function sendBytes(req: HttpRequest, maxBytes = 8 * 1024 * 1024): Promise<BytesResponse> {
-  const timeout = new Timeout(req.timeoutMs);
+  const guard = new Guard(req.timeoutMs, req.signal);
   try {
-    const res = await exchangeWithRetry(req, timeout);
+    const res = await exchangeWithRetry(req, guard);
     let body: Buffer;
     try {
       body = await readBody(res, maxBytes);
     } catch (err) {
-      throw toHttpError(err, req.signal, timeout);
+      throw toHttpError(err, req.signal, guard);
     }
     return { status: res.status, headers: res.headers, body };
   } finally {
-    timeout.clear();
+    guard.clear();
   }
 }
 
