@@ -74,6 +74,27 @@ describe("prompt_enhance", () => {
     expect(job2.json.steps[0].cache).toBe("HIT");
   });
 
+  it('a template run input given as {"llm": {...}} is written by the LLM first, one job with the step', async () => {
+    const ask = unique("describe a castle");
+    const run = await call("/v1/templates/t2i/runs", {
+      body: { inputs: { prompt: { llm: { model: "gpt-test", instruction: ask } }, seed: 3 } },
+    });
+    expect(run.status, JSON.stringify(run.json)).toBe(202);
+    const written = run.json.steps[0].output as string;
+    expect(written).toMatch(new RegExp(`^primary#\\d+: ${ask}$`));
+    expect(run.json.steps[0]).toMatchObject({ type: "llm", model: "gpt-test", cache: "MISS" });
+    expect(run.json.template.inputs.prompt).toBe(written);
+    await expect.poll(() => jobs.served.some((x) => x.grant.job.id === run.json.id)).toBe(true);
+    const served = jobs.served.find((x) => x.grant.job.id === run.json.id)!;
+    expect((served.grant.job.workflow as Record<string, { inputs: Record<string, unknown> }>)["6"]!.inputs.text).toBe(
+      written,
+    );
+
+    const bad = await call("/v1/templates/t2i/runs", { body: { inputs: { prompt: { llm: { model: "gpt-test" } } } } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.param).toMatch(/^inputs\.prompt/);
+  });
+
   it("needs the key's llm scope; an unknown LLM model is a typed 404 naming prompt_enhance.model", async () => {
     const e1 = await jobsOnlyClient.images
       .generate({ model: "sd15-chain", prompt: "x", prompt_enhance: { model: "gpt-test" } } as never)

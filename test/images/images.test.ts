@@ -89,6 +89,17 @@ describe("generations", () => {
     expect(got).toEqual(servedFor(jobId).outputs);
   });
 
+  it("stream: true answers image_generation.completed events, one per image, read by the SDK's stream", async () => {
+    const { data: stream, response } = await t.client.images
+      .generate({ model: "sd15-test", prompt: "streamed", n: 2, stream: true, partial_images: 1 })
+      .withResponse();
+    const events = [];
+    for await (const e of stream) events.push(e);
+    const served = servedFor(response.headers.get("x-job-id")!);
+    expect(events.map((e) => e.type)).toEqual(["image_generation.completed", "image_generation.completed"]);
+    expect(events.map((e) => new Uint8Array(Buffer.from(e.b64_json, "base64")))).toEqual(served.outputs);
+  });
+
   it("output_format becomes the job's output options", async () => {
     const { response } = await t.client.images
       .generate({ model: "sd15-test", prompt: "webp", output_format: "webp", output_compression: 70 })

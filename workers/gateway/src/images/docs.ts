@@ -40,7 +40,15 @@ export const imageDocs: RouteDoc[] = [
       "Runs the model's template as job(s) and answers once they finish. prompt, size (fitted to the width/height inputs), n (batch size input, else n runs), quality (scales steps), seed (extension), output_format/output_compression (the job's output options), response_format url|b64_json.",
     body: ImageGenerate,
     bodyExample: { model: "sd15", prompt: "a lighthouse at dusk", n: 1, size: "512x512" },
-    responses: { 200: { description: "The images", schema: ImagesResponse, headers: JOB_IDS }, ...runErrors },
+    responses: {
+      200: {
+        description: "The images (stream: true: server-sent image_generation.completed events)",
+        schema: ImagesResponse,
+        alternatives: { "text/event-stream": z.string() },
+        headers: JOB_IDS,
+      },
+      ...runErrors,
+    },
   },
   {
     ...common,

@@ -40,11 +40,29 @@ const Answer = z.object({
 });
 const Envelope = z.object({ error: z.object({ code: z.string(), message: z.string(), param: z.string().nullish() }) });
 
-export async function enhancePrompt(
+export function enhancePrompt(
   c: Context<AppEnv>,
   chat: Hono<AppEnv>,
   spec: PromptEnhance,
   prompt: string,
+): Promise<{ text: string; step: JobStep }> {
+  const messages = [
+    { role: "system", content: spec.instruction ?? DEFAULT_INSTRUCTION },
+    { role: "user", content: prompt },
+  ];
+  return runChat(c, chat, spec.model, messages, "prompt_enhance");
+}
+
+/**
+ * A chat completion through the chat route (temperature 0, so the cache answers a repeat); its text and
+ * the step that records it. Errors keep the route's status and code; `param` names the caller's field.
+ */
+export async function runChat(
+  c: Context<AppEnv>,
+  chat: Hono<AppEnv>,
+  model: string,
+  messages: unknown[],
+  param: string,
 ): Promise<{ text: string; step: JobStep }> {
   const request = new Request(new URL("/", c.req.url), {
     method: "POST",
@@ -53,14 +71,7 @@ export async function enhancePrompt(
       "content-type": "application/json",
       "x-request-id": c.get("requestId"),
     },
-    body: JSON.stringify({
-      model: spec.model,
-      temperature: 0,
-      messages: [
-        { role: "system", content: spec.instruction ?? DEFAULT_INSTRUCTION },
-        { role: "user", content: prompt },
-      ],
-    }),
+    body: JSON.stringify({ model, temperature: 0, messages }),
   });
   const res = await chat.fetch(request, c.env, c.executionCtx);
   const body: unknown = await res.json().catch(() => null);
@@ -68,29 +79,22 @@ export async function enhancePrompt(
     const e = Envelope.safeParse(body);
     throw new ApiError(
       res.status,
-      e.success ? e.data.error.code : "prompt_enhance_failed",
-      `prompt_enhance: ${e.success ? e.data.error.message : `the LLM call answered ${res.status}`}`,
-      { param: e.success && e.data.error.code === "model_not_found" ? "prompt_enhance.model" : "prompt_enhance" },
+      e.success ? e.data.error.code : "llm_step_failed",
+      `${param}: ${e.success ? e.data.error.message : `the LLM call answered ${res.status}`}`,
+      { param: e.success && e.data.error.code === "model_not_found" ? `${param}.model` : param },
     );
   }
   const answer = Answer.safeParse(body);
   const text = answer.success ? answer.data.choices[0]!.message.content?.trim() : undefined;
   if (!answer.success || !text) {
-    throw new ApiError(
-      502,
-      "prompt_enhance_empty",
-      `prompt_enhance: model '${spec.model}' answered no text to use as the prompt.`,
-      {
-        param: "prompt_enhance",
-      },
-    );
+    throw new ApiError(502, "llm_step_empty", `${param}: model '${model}' answered no text to use.`, { param });
   }
   const cache = res.headers.get("x-cache");
   return {
     text,
     step: {
       type: "llm",
-      model: spec.model,
+      model,
       usage: answer.data.usage ?? null,
       cache: cache === "HIT" || cache === "MISS" ? cache : "BYPASS",
       output: text,

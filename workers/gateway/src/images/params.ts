@@ -22,7 +22,19 @@ const Common = {
   prompt_enhance: PromptEnhance.optional(),
 };
 
-export const ImageGenerate = z.object(Common).strict().meta({ id: "ImageGenerateRequest" });
+export const ImageGenerate = z
+  .object({
+    ...Common,
+    stream: z.boolean().optional().describe("Answer as server-sent events (image_generation.completed per image)"),
+    partial_images: z
+      .int()
+      .min(0)
+      .max(3)
+      .optional()
+      .describe("Accepted; sampler previews do not reach the gateway yet, so no partial_image events are sent"),
+  })
+  .strict()
+  .meta({ id: "ImageGenerateRequest" });
 export type ImageGenerate = z.infer<typeof ImageGenerate>;
 
 const int = z.preprocess((v) => (typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v), z.int());

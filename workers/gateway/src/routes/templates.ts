@@ -9,6 +9,8 @@ import type { TemplateCreate as TemplateCreateBody } from "../../../shared/contr
 import { TemplateCreate, TemplateName, TemplateRun } from "../../../shared/contract/templates.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { capabilityReader } from "../capabilities/pool-caps.ts";
+import { chatApp } from "../images/enhance.ts";
+import { resolveLlmInputs } from "../images/llm-inputs.ts";
 import { checkImagesModel } from "../images/model-store.ts";
 import { validateWorkflow } from "../jobs/validate.ts";
 import { parseWith, readJsonValue } from "../lib/body.ts";
@@ -57,6 +59,7 @@ function templateSpecsReader() {
   };
 }
 const specsFor = templateSpecsReader();
+const chat = chatApp();
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -212,7 +215,9 @@ templateRoutes.post("/:name/runs", async (c) => {
     const exists = version !== null && (await getTemplate(c.env.DB, c.get("auth").tenantId, name));
     throw notFound(name, exists ? version : null);
   }
-  const given = checkRunInputs(stored.inputs, body.inputs);
+  // {"llm": {...}} values are written by the LLM proxy first (docs/images.md "Chains").
+  const llm = await resolveLlmInputs(c, chat, body.inputs);
+  const given = checkRunInputs(stored.inputs, llm.inputs);
   const { used, seeds } = usedInputs(stored.inputs, given);
   const job = {
     workflow: applyInputs(stored.workflow, stored.inputs, given),
@@ -227,5 +232,6 @@ templateRoutes.post("/:name/runs", async (c) => {
     // The request as sent: a retry after a new version was made replays the job it created.
     idempotencyBody: { template: c.req.param("name"), ...body },
     template: { name, version: stored.version, inputs: used, seeds },
+    steps: llm.steps,
   });
 });
