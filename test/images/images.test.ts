@@ -150,6 +150,17 @@ describe("edits and sessions", () => {
     expect((four.data as unknown as { edit_session: string }).edit_session).toMatch(/^isess_/);
   });
 
+  it("n = 2 on a template without a batch size: two jobs, each with its own seed", async () => {
+    const two = await t.client.images
+      .edit({ model: "sd15-edit", prompt: "twice", image: await file("n"), n: 2 })
+      .withResponse();
+    const ids = two.response.headers.get("x-job-id")!.split(",");
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+    expect(two.data.data).toHaveLength(2);
+    for (const id of ids) expect((servedFor(id).grant.job.workflow as Wf)["3"]!.inputs.seed).toBe(-1);
+  });
+
   it("a 3-turn session: each turn edits the last output; GET lists the turns; a new image starts over", async () => {
     const first = await t.client.images
       .edit({ model: "sd15-edit", prompt: "turn 1", image: await file("start") })
