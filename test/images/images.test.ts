@@ -49,6 +49,16 @@ describe("model map", () => {
     expect(r.json.error.code).toBe("images_model_taken");
   });
 
+  it("two templates racing for one model name: one is created, the others 409, never a 500", async () => {
+    const results = await Promise.all(
+      ["race-a", "race-b", "race-c", "race-d"].map((name) =>
+        call("/v1/templates", { body: { name, workflow: T2I, images_model: "raced" } }),
+      ),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+    for (const r of results.filter((x) => x.status === 409)) expect(r.json.error.code).toBe("images_model_taken");
+  });
+
   it("a binding naming no input is refused at create", async () => {
     const r = await call("/v1/templates", {
       body: { name: "bad", workflow: T2I, images_model: "x1", images_bindings: { prompt: "nope" } },

@@ -40,6 +40,22 @@ export async function listImageModels(db: D1Database, tenantId: string): Promise
   return results.map(parse);
 }
 
+export function imagesModelTaken(model: string, by: string | null): ApiError {
+  return new ApiError(
+    409,
+    "images_model_taken",
+    `images_model: '${model}' is already served by ${by ? `template '${by}'` : "another template"}. Choose another name or remove it there.`,
+    { param: "images_model" },
+  );
+}
+
+/** A create that lost a race for the same name to another template (the unique index refused it). */
+export function isImagesModelConflict(err: unknown): boolean {
+  return (
+    err instanceof Error && /UNIQUE constraint failed: templates\.tenant_id, templates\.images_model/.test(err.message)
+  );
+}
+
 /** Before a template version is stored as an image model: the name is free and the bindings resolve. */
 export async function checkImagesModel(
   db: D1Database,
@@ -50,13 +66,6 @@ export async function checkImagesModel(
   overrides: Overrides | undefined,
 ): Promise<void> {
   const taken = await findImageModel(db, tenantId, model);
-  if (taken && taken.name !== template) {
-    throw new ApiError(
-      409,
-      "images_model_taken",
-      `images_model: '${model}' is already served by template '${taken.name}'. Choose another name or remove it there.`,
-      { param: "images_model" },
-    );
-  }
+  if (taken && taken.name !== template) throw imagesModelTaken(model, taken.name);
   deriveBindings(inputs, overrides);
 }

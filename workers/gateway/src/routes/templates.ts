@@ -11,7 +11,7 @@ import { ApiError } from "../../../shared/errors.ts";
 import { capabilityReader } from "../capabilities/pool-caps.ts";
 import { chatApp } from "../images/enhance.ts";
 import { resolveLlmInputs } from "../images/llm-inputs.ts";
-import { checkImagesModel } from "../images/model-store.ts";
+import { checkImagesModel, imagesModelTaken, isImagesModelConflict } from "../images/model-store.ts";
 import { validateWorkflow } from "../jobs/validate.ts";
 import { parseWith, readJsonValue } from "../lib/body.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
@@ -126,6 +126,8 @@ templateRoutes.post("/", async (c) => {
     workflow: built.workflow,
     images_model: body.images_model ?? null,
     images_bindings: body.images_bindings ? JSON.stringify(body.images_bindings) : null,
+  }).catch((err: unknown) => {
+    throw body.images_model && isImagesModelConflict(err) ? imagesModelTaken(body.images_model, null) : err;
   });
   c.header("location", `/v1/templates/${body.name}`);
   return c.json(await view(c, body.name, version), 201);
