@@ -1,8 +1,10 @@
 /**
  * Manual check of the Images API against a real ComfyUI (not part of npm test): the gateway stack on
  * workerd, one runner pointed at COMFYUI_URL (default http://127.0.0.1:8188) with the random-weight SD1.5
- * checkpoint, and the official openai SDK as the client: a generation (n = 2 as a batch), then an edit
- * session of 2 turns over the generated image. The pixels are noise; every step is real.
+ * checkpoint, an LLM upstream double, and the official openai SDK as the client: a generation (n = 2 as a
+ * batch), an edit session of 2 turns over the generated image, a composition of 4 images, a streamed
+ * generation, and one sentence to one image (an LLM writes the prompt). The pixels are noise; every step
+ * is real.
  *
  *   node test/images/try-real-comfyui.ts     # CKPT=tiny-random-sd15-small.safetensors
  */
@@ -12,6 +14,7 @@ import OpenAI, { toFile } from "openai";
 import { startTestRunner } from "../e2e/helpers.ts";
 import { api, runnerToken, tenantWithKey } from "../harness/api.ts";
 import { startStack } from "../harness/stack.ts";
+import { startUpstreamDouble } from "../llm/upstream-double.ts";
 import { T2I } from "./fixtures.ts";
 
 const COMFY = process.env.COMFYUI_URL ?? "http://127.0.0.1:8188";
@@ -32,7 +35,21 @@ const img2img = {
   "11": { class_type: "VAEEncode", inputs: { pixels: ["10", 0], vae: ["4", 2] } },
 };
 
-const stack = await startStack({ vars: { LEASE_DURATION_S: "60" } });
+const llm = await startUpstreamDouble({ name: "primary", models: ["gpt-test"], log: [] });
+const upstreams = JSON.stringify([{ name: "primary", base_url: llm.url, models: ["gpt-test"], priority: 1 }]);
+/** img2img over a batch of 4 loaded images (4 outputs). */
+const compose = {
+  ...img2img,
+  "11": { class_type: "VAEEncode", inputs: { pixels: ["22", 0], vae: ["4", 2] } },
+  "12": { class_type: "LoadImage", inputs: { image: "b.png" } },
+  "13": { class_type: "LoadImage", inputs: { image: "c.png" } },
+  "14": { class_type: "LoadImage", inputs: { image: "d.png" } },
+  "20": { class_type: "ImageBatch", inputs: { image1: ["10", 0], image2: ["12", 0] } },
+  "21": { class_type: "ImageBatch", inputs: { image1: ["20", 0], image2: ["13", 0] } },
+  "22": { class_type: "ImageBatch", inputs: { image1: ["21", 0], image2: ["14", 0] } },
+};
+
+const stack = await startStack({ vars: { LEASE_DURATION_S: "60", LLM_UPSTREAMS: upstreams } });
 const pool = "real-images";
 const runner = await startTestRunner(stack, [COMFY], {
   token: await runnerToken(stack, pool),
@@ -44,6 +61,7 @@ try {
   for (const [name, workflow, model] of [
     ["real-t2i", small, "sd15-real"],
     ["real-edit", img2img, "sd15-real-edit"],
+    ["real-compose", compose, "sd15-real-compose"],
   ] as const) {
     const r = await call("/v1/templates", { body: { name, workflow, images_model: model } });
     if (r.status !== 201) throw new Error(`template ${name}: ${r.status} ${JSON.stringify(r.json)}`);
@@ -85,9 +103,50 @@ try {
       `  turn "${turn.prompt}": job ${j.json.status}, ${j.json.outputs.length} output(s), ${(await out.arrayBuffer()).byteLength} bytes, run ${j.json.stats.run_ms} ms`,
     );
   }
+  started = Date.now();
+  const four = await openai.images
+    .edit({
+      model: "sd15-real-compose",
+      prompt: "a collage",
+      image: await Promise.all(
+        gen.data
+          .data!.concat(gen.data.data!)
+          .map((d, i) => toFile(Buffer.from(d.b64_json!, "base64"), `${i}.png`, { type: "image/png" })),
+      ),
+    })
+    .withResponse();
+  log(
+    `compose 4 images: ${four.data.data?.length} outputs in ${Date.now() - started} ms, job ${four.response.headers.get("x-job-id")}`,
+  );
+
+  started = Date.now();
+  const stream = await openai.images.generate({
+    model: "sd15-real",
+    prompt: "streamed",
+    stream: true,
+    partial_images: 2,
+  });
+  const types: string[] = [];
+  for await (const e of stream) types.push(`${e.type} (${Buffer.from(e.b64_json, "base64").length} bytes)`);
+  log(`stream: ${types.join(", ")} in ${Date.now() - started} ms`);
+
+  started = Date.now();
+  const chained = await openai.images
+    .generate({
+      model: "sd15-real",
+      prompt: "one sentence: a cat on a roof",
+      prompt_enhance: { model: "gpt-test" },
+    } as never)
+    .withResponse();
+  const cj = await call(`/v1/jobs/${chained.response.headers.get("x-job-id")}`);
+  log(
+    `chain: revised_prompt "${chained.data.data?.[0]?.revised_prompt}", usage ${JSON.stringify(chained.data.usage)}, job ${cj.json.status}, steps ${JSON.stringify(cj.json.steps)} in ${Date.now() - started} ms`,
+  );
+
   const err = await openai.images.generate({ model: "nope", prompt: "x" }).catch((e) => e);
   log(`unknown model: ${err.constructor.name} ${err.status} ${err.code}`);
 } finally {
   await runner.close();
   await stack.close();
+  await llm.close();
 }
