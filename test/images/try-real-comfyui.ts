@@ -6,7 +6,8 @@
  * generation, and one sentence to one image (an LLM writes the prompt). The pixels are noise; every step
  * is real.
  *
- *   node test/images/try-real-comfyui.ts     # CKPT=tiny-random-sd15-small.safetensors
+ *   npx esbuild test/images/try-real-comfyui.ts --bundle --platform=node --format=esm --packages=external \
+ *     --outfile=test/images/.real.mjs && node test/images/.real.mjs     # CKPT=tiny-random-sd15-small.safetensors
  */
 import { homedir } from "node:os";
 import { join } from "node:path";
