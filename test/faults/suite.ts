@@ -294,7 +294,7 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     for (;;) {
       const listed = await files.list({ prefix: "jobs/" });
       orphans = listed.objects.filter((o) => {
-        const m = /^(jobs\/job_[0-9a-f]{64}\/a\d+\/)/.exec(o.key);
+        const m = /^(jobs\/job_(?:[0-9a-z]{26}|[0-9a-f]{64})\/a\d+\/)/.exec(o.key);
         return m !== null && !allowed.has(m[1]!);
       }).length;
       if (orphans === 0 || Date.now() > sweepDeadline) break;

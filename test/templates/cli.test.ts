@@ -68,7 +68,7 @@ describe("CLI: templates, run, jobs watch", () => {
     expect(saved).toBeDefined();
     expect(Buffer.compare(await readFile(saved!), PNG)).toBe(0);
 
-    const jobId = /job (job_[0-9a-f]{64})/.exec(ran.out)![1]!;
+    const jobId = /job (job_[0-9a-z]{26}|job_[0-9a-f]{64})/.exec(ran.out)![1]!;
     const watched = await cli("jobs", "watch", jobId);
     expect(watched.code).toBe(0);
     expect(watched.out).toContain(`job ${jobId} succeeded`);

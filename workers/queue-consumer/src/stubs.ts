@@ -6,14 +6,17 @@
  * these interfaces, checked in workers/gateway/src/jobs/job-do.ts and pools/pool-do.ts by `implements`).
  */
 import type { JobDispatchRpc, JobWebhookRpc, PoolDispatchRpc } from "../../shared/contract/index.ts";
+import { jobObjectId } from "../../shared/job-id.ts";
 
 interface JobObject extends Rpc.DurableObjectBranded, JobDispatchRpc, JobWebhookRpc {}
 interface PoolObject extends Rpc.DurableObjectBranded, PoolDispatchRpc {}
 
-/** The job object of `jobId` (`job_` + the object id). */
+/** The job object of `jobId` (shared/job-id.ts maps both id forms); throws on a string that is no job id. */
 export function jobObject(env: Pick<ConsumerEnv, "JOBS">, jobId: string): DurableObjectStub<JobObject> {
   const ns = env.JOBS as DurableObjectNamespace<JobObject>;
-  return ns.get(ns.idFromString(jobId.slice(4)));
+  const id = jobObjectId(ns, jobId);
+  if (!id) throw new Error(`not a job id: ${jobId.slice(0, 80)}`);
+  return ns.get(id);
 }
 
 /** The dispatcher of pool `pool`. */

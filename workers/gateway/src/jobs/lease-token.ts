@@ -6,7 +6,10 @@
  * with any secret still in the ring verifies, so rotating the secret does not end running jobs.
  */
 import { bytesEqual, hmacSha256, toBase64Url } from "../../../shared/crypto.ts";
+import { JOB_ID_SOURCE } from "../../../shared/job-id.ts";
 import { ringSecrets } from "../../../shared/signing-keys.ts";
+
+const LEASE = new RegExp(`^ls_(${JOB_ID_SOURCE})_(\\d{1,6})_([A-Za-z0-9_-]{22})$`);
 
 async function tag(secret: string, jobId: string, attempt: number): Promise<string> {
   return toBase64Url(await hmacSha256(secret, `lease:${jobId}:${attempt}`)).slice(0, 22);
@@ -17,7 +20,7 @@ export async function leaseId(secret: string, jobId: string, attempt: number): P
 }
 
 export async function parseLeaseId(secret: string, id: string): Promise<{ jobId: string; attempt: number } | null> {
-  const m = /^ls_(job_[0-9a-f]{64})_(\d{1,6})_([A-Za-z0-9_-]{22})$/.exec(id);
+  const m = LEASE.exec(id);
   if (!m) return null;
   const attempt = Number(m[2]);
   const enc = new TextEncoder();

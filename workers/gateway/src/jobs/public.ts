@@ -1,5 +1,6 @@
 /** Job DO view -> public Job shape, minting signed output URLs when read. */
 import type { Job } from "../../../shared/contract/index.ts";
+import { jobObjectId } from "../../../shared/job-id.ts";
 import { type JobView, toPublicJob } from "../../../shared/job-view.ts";
 import { Presigner } from "../../../shared/presign.ts";
 import type { JobDO } from "./job-do.ts";
@@ -30,13 +31,10 @@ export function jobStubById(ns: DurableObjectNamespace, id: DurableObjectId): Jo
   return ns.get(id) as unknown as JobApi;
 }
 
+/** The job's object, or null when `jobId` is not a job id (shared/job-id.ts maps both id forms). */
 export function jobStub(env: { JOBS: DurableObjectNamespace }, jobId: string): JobApi | null {
-  if (!/^job_[0-9a-f]{64}$/.test(jobId)) return null;
-  try {
-    return jobStubById(env.JOBS, env.JOBS.idFromString(jobId.slice(4)));
-  } catch {
-    return null;
-  }
+  const id = jobObjectId(env.JOBS, jobId);
+  return id ? jobStubById(env.JOBS, id) : null;
 }
 
 export function publicJob(view: JobView, env: Env, origin: string): Promise<Job> {

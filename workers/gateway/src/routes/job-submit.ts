@@ -9,6 +9,7 @@ import type { z } from "zod";
 import type { Job, JobCreate, JobInputRef, Workflow } from "../../../shared/contract/index.ts";
 import { sha256Hex } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { idempotentJobId, newJobId } from "../../../shared/job-id.ts";
 import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
 import { admit, poolCapabilityCheck } from "../capabilities/submit-check.ts";
 import { gatewayConfig } from "../config.ts";
@@ -110,8 +111,9 @@ export async function createJob(c: Context<AppEnv>, body: JobCreate, options: Su
       param: "Idempotency-Key",
     });
   }
-  const doId = idemKey ? c.env.JOBS.idFromName(`idem:${auth.tenantId}:${idemKey}`) : c.env.JOBS.newUniqueId();
-  const jobId = `job_${doId.toString()}`;
+  // shared/job-id.ts: a short id (derived from the key when there is one) names the job's object.
+  const jobId = idemKey ? await idempotentJobId(auth.tenantId, idemKey) : newJobId();
+  const doId = c.env.JOBS.idFromName(jobId);
 
   // Inputs: URLs pass the static guard now and are fetched at the edge by the consumer; data: URLs are
   // stored now; file:<id> must exist. The stored workflow names each input by node only.
