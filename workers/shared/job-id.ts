@@ -37,8 +37,14 @@ export function isJobId(jobId: string): boolean {
   return SHORT.test(jobId) || LEGACY.test(jobId);
 }
 
+/** What jobObjectId needs of a Durable Object namespace (structural, so this file builds without workers types). */
+export interface ObjectIds<Id> {
+  idFromName(name: string): Id;
+  idFromString(id: string): Id;
+}
+
 /** The Durable Object id of job `jobId`, or null when it is not a job id. */
-export function jobObjectId(ns: DurableObjectNamespace, jobId: string): DurableObjectId | null {
+export function jobObjectId<Id>(ns: ObjectIds<Id>, jobId: string): Id | null {
   if (SHORT.test(jobId)) return ns.idFromName(jobId);
   if (!LEGACY.test(jobId)) return null;
   try {
