@@ -56,6 +56,8 @@ export type JobView = {
   cached_from?: string | null;
   /** Steps run before the job was queued (docs/images.md prompt_enhance). */
   steps?: JobStep[];
+  /** Queued, and the queue consumer is fetching its URL inputs. */
+  fetching_inputs?: boolean;
   outputs: StoredOutput[];
   error: JobError | null;
   metadata: Record<string, unknown>;
@@ -97,5 +99,6 @@ export async function toPublicJob(view: JobView, presigner: Presigner): Promise<
     ...(view.template ? { template: templateOf(view.template, view.resolved_inputs ?? null) } : {}),
     ...(view.cached_from ? { cached_from: view.cached_from } : {}),
     ...(view.steps?.length ? { steps: view.steps } : {}),
+    ...(view.fetching_inputs ? { waiting_for: { inputs: "fetching" as const } } : {}),
   };
 }

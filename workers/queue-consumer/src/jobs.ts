@@ -33,9 +33,14 @@ export function retryDelaySeconds(attempts: number): number {
   return queueDoublingS(attempts, INPUT_RETRY.baseS, INPUT_RETRY.maxS);
 }
 
+/**
+ * Fetches the URL inputs not yet in R2. `onFetch` runs once, before the first fetch (the job shows
+ * `waiting_for: {inputs: "fetching"}` meanwhile).
+ */
 async function ingest(
   env: JobsEnv,
   msg: DispatchMessage,
+  onFetch: () => Promise<void>,
   fetchImpl?: typeof fetch,
 ): Promise<JobError | { transient: string } | null> {
   const policy = policyFor(
@@ -50,9 +55,14 @@ async function ingest(
     { image_url_allowlist: msg.image_allowlist },
   );
   const maxBytes = consumerConfig(env).maxInputBytes;
+  let announced = false;
   for (const input of msg.inputs) {
     if (input.kind !== "url") continue;
     if (await env.FILES.head(input.key)) continue; // fetched by an earlier delivery
+    if (!announced) {
+      announced = true;
+      await onFetch();
+    }
     try {
       const res = await guardedFetch(input.url, policy, {
         maxBytes,
@@ -96,7 +106,16 @@ export async function processJobMessage(
     return { action: "ack", note: "malformed" };
   }
   const msg = parsed.data;
-  const problem = await ingest(env, msg, options.fetchImpl);
+  let fetching = false;
+  const problem = await ingest(
+    env,
+    msg,
+    async () => {
+      fetching = true;
+      await jobObject(env, msg.job_id).inputsFetching(msg.attempt, true);
+    },
+    options.fetchImpl,
+  );
   if (problem && "transient" in problem) {
     if (attempts < maxAttempts)
       return { action: "retry", delaySeconds: retryDelaySeconds(attempts), reason: problem.transient };
@@ -110,6 +129,7 @@ export async function processJobMessage(
     await jobObject(env, msg.job_id).failDispatch(msg.attempt, problem);
     return { action: "ack", note: "input_unavailable" };
   }
+  if (fetching) await jobObject(env, msg.job_id).inputsFetching(msg.attempt, false);
   const result = await poolObject(env, msg.pool).enqueue(msg);
   return { action: "ack", note: result };
 }

@@ -152,11 +152,12 @@ export const JobQueueInfo = {
     .union([
       z.object({ node_class: z.string() }),
       z.object({ model: z.object({ folder: z.string(), name: z.string() }) }),
+      z.object({ inputs: z.literal("fetching") }),
     ])
     .nullable()
     .optional()
     .describe(
-      "While queued: what no live runner of the pool has (a node class or a model file); null if some runner can run it",
+      "While queued: what no live runner of the pool has (a node class or a model file), or {inputs: fetching} while the edge fetches the job's URL images; null if some runner can run it",
     ),
 };
 

@@ -13,4 +13,6 @@ export interface PoolDispatchRpc {
 export interface JobDispatchRpc {
   /** Fails the job for good if it still waits for dispatch `attempt` (e.g. an input could not be fetched). */
   failDispatch(attempt: number, error: JobError): Promise<void>;
+  /** Marks (or clears) that the consumer is fetching dispatch `attempt`'s URL inputs (GET shows waiting_for). */
+  inputsFetching(attempt: number, fetching: boolean): Promise<void>;
 }

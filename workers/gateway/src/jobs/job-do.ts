@@ -303,6 +303,13 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
   }
 
   /** The consumer could not fetch an input of dispatch `attempt`: the job fails for good. */
+  async inputsFetching(attempt: number, fetching: boolean): Promise<void> {
+    const s = this.job;
+    if (s?.status !== "queued" || s.next_attempt !== attempt) return;
+    if ((s.fetching_inputs === attempt) === fetching) return;
+    this.save({ ...s, fetching_inputs: fetching ? attempt : null });
+  }
+
   async failDispatch(attempt: number, error: JobError): Promise<void> {
     const s = this.job;
     if (s?.status !== "queued" || s.next_attempt !== attempt) return;

@@ -48,6 +48,8 @@ export interface JobState {
   cached_from?: string | null;
   /** Steps run before it was queued (docs/images.md prompt_enhance). */
   steps?: JobStep[];
+  /** The dispatch attempt whose URL inputs the queue consumer is fetching (inputsFetching); absent otherwise. */
+  fetching_inputs?: number | null;
   outputs: StoredOutput[];
   error: JobError | null;
   metadata: Record<string, unknown>;
@@ -92,6 +94,7 @@ export function viewOf(s: JobState): JobView {
     ...(s.template ? { template: s.template } : {}),
     ...(s.cached_from ? { cached_from: s.cached_from } : {}),
     ...(s.steps?.length ? { steps: s.steps } : {}),
+    ...(s.status === "queued" && s.fetching_inputs === s.next_attempt ? { fetching_inputs: true } : {}),
     outputs: s.outputs,
     error: s.error,
     metadata: s.metadata,
