@@ -4,10 +4,12 @@
  */
 import type { Context } from "hono";
 import type { z } from "zod";
-import { ApiError, formatParam } from "../../../shared/errors.ts";
+import { ApiError } from "../../../shared/errors.ts";
 import { gatewayConfig } from "../config.ts";
 import type { AppEnv } from "../types.ts";
-import { issueMessage } from "./issue-message.ts";
+import { parseWith, schemaError } from "./schema-error.ts";
+
+export { parseWith, schemaError };
 
 export interface ReadJsonOptions {
   /** Largest accepted body in bytes; defaults to the deployment's MAX_BODY_BYTES. */
@@ -85,30 +87,6 @@ export async function readJsonValue(c: Context<AppEnv>, options: ReadJsonOptions
     const detail = err instanceof Error ? err.message : "parse error";
     throw new ApiError(400, "invalid_json", `The request body is not valid JSON: ${detail}.`);
   }
-}
-
-/**
- * Turns the first zod issue into a 400 `invalid_request` naming the field and saying what was expected
- * and what came (lib/issue-message.ts). `raw` is the value the schema was applied to.
- */
-export function schemaError(error: z.ZodError, prefix = "", raw?: unknown): ApiError {
-  const issue = error.issues[0];
-  if (!issue) return new ApiError(400, "invalid_request", "The request is invalid.");
-  let path: PropertyKey[] = [...issue.path];
-  let message = issueMessage(issue, raw);
-  if (issue.code === "unrecognized_keys") {
-    const key = issue.keys[0] ?? "";
-    path = [...path, key];
-    message = `unknown field '${key}'`;
-  }
-  const param = formatParam(path, prefix) || null;
-  return new ApiError(400, "invalid_request", param ? `${param}: ${message}` : message, { param });
-}
-
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix = ""): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw schemaError(result.error, prefix, value);
-  return result.data;
 }
 
 export async function readJson<S extends z.ZodType>(

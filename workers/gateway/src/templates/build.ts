@@ -5,7 +5,7 @@
  */
 import { Workflow } from "../../../shared/contract/index.ts";
 import type { InputOverride } from "../../../shared/contract/templates.ts";
-import { parseWith } from "../lib/body.ts";
+import { parseWith } from "../lib/schema-error.ts";
 import { detectInputs, type TemplateInput } from "./detect.ts";
 import table from "./object-info-0.33.json" with { type: "json" };
 import { applyOverrides } from "./overrides.ts";
