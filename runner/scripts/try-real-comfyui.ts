@@ -15,6 +15,7 @@ import { join, relative } from "node:path";
 import { client, finished, startTestRunner } from "../../test/e2e/helpers.ts";
 import { runnerToken } from "../../test/harness/api.ts";
 import { startStack } from "../../test/harness/stack.ts";
+import { txt2imgWorkflow } from "../../test/harness/workflows.ts";
 import type { RunnerEvent } from "../../workers/shared/contract/runner.ts";
 
 const COMFY = process.env.COMFYUI_URL ?? "http://127.0.0.1:8188";
@@ -152,29 +153,17 @@ try {
   log("c. execution error:", job.status, JSON.stringify(job.error, null, 1));
 
   // d. KSampler with seed -1: the seed chosen and reported.
-  const txt2img = (steps: number) => ({
-    "4": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: CKPT } },
-    "5": { class_type: "EmptyLatentImage", inputs: { width: 64, height: 64, batch_size: 1 } },
-    "6": { class_type: "CLIPTextEncode", inputs: { text: "a foggy harbour", clip: ["4", 1] } },
-    "7": { class_type: "CLIPTextEncode", inputs: { text: "", clip: ["4", 1] } },
-    "3": {
-      class_type: "KSampler",
-      inputs: {
-        seed: -1,
-        steps,
-        cfg: 7,
-        sampler_name: "euler",
-        scheduler: "normal",
-        denoise: 1,
-        model: ["4", 0],
-        positive: ["6", 0],
-        negative: ["7", 0],
-        latent_image: ["5", 0],
-      },
-    },
-    "8": { class_type: "VAEDecode", inputs: { samples: ["3", 0], vae: ["4", 2] } },
-    "9": { class_type: "SaveImage", inputs: { images: ["8", 0], filename_prefix: "harbour" } },
-  });
+  const txt2img = (steps: number) =>
+    txt2imgWorkflow({
+      ckpt: CKPT,
+      width: 64,
+      height: 64,
+      prompt: "a foggy harbour",
+      negative: "",
+      seed: -1,
+      steps,
+      prefix: "harbour",
+    });
   before = snapshot();
   const sentBefore = sent.length;
   id = await submit(txt2img(4));

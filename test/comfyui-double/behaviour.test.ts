@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { txt2imgWorkflow } from "../harness/workflows.ts";
 import { http, pngSize, useDouble, WsClient } from "./helpers.ts";
 import { type ComfyDouble, startComfyDouble } from "./index.ts";
 import { pyDumps } from "./py.ts";
@@ -292,29 +293,7 @@ describe("opaque classes and generic nodes", () => {
   it("a txt2img-shaped graph runs: KSampler drives progress, unknown-schema nodes pass digests, SaveImage writes a placeholder", async () => {
     const d = await start({ models: { checkpoints: ["sd15.safetensors"] } });
     const ws = await openNamed(d, "t2i");
-    const prompt = {
-      "4": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: "sd15.safetensors" } },
-      "5": { class_type: "EmptyLatentImage", inputs: { width: 512, height: 512, batch_size: 1 } },
-      "6": { class_type: "CLIPTextEncode", inputs: { text: "a cat", clip: ["4", 1] } },
-      "7": { class_type: "CLIPTextEncode", inputs: { text: "", clip: ["4", 1] } },
-      "3": {
-        class_type: "KSampler",
-        inputs: {
-          seed: 42,
-          steps: 4,
-          cfg: 7,
-          sampler_name: "euler",
-          scheduler: "normal",
-          denoise: 1,
-          model: ["4", 0],
-          positive: ["6", 0],
-          negative: ["7", 0],
-          latent_image: ["5", 0],
-        },
-      },
-      "8": { class_type: "VAEDecode", inputs: { samples: ["3", 0], vae: ["4", 2] } },
-      "9": { class_type: "SaveImage", inputs: { images: ["8", 0], filename_prefix: "t2i" } },
-    };
+    const prompt = txt2imgWorkflow({ prompt: "a cat", negative: "", seed: 42, steps: 4, prefix: "t2i" });
     const { id, from } = await run(d, ws, prompt);
     const progress = ws
       .texts()

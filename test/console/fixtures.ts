@@ -11,6 +11,7 @@ import { startTestRunner, type TestRunner } from "../e2e/helpers.ts";
 import { type Tenant, tenantWithKey } from "../harness/api.ts";
 import { ROOT } from "../harness/build.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
+import { txt2imgWorkflow } from "../harness/workflows.ts";
 import { startUpstreamDouble, type UpstreamDouble } from "../llm/upstream-double.ts";
 import { type Receiver, startReceiver } from "../webhooks/receiver.ts";
 import { fullObjectInfoProxy } from "./full-object-info.ts";
@@ -19,29 +20,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const SHOTS = join(ROOT, "docs", "console");
 
 /** An SD1.5 text-to-image graph in API format (the double runs KSampler's steps and writes a 64x64 image). */
-export const TXT2IMG = {
-  "4": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: "sd15.safetensors" } },
-  "5": { class_type: "EmptyLatentImage", inputs: { width: 512, height: 512, batch_size: 1 } },
-  "6": { class_type: "CLIPTextEncode", inputs: { text: "a lighthouse at dusk", clip: ["4", 1] } },
-  "7": { class_type: "CLIPTextEncode", inputs: { text: "blurry", clip: ["4", 1] } },
-  "3": {
-    class_type: "KSampler",
-    inputs: {
-      seed: 42,
-      steps: 12,
-      cfg: 7,
-      sampler_name: "euler",
-      scheduler: "normal",
-      denoise: 1,
-      model: ["4", 0],
-      positive: ["6", 0],
-      negative: ["7", 0],
-      latent_image: ["5", 0],
-    },
-  },
-  "8": { class_type: "VAEDecode", inputs: { samples: ["3", 0], vae: ["4", 2] } },
-  "9": { class_type: "SaveImage", inputs: { images: ["8", 0], filename_prefix: "console" } },
-};
+export const TXT2IMG = txt2imgWorkflow({ prompt: "a lighthouse at dusk", seed: 42, steps: 12, prefix: "console" });
 
 export interface ConsoleWorld {
   stack: Stack;

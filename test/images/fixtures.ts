@@ -3,6 +3,7 @@ import OpenAI from "openai";
 import type { LeaseGrant } from "../../workers/shared/contract/index.ts";
 import { ensurePool, runnerToken, type ScriptedRunner, tenantWithKey } from "../harness/api.ts";
 import type { Stack } from "../harness/stack.ts";
+import { txt2imgWorkflow } from "../harness/workflows.ts";
 
 const PNG_HEX =
   "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea73581e40000000049454e44ae426082";
@@ -11,29 +12,12 @@ export function png(tag: string): Uint8Array {
   return new Uint8Array([...Buffer.from(PNG_HEX, "hex"), ...Buffer.from(tag)]);
 }
 
-export const T2I = {
-  "3": {
-    class_type: "KSampler",
-    inputs: {
-      seed: 7,
-      steps: 20,
-      cfg: 7,
-      sampler_name: "euler",
-      scheduler: "normal",
-      denoise: 1,
-      model: ["4", 0],
-      positive: ["6", 0],
-      negative: ["7", 0],
-      latent_image: ["5", 0],
-    },
-  },
-  "4": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: "tiny-random-sd15-small.safetensors" } },
-  "5": { class_type: "EmptyLatentImage", inputs: { width: 512, height: 512, batch_size: 1 } },
-  "6": { class_type: "CLIPTextEncode", inputs: { text: "a cat", clip: ["4", 1] } },
-  "7": { class_type: "CLIPTextEncode", inputs: { text: "blurry", clip: ["4", 1] } },
-  "8": { class_type: "VAEDecode", inputs: { samples: ["3", 0], vae: ["4", 2] } },
-  "9": { class_type: "SaveImage", inputs: { images: ["8", 0], filename_prefix: "img" } },
-};
+export const T2I = txt2imgWorkflow({
+  ckpt: "tiny-random-sd15-small.safetensors",
+  prompt: "a cat",
+  seed: 7,
+  prefix: "img",
+});
 
 /** img2img over a batch of 4 loaded images, with a mask. */
 export const EDIT4 = {

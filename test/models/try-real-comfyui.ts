@@ -17,6 +17,7 @@ import { loadConfig } from "../../runner/src/config.ts";
 import { Runner } from "../../runner/src/runner.ts";
 import { api, runnerToken, tenantWithKey } from "../harness/api.ts";
 import { startStack } from "../harness/stack.ts";
+import { txt2imgWorkflow } from "../harness/workflows.ts";
 import { startModelServer, testTransport } from "./model-server.ts";
 
 const comfyUrl = process.env.COMFYUI_URL ?? "http://127.0.0.1:8188";
@@ -74,29 +75,14 @@ try {
   );
   assert.deepEqual(await readFile(dest), bytes);
   const client = api(stack, (await tenantWithKey(stack)).key);
-  const workflow = {
-    "4": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: filename } },
-    "5": { class_type: "EmptyLatentImage", inputs: { width: 64, height: 64, batch_size: 1 } },
-    "6": { class_type: "CLIPTextEncode", inputs: { text: "a harbour at dawn", clip: ["4", 1] } },
-    "7": { class_type: "CLIPTextEncode", inputs: { text: "blurry", clip: ["4", 1] } },
-    "3": {
-      class_type: "KSampler",
-      inputs: {
-        seed: 7,
-        steps: 2,
-        cfg: 7,
-        sampler_name: "euler",
-        scheduler: "normal",
-        denoise: 1,
-        model: ["4", 0],
-        positive: ["6", 0],
-        negative: ["7", 0],
-        latent_image: ["5", 0],
-      },
-    },
-    "8": { class_type: "VAEDecode", inputs: { samples: ["3", 0], vae: ["4", 2] } },
-    "9": { class_type: "SaveImage", inputs: { images: ["8", 0], filename_prefix: "models-check" } },
-  };
+  const workflow = txt2imgWorkflow({
+    ckpt: filename,
+    width: 64,
+    height: 64,
+    seed: 7,
+    steps: 2,
+    prefix: "models-check",
+  });
   const job = await client("/v1/jobs", { body: { workflow, pool: "real-models" } });
   console.log("submit:", job.status, JSON.stringify(job.json.error ?? job.json.status));
   assert.equal(job.status, 202);
