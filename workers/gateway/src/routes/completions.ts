@@ -5,14 +5,12 @@
  * with cache_all) are cached in KV like chat answers. Streamed completions are not cached (`BYPASS`).
  */
 import { Hono } from "hono";
-import { readJsonValue } from "../lib/body.ts";
-import { cacheDirectives } from "../llm/cache.ts";
-import { cacheKey } from "../llm/cache-key.ts";
-import { configReader, requireCandidates } from "../llm/config.ts";
+import { configReader } from "../llm/config.ts";
 import { type JsonCall, JsonProxy } from "../llm/json-proxy.ts";
+import { answerJson, readLlmRequest } from "../llm/json-route.ts";
 import { CompletionRequest, TextCompletion } from "../llm/more-requests.ts";
 import { relayStream } from "../llm/relay.ts";
-import { parseLlmRequest, upstreamBody } from "../llm/request.ts";
+import { upstreamBody } from "../llm/request.ts";
 import { replayTextAsSse } from "../llm/text-completion.ts";
 import { dispatch } from "../llm/upstream.ts";
 import { readJsonAnswer } from "../llm/upstream-answer.ts";
@@ -36,10 +34,8 @@ export function completionRoutes(): Hono<AppEnv> {
   app.use("*", apiKeyAuth({ scope: "llm" }));
   app.post("/", async (c) => {
     const config = readConfig(c.env);
-    const raw = (await readJsonValue(c)) as Record<string, unknown>;
-    const request = parseLlmRequest(CompletionRequest, raw);
-    const directives = cacheDirectives(c.req.header("cache-control"), c.req.header("x-cache-ttl"), config.cacheTtlS);
-    const candidates = requireCandidates(config, request.model);
+    const req = await readLlmRequest(c, config, CompletionRequest);
+    const { raw, request, candidates } = req;
     const requestId = c.get("requestId");
 
     if (request.stream === true) {
@@ -74,14 +70,7 @@ export function completionRoutes(): Hono<AppEnv> {
     const call: JsonCall = { c, candidates, path: "/completions", body: JSON.stringify(raw), shape: "choices" };
     const deterministic = request.temperature === 0 || (request.seed !== undefined && request.seed !== null);
     const cacheable = c.get("auth").tenant.cache_all || deterministic;
-    if (!cacheable || (!directives.read && !directives.write)) return proxy.fromUpstream(call, "BYPASS");
-    const key = await cacheKey({
-      body: raw,
-      route: `completions:${candidates.map((u) => u.name).join(",")}`,
-      tenantId: config.cacheScope === "global" ? null : c.get("auth").tenantId,
-    });
-    if (!directives.read) return proxy.fromUpstream(call, "BYPASS", null, key, directives.ttlS);
-    return proxy.cached(call, key, directives.write, directives.ttlS);
+    return answerJson(proxy, call, "completions", config, req, cacheable);
   });
   return app;
 }

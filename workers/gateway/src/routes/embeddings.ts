@@ -6,13 +6,10 @@
  */
 import { Hono } from "hono";
 import { ErrorEnvelope } from "../../../shared/contract/index.ts";
-import { readJsonValue } from "../lib/body.ts";
-import { cacheDirectives } from "../llm/cache.ts";
-import { cacheKey } from "../llm/cache-key.ts";
-import { configReader, requireCandidates } from "../llm/config.ts";
+import { configReader } from "../llm/config.ts";
 import { type JsonCall, JsonProxy } from "../llm/json-proxy.ts";
+import { answerJson, readLlmRequest } from "../llm/json-route.ts";
 import { Embedding, EmbeddingRequest } from "../llm/more-requests.ts";
-import { parseLlmRequest } from "../llm/request.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import { CACHE_REQUEST_HEADERS, CACHE_RESPONSE_HEADERS } from "../openapi/params.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
@@ -25,19 +22,15 @@ export function embeddingRoutes(): Hono<AppEnv> {
   app.use("*", apiKeyAuth({ scope: "llm" }));
   app.post("/", async (c) => {
     const config = readConfig(c.env);
-    const raw = (await readJsonValue(c)) as Record<string, unknown>;
-    const request = parseLlmRequest(EmbeddingRequest, raw);
-    const directives = cacheDirectives(c.req.header("cache-control"), c.req.header("x-cache-ttl"), config.cacheTtlS);
-    const candidates = requireCandidates(config, request.model);
-    const call: JsonCall = { c, candidates, path: "/embeddings", body: JSON.stringify(raw), shape: "data" };
-    if (!directives.read && !directives.write) return proxy.fromUpstream(call, "BYPASS");
-    const key = await cacheKey({
-      body: raw,
-      route: `embeddings:${candidates.map((u) => u.name).join(",")}`,
-      tenantId: config.cacheScope === "global" ? null : c.get("auth").tenantId,
-    });
-    if (!directives.read) return proxy.fromUpstream(call, "BYPASS", null, key, directives.ttlS);
-    return proxy.cached(call, key, directives.write, directives.ttlS);
+    const req = await readLlmRequest(c, config, EmbeddingRequest);
+    const call: JsonCall = {
+      c,
+      candidates: req.candidates,
+      path: "/embeddings",
+      body: JSON.stringify(req.raw),
+      shape: "data",
+    };
+    return answerJson(proxy, call, "embeddings", config, req);
   });
   return app;
 }
