@@ -78,6 +78,16 @@ export const RunnerStats = z
   .object({ queue_ms: z.number().optional(), run_ms: z.number().optional(), upload_ms: z.number().optional() })
   .strict();
 
+/**
+ * Largest sampler preview frame a runner forwards (bytes). ComfyUI's latent previews (latent2rgb / TAESD,
+ * 512 px at most) are a few KiB of JPEG; a larger frame is dropped by the runner, refused by the gateway.
+ */
+export const PREVIEW_MAX_BYTES = 64 * 1024;
+
+/**
+ * `preview`: a live sampler frame (ComfyUI's binary preview), best effort: at most 1 per second per job,
+ * never stored, only passed to the job's SSE subscribers (docs/jobs.md "preview").
+ */
 export const RunnerEvent = z.discriminatedUnion("type", [
   z
     .object({
@@ -91,6 +101,19 @@ export const RunnerEvent = z.discriminatedUnion("type", [
     .strict(),
   z
     .object({ type: z.literal("progress"), value: z.number(), max: z.number(), node_id: z.string().max(64).nullish() })
+    .strict(),
+  z
+    .object({
+      type: z.literal("preview"),
+      /** The sampler's node (null: not known). */
+      node_id: z.string().max(64).nullable(),
+      /** The step the frame shows, of `max` (the latest `progress` of that node), when known. */
+      value: z.number().optional(),
+      max: z.number().optional(),
+      content_type: z.enum(["image/jpeg", "image/png", "image/webp"]),
+      /** The frame's bytes, base64 (at most PREVIEW_MAX_BYTES before encoding). */
+      image_b64: z.base64().max(Math.ceil(PREVIEW_MAX_BYTES / 3) * 4),
+    })
     .strict(),
   z
     .object({ type: z.literal("succeeded"), outputs: z.array(OutputRef).max(1000), stats: RunnerStats.optional() })
