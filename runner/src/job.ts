@@ -62,7 +62,6 @@ class StopSignal extends Error {
   }
 }
 const WS_OUTPUT_TYPES = new Set(["SaveImageWebsocket"]);
-const STARTED_DELAY_MS = 1_000;
 
 export class JobRun {
   readonly jobId: string;
@@ -234,6 +233,7 @@ export class JobRun {
       promptId,
       log: this.log,
       onProgress: (p) => this.reporter.progress(p),
+      onPreview: (p) => this.reporter.preview(p),
       wsOutputNodes,
       pollMs: this.deps.historyPollMs,
       unreachableGraceMs: this.deps.unreachableGraceMs,
@@ -257,13 +257,11 @@ export class JobRun {
       return { type: "failed", error: partialPromptError(posted.nodeErrors), retryable: false };
     }
     this.log.debug("prompt queued", { prompt_id: promptId });
-    // `started` (with the prompt id) goes out once the prompt ran STARTED_DELAY_MS (the gateway marked the job
-    // started at the lease; a short prompt needs no extra request), at once if it says which seeds were chosen.
-    const resolved = Object.keys(seeds).length > 0 ? seeds : undefined;
-    const startedTimer = setTimeout(() => this.reporter.started(promptId, resolved), resolved ? 0 : STARTED_DELAY_MS);
+    // `started` (with the prompt id and the seeds chosen for -1) at once: it is the job's public `started` event.
+    this.reporter.started(promptId, Object.keys(seeds).length > 0 ? seeds : undefined);
 
     // 4. Wait for the end (websocket, /history, /queue).
-    const outcome = await this.guard(watcher.outcome).finally(() => clearTimeout(startedTimer));
+    const outcome = await this.guard(watcher.outcome);
     this.recordRunStats(outcome, postedAt);
     if (outcome.status === "error") {
       const { error, retryable, traceback } = executionError(outcome.data);

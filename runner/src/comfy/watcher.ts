@@ -7,6 +7,7 @@
  * waited out for up to `unreachableGraceMs` (default 30 s), never treated as a failure before that.
  */
 import type { Logger } from "../log.ts";
+import { type PreviewFrame, previewOf } from "../preview.ts";
 import type { ProgressValue } from "../progress.ts";
 import { type ComfyClient, ComfyProtocolError, ComfyUnavailableError } from "./client.ts";
 import { type HistoryEntry, outcomeFromHistory, type PromptOutcome } from "./history.ts";
@@ -32,6 +33,8 @@ export interface WatcherOptions {
   promptId: string;
   log: Logger;
   onProgress?(progress: ProgressValue): void;
+  /** A sampler preview frame of this prompt (not of a websocket-output node). */
+  onPreview?(frame: PreviewFrame): void;
   /** Node ids whose images arrive only over the websocket (SaveImageWebsocket). */
   wsOutputNodes?: ReadonlySet<string>;
   pollMs?: number;
@@ -75,6 +78,7 @@ export class PromptWatcher {
   private checkAgain = false;
   private lastContact = Date.now();
   private currentNode: string | null = null;
+  private lastProgress: { node_id: string | null; value: number; max: number } | null = null;
   private sawEnd = false;
   private endWaiters: Array<() => void> = [];
   private entry: HistoryEntry | null = null;
@@ -165,11 +169,12 @@ export class PromptWatcher {
         } else this.currentNode = message.data.node;
         break;
       case "progress":
-        this.options.onProgress?.({
+        this.lastProgress = {
           value: message.data.value,
           max: message.data.max,
           node_id: message.data.node ?? this.currentNode,
-        });
+        };
+        this.options.onProgress?.(this.lastProgress);
         break;
       case "executed":
         if (message.data.output) this.wsOutputs[message.data.node] = message.data.output;
@@ -204,6 +209,11 @@ export class PromptWatcher {
 
   private onBinary(frame: BinaryFrame): void {
     const nodes = this.options.wsOutputNodes;
+    // Previews: frames while this prompt executes (ComfyUI sends them only to the client that queued it).
+    if (this.options.onPreview && !this.settled && !this.sawEnd && this.currentNode !== null) {
+      const preview = previewOf(frame, this.promptId, this.currentNode, this.lastProgress);
+      if (preview && !(preview.node_id !== null && nodes?.has(preview.node_id))) this.options.onPreview(preview);
+    }
     if (!nodes || nodes.size === 0 || this.settled) return;
     let nodeId: string | null = null;
     let image: Uint8Array | null = null;
