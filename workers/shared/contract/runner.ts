@@ -40,6 +40,12 @@ export const LeaseGrant = z.object({
     timeout_s: z.number().nullable(),
   }),
   inputs: z.array(LeaseInput),
+  /**
+   * Presigned PUT URLs for this attempt's outputs, minted with the lease (one per output the workflow is
+   * expected to save), so the runner uploads without asking first; it mints more with POST
+   * /leases/:id/uploads if it needs more, or when one is about to expire. Absent from older gateways.
+   */
+  uploads: z.array(z.object({ key: z.string(), upload_url: z.string(), expires_at: z.string() })).optional(),
 });
 export type LeaseGrant = z.infer<typeof LeaseGrant>;
 
