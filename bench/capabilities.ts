@@ -8,7 +8,7 @@
 import { report033, txt2img } from "../test/capabilities/fixtures.ts";
 import { checkAgainstPool } from "../workers/gateway/src/capabilities/check.ts";
 import { CapIndex, unionReports } from "../workers/gateway/src/capabilities/union.ts";
-import type { Workflow } from "../workers/shared/contract/jobs.ts";
+import { isLink, type Workflow } from "../workers/shared/contract/jobs.ts";
 
 export interface CapabilitiesBenchResult {
   nodes: number;
@@ -26,7 +26,7 @@ function graph50(): Workflow {
   for (let g = 0; g < 7; g++) {
     for (const [id, node] of Object.entries(txt2img())) {
       const inputs = Object.fromEntries(
-        Object.entries(node.inputs).map(([k, v]) => [k, Array.isArray(v) ? [`${g}${v[0]}`, v[1]] : v]),
+        Object.entries(node.inputs).map(([k, v]) => [k, isLink(v) ? [`${g}${v[0]}`, v[1]] : v]),
       );
       wf[`${g}${id}`] = { class_type: node.class_type, inputs };
     }

@@ -1,5 +1,5 @@
 /** The job as its Durable Object reports it, and its public shape with signed output URLs. */
-import type { Job, JobError, JobStatus, JobStep } from "./contract/index.ts";
+import type { Job, JobError, JobStatus, JobStep, JsonValue } from "./contract/index.ts";
 import type { Presigner } from "./presign.ts";
 
 export const OUTPUT_URL_TTL_S = 3600;
@@ -60,7 +60,7 @@ export type JobView = {
   fetching_inputs?: boolean;
   outputs: StoredOutput[];
   error: JobError | null;
-  metadata: Record<string, unknown>;
+  metadata: Record<string, JsonValue>;
   stats: { queue_ms: number | null; run_ms: number | null; upload_ms: number | null; total_ms: number | null };
   seq: number;
 };

@@ -3,6 +3,7 @@
  * 04_validation_errors.json (400 from POST /prompt, or 200 with node_errors) and 05_execution_error.json.
  */
 import { z } from "zod";
+import type { JsonObject } from "../../../workers/shared/contract/common.ts";
 import type { JobError } from "../../../workers/shared/contract/jobs.ts";
 
 export const NodeErrorEntry = z.looseObject({
@@ -76,8 +77,8 @@ export function describeNodeErrors(nodeErrors: NodeErrors): string[] {
 }
 
 /** Node errors without tracebacks (kept small for the job record). */
-function compactNodeErrors(nodeErrors: NodeErrors): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+function compactNodeErrors(nodeErrors: NodeErrors): JsonObject {
+  const out: JsonObject = {};
   for (const [nodeId, entry] of Object.entries(nodeErrors)) {
     out[nodeId] = {
       class_type: entry.class_type ?? null,

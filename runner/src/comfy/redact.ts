@@ -3,6 +3,7 @@
  * (home directory, virtualenv, ComfyUI's folders), addresses and URLs taken out. Tracebacks never reach
  * the job's error; they go to the runner's log.
  */
+import type { JsonObject, JsonValue } from "../../../workers/shared/contract/common.ts";
 import type { JobError } from "../../../workers/shared/contract/jobs.ts";
 
 // A character that may belong to a path segment (not space, quote, bracket or separator).
@@ -31,11 +32,11 @@ export function redactHostDetails(text: string): string {
     .replace(IPV4, "<address>");
 }
 
-function redactValue(value: unknown, depth = 0): unknown {
+function redactValue(value: JsonValue, depth = 0): JsonValue {
   if (typeof value === "string") return redactHostDetails(value);
   if (depth > 8 || value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
-  const out: Record<string, unknown> = {};
+  const out: JsonObject = {};
   for (const [key, v] of Object.entries(value)) {
     if (key === "traceback") continue;
     out[key] = redactValue(v, depth + 1);

@@ -1,5 +1,18 @@
 import { z } from "zod";
 
+/**
+ * Any JSON value. Use it (not `z.unknown()`) for values that cross a Durable Object RPC boundary: typed
+ * stubs (`DurableObjectStub<T>`) turn a result with a field typed `unknown` into `never`. The recursion
+ * goes through interfaces, not a type alias, so the stubs' serialisability check stays within the
+ * compiler's depth limit (a plain recursive alias such as zod's `JSONType` exceeds it).
+ */
+export type JsonValue = string | number | boolean | null | JsonArray | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+export interface JsonArray extends Array<JsonValue> {}
+export const JsonValue: z.ZodType<JsonValue> = z.json().meta({ id: "JsonValue" });
+
 export const Scope = z.enum(["llm", "jobs"]);
 export type Scope = z.infer<typeof Scope>;
 

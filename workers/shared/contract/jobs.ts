@@ -1,5 +1,6 @@
 /** Public job API shapes (design.md "Jobs") and the ComfyUI API-format workflow. */
 import { z } from "zod";
+import { JsonValue } from "./common.ts";
 
 /** ComfyUI node ids are strings ("3", "12", "4:7" for group nodes). */
 export const NodeId = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "node ids are 1-64 letters, digits or _ . : -");
@@ -22,15 +23,18 @@ const Literal = z.union([
   z.number(),
   z.boolean(),
   z.null(),
-  z.array(z.unknown()),
-  z.record(z.string(), z.unknown()),
+  z.array(JsonValue),
+  z.record(z.string(), JsonValue),
 ]);
 
-export const WorkflowNode = z.looseObject({
-  class_type: z.string().min(1).max(200),
-  inputs: z.record(z.string().min(1).max(200), Literal),
-  _meta: z.unknown().optional(),
-});
+/** Keys besides these are kept as they came (any JSON value). */
+export const WorkflowNode = z
+  .object({
+    class_type: z.string().min(1).max(200),
+    inputs: z.record(z.string().min(1).max(200), Literal),
+    _meta: JsonValue.optional(),
+  })
+  .catchall(JsonValue);
 
 export const Workflow = z
   .record(NodeId, WorkflowNode)
@@ -94,7 +98,7 @@ export const JobError = z.object({
   message: z.string(),
   node_id: z.string().optional(),
   node_type: z.string().optional(),
-  details: z.unknown().optional(),
+  details: JsonValue.optional(),
 });
 export type JobError = z.infer<typeof JobError>;
 
@@ -186,7 +190,7 @@ export const Job = z
       ),
     outputs: z.array(JobOutput),
     error: JobError.nullable(),
-    metadata: z.record(z.string(), z.unknown()),
+    metadata: z.record(z.string(), JsonValue),
     stats: JobStats,
     ...JobQueueInfo,
     template: JobTemplate.optional().describe("Present on a template run (POST /v1/templates/:name/runs)"),

@@ -5,34 +5,15 @@ import { type JobView, toPublicJob } from "../../../shared/job-view.ts";
 import { Presigner } from "../../../shared/presign.ts";
 import type { JobDO } from "./job-do.ts";
 
-/**
- * The job DO's RPC surface with its declared types (workers-types' Rpc mapping turns values typed
- * `unknown`, such as workflow inputs and metadata, into `never`; the values are JSON at runtime).
- */
-export type JobApi = Pick<
-  JobDO,
-  | "create"
-  | "createCached"
-  | "get"
-  | "cancel"
-  | "waitFor"
-  | "remove"
-  | "grantLease"
-  | "heartbeat"
-  | "checkLease"
-  | "waitCancel"
-  | "runnerEvent"
-  | "giveBack"
-  | "failDispatch"
-  | "fetch"
->;
+/** The job DO's RPC surface (typed stub: values crossing it are JSON-typed, see contract JsonValue). */
+export type JobApi = DurableObjectStub<JobDO>;
 
-export function jobStubById(ns: DurableObjectNamespace, id: DurableObjectId): JobApi {
-  return ns.get(id) as unknown as JobApi;
+export function jobStubById(ns: DurableObjectNamespace<JobDO>, id: DurableObjectId): JobApi {
+  return ns.get(id);
 }
 
 /** The job's object, or null when `jobId` is not a job id (shared/job-id.ts maps both id forms). */
-export function jobStub(env: { JOBS: DurableObjectNamespace }, jobId: string): JobApi | null {
+export function jobStub(env: { JOBS: DurableObjectNamespace<JobDO> }, jobId: string): JobApi | null {
   const id = jobObjectId(env.JOBS, jobId);
   return id ? jobStubById(env.JOBS, id) : null;
 }

@@ -1,7 +1,7 @@
 /** What a job Durable Object stores, and the view it returns (storage layout: STORAGE.md). */
 
 import type { z } from "zod";
-import type { DispatchNeeds, JobStep } from "../../../shared/contract/index.ts";
+import type { DispatchNeeds, JobStep, JsonValue } from "../../../shared/contract/index.ts";
 import type { JobView, ResolvedInputs, StoredOutput, StoredTemplate } from "../../../shared/job-view.ts";
 
 export type { JobView, StoredOutput };
@@ -52,7 +52,7 @@ export interface JobState {
   fetching_inputs?: number | null;
   outputs: StoredOutput[];
   error: JobError | null;
-  metadata: Record<string, unknown>;
+  metadata: Record<string, JsonValue>;
   stats: { queue_ms: number | null; run_ms: number | null; upload_ms: number | null; total_ms: number | null };
   output: z.infer<typeof OutputOptions> | null;
   timeout_s: number | null;
@@ -129,7 +129,7 @@ export interface CreateJobInput {
   workflow: Workflow;
   output: JobState["output"];
   timeout_s: number | null;
-  metadata: Record<string, unknown>;
+  metadata: Record<string, JsonValue>;
   inputs: JobInputRef[];
   max_running: number | null;
   queue_timeout_s: number;

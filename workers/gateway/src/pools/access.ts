@@ -57,12 +57,9 @@ export async function requirePoolAccess(
   return pool;
 }
 
-export type PoolApi = Pick<
-  PoolDO,
-  "enqueue" | "release" | "lease" | "stats" | "putCapabilities" | "capabilities" | "metrics" | "queueInfo"
->;
+/** The pool DO's RPC surface (typed stub, see JobApi). */
+export type PoolApi = DurableObjectStub<PoolDO>;
 
-/** The pool DO's RPC surface with its declared types (see JobApi). */
-export function poolStub(env: { POOLS: DurableObjectNamespace }, name: string): PoolApi {
-  return env.POOLS.get(env.POOLS.idFromName(name)) as unknown as PoolApi;
+export function poolStub(env: { POOLS: DurableObjectNamespace<PoolDO> }, name: string): PoolApi {
+  return env.POOLS.get(env.POOLS.idFromName(name));
 }

@@ -47,9 +47,9 @@ async function lease(c: Context<AppEnv>) {
   return { ...parsed, stub, pool: c.get("runner").pool };
 }
 
-function fenced<T extends object>(
-  result: FenceResult<T> | { ok: false; code: string; message: string },
-): asserts result is { ok: true } & T {
+type Fenced = FenceResult<object> | { ok: false; code: string; message: string };
+
+function fenced<R extends Fenced>(result: R): asserts result is Extract<R, { ok: true }> {
   if (result.ok) return;
   if (result.code === "lease_lost") throw new ApiError(409, "lease_lost", result.message);
   if (result.code === "output_missing") throw new ApiError(422, "output_missing", result.message, { param: "outputs" });

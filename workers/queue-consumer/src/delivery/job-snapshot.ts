@@ -3,7 +3,7 @@
  * rendered into the payload. Loose: a field added by a newer gateway passes through to the payload.
  */
 import { z } from "zod";
-import { JobError, JobStatus } from "../../../shared/contract/index.ts";
+import { JobError, JobStatus, JsonValue } from "../../../shared/contract/index.ts";
 import type { JobView } from "../../../shared/job-view.ts";
 
 const InputValue = z.union([z.number(), z.string(), z.boolean()]);
@@ -39,7 +39,7 @@ export const JobSnapshot = z.looseObject({
     }),
   ),
   error: JobError.nullable(),
-  metadata: z.record(z.string(), z.unknown()),
+  metadata: z.record(z.string(), JsonValue),
   stats: z.object({ queue_ms: ms, run_ms: ms, upload_ms: ms, total_ms: ms }),
   seq: z.int(),
 }) satisfies z.ZodType<JobView>;
