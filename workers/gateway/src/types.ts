@@ -14,6 +14,8 @@ export interface TenantSnapshot {
   max_run_s?: number | null;
   /** The tenant's node-class policy override (absent in records stored before migration 0006). */
   node_policy?: NodePolicy | null;
+  /** Browser origins for this tenant's keys (docs/cors.md); null/absent = the deployment's CORS_ALLOWED_ORIGINS. */
+  cors_allowed_origins?: string[] | null;
 }
 
 export interface AuthContext {

@@ -2,6 +2,28 @@
 import { z } from "zod";
 import { HostPattern, Limits, NodePolicy, PoolName, Scope } from "./common.ts";
 
+/** A browser origin a tenant's keys may be used from: `https://app.example.com`, `http://localhost:5173`,
+ * `https://*.example.com` (strict subdomains) or `*` (docs/cors.md). */
+export const CorsOrigin = z
+  .string()
+  .max(300)
+  .refine((text) => text === "*" || isOriginPattern(text), {
+    message:
+      "must be an origin scheme://host[:port] (http or https, no path), a subdomain wildcard like https://*.example.com, or *",
+  });
+
+function isOriginPattern(text: string): boolean {
+  const wild = /^(https?):\/\/\*\.(.+)$/i.exec(text);
+  try {
+    const url = new URL(wild ? `${wild[1]}://${wild[2]}` : text);
+    const bare = url.username === "" && url.password === "" && url.search === "" && url.hash === "";
+    const noPath = url.pathname === "/" && !/^https?:\/\/[^/]+\/./i.test(text);
+    return bare && noPath && (url.protocol === "https:" || url.protocol === "http:") && !/[*]/.test(url.host);
+  } catch {
+    return false;
+  }
+}
+
 export const TenantCreate = z
   .object({
     name: z.string().trim().min(1).max(200),
@@ -13,6 +35,13 @@ export const TenantCreate = z
     node_policy: NodePolicy.nullish().describe(
       "Node-class policy override for this tenant (docs/node-policy.md); null = the pool's and the deployment's apply",
     ),
+    cors_allowed_origins: z
+      .array(CorsOrigin)
+      .max(100)
+      .nullish()
+      .describe(
+        "Browser origins this tenant's keys may be used from (docs/cors.md); replaces the deployment's CORS_ALLOWED_ORIGINS for this tenant; [] = none; null = the deployment's",
+      ),
   })
   .strict();
 export type TenantCreate = z.infer<typeof TenantCreate>;
@@ -36,6 +65,7 @@ export const Tenant = z
       max_run_s: z.number().nullable(),
     }),
     node_policy: NodePolicy.nullable(),
+    cors_allowed_origins: z.array(z.string()).nullable(),
     created_at: z.string(),
     updated_at: z.string(),
   })

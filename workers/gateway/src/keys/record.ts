@@ -30,6 +30,7 @@ interface Row {
   queue_timeout_s: number | null;
   max_run_s: number | null;
   node_policy: string | null;
+  cors_allowed_origins: string | null;
 }
 
 export async function loadKeyRecord(db: D1Database, keyHash: string): Promise<KeyRecord | null> {
@@ -37,7 +38,8 @@ export async function loadKeyRecord(db: D1Database, keyHash: string): Promise<Ke
     .prepare(
       `SELECT k.id, k.tenant_id, k.scopes, k.requests_per_minute AS key_rpm, k.revoked_at,
               t.requests_per_minute AS tenant_rpm, t.image_url_allowlist, t.webhook_host_allowlist,
-              t.default_pool, t.cache_all, t.max_queued_jobs, t.max_running_jobs, t.queue_timeout_s, t.max_run_s, t.node_policy
+              t.default_pool, t.cache_all, t.max_queued_jobs, t.max_running_jobs, t.queue_timeout_s, t.max_run_s, t.node_policy,
+              t.cors_allowed_origins
          FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
         WHERE k.key_hash = ?`,
     )
@@ -61,6 +63,7 @@ export async function loadKeyRecord(db: D1Database, keyHash: string): Promise<Ke
       queue_timeout_s: row.queue_timeout_s,
       max_run_s: row.max_run_s,
       node_policy: nodePolicyFromColumn(row.node_policy),
+      cors_allowed_origins: jsonArray(row.cors_allowed_origins),
     },
   };
 }

@@ -15,6 +15,7 @@ import { verifyTokenTag } from "../../../shared/tokens.ts";
 import type { KeyDO } from "../keys/key-do.ts";
 import type { AppEnv } from "../types.ts";
 import { bearerToken, limitUnauthenticated } from "./client-limit.ts";
+import { assertTenantOrigin } from "./cors.ts";
 
 export interface ApiKeyAuthOptions {
   /** Scope the key must hold; omit for routes any valid key may call. */
@@ -82,6 +83,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv
       scopes: decision.scopes,
       tenant: decision.tenant,
     });
+    await assertTenantOrigin(c, decision.tenant);
     await next();
     // c.header() only reaches responses built with c.body/c.json/...; a handler's own Response gets them here.
     if (!c.res.headers.has("ratelimit-limit")) {

@@ -1,14 +1,21 @@
 /**
- * CORS for browser clients of the public API (`/v1/*`), with hono/cors. The deployment var
+ * CORS for browser clients of the public API (`/v1/*`), with hono/cors (docs/cors.md). The deployment var
  * `CORS_ALLOWED_ORIGINS` lists the origins a web page may call from: exact origins
  * (`https://app.example.com`, `http://localhost:5173`), subdomain wildcards (`https://*.example.com`) or
- * `*`. Empty (the default): no CORS headers, so browsers refuse cross-origin calls. Preflights
- * (`OPTIONS` with `Origin`) are answered 204 here, before authentication: they carry no key. Keys are
- * bearer tokens, never cookies, so credentials mode stays off.
+ * `*`; a tenant's `cors_allowed_origins` replaces it for that tenant's keys. Nothing configured: no CORS
+ * headers, so browsers refuse cross-origin calls. Keys are bearer tokens, never cookies, so credentials
+ * mode stays off.
+ *
+ * A preflight (`OPTIONS` with `Origin`) carries no key, so it is answered 204 for any origin the deployment
+ * or some tenant allows (middleware/cors-tenants.ts). The real request carries the key: `assertTenantOrigin`
+ * (called by api-key-auth.ts) refuses it with 403 `origin_not_allowed` before the route runs when its
+ * tenant does not allow the origin, so passing a preflight thanks to another tenant's list does nothing.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import type { AppEnv } from "../types.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import type { AppEnv, TenantSnapshot } from "../types.ts";
+import { tenantOrigins } from "./cors-tenants.ts";
 
 export interface CorsRules {
   any: boolean;
@@ -48,14 +55,16 @@ function asOrigin(text: string): URL | null {
 
 /** Parses CORS_ALLOWED_ORIGINS (comma list; entries trimmed, a trailing slash allowed). */
 export function parseCorsOrigins(value: string | undefined): CorsRules {
+  return corsRules((value ?? "").split(","));
+}
+
+/** Rules from a list of origin patterns (a tenant's `cors_allowed_origins`, the union of all tenants'). */
+export function corsRules(entries: readonly string[]): CorsRules {
   const exact = new Set<string>();
   const wildcards: { protocol: string; suffix: string; port: string }[] = [];
   const invalid: string[] = [];
   let any = false;
-  for (const entry of (value ?? "")
-    .split(",")
-    .map((e) => e.trim())
-    .filter(Boolean)) {
+  for (const entry of entries.map((e) => e.trim()).filter(Boolean)) {
     if (entry === "*") {
       any = true;
       continue;
@@ -86,6 +95,39 @@ export function allowedOrigin(origin: string, rules: CorsRules): string | null {
   return match ? origin : null;
 }
 
+/** The rules for a tenant's keys: its own list when it has one, else the deployment's. */
+export function tenantCorsRules(tenant: TenantSnapshot, defaults: CorsRules): CorsRules {
+  const own = tenant.cors_allowed_origins;
+  return own === null || own === undefined ? defaults : corsRules(own);
+}
+
+async function tenantUnion(env: Env): Promise<CorsRules> {
+  return corsRules(await tenantOrigins(env.DB));
+}
+
+function crossOrigin(c: Context<AppEnv>): string | null {
+  const origin = c.req.header("origin");
+  return origin === undefined || origin === "" || origin === new URL(c.req.url).origin ? null : origin;
+}
+
+/**
+ * Called once the key is known, before the route runs: 403 origin_not_allowed when a browser calls from an
+ * origin the key's tenant does not allow. Requests without `Origin` (servers, SDKs) and same-origin ones (the
+ * console) pass; so does everything in a deployment where neither the var nor any tenant configures CORS.
+ */
+export async function assertTenantOrigin(c: Context<AppEnv>, tenant: TenantSnapshot): Promise<void> {
+  const origin = crossOrigin(c);
+  if (origin === null) return;
+  const defaults = parseCorsOrigins(c.env.CORS_ALLOWED_ORIGINS);
+  if (allowedOrigin(origin, tenantCorsRules(tenant, defaults)) !== null) return;
+  if (!corsEnabled(defaults) && !corsEnabled(await tenantUnion(c.env))) return;
+  throw new ApiError(
+    403,
+    "origin_not_allowed",
+    `This API key's tenant does not allow browser calls from origin '${origin}'. Call from one of the tenant's allowed origins (the operator sets them: cors_allowed_origins on the tenant), or from a server.`,
+  );
+}
+
 /** The middleware; the var is parsed once per distinct value (a deployment has one). */
 export function corsMiddleware(): MiddlewareHandler<AppEnv> {
   let memoValue: string | undefined;
@@ -107,13 +149,28 @@ export function corsMiddleware(): MiddlewareHandler<AppEnv> {
     return memo;
   };
   const handler = cors({
-    origin: (origin, c) => allowedOrigin(origin, rulesOf(c.env.CORS_ALLOWED_ORIGINS)),
+    origin: async (origin, c) => {
+      const byDefault = allowedOrigin(origin, rulesOf(c.env.CORS_ALLOWED_ORIGINS));
+      if (byDefault !== null || c.req.method !== "OPTIONS") return byDefault;
+      // A preflight cannot know the tenant: any tenant's origin passes it (the real request is checked).
+      return allowedOrigin(origin, await tenantUnion(c.env)) === null ? null : origin;
+    },
     allowMethods: METHODS,
     exposeHeaders: EXPOSED_HEADERS,
     maxAge: MAX_AGE_S,
   });
   return async (c, next) => {
-    if (!corsEnabled(rulesOf(c.env.CORS_ALLOWED_ORIGINS))) return next();
-    return handler(c, next);
+    const defaults = rulesOf(c.env.CORS_ALLOWED_ORIGINS);
+    const origin = crossOrigin(c);
+    if (!corsEnabled(defaults) && (origin === null || !corsEnabled(await tenantUnion(c.env)))) return next();
+    const preflight = await handler(c, next);
+    if (preflight !== undefined || origin === null || c.res.headers.has("access-control-allow-origin"))
+      return preflight;
+    // Not allowed by the deployment's list: the answer is readable when the key's tenant allows the origin,
+    // and, for errors before or at authentication (401, 403 origin_not_allowed), when some tenant does.
+    const auth = c.get("auth") as AppEnv["Variables"]["auth"] | undefined;
+    const byTenant = auth === undefined ? null : allowedOrigin(origin, tenantCorsRules(auth.tenant, defaults));
+    const allow = byTenant ?? (allowedOrigin(origin, await tenantUnion(c.env)) === null ? null : origin);
+    if (allow !== null) c.res.headers.set("access-control-allow-origin", allow);
   };
 }

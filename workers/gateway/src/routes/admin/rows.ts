@@ -22,6 +22,8 @@ export interface TenantRow {
   webhook_secret_previous: string | null;
   webhook_secret_previous_expires_at: number | null;
   node_policy: string | null;
+  /** Migration 0014: JSON array of browser origins, NULL = the deployment's. */
+  cors_allowed_origins?: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -42,6 +44,7 @@ export function toTenant(row: TenantRow): z.infer<typeof Tenant> {
       max_run_s: row.max_run_s ?? null,
     },
     node_policy: nodePolicyFromColumn(row.node_policy),
+    cors_allowed_origins: jsonArray(row.cors_allowed_origins ?? null),
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
   };

@@ -14,6 +14,7 @@ import { nodePolicyToColumn } from "../../jobs/node-policy.ts";
 import { readJson } from "../../lib/body.ts";
 import { toJsonColumn } from "../../lib/json.ts";
 import { iso } from "../../lib/time.ts";
+import { forgetTenantOrigins } from "../../middleware/cors-tenants.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import type { AppEnv } from "../../types.ts";
 import { getTenantRow, refreshTenantKeys, requirePool, tenantNameTaken } from "./lookups.ts";
@@ -51,14 +52,15 @@ tenantRoutes.post("/", async (c) => {
     webhook_secret_previous: null,
     webhook_secret_previous_expires_at: null,
     node_policy: nodePolicyToColumn(body.node_policy),
+    cors_allowed_origins: toJsonColumn(body.cors_allowed_origins),
     created_at: now,
     updated_at: now,
   };
   const inserted = await c.env.DB.prepare(
     `INSERT INTO tenants (id, name, image_url_allowlist, webhook_host_allowlist, default_pool, cache_all,
        requests_per_minute, max_queued_jobs, max_running_jobs, queue_timeout_s, max_run_s, webhook_secret, node_policy,
-       created_at, updated_at)
-     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+       cors_allowed_origins, created_at, updated_at)
+     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
       WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE name = ? COLLATE NOCASE)`,
   )
     .bind(
@@ -75,6 +77,7 @@ tenantRoutes.post("/", async (c) => {
       row.max_run_s,
       row.webhook_secret,
       row.node_policy,
+      row.cors_allowed_origins ?? null,
       row.created_at,
       row.updated_at,
       row.name,
@@ -82,6 +85,7 @@ tenantRoutes.post("/", async (c) => {
     .run();
   // Names are unique (case-insensitively); check and insert are one statement, so racing creates cannot both win.
   if (inserted.meta.changes === 0) throw await tenantNameTaken(c.env.DB, row.name);
+  if (body.cors_allowed_origins) await forgetTenantOrigins();
   return c.json({ ...toTenant(row), webhook_secret: webhookSecret }, 201);
 });
 
@@ -116,12 +120,16 @@ tenantRoutes.patch("/:id", async (c) => {
     queue_timeout_s: pick(limits.queue_timeout_s, current.queue_timeout_s),
     max_run_s: pick(limits.max_run_s, current.max_run_s),
     node_policy: body.node_policy === undefined ? current.node_policy : nodePolicyToColumn(body.node_policy),
+    cors_allowed_origins:
+      body.cors_allowed_origins === undefined
+        ? (current.cors_allowed_origins ?? null)
+        : toJsonColumn(body.cors_allowed_origins),
     updated_at: Date.now(),
   };
   const updated = await c.env.DB.prepare(
     `UPDATE tenants SET name = ?, image_url_allowlist = ?, webhook_host_allowlist = ?, default_pool = ?, cache_all = ?,
        requests_per_minute = ?, max_queued_jobs = ?, max_running_jobs = ?, queue_timeout_s = ?, max_run_s = ?,
-       node_policy = ?, updated_at = ?
+       node_policy = ?, cors_allowed_origins = ?, updated_at = ?
      WHERE id = ? AND NOT EXISTS (SELECT 1 FROM tenants WHERE name = ? COLLATE NOCASE AND id != ?)`,
   )
     .bind(
@@ -136,6 +144,7 @@ tenantRoutes.patch("/:id", async (c) => {
       next.queue_timeout_s,
       next.max_run_s,
       next.node_policy,
+      next.cors_allowed_origins ?? null,
       next.updated_at,
       id,
       next.name,
@@ -143,6 +152,7 @@ tenantRoutes.patch("/:id", async (c) => {
     )
     .run();
   if (updated.meta.changes === 0) throw await tenantNameTaken(c.env.DB, next.name);
+  if (body.cors_allowed_origins !== undefined) await forgetTenantOrigins();
   await refreshTenantKeys(c.env, id);
   return c.json(toTenant(next));
 });
