@@ -44,6 +44,9 @@ export type JobView = {
   started_at: number | null;
   completed_at: number | null;
   pool: string;
+  /** Submitted to a pool group: the group, and the region of the member `pool`. */
+  pool_group?: string;
+  region?: string | null;
   attempt: number;
   /** A cancel was asked for and the runner has not stopped yet. Absent in views stored by older deployments. */
   cancel_requested?: boolean;
@@ -88,6 +91,7 @@ export async function toPublicJob(view: JobView, presigner: Presigner): Promise<
     started_at: iso(view.started_at),
     completed_at: iso(view.completed_at),
     pool: view.pool,
+    ...(view.pool_group ? { pool_group: view.pool_group, region: view.region ?? null } : {}),
     attempt: view.attempt,
     cancel_requested: view.cancel_requested ?? false,
     progress: view.progress,

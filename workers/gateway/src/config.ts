@@ -13,6 +13,7 @@ const GatewayVars = z.object({
   DEFAULT_REQUESTS_PER_MINUTE: wholeNumber("requests per minute", 600),
   MAX_BODY_BYTES: wholeNumber("bytes", 16 * 1024 * 1024),
   MAX_INPUT_BYTES: wholeNumber("bytes", 50 * 1024 * 1024),
+  RUNNER_LIVE_S: wholeNumber("seconds", 90),
 });
 
 export interface GatewayConfig {
@@ -22,6 +23,8 @@ export interface GatewayConfig {
   maxBodyBytes: number;
   /** Largest input image (uploaded file or fetched URL). */
   maxInputBytes: number;
+  /** A runner counts as live (pool stats, capabilities, estimates, pool groups) this long after its last lease call. */
+  runnerLiveMs: number;
   jobs: JobConfig;
 }
 
@@ -31,6 +34,7 @@ export function parseGatewayConfig(env: object): GatewayConfig {
     requestsPerMinute: v.DEFAULT_REQUESTS_PER_MINUTE,
     maxBodyBytes: v.MAX_BODY_BYTES,
     maxInputBytes: v.MAX_INPUT_BYTES,
+    runnerLiveMs: v.RUNNER_LIVE_S * 1000,
     jobs: toJobConfig(v),
   };
 }

@@ -8,6 +8,7 @@ import { log } from "../../shared/log.ts";
 import { guardedFetch, policyFor, UrlGuardError } from "../../shared/url-guard/index.ts";
 import { consumerConfig, INPUT_RETRY } from "./config.ts";
 import { edgeFetch } from "./delivery/edge-fetch.ts";
+import { placeRequeued } from "./group-move.ts";
 import { jobObject, poolObject } from "./stubs.ts";
 
 export type Outcome = { action: "ack"; note?: string } | { action: "retry"; delaySeconds: number; reason: string };
@@ -130,8 +131,11 @@ export async function processJobMessage(
     return { action: "ack", note: "input_unavailable" };
   }
   if (fetching) await jobObject(env, msg.job_id).inputsFetching(msg.attempt, false);
-  const result = await poolObject(env, msg.pool).enqueue(msg);
-  return { action: "ack", note: result };
+  // A re-queued job of a pool group may move to another member (group-move.ts).
+  const placed = await placeRequeued(env, msg);
+  if (!placed) return { action: "ack", note: "stale" };
+  const result = await poolObject(env, placed.pool).enqueue(placed);
+  return { action: "ack", note: placed.pool === msg.pool ? result : `${result} (moved to ${placed.pool})` };
 }
 
 /** Dead-letter queue "jobs-dlq": a job whose routing failed for good is marked failed, never dropped. */

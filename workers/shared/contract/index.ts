@@ -6,6 +6,7 @@ export * from "./admin.ts";
 export * from "./common.ts";
 export * from "./job-events.ts";
 export * from "./jobs.ts";
+export * from "./pool-groups.ts";
 export * from "./queue.ts";
 export * from "./rpc.ts";
 export * from "./runner.ts";

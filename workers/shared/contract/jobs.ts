@@ -55,8 +55,11 @@ export const JobCreate = z
     workflow: Workflow,
     pool: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a pool name")
-      .optional(),
+      .regex(/^(group:)?[a-z0-9][a-z0-9-]{0,62}$/, "must be a pool name or group:<pool group name>")
+      .optional()
+      .describe(
+        "The pool to run on, or `group:<name>` for a pool group: the gateway picks the member nearest the request that can run the job (docs/capabilities.md)",
+      ),
     webhook: z
       .object({ url: z.string().min(1).max(2048), events: z.array(WebhookEvent).min(1).max(5).optional() })
       .strict()
@@ -173,6 +176,11 @@ export const Job = z
     started_at: z.string().nullable(),
     completed_at: z.string().nullable(),
     pool: z.string(),
+    pool_group: z
+      .string()
+      .optional()
+      .describe('Submitted to a pool group (`pool: "group:<name>"`): the group; `pool` is the member it went to'),
+    region: z.string().nullable().optional().describe("With pool_group: the region of the member `pool`"),
     attempt: z
       .int()
       .describe(

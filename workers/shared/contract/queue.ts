@@ -13,8 +13,24 @@ export type JobInputRef = z.infer<typeof JobInputRef>;
 export const DispatchNeeds = z.object({
   node_classes: z.array(z.string()),
   models: z.array(z.object({ folder: z.string(), name: z.string() })),
+  /**
+   * Model files the job names by URL (docs/models.md), by folder and SHA-256 of the URL: not required (the
+   * runner downloads them), but a runner that already holds them is preferred.
+   */
+  url_models: z.array(z.object({ folder: z.string(), url_sha256: z.string() })).optional(),
 });
 export type DispatchNeeds = z.infer<typeof DispatchNeeds>;
+
+/**
+ * A job submitted to a pool group: its members in the order of preference chosen at submit (nearest first),
+ * and the group's failover threshold. A re-queued job may move to another member (docs/capabilities.md).
+ */
+export const DispatchGroup = z.object({
+  name: z.string(),
+  members: z.array(z.object({ pool: z.string(), region: z.string().nullable() })),
+  max_wait_s: z.number().nullable(),
+});
+export type DispatchGroup = z.infer<typeof DispatchGroup>;
 
 export const DispatchMessage = z.object({
   type: z.literal("dispatch"),
@@ -27,6 +43,8 @@ export const DispatchMessage = z.object({
   image_allowlist: z.array(z.string()).nullable(),
   /** Checked at submit against the pool's capabilities; absent when the pool had no report then. */
   needs: DispatchNeeds.nullish(),
+  /** Submitted to a pool group: the consumer may move a re-queued attempt to another member. */
+  group: DispatchGroup.nullish(),
 });
 export type DispatchMessage = z.infer<typeof DispatchMessage>;
 

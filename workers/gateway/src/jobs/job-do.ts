@@ -5,7 +5,14 @@
  * This file is its API (clients, the pool dispatcher, runners, the queue consumer); the machinery is in
  * job-core.ts. Storage layout: workers/gateway/STORAGE.md.
  */
-import type { JobDispatchRpc, JobError, JobWebhookRpc, RunnerEvent, Workflow } from "../../../shared/contract/index.ts";
+import type {
+  DispatchMessage,
+  JobDispatchRpc,
+  JobError,
+  JobWebhookRpc,
+  RunnerEvent,
+  Workflow,
+} from "../../../shared/contract/index.ts";
 import { TERMINAL } from "../../../shared/contract/index.ts";
 import { JobCore } from "./job-core.ts";
 import { deletePrefix } from "./outbox-deliver.ts";
@@ -308,6 +315,22 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
     if (s?.status !== "queued" || s.next_attempt !== attempt) return;
     if ((s.fetching_inputs === attempt) === fetching) return;
     this.save({ ...s, fetching_inputs: fetching ? attempt : null });
+  }
+
+  /** A pool group's job waiting for dispatch `attempt` in `from` moves to member `to` (docs/capabilities.md). */
+  async movePool(attempt: number, from: string, to: string): Promise<DispatchMessage | null> {
+    const s = this.job;
+    if (s?.status !== "queued" || s.next_attempt !== attempt || s.pool !== from) return null;
+    if (!s.group?.members.some((m) => m.pool === to)) return null;
+    const next = this.commit((n, now) => {
+      n.pool = to;
+      this.event(n, "queued", { attempt, reason: `moved from pool ${from} to ${to}`, pool: to }, now);
+      this.outbox.add({ kind: "index", payload: indexPayload(n) }, now);
+      // Re-sends of this dispatch go to the new pool.
+      this.outbox.dropKind("dispatch");
+      this.outbox.add({ kind: "dispatch", payload: dispatchPayload(n) }, now + this.cfg.redispatchBaseMs);
+    });
+    return dispatchPayload(next);
   }
 
   async failDispatch(attempt: number, error: JobError): Promise<void> {

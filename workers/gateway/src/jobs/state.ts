@@ -1,7 +1,7 @@
 /** What a job Durable Object stores, and the view it returns (storage layout: STORAGE.md). */
 
 import type { z } from "zod";
-import type { DispatchNeeds, JobStep, JsonValue } from "../../../shared/contract/index.ts";
+import type { DispatchGroup, DispatchNeeds, JobStep, JsonValue } from "../../../shared/contract/index.ts";
 import type { JobView, ResolvedInputs, StoredOutput, StoredTemplate } from "../../../shared/job-view.ts";
 
 export type { JobView, StoredOutput };
@@ -74,6 +74,8 @@ export interface JobState {
   queue_slot: boolean;
   /** What the job needs from a runner (classes, model files), from the submit-time capability check. */
   needs?: DispatchNeeds | null;
+  /** Submitted to a pool group: its members by preference; `pool` is the member it is queued in or ran on. */
+  group?: DispatchGroup | null;
   /** Sequence number of the last event. */
   seq: number;
 }
@@ -86,6 +88,9 @@ export function viewOf(s: JobState): JobView {
     started_at: s.started_at,
     completed_at: s.completed_at,
     pool: s.pool,
+    ...(s.group
+      ? { pool_group: s.group.name, region: s.group.members.find((m) => m.pool === s.pool)?.region ?? null }
+      : {}),
     // While queued, the attempt the job waits for (what its `queued` event says); else the current lease's.
     attempt: s.status === "queued" ? s.next_attempt : s.attempt,
     cancel_requested: s.cancel_requested && (s.status === "queued" || s.status === "running"),
@@ -143,6 +148,8 @@ export interface CreateJobInput {
   max_queued: number | null;
   /** What the job needs from a runner, checked at submit against the pool's capabilities (docs/capabilities.md). */
   needs?: DispatchNeeds | null;
+  /** Submitted to a pool group (pools/groups): the group, members by preference. */
+  group?: DispatchGroup | null;
   /** A template run (routes/templates.ts). */
   template?: StoredTemplate;
   /** Steps run before it was queued (docs/images.md). */
@@ -215,6 +222,7 @@ export function initialState(input: CreateJobInput, now: number, maxAttempts: nu
     queue_slot: queueSlot,
     seq: 0,
     ...(input.needs ? { needs: input.needs } : {}),
+    ...(input.group ? { group: input.group } : {}),
     ...(input.template ? { template: input.template } : {}),
     ...(input.steps?.length ? { steps: input.steps } : {}),
   };

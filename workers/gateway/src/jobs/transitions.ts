@@ -46,6 +46,7 @@ export function dispatchPayload(s: JobState): DispatchMessage {
     inputs: s.inputs,
     image_allowlist: s.image_allowlist,
     ...(s.needs ? { needs: s.needs } : {}),
+    ...(s.group ? { group: s.group } : {}),
   };
 }
 

@@ -120,6 +120,26 @@ export class CapabilityStore {
     return this.union;
   }
 
+  /** Some live runner can run a job with `needs` (a live runner without a report counts as able). */
+  canRun(needs: DispatchNeeds, now: number): boolean {
+    if (this.unreported(now) > 0) return true;
+    return [...new Set(this.liveDigests(now))].some((d) => !this.missing(d, needs));
+  }
+
+  /**
+   * The report of `digest` lists every URL model: a file `url-<first 16 hex of the URL's SHA-256>-...` in its
+   * folder (the runner's name for a model downloaded by URL, docs/models.md).
+   */
+  holdsUrlModels(digest: string, urls: NonNullable<DispatchNeeds["url_models"]>): boolean {
+    const entry = this.get(digest);
+    if (!entry) return false;
+    return urls.every((u) => {
+      const prefix = `url-${u.url_sha256.slice(0, 16)}-`;
+      for (const f of entry.index.files(u.folder)) if (f.startsWith(prefix)) return true;
+      return false;
+    });
+  }
+
   /** What `needs` lacks on the runner that leased with `digest` (null: it can run the job). */
   missing(digest: string, needs: DispatchNeeds): WaitingFor | null {
     const entry = this.get(digest);

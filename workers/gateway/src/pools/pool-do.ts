@@ -11,13 +11,16 @@ import type {
   DispatchMessage,
   DispatchNeeds,
   PoolDispatchRpc,
+  PoolPlacement,
 } from "../../../shared/contract/index.ts";
 import type { PoolCapabilities } from "../capabilities/union.ts";
+import { gatewayConfig } from "../config.ts";
 import { jobStub } from "../jobs/public.ts";
 import type { LeaseGrantInternal } from "../jobs/state.ts";
 import { CapabilityStore, type WaitingFor } from "./capability-store.ts";
 import { initLoadTables, type PoolMetrics, poolMetrics, queuePlace, recordRun } from "./load.ts";
 
+/** Default of RUNNER_LIVE_S: a runner is live this long after its last lease call. */
 export const RUNNER_LIVE_MS = 90_000;
 /** How deep a lease looks into the queue for a job the runner can run. */
 const MATCH_SCAN = 500;
@@ -55,6 +58,7 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
   private waiters: Waiter[] = [];
   private pumping = false;
   private readonly caps: CapabilityStore;
+  private readonly liveMs: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -79,7 +83,8 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
         .some((c) => c.name === "needs")
     )
       sql.exec("ALTER TABLE queued ADD COLUMN needs TEXT");
-    this.caps = new CapabilityStore(sql, RUNNER_LIVE_MS);
+    this.liveMs = gatewayConfig(env).runnerLiveMs;
+    this.caps = new CapabilityStore(sql, this.liveMs);
     initLoadTables(sql);
   }
 
@@ -172,7 +177,7 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
     const sql = this.ctx.storage.sql;
     const one = (q: string, ...args: unknown[]) => sql.exec<{ n: number }>(q, ...args).one().n;
     return {
-      runners: one("SELECT COUNT(*) AS n FROM runners_seen WHERE last_seen > ?", Date.now() - RUNNER_LIVE_MS),
+      runners: one("SELECT COUNT(*) AS n FROM runners_seen WHERE last_seen > ?", Date.now() - this.liveMs),
       queued: one("SELECT COUNT(*) AS n FROM queued"),
       running: one("SELECT COUNT(*) AS n FROM running"),
     };
@@ -189,14 +194,22 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
   }
 
   async metrics(): Promise<PoolMetrics> {
-    return poolMetrics(this.ctx.storage.sql, Date.now(), RUNNER_LIVE_MS, this.waiters.length);
+    return poolMetrics(this.ctx.storage.sql, Date.now(), this.liveMs, this.waiters.length);
+  }
+
+  /** Pool groups: live runners, whether one can run a job with `needs`, and the wait of a job queued now. */
+  async placement(needs: DispatchNeeds | null): Promise<PoolPlacement> {
+    const now = Date.now();
+    const m = poolMetrics(this.ctx.storage.sql, now, this.liveMs, this.waiters.length);
+    const capable = m.live_runners > 0 && (!needs || this.caps.canRun(needs, now));
+    return { live_runners: m.live_runners, capable, estimated_wait_s: m.estimated_wait_s };
   }
 
   /** A queued job's place and estimated start, and what it waits for if no live runner can run it. */
   async queueInfo(jobId: string): Promise<QueueInfo | null> {
     const sql = this.ctx.storage.sql;
     const now = Date.now();
-    const place = queuePlace(sql, jobId, now, RUNNER_LIVE_MS);
+    const place = queuePlace(sql, jobId, now, this.liveMs);
     if (!place) return null;
     const row = sql.exec<{ needs: string | null }>("SELECT needs FROM queued WHERE job_id = ?", jobId).one();
     return { ...place, waiting_for: row.needs ? this.waitingFor(JSON.parse(row.needs), now) : null };
@@ -263,10 +276,27 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
         LIMIT ${MATCH_SCAN}`,
     );
     for (const row of rows) {
-      if (!row.needs || !runner.digest) return row;
-      if (!this.caps.missing(runner.digest, JSON.parse(row.needs) as DispatchNeeds)) return row;
+      const needs = row.needs ? (JSON.parse(row.needs) as DispatchNeeds) : null;
+      if (!needs) return row;
+      if (runner.digest && this.caps.missing(runner.digest, needs)) continue;
+      // A job naming models by URL goes to a waiting runner that already holds them, if one can run it.
+      if (needs.url_models?.length && this.heldElsewhere(runner, needs)) continue;
+      return row;
     }
     return undefined;
+  }
+
+  /** Another waiting runner able to run the job holds its URL models and `runner` does not (docs/models.md). */
+  private heldElsewhere(runner: RunnerInfo, needs: DispatchNeeds): boolean {
+    const urls = needs.url_models ?? [];
+    if (runner.digest && this.caps.holdsUrlModels(runner.digest, urls)) return false;
+    return this.waiters.some(
+      (w) =>
+        w.runner !== runner &&
+        !!w.runner.digest &&
+        this.caps.holdsUrlModels(w.runner.digest, urls) &&
+        !this.caps.missing(w.runner.digest, needs),
+    );
   }
 
   /** Takes the next job (round-robin across tenants, FIFO within one) and asks its DO for the lease. */

@@ -11,24 +11,21 @@ import { sha256Hex } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { idempotentJobId, newJobId } from "../../../shared/job-id.ts";
 import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
-import { admit, poolCapabilityCheck } from "../capabilities/submit-check.ts";
+import { admit } from "../capabilities/submit-check.ts";
 import { gatewayConfig } from "../config.ts";
-import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
 import { type JobApi, jobStubById, publicJob } from "../jobs/public.ts";
 import { type CreateJobInput, type CreateResult, DEFAULT_QUEUE_TIMEOUT_S } from "../jobs/state.ts";
 import { inputKey, refusal } from "../jobs/submit.ts";
 import { checkUploadedFile } from "../jobs/uploaded-file.ts";
 import { fileInputs, validateWorkflow } from "../jobs/validate.ts";
-import { checkUrlModels } from "../models/url-check.ts";
-import { requirePoolAccess } from "../pools/access.ts";
+import { jobPlacer } from "../pools/groups/place.ts";
 import { cacheHash, isDeterministic } from "../templates/output-cache.ts";
 import { cachedOutputs, rememberJob } from "../templates/output-cache-store.ts";
 import type { AppEnv } from "../types.ts";
 
 const MAX_STORED_WORKFLOW_BYTES = 1024 * 1024;
 const MAX_WAIT_S = 60;
-const readNodePolicy = nodePolicyReader();
-const checkCapabilities = poolCapabilityCheck();
+const place = jobPlacer();
 
 /** `Prefer: wait=N` (N <= 60) -> milliseconds, or 0. */
 export function preferWaitMs(header: string | undefined): number {
@@ -87,12 +84,16 @@ export async function submitJob(c: Context<AppEnv>, body: JobCreate, options: Su
 export async function createJob(c: Context<AppEnv>, body: JobCreate, options: SubmitOptions = {}): Promise<CreatedJob> {
   const auth = c.get("auth");
   validateWorkflow(body.workflow);
-  const poolName = body.pool ?? auth.tenant.default_pool ?? "local";
-  const pool = await requirePoolAccess(c.env, poolName, auth.tenantId, body.pool ? "pool" : null);
-  enforceNodePolicy(body.workflow, policyLayers(readNodePolicy(c.env), pool.node_policy, auth.tenant.node_policy));
-  await checkUrlModels(c.env, poolName, auth.tenantId, body.workflow);
-  // Against what the pool's live runners can run (docs/capabilities.md); then the honest-wait admission.
-  const needs = await checkCapabilities(c.env, poolName, body.workflow);
+  // The pool (or a pool group's member) and the checks against it: access, node policy, URL models, what its
+  // live runners can run (pools/groups/place.ts, docs/capabilities.md); then the honest-wait admission.
+  const { pool, needs, group } = await place(c.env, {
+    target: body.pool ?? auth.tenant.default_pool ?? "local",
+    explicit: body.pool !== undefined,
+    tenant: { ...auth.tenant, id: auth.tenantId },
+    workflow: body.workflow,
+    cf: c.req.raw.cf,
+  });
+  const poolName = pool.name;
   if (body.max_wait_s !== undefined) await admit(c.env, poolName, body.max_wait_s);
 
   const urlEnv = c.env;
@@ -180,6 +181,7 @@ export async function createJob(c: Context<AppEnv>, body: JobCreate, options: Su
     // Counted atomically by the tenant's queued-job counter (jobs/queue-slots.ts).
     max_queued: auth.tenant.max_queued_jobs,
     needs,
+    ...(group ? { group } : {}),
     ...(options.template ? { template: options.template } : {}),
     ...(options.steps?.length ? { steps: options.steps } : {}),
   };

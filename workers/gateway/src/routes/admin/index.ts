@@ -4,6 +4,7 @@ import type { RouteDoc } from "../../openapi/route-doc.ts";
 import type { AppEnv } from "../../types.ts";
 import { keyDocs, keyRoutes } from "./keys.ts";
 import { manifestAdminDocs, manifestAdminRoutes, tenantModelHostRoutes } from "./manifest.ts";
+import { poolGroupDocs, poolGroupRoutes, tenantRegionRoutes } from "./pool-groups.ts";
 import { poolAdminDocs, poolAdminRoutes } from "./pools.ts";
 import { runnerTokenDocs, runnerTokenRoutes } from "./runner-tokens.ts";
 import { secretDocs, secretRoutes } from "./secrets.ts";
@@ -15,6 +16,8 @@ adminRoutes.route("/tenants", tenantRoutes);
 adminRoutes.route("/pools", poolAdminRoutes);
 adminRoutes.route("/pools", manifestAdminRoutes);
 adminRoutes.route("/tenants", tenantModelHostRoutes);
+adminRoutes.route("/pool-groups", poolGroupRoutes);
+adminRoutes.route("/tenants", tenantRegionRoutes);
 adminRoutes.route("/keys", keyRoutes);
 adminRoutes.route("/runner-tokens", runnerTokenRoutes);
 adminRoutes.route("/secrets", secretRoutes);
@@ -22,6 +25,7 @@ adminRoutes.route("/secrets", secretRoutes);
 export const adminDocs: RouteDoc[] = [
   ...tenantDocs,
   ...poolAdminDocs,
+  ...poolGroupDocs,
   ...keyDocs,
   ...runnerTokenDocs,
   ...secretDocs,

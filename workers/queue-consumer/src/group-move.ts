@@ -1,0 +1,39 @@
+/**
+ * A re-queued job of a pool group (docs/capabilities.md "Regions and failover"): before its new attempt is
+ * queued, the consumer asks its pool whether a live runner can run it within the group's `max_wait_s`; if
+ * not, it asks the other members in the group's order and moves the job to the first that can (the job
+ * object records the move and is the judge: a job that no longer waits for this attempt does not move).
+ */
+import type { DispatchMessage, PoolPlacement } from "../../shared/contract/index.ts";
+import { type MemberState, pickMember } from "../../shared/pool-groups/choose.ts";
+import { jobObject, poolObject } from "./stubs.ts";
+
+type MoveEnv = Pick<ConsumerEnv, "JOBS" | "POOLS">;
+
+function state(pool: string, p: PoolPlacement): MemberState {
+  return { pool, live: p.live_runners > 0, capable: p.capable, wait_s: p.estimated_wait_s };
+}
+
+/** The message to enqueue (moved or not), or null when the job no longer waits for this attempt. */
+export async function placeRequeued(env: MoveEnv, msg: DispatchMessage): Promise<DispatchMessage | null> {
+  const group = msg.group;
+  if (!group || msg.attempt <= 1 || group.members.length < 2) return msg;
+  const max = group.max_wait_s;
+  const fine = (s: MemberState) => s.live && s.capable && (max === null || s.wait_s === null || s.wait_s <= max);
+  const needs = msg.needs ?? null;
+  const here = state(msg.pool, await poolObject(env, msg.pool).placement(needs));
+  if (fine(here)) return msg;
+  const states: MemberState[] = [];
+  for (const m of group.members) {
+    if (m.pool === msg.pool) {
+      states.push(here);
+      continue;
+    }
+    const s = state(m.pool, await poolObject(env, m.pool).placement(needs));
+    states.push(s);
+    if (fine(s)) break;
+  }
+  const chosen = pickMember(states, max);
+  if (!chosen || chosen.pool === msg.pool) return msg;
+  return jobObject(env, msg.job_id).movePool(msg.attempt, msg.pool, chosen.pool);
+}
