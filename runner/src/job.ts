@@ -23,13 +23,12 @@ import { type JobResult, reportEnd, type Terminal } from "./job-report.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerMetrics } from "./metrics.ts";
-import { uploadOutputs, uploadWsImages } from "./outputs.ts";
+import { PremintedUploads, uploadOutputs, uploadWsImages } from "./outputs.ts";
 import { EventReporter } from "./reporter.ts";
 
-export { JobFailure };
+export { JobFailure, type JobResult };
 export type StopReason = "cancel" | "lease_lost" | "shutdown" | "timeout";
 
-export type { JobResult };
 export interface JobDeps {
   gateway: GatewayClient;
   comfy: ComfyClient;
@@ -280,8 +279,10 @@ export class JobRun {
     // 5. Outputs: every file in /history (and websocket images), streamed to presigned PUTs.
     const items: CollectedOutput[] = collectOutputs(await this.guard(watcher.outputs(this.signal)));
     const uploadStart = Date.now();
+    const preminted = new PremintedUploads(this.grant.uploads); // URLs minted with the lease: no round trip each
     const refs = await this.guard(
       uploadOutputs(items, {
+        preminted,
         gateway: this.deps.gateway,
         comfy,
         leaseId: this.leaseId,
@@ -292,6 +293,7 @@ export class JobRun {
     );
     const wsRefs = await this.guard(
       uploadWsImages(watcher.wsImages, {
+        preminted,
         gateway: this.deps.gateway,
         leaseId: this.leaseId,
         signal: this.signal,

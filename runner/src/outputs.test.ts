@@ -11,7 +11,7 @@ import { ComfyClient } from "./comfy/client.ts";
 import type { CollectedOutput } from "./comfy/history.ts";
 import { GatewayClient } from "./gateway.ts";
 import { silentLogger } from "./log.ts";
-import { uploadOutputs } from "./outputs.ts";
+import { PremintedUploads, uploadOutputs } from "./outputs.ts";
 
 interface Stored {
   key: string;
@@ -176,5 +176,27 @@ describe("uploadOutputs", () => {
     expect(out.type).toBe("image/webp");
     expect(out.bytes.subarray(0, 4).toString()).toBe("RIFF");
     expect(out.bytes.subarray(8, 12).toString()).toBe("WEBP");
+  });
+
+  it("uses the upload URLs that came with the lease before minting, skipping one about to expire", async () => {
+    stored.length = 0;
+    const before = minted.length;
+    const soon = new Date(Date.now() + 10_000).toISOString();
+    const later = new Date(Date.now() + 900_000).toISOString();
+    const preminted = new PremintedUploads([
+      { key: "jobs/j/a1/pre-0", upload_url: `${base}/put/jobs/j/a1/pre-0`, expires_at: soon },
+      { key: "jobs/j/a1/pre-1", upload_url: `${base}/put/jobs/j/a1/pre-1`, expires_at: later },
+    ]);
+    const refs = await uploadOutputs([file("g.png", randomBytes(100)), file("h.png", randomBytes(100))], {
+      ...ctx(),
+      preminted,
+      concurrency: 1,
+    });
+    // The first output took the URL still valid; the second had none left and minted one.
+    expect(refs[0]!.key).toBe("jobs/j/a1/pre-1");
+    expect(minted.length - before).toBe(1);
+    expect(refs[1]!.key).toBe(minted.at(-1));
+    expect(stored.map((s) => s.key).sort()).toEqual([refs[0]!.key, refs[1]!.key].sort());
+    expect(preminted.left).toBe(0);
   });
 });

@@ -25,7 +25,36 @@ export class UploadError extends Error {
   }
 }
 
+/**
+ * Upload URLs that came with the lease (LeaseGrant.uploads): each used once, in order; one that expires
+ * within EXPIRY_MARGIN_MS is skipped. When none is left the runner mints one (a round trip to the gateway).
+ */
+export class PremintedUploads {
+  private readonly targets: Array<{ key: string; upload_url: string; expires_at: string }>;
+  private readonly now: () => number;
+
+  constructor(targets: Array<{ key: string; upload_url: string; expires_at: string }> = [], now = Date.now) {
+    this.targets = [...targets];
+    this.now = now;
+  }
+
+  take(): { key: string; upload_url: string } | null {
+    for (let t = this.targets.shift(); t; t = this.targets.shift()) {
+      if (Date.parse(t.expires_at) - this.now() > EXPIRY_MARGIN_MS) return { key: t.key, upload_url: t.upload_url };
+    }
+    return null;
+  }
+
+  get left(): number {
+    return this.targets.length;
+  }
+}
+
+const EXPIRY_MARGIN_MS = 60_000;
+
 export interface UploadContext {
+  /** URLs minted with the lease, used before asking the gateway for more. */
+  preminted?: PremintedUploads;
   gateway: GatewayClient;
   comfy: ComfyClient;
   leaseId: string;
@@ -100,6 +129,8 @@ async function uploadOne(item: CollectedOutput, ctx: UploadContext): Promise<Out
   }
   let minted: { key: string; upload_url: string } | null = null;
   const mint = async (name: string, type: string) => {
+    const ready = ctx.preminted?.take();
+    if (ready) return ready;
     const res = await ctx.gateway.uploadUrl(
       ctx.leaseId,
       { filename: name, content_type: type, node_id: item.node_id },
@@ -211,7 +242,7 @@ export async function uploadOutputs(items: CollectedOutput[], ctx: UploadContext
 /** SaveImageWebsocket images (collected from binary frames): each PUT to a presigned URL minted for it. */
 export async function uploadWsImages(
   images: Array<{ node_id: string; bytes: Uint8Array; content_type: string }>,
-  ctx: { gateway: GatewayClient; leaseId: string; signal: AbortSignal },
+  ctx: { gateway: GatewayClient; leaseId: string; signal: AbortSignal; preminted?: PremintedUploads },
 ): Promise<OutputRef[]> {
   const counts = new Map<string, number>();
   const refs: OutputRef[] = [];
@@ -221,11 +252,13 @@ export async function uploadWsImages(
     const ext = img.content_type === "image/jpeg" ? "jpg" : "png";
     // Like SaveImage's names (the node has no filename_prefix): short, and the node id keeps them apart.
     const filename = `ComfyUI_n${img.node_id.replace(/[^A-Za-z0-9_-]/g, "_")}_${String(n).padStart(5, "0")}_.${ext}`;
-    const minted = await ctx.gateway.uploadUrl(
-      ctx.leaseId,
-      { filename, content_type: img.content_type, node_id: img.node_id },
-      { signal: ctx.signal },
-    );
+    const minted =
+      ctx.preminted?.take() ??
+      (await ctx.gateway.uploadUrl(
+        ctx.leaseId,
+        { filename, content_type: img.content_type, node_id: img.node_id },
+        { signal: ctx.signal },
+      ));
     const res = await sendBytes(
       {
         method: "PUT",

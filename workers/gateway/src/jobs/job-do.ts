@@ -14,6 +14,7 @@ import type {
   Workflow,
 } from "../../../shared/contract/index.ts";
 import { TERMINAL } from "../../../shared/contract/index.ts";
+import { expectedOutputs } from "./expected-outputs.ts";
 import { JobCore } from "./job-core.ts";
 import { deletePrefix } from "./outbox-deliver.ts";
 import { checkOutputs, type OutputCheck } from "./outputs-check.ts";
@@ -158,6 +159,14 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
   async grantLease(attempt: number, runnerId: string, pool: string): Promise<LeaseGrantInternal | null> {
     const s = this.job;
     if (s?.status !== "queued" || s.next_attempt !== attempt || s.pool !== pool) return null;
+    const workflow =
+      this.ctx.storage.kv.get<Workflow>("workflow") ??
+      // Jobs stored before the workflow moved to its own key kept it inside the state.
+      this.ctx.storage.kv.get<{ workflow?: Workflow }>("state")?.workflow ??
+      {};
+    // Upload URLs for the expected outputs come with the lease (routes/runner.ts mints them): counted
+    // against the attempt's budget, and the attempt is swept if it does not end succeeded.
+    const uploads = expectedOutputs(workflow, this.cfg.maxOutputs);
     const next = this.commit((n, now) => {
       n.status = "running";
       n.attempt = attempt;
@@ -167,7 +176,8 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
       n.stats.run_ms = null;
       n.progress = null;
       n.resolved_inputs = null;
-      n.uploads_minted = 0;
+      n.uploads_minted = uploads;
+      if (!n.upload_attempts.includes(attempt)) n.upload_attempts.push(attempt);
       this.outbox.dropKind("dispatch");
       releaseSlot(this.tx, n, now);
       this.event(n, "started", { attempt, runner_id: runnerId }, now);
@@ -176,11 +186,8 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
       job_id: next.id,
       attempt,
       expires_at: next.lease!.expires_at,
-      // Jobs stored before the workflow moved to its own key kept it inside the state.
-      workflow:
-        this.ctx.storage.kv.get<Workflow>("workflow") ??
-        this.ctx.storage.kv.get<{ workflow?: Workflow }>("state")?.workflow ??
-        {},
+      workflow,
+      uploads,
       output: next.output,
       timeout_s: next.timeout_s,
       inputs: next.inputs.map((i) => ({ node_id: i.node_id, key: i.key })),

@@ -119,6 +119,8 @@ export interface LeaseGrantInternal {
   inputs: Array<{ node_id: string; key: string }>;
 }
 
+  /** How many output upload URLs the lease carries (already counted against the attempt's budget). */
+  uploads?: number;
 export interface JobEventRecord {
   seq: number;
   type: "queued" | "started" | "progress" | "output" | "succeeded" | "failed" | "canceled";

@@ -57,6 +57,14 @@ function fenced<R extends Fenced>(result: R): asserts result is Extract<R, { ok:
   throw new ApiError(404, "lease_not_found", result.message);
 }
 
+/** A presigned PUT for one output of attempt `attempt`, under jobs/{job}/a{attempt}/ (what the success check requires). */
+async function mintUpload(presigner: Presigner, jobId: string, attempt: number, filename: string) {
+  const safe = filename.replace(/[^A-Za-z0-9._-]/g, "_").slice(-120);
+  const key = `jobs/${jobId}/a${attempt}/${randomBase62(8)}-${safe}`;
+  const signed = await presigner.sign("PUT", key, UPLOAD_URL_TTL_S);
+  return { key, upload_url: signed.url, expires_at: iso(signed.expiresAt) };
+}
+
 runnerRoutes.post("/lease", async (c) => {
   const body = await readJson(c, LeaseRequest, { maxBytes: 16 * 1024 });
   const { pool, tokenId } = c.get("runner");
@@ -104,6 +112,11 @@ runnerRoutes.post("/lease", async (c) => {
       };
     }),
   );
+  // Upload URLs for the outputs the workflow is expected to save (jobs/expected-outputs.ts), so the runner
+  // does not ask for them one round trip each; already counted by the job object at the grant.
+  const uploads = await Promise.all(
+    Array.from({ length: grant.uploads ?? 0 }, (_, i) => mintUpload(presigner, grant.job_id, grant.attempt, `out${i}`)),
+  );
   const body200: z.infer<typeof LeaseGrant> = {
     lease: {
       id: await leaseId(c.env.SIGNING_SECRET, grant.job_id, grant.attempt),
@@ -113,6 +126,7 @@ runnerRoutes.post("/lease", async (c) => {
     },
     job: { id: grant.job_id, workflow: grant.workflow, output: grant.output, timeout_s: grant.timeout_s },
     inputs,
+    ...(uploads.length > 0 ? { uploads } : {}),
   };
   return c.json(body200);
 });
@@ -139,10 +153,8 @@ runnerRoutes.post("/leases/:id/uploads", async (c) => {
   const l = await lease(c);
   const body = await readJson(c, UploadRequest, { maxBytes: 16 * 1024 });
   fenced(await l.stub.checkLease(l.attempt, l.pool));
-  const safe = body.filename.replace(/[^A-Za-z0-9._-]/g, "_").slice(-120);
-  const key = `jobs/${l.jobId}/a${l.attempt}/${randomBase62(8)}-${safe}`;
-  const signed = await new Presigner(c.env, new URL(c.req.url).origin).sign("PUT", key, UPLOAD_URL_TTL_S);
-  return c.json({ key, upload_url: signed.url, expires_at: iso(signed.expiresAt) }, 201);
+  const presigner = new Presigner(c.env, new URL(c.req.url).origin);
+  return c.json(await mintUpload(presigner, l.jobId, l.attempt, body.filename), 201);
 });
 
 runnerRoutes.post("/leases/:id/events", async (c) => {
