@@ -203,6 +203,12 @@ describe("OpenAPI document vs real responses", () => {
     await exerciseRunnerCapabilities(call, rt.token);
     await call("GET", "/v1/usage", { token: key });
     await call("GET", "/v1/usage", { token: key, url: "/v1/usage?from=yesterday" });
+    await call("GET", "/v1/usage/stats", { token: key, url: "/v1/usage/stats?window=24h" });
+    await call("GET", "/v1/usage/stats", { token: key, url: "/v1/usage/stats?window=7d" });
+    await call("GET", "/v1/usage/stats");
+    await call("GET", "/admin/v1/stats", { token: admin, url: "/admin/v1/stats?window=1h&route=%2Fv1%2Fme" });
+    await call("GET", "/admin/v1/stats", { token: admin, url: "/admin/v1/stats?tenant=-&color=blue" });
+    await call("GET", "/admin/v1/stats");
     await call("GET", "/v1/models", { token: key });
 
     // Files

@@ -11,6 +11,7 @@ import { UsageQuery, UsageReport } from "../llm/schemas.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";
+import { usageStatsDocs, usageStatsRoutes } from "./usage-stats.ts";
 
 const DAY_MS = 24 * 3600 * 1000;
 const DEFAULT_SPAN_DAYS = 30;
@@ -31,6 +32,7 @@ function day(ms: number): string {
 
 export const usageRoutes = new Hono<AppEnv>();
 usageRoutes.use("*", apiKeyAuth({}));
+usageRoutes.route("/stats", usageStatsRoutes);
 usageRoutes.get("/", async (c) => {
   const query = readQuery(c, UsageQuery);
   const to = query.to ?? day(Date.now());
@@ -80,6 +82,7 @@ usageRoutes.get("/", async (c) => {
 });
 
 export const usageDocs: RouteDoc[] = [
+  ...usageStatsDocs,
   {
     method: "get",
     path: "/v1/usage",

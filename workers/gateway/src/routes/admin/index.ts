@@ -8,6 +8,7 @@ import { poolGroupDocs, poolGroupRoutes, tenantRegionRoutes } from "./pool-group
 import { poolAdminDocs, poolAdminRoutes } from "./pools.ts";
 import { runnerTokenDocs, runnerTokenRoutes } from "./runner-tokens.ts";
 import { secretDocs, secretRoutes } from "./secrets.ts";
+import { statsDocs, statsRoutes } from "./stats.ts";
 import { tenantDocs, tenantRoutes } from "./tenants.ts";
 
 export const adminRoutes = new Hono<AppEnv>();
@@ -21,6 +22,7 @@ adminRoutes.route("/tenants", tenantRegionRoutes);
 adminRoutes.route("/keys", keyRoutes);
 adminRoutes.route("/runner-tokens", runnerTokenRoutes);
 adminRoutes.route("/secrets", secretRoutes);
+adminRoutes.route("/stats", statsRoutes);
 
 export const adminDocs: RouteDoc[] = [
   ...tenantDocs,
@@ -29,5 +31,6 @@ export const adminDocs: RouteDoc[] = [
   ...keyDocs,
   ...runnerTokenDocs,
   ...secretDocs,
+  ...statsDocs,
   ...manifestAdminDocs,
 ];

@@ -1,0 +1,46 @@
+/**
+ * `GET /v1/usage/stats?window=1h|24h&route=`: the calling key's tenant's own request figures (rate, p50/p95
+ * latency, error rates per route), from D1 `request_stats`; never another tenant's. Mounted under
+ * `/v1/usage` (routes/usage.ts), whose API-key auth it shares.
+ */
+import { Hono } from "hono";
+import { ErrorEnvelope } from "../../../shared/contract/index.ts";
+import { RequestStats, TenantStatsQuery } from "../../../shared/contract/stats.ts";
+import { readQuery } from "../lib/body.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
+import { isolateStats } from "../stats/aggregator.ts";
+import { flushStats } from "../stats/flush.ts";
+import { readStats } from "../stats/query.ts";
+import type { AppEnv } from "../types.ts";
+
+export const usageStatsRoutes = new Hono<AppEnv>();
+
+usageStatsRoutes.get("/", async (c) => {
+  const query = readQuery(c, TenantStatsQuery);
+  await flushStats(c.env.DB, isolateStats(c.env), Date.now(), c.get("requestId"));
+  const { tenantId } = c.get("auth");
+  return c.json(
+    await readStats(c.env.DB, { window: query.window, tenantId, route: query.route, perTenant: false }, Date.now()),
+  );
+});
+
+export const usageStatsDocs: RouteDoc[] = [
+  {
+    method: "get",
+    path: "/v1/usage/stats",
+    summary: "Request rate, latency and errors of the calling key's tenant",
+    description:
+      "The tenant's own requests over the last hour (per-minute series) or day (15-minute series): requests " +
+      "per second, p50/p95 latency and 4xx/5xx rates, in total and per route. Any valid key may read its " +
+      "tenant's figures. Counts reach the report within about 10 s.",
+    tag: "LLM",
+    security: "apiKey",
+    query: TenantStatsQuery,
+    responses: {
+      200: { description: "Request figures", schema: RequestStats },
+      400: { description: "Bad window or route, or an unknown parameter", schema: ErrorEnvelope },
+      401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
+      429: { description: "Rate limited", schema: ErrorEnvelope },
+    },
+  },
+];

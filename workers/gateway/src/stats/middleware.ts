@@ -1,0 +1,78 @@
+/**
+ * Request monitoring middleware: after each answer, adds (route pattern, method, tenant, status class,
+ * latency) to the isolate's aggregator (aggregator.ts) and makes sure a background flush to D1 is scheduled
+ * (flush.ts). No storage call on the request path: the only extra work is a Map update.
+ *
+ *   app.use("*", requestStats({ skipPrefixes: ["/console", "/health"] }))
+ *
+ * The route is Hono's matched route pattern (`/v1/jobs/:id`, never the raw URL), so ids do not multiply the
+ * rows; a request no route matched counts as `(unmatched)`. The tenant is the API key's tenant when the
+ * request authenticated with one (`''` otherwise: admin, runner, rejected credentials). Latency is the time
+ * to the answer's headers (for SSE streams: to the start of the stream; long polls: the whole wait).
+ *
+ * When the deployment binds a Workers Analytics Engine dataset under `datasetBinding` (default
+ * `REQUEST_STATS_AE`; optional, see docs/monitoring.md), every request is also written there as one data
+ * point (blobs: route, method, tenant, status class; doubles: latency ms, status; index: tenant).
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import type { AppEnv, AuthContext } from "../types.ts";
+import { isolateStats } from "./aggregator.ts";
+import { scheduleFlush } from "./flush.ts";
+
+export const UNMATCHED_ROUTE = "(unmatched)";
+
+export interface RequestStatsOptions {
+  /** Path prefixes not measured (the console's page and assets, the liveness check). */
+  skipPrefixes?: string[];
+  /** Name of an optional Analytics Engine binding that also receives every request. */
+  datasetBinding?: string;
+}
+
+function dataset(env: object, binding: string): AnalyticsEngineDataset | null {
+  const value: unknown = Reflect.get(env, binding);
+  if (typeof value !== "object" || value === null) return null;
+  return "writeDataPoint" in value && typeof value.writeDataPoint === "function"
+    ? (value as AnalyticsEngineDataset)
+    : null;
+}
+
+/** The request's ExecutionContext; none when the app is called without one (then nothing is flushed). */
+function executionContext(c: Context<AppEnv>): { waitUntil(p: Promise<unknown>): void } | null {
+  try {
+    return c.executionCtx;
+  } catch {
+    return null;
+  }
+}
+
+export function requestStats(options: RequestStatsOptions = {}): MiddlewareHandler<AppEnv> {
+  const skip = (options.skipPrefixes ?? []).map((p) => {
+    if (!p.startsWith("/")) throw new Error(`requestStats: skip prefix must start with '/', got ${JSON.stringify(p)}`);
+    return p;
+  });
+  const binding = options.datasetBinding ?? "REQUEST_STATS_AE";
+  return async (c, next) => {
+    const path = c.req.path;
+    // CORS preflights are the browser's, not the client's requests.
+    if (c.req.method === "OPTIONS" || skip.some((p) => path === p || path.startsWith(`${p}/`))) return next();
+    const at = Date.now();
+    await next();
+    const latencyMs = Date.now() - at;
+    let route = UNMATCHED_ROUTE;
+    for (const r of matchedRoutes(c)) if (r.method !== "ALL") route = r.path;
+    const auth = c.var.auth as AuthContext | undefined;
+    const tenantId = auth?.tenantId ?? "";
+    const method = c.req.method;
+    const status = c.res.status;
+    const stats = isolateStats(c.env);
+    stats.record({ at, route, method, tenantId, status, latencyMs });
+    dataset(c.env, binding)?.writeDataPoint({
+      blobs: [route, method, tenantId, `${Math.floor(status / 100)}xx`],
+      doubles: [latencyMs, status],
+      indexes: [tenantId || "-"],
+    });
+    const ctx = executionContext(c);
+    if (ctx) scheduleFlush(c.env.DB, stats, (p) => ctx.waitUntil(p), c.get("requestId"));
+  };
+}
