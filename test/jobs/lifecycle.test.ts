@@ -131,12 +131,13 @@ describe("job lifecycle", () => {
     expect(late.json.error.code).toBe("lease_lost");
     expect((await runner.upload(first!.lease.id, PNG)).status).toBe(409);
     expect((await runner.event(first!.lease.id, { type: "succeeded", outputs: [] })).status).toBe(409);
+    // `started` comes with an attempt's first runner report: the silent first attempt has none.
+    expect((await runner.event(second!.lease.id, { type: "started", prompt_id: "p2" })).status).toBe(200);
     const events = await readSse(`${stack.url}/v1/jobs/${job.id}/events`, t.key, {
       until: (e) => e.event === "started" && e.data.attempt === 2,
     });
     expect(events.events.map((e) => [e.event, e.data.attempt])).toEqual([
       ["queued", 1],
-      ["started", 1],
       ["queued", 2],
       ["started", 2],
     ]);

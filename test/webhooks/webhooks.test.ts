@@ -40,6 +40,8 @@ describe("webhooks", () => {
     const job = (await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW, webhook, cache: false } })).json;
     const g = await runner.lease(5);
     expect(g?.job.id).toBe(job.id);
+    // As a runner does once ComfyUI has the prompt: the job's `started` (job.started) comes from this report.
+    await runner.event(g!.lease.id, { type: "started", prompt_id: "p1" });
     if (outcome === "succeeded") {
       const up = await runner.upload(g!.lease.id, PNG);
       await runner.event(g!.lease.id, { type: "succeeded", outputs: [up.ref] });
@@ -217,6 +219,7 @@ describe("webhooks", () => {
     await stack.admin(`/admin/v1/tenants/${t.id}`, { webhook_host_allowlist: ["hooks.example.com"] }, "PATCH");
     const g = await runner.lease(5);
     expect(g?.job.id).toBe(job.id);
+    await runner.event(g!.lease.id, { type: "started", prompt_id: "p1" });
     await expect
       .poll(
         async () =>

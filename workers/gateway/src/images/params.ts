@@ -25,13 +25,20 @@ const Common = {
 export const ImageGenerate = z
   .object({
     ...Common,
-    stream: z.boolean().optional().describe("Answer as server-sent events (image_generation.completed per image)"),
+    stream: z
+      .boolean()
+      .optional()
+      .describe(
+        "Answer as server-sent events: partial_image events (partial_images), then image_generation.completed per image",
+      ),
     partial_images: z
       .int()
       .min(0)
       .max(3)
       .optional()
-      .describe("Accepted; sampler previews do not reach the gateway yet, so no partial_image events are sent"),
+      .describe(
+        "With stream: up to this many image_generation.partial_image events per image, from the sampler's live previews (fewer if the image finishes first; JPEG frames of a few KiB)",
+      ),
   })
   .strict()
   .meta({ id: "ImageGenerateRequest" });

@@ -126,12 +126,29 @@ function usageOf(steps: JobStep[]) {
   };
 }
 
+export type ImageJobs = Awaited<ReturnType<typeof submitRuns>>;
+
+/** Submits the request's job(s); their ids go in `x-job-id`. */
+export async function submitImages(c: Context<AppEnv>, req: ImagesRun): Promise<ImageJobs> {
+  const created = await submitRuns(c, req);
+  c.header("x-job-id", created.map((j) => j.jobId).join(","));
+  return created;
+}
+
 /** Runs the request and waits; the jobs' ids are in `x-job-id` whatever the outcome. */
 export async function runImages(c: Context<AppEnv>, req: ImagesRun, waitMs = IMAGES_WAIT_MS): Promise<ImagesAnswer> {
+  return answerImages(c, req, await submitImages(c, req), waitMs);
+}
+
+/** Waits for submitted jobs and answers in OpenAI's shape (errors as ApiError). */
+export async function answerImages(
+  c: Context<AppEnv>,
+  req: ImagesRun,
+  created: ImageJobs,
+  waitMs: number,
+): Promise<ImagesAnswer> {
   const tenantId = c.get("auth").tenantId;
-  const created = await submitRuns(c, req);
   const jobIds = created.map((j) => j.jobId);
-  c.header("x-job-id", jobIds.join(","));
   const views = await Promise.all(created.map(async (j) => (await j.stub.waitFor(tenantId, waitMs)) ?? j.result.job));
   const open = views.filter((v) => !["succeeded", "failed", "canceled"].includes(v.status));
   if (open.length > 0) {

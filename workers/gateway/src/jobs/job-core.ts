@@ -116,6 +116,7 @@ export class JobCore extends DurableObject<Env> {
     const events = this.pendingBroadcast;
     this.pendingBroadcast = [];
     for (const e of events) this.sse.broadcast(e);
+    this.sse.keepPreviewOf(state.status === "running" ? state.attempt : null);
     if (TERMINAL.has(state.status)) this.sse.close();
     this.waiters.check();
     this.scheduleAlarm(state, true);

@@ -32,7 +32,7 @@ import {
   upgradeState,
   viewOf,
 } from "./state.ts";
-import { dispatchPayload, finish, indexPayload, releaseSlot, requeue } from "./transitions.ts";
+import { dispatchPayload, finish, indexPayload, recordStarted, releaseSlot, requeue } from "./transitions.ts";
 
 export type { LeaseGrantInternal };
 export { upgradeState };
@@ -176,11 +176,11 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
       n.stats.run_ms = null;
       n.progress = null;
       n.resolved_inputs = null;
+      n.started_event_attempt = null; // `started` comes with the runner's first report (recordStarted)
       n.uploads_minted = uploads;
       if (!n.upload_attempts.includes(attempt)) n.upload_attempts.push(attempt);
       this.outbox.dropKind("dispatch");
       releaseSlot(this.tx, n, now);
-      this.event(n, "started", { attempt, runner_id: runnerId }, now);
     });
     return {
       job_id: next.id,
@@ -246,6 +246,15 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
   > {
     const f = this.fence(attempt, pool);
     if (!f.ok) return f;
+    if (ev.type === "preview") {
+      // Ephemeral: to the SSE subscribers (and images streams) only; nothing stored.
+      const { node_id, value, max, content_type, image_b64 } = ev;
+      const at = new Date(this.now()).toISOString();
+      const image = `data:${content_type};base64,${image_b64}`;
+      this.sse.sendPreview({ type: "preview", at, attempt, node_id, value, max, image });
+      this.waiters.check();
+      return { ok: true, status: f.state.status, cancel: f.state.cancel_requested };
+    }
     let checked: OutputCheck | null = null;
     if (ev.type === "succeeded") {
       checked = await checkOutputs(this.env.FILES, f.state.id, attempt, ev.outputs, this.cfg);
@@ -254,10 +263,11 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
       if (!again.ok) return again;
     }
     const next = this.commit((n, now) => {
+      // Values the runner chose for this attempt (seeds given as -1), shown on the job and its `started`.
+      if (ev.type === "started" && ev.resolved_inputs) n.resolved_inputs = ev.resolved_inputs;
+      recordStarted(this.tx, n, now);
       switch (ev.type) {
         case "started":
-          // Values the runner chose for this attempt (seeds given as -1), shown on the job.
-          if (ev.resolved_inputs) n.resolved_inputs = ev.resolved_inputs;
           break;
         case "progress":
           n.progress = { value: ev.value, max: ev.max, node_id: ev.node_id ?? null };
@@ -294,6 +304,20 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
       }
     });
     return { ok: true, status: next.status, cancel: next.cancel_requested };
+  }
+
+  /**
+   * The images API's stream: the latest preview after number `after` (null if none yet), once one comes,
+   * the job ends or `waitMs` passes.
+   */
+  async nextPreview(tenantId: string, after: number, waitMs: number) {
+    const s = this.job;
+    if (!s || s.tenant_id !== tenantId) return null;
+    await this.waiters.wait(
+      waitMs,
+      () => TERMINAL.has(this.job?.status ?? "canceled") || !!this.sse.previewAfter(after),
+    );
+    return { status: this.job?.status ?? "canceled", preview: this.sse.previewAfter(after) };
   }
 
   /** DELETE /runner/v1/leases/:id: the runner gives the job back; no attempt is counted. */

@@ -1,4 +1,9 @@
-/** Server-sent events of one job: replay of past events, then live ones, with a keep-alive comment. */
+/**
+ * Server-sent events of one job: replay of past events, then live ones, with a keep-alive comment. Sampler
+ * previews are ephemeral: sent without `id:` (Last-Event-ID is untouched), held in memory only, the latest
+ * one given to a subscriber that connects while the attempt runs.
+ */
+import type { JobPreviewEvent } from "../../../shared/contract/index.ts";
 import type { JobEventRecord } from "./state.ts";
 
 const KEEPALIVE_MS = 15_000;
@@ -8,9 +13,33 @@ export function sseFrame(e: JobEventRecord): string {
   return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ sequence: e.seq, type: e.type, at: new Date(e.at).toISOString(), ...e.data })}\n\n`;
 }
 
+function previewFrame(p: JobPreviewEvent): string {
+  return `event: preview\ndata: ${JSON.stringify(p)}\n\n`;
+}
+
 export class SseHub {
   private subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   private keepAlive: ReturnType<typeof setInterval> | null = null;
+  /** The latest preview of the running attempt, and how many previews this object has seen. */
+  private preview: JobPreviewEvent | null = null;
+  private previews = 0;
+
+  /** Sends a preview to the subscribers and keeps it as the latest. */
+  sendPreview(p: JobPreviewEvent): void {
+    this.preview = p;
+    this.previews += 1;
+    if (this.subscribers.size > 0) this.write(encoder.encode(previewFrame(p)));
+  }
+
+  /** The latest preview and its number (1, 2, ...), if newer than number `after`. */
+  previewAfter(after: number): { n: number; preview: JobPreviewEvent } | null {
+    return this.preview && this.previews > after ? { n: this.previews, preview: this.preview } : null;
+  }
+
+  /** Forgets the latest preview unless it is of `attempt` (null: the job is not running). */
+  keepPreviewOf(attempt: number | null): void {
+    if (this.preview && this.preview.attempt !== attempt) this.preview = null;
+  }
 
   /** A stream that starts with `past`; it ends at once when `ended`, else stays open for live events. */
   open(past: JobEventRecord[], ended: boolean): Response {
@@ -18,6 +47,7 @@ export class SseHub {
     const writer = writable.getWriter();
     let text = ": connected\n\n";
     for (const e of past) text += sseFrame(e);
+    if (!ended && this.preview) text += previewFrame(this.preview);
     void writer.write(encoder.encode(text)).catch(() => {});
     if (ended) {
       void writer.close().catch(() => {});

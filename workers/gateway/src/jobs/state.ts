@@ -40,6 +40,8 @@ export interface JobState {
   lease: { attempt: number; expires_at: number; runner_id: string } | null;
   cancel_requested: boolean;
   progress: { value: number; max: number; node_id: string | null } | null;
+  /** The attempt whose public `started` event was recorded (from the runner's first report); absent in older states. */
+  started_event_attempt?: number | null;
   /** Values the runner chose for the current attempt (seeds given as -1); absent in older states. */
   resolved_inputs?: ResolvedInputs | null;
   /** A template run's template version and inputs (routes/templates.ts); absent otherwise. */
@@ -117,10 +119,10 @@ export interface LeaseGrantInternal {
   output: JobState["output"];
   timeout_s: number | null;
   inputs: Array<{ node_id: string; key: string }>;
-}
-
   /** How many output upload URLs the lease carries (already counted against the attempt's budget). */
   uploads?: number;
+}
+
 export interface JobEventRecord {
   seq: number;
   type: "queued" | "started" | "progress" | "output" | "succeeded" | "failed" | "canceled";

@@ -71,6 +71,27 @@ export function webhookMessage(s: JobState, e: JobEventRecord): WebhookMessage |
   };
 }
 
+/**
+ * The attempt's public `started` event, once per attempt: when the runner reports `started` (with the values
+ * it chose, e.g. seeds given as -1), or before its first other report if it sends none. The job turned
+ * `running` at the lease (`started_at`); a lease that ends without a report records no `started`.
+ */
+export function recordStarted(tx: JobTx, s: JobState, now: number): void {
+  // undefined: leased before this field existed, when `started` was recorded at the lease.
+  if (s.started_event_attempt === undefined || s.started_event_attempt === s.attempt || !s.lease) return;
+  s.started_event_attempt = s.attempt;
+  tx.event(
+    s,
+    "started",
+    {
+      attempt: s.attempt,
+      runner_id: s.lease.runner_id,
+      ...(s.resolved_inputs ? { resolved_inputs: s.resolved_inputs } : {}),
+    },
+    now,
+  );
+}
+
 /** The job left the queue (first start or end): give back its slot of the tenant's queued-job counter. */
 export function releaseSlot(tx: JobTx, s: JobState, now: number): void {
   if (!s.queue_slot) return;

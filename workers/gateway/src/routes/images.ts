@@ -11,9 +11,10 @@ import { OUTPUT_URL_TTL_S } from "../../../shared/job-view.ts";
 import { Presigner } from "../../../shared/presign.ts";
 import { chatApp, enhancePrompt, type PromptEnhance } from "../images/enhance.ts";
 import { readEditForm } from "../images/form.ts";
-import { ImageGenerate, type ImagesResponse } from "../images/params.ts";
-import { runImages } from "../images/run.ts";
+import { ImageGenerate } from "../images/params.ts";
+import { runImages, submitImages } from "../images/run.ts";
 import { type EditSession, newSessionId, readSession, saveSession, sessionNotFound } from "../images/sessions.ts";
+import { imagesStream } from "../images/stream.ts";
 import { parseWith, readJsonValue } from "../lib/body.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import type { AppEnv } from "../types.ts";
@@ -36,40 +37,16 @@ imageRoutes.post("/generations", async (c) => {
   const {
     prompt_enhance: spec,
     stream,
-    partial_images: _p,
+    partial_images: partialImages,
     ...body
   } = parseWith(ImageGenerate, await readJsonValue(c, { maxBytes: MAX_JSON_BYTES }));
   const format = stream ? "b64_json" : body.response_format;
   const revised = await promptOf(c, body.prompt, spec);
-  const answer = await runImages(c, { ...body, response_format: format, images: [], ...revised });
-  if (!stream) return c.json(answer.body);
-  return new Response(completedEvents(answer.body), {
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      "x-job-id": answer.jobIds.join(","),
-    },
-  });
+  const req = { ...body, response_format: format, images: [], ...revised };
+  if (!stream) return c.json((await runImages(c, req)).body);
+  // Streamed: errors until the jobs are queued answer as usual; later ones are `error` events.
+  return imagesStream(c, req, await submitImages(c, req), partialImages ?? 0);
 });
-
-/** `stream: true`: one `image_generation.completed` event per image (OpenAI's streaming shape). */
-function completedEvents(body: ImagesResponse): string {
-  return body.data
-    .map((d) => {
-      const event = {
-        type: "image_generation.completed",
-        b64_json: d.b64_json,
-        created_at: body.created,
-        size: body.size ?? "auto",
-        quality: body.quality ?? "auto",
-        background: body.background ?? "auto",
-        output_format: body.output_format,
-        usage: body.usage,
-      };
-      return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
-    })
-    .join("");
-}
 
 /** The session's last output as a data: URL (the image the next turn edits). */
 async function lastOutput(env: Env, session: EditSession): Promise<string | null> {
