@@ -8,6 +8,7 @@ import { ApiError } from "../../../shared/errors.ts";
 import { urlModelInputs } from "../../../shared/models/url-inputs.ts";
 import { assertSafeUrl, normaliseAllowlistEntry, policyFor } from "../../../shared/url-guard/index.ts";
 import { getManifest, getTenantModelHosts } from "./store.ts";
+import { checkUrlModelSizes } from "./url-size.ts";
 
 export async function checkUrlModels(env: Env, pool: string, tenantId: string, workflow: Workflow): Promise<void> {
   const found = urlModelInputs(workflow);
@@ -38,4 +39,6 @@ export async function checkUrlModels(env: Env, pool: string, tenantId: string, w
     allowlistName: "this tenant's model hosts",
   };
   for (const input of found) assertSafeUrl(input.url, policy, param(input));
+  // Redirect hops of the size check go to any public host, as the runner's download does (docs/models.md).
+  await checkUrlModelSizes(found, manifest.url_models.max_bytes, policyFor("webhook", env, null));
 }
