@@ -7,7 +7,7 @@
  */
 
 import { api, ensurePool, runnerToken, ScriptedRunner, TRIVIAL_WORKFLOW, tenantWithKey } from "../test/harness/api.ts";
-import { startBenchStack } from "./lib/bench-stack.ts";
+import { type BenchStack, startBenchStack } from "./lib/bench-stack.ts";
 import { percentile } from "./lib/load.ts";
 
 export interface JobsBenchResult {
@@ -28,7 +28,38 @@ export interface JobsBenchResult {
     d1_writes: number;
     d1_reads: number;
     breakdown: Record<string, number>;
+    /** The same path for a tenant with `max_queued_jobs` set (the queued-job limit's cost). */
+    limited_tenant: { do_calls: number; d1_writes: number; breakdown: Record<string, number> };
   };
+}
+
+/** DO calls and D1 writes per job from one counter snapshot (gateway + consumer). */
+function perJobCounts(counts: Awaited<ReturnType<BenchStack["counters"]>>, jobs: number) {
+  const breakdown: Record<string, number> = {};
+  for (const side of [counts.gateway, counts.consumer])
+    for (const [k, v] of Object.entries(side.by_method)) breakdown[k] = (breakdown[k] ?? 0) + v / jobs;
+  return {
+    do_calls: (counts.gateway.do_calls + counts.consumer.do_calls) / jobs,
+    d1_writes: (counts.gateway.d1_writes + counts.consumer.d1_writes) / jobs,
+    d1_reads: (counts.gateway.d1_reads + counts.consumer.d1_reads) / jobs,
+    breakdown,
+  };
+}
+
+/** Runs `n` jobs one at a time (a runner already waiting, success with no outputs) and counts what they cost. */
+async function countedJobs(stack: BenchStack, runner: ScriptedRunner, key: string, n: number) {
+  const call = api(stack, key);
+  await sleep(300);
+  await stack.counters();
+  for (let i = 0; i < n; i++) {
+    const pending = runner.lease(20);
+    await sleep(10);
+    await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW } });
+    const g = await pending;
+    await runner.event(g!.lease.id, { type: "succeeded", outputs: [] });
+  }
+  await sleep(500); // outbox deliveries (index row, pool release) run just after the responses
+  return perJobCounts(await stack.counters(), n);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,28 +91,21 @@ export async function benchJobs(quick = false): Promise<JobsBenchResult> {
     latencies.sort((a, b) => a - b);
 
     // 2. Operation counts for one job (submit, consumer routing, lease, success, index writes, pool release).
-    await sleep(300);
-    await stack.counters();
     const countJobs = 20;
-    for (let i = 0; i < countJobs; i++) {
-      const pending = runner.lease(20);
-      await sleep(10);
-      await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW } });
-      const g = await pending;
-      await runner.event(g!.lease.id, { type: "succeeded", outputs: [] });
-    }
-    await sleep(500); // outbox deliveries (index row, pool release) run just after the responses
-    const counts = await stack.counters();
+    const counted = await countedJobs(stack, runner, t.key, countJobs);
+    const limited = await tenantWithKey(stack, { limits: { max_queued_jobs: 10_000 } });
+    const countedLimited = await countedJobs(stack, runner, limited.key, countJobs);
     // Auth: one KeyDO call per client request (submit here).
-    const authCalls = countJobs;
     const perJob = {
-      do_calls: (counts.gateway.do_calls + counts.consumer.do_calls) / countJobs,
-      do_calls_excluding_auth: (counts.gateway.do_calls + counts.consumer.do_calls - authCalls) / countJobs,
-      d1_writes: (counts.gateway.d1_writes + counts.consumer.d1_writes) / countJobs,
-      d1_reads: (counts.gateway.d1_reads + counts.consumer.d1_reads) / countJobs,
-      breakdown: {
-        gateway_do_calls: counts.gateway.do_calls / countJobs,
-        consumer_do_calls: counts.consumer.do_calls / countJobs,
+      do_calls: counted.do_calls,
+      do_calls_excluding_auth: counted.do_calls - 1,
+      d1_writes: counted.d1_writes,
+      d1_reads: counted.d1_reads,
+      breakdown: counted.breakdown,
+      limited_tenant: {
+        do_calls: countedLimited.do_calls,
+        d1_writes: countedLimited.d1_writes,
+        breakdown: countedLimited.breakdown,
       },
     };
 
@@ -137,6 +161,13 @@ export async function benchJobs(quick = false): Promise<JobsBenchResult> {
   }
 }
 
+function breakdown(b: Record<string, number>): string {
+  return Object.entries(b)
+    .sort((x, y) => y[1] - x[1])
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(", ");
+}
+
 export function printJobs(r: JobsBenchResult): string[] {
   const f = (n: number) => n.toFixed(2);
   return [
@@ -145,6 +176,8 @@ export function printJobs(r: JobsBenchResult): string[] {
     `- submit -> lease (runner already waiting): p50 ${f(r.submit_to_lease_ms.p50)} ms, p99 ${f(r.submit_to_lease_ms.p99)} ms over ${r.submit_to_lease_ms.n} jobs (targets p50 <= 20 ms, p99 <= 100 ms)`,
     `- throughput: ${r.throughput.jobs} jobs in ${f(r.throughput.seconds)} s = ${f(r.throughput.jobs_per_s)} jobs/s with ${r.throughput.runners} instant runners and ${r.throughput.submitters} submitters (target >= 200/s); succeeded ${r.throughput.succeeded}, lost ${r.throughput.lost}, duplicated outcomes ${r.throughput.duplicated}`,
     `- per job: ${f(r.per_job.do_calls)} Durable Object calls (${f(r.per_job.do_calls_excluding_auth)} without the submit's auth call; budget <= 3), ${f(r.per_job.d1_writes)} D1 writes (budget <= 2), ${f(r.per_job.d1_reads)} D1 reads`,
+    `  - by call: ${breakdown(r.per_job.breakdown)}`,
+    `- per job, tenant with max_queued_jobs set: ${f(r.per_job.limited_tenant.do_calls)} Durable Object calls, ${f(r.per_job.limited_tenant.d1_writes)} D1 writes; by call: ${breakdown(r.per_job.limited_tenant.breakdown)}`,
   ];
 }
 

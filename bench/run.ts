@@ -20,6 +20,7 @@ const BENCHES: Bench[] = [
   { name: "jobs", module: "./jobs.ts", run: "benchJobs", print: "printJobs" },
   { name: "webhooks", module: "./webhooks.ts", run: "benchWebhooks", print: "printWebhooks" },
   { name: "runner", module: "./runner.ts", run: "benchRunner", print: "printRunner" },
+  { name: "wan", module: "./wan.ts", run: "benchWan", print: "printWan" },
   { name: "capabilities", module: "./capabilities.ts", run: "benchCapabilities", print: "printCapabilities" },
   { name: "models", module: "./models.ts", run: "benchModels", print: "printModels" },
 ];

@@ -57,7 +57,7 @@ function stats(values: number[]) {
   };
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
@@ -86,7 +86,7 @@ async function scrape(metricsUrl: string): Promise<Scrape> {
 }
 
 /** Resolves when the runner answers /readyz with 200 (polling here is only a start-up wait, with a guard). */
-async function waitReady(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+export async function waitReady(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the runner exited with code ${child.exitCode}`);

@@ -7,6 +7,8 @@ export interface Counters {
   do_calls: number;
   d1_reads: number;
   d1_writes: number;
+  /** DO calls by `BINDING.method`. */
+  by_method: Record<string, number>;
 }
 
 export interface BenchStack extends Stack {

@@ -5,19 +5,20 @@
 import consumer from "../../workers/queue-consumer/src/index.ts";
 import { countingNamespace } from "./counting.ts";
 
-const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0 };
+const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0, by_method: {} as Record<string, number> };
 
 export default {
   async fetch(): Promise<Response> {
     const snapshot = { ...counters };
     counters.do_calls = counters.d1_reads = counters.d1_writes = 0;
+    counters.by_method = {};
     return Response.json(snapshot);
   },
   async queue(batch: MessageBatch<unknown>, env: ConsumerEnv, ctx: ExecutionContext): Promise<void> {
     const wrapped = {
       ...env,
-      JOBS: countingNamespace(env.JOBS, counters),
-      POOLS: countingNamespace(env.POOLS, counters),
+      JOBS: countingNamespace(env.JOBS, counters, "JOBS"),
+      POOLS: countingNamespace(env.POOLS, counters, "POOLS"),
     };
     await consumer.queue(batch, wrapped, ctx);
   },

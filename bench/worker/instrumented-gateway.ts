@@ -14,7 +14,7 @@ export { QueueSlotsDO } from "../../workers/gateway/src/jobs/queue-slots.ts";
 
 import { countingNamespace } from "./counting.ts";
 
-const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0, window_writes: 0 };
+const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0, window_writes: 0, by_method: {} as Record<string, number> };
 
 function countingDb(db: D1Database): D1Database {
   const wrapStmt = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
@@ -55,10 +55,10 @@ function instrument(env: Env): Env {
   return {
     ...env,
     DB: countingDb(env.DB),
-    KEYS: countingNamespace(env.KEYS, counters),
-    JOBS: countingNamespace(env.JOBS, counters),
-    POOLS: countingNamespace(env.POOLS, counters),
-    QUEUE_SLOTS: countingNamespace(env.QUEUE_SLOTS, counters),
+    KEYS: countingNamespace(env.KEYS, counters, "KEYS"),
+    JOBS: countingNamespace(env.JOBS, counters, "JOBS"),
+    POOLS: countingNamespace(env.POOLS, counters, "POOLS"),
+    QUEUE_SLOTS: countingNamespace(env.QUEUE_SLOTS, counters, "QUEUE_SLOTS"),
   };
 }
 
@@ -96,6 +96,7 @@ export default {
     if (new URL(request.url).pathname === "/__bench/counters") {
       const snapshot = { ...counters };
       counters.do_calls = counters.d1_reads = counters.d1_writes = counters.window_writes = 0;
+      counters.by_method = {};
       return Response.json(snapshot);
     }
     return gateway.fetch(request, instrument(env), ctx);
