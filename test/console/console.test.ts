@@ -37,12 +37,21 @@ describe("web console", () => {
     page.evaluate(() => {
       const seen: number[] = [];
       (window as unknown as { seen: number[] }).seen = seen;
+      // Live previews: every src the preview <img> shows, and whether the output was there yet.
+      const previews: Array<{ tag: string; src: string; outputShown: boolean }> = [];
+      (window as unknown as { previews: typeof previews }).previews = previews;
       new MutationObserver((records) => {
         for (const r of records) {
-          const el = r.target as HTMLProgressElement;
-          if (el.id === "run-progress") seen.push(el.value);
+          const el = r.target as HTMLElement;
+          if (el.id === "run-progress") seen.push((el as HTMLProgressElement).value);
+          if (el.classList.contains("preview") && r.attributeName === "src")
+            previews.push({
+              tag: el.tagName,
+              src: (el as HTMLImageElement).src.slice(0, 40),
+              outputShown: document.querySelector(".run-result .gallery img") !== null,
+            });
         }
-      }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["value"] });
+      }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["value", "src"] });
     });
 
   it("signs in with an API key, runs a workflow, shows the progress bar moving and the output image", async () => {
@@ -78,6 +87,19 @@ describe("web console", () => {
     // The bar moved: at least two different values below the end, then the end.
     expect(new Set(seen.filter((v) => v > 0 && v < 12)).size).toBeGreaterThanOrEqual(2);
     expect(seen.at(-1)).toBe(12);
+    // At least one live preview of the sampler, as an <img> of a JPEG data: URL, before the output appeared.
+    const previews = await page.evaluate(
+      () => (window as unknown as { previews: Array<{ tag: string; src: string; outputShown: boolean }> }).previews,
+    );
+    expect(previews.length).toBeGreaterThanOrEqual(1);
+    expect(previews[0]).toEqual({
+      tag: "IMG",
+      src: expect.stringMatching(/^data:image\/jpeg;base64,/),
+      outputShown: false,
+    });
+    const preview = page.locator(".run-result img.preview");
+    expect(await preview.isVisible()).toBe(true);
+    expect(await preview.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
     // What ComfyUI ran carries the form's values.
     const ran = w.comfy.prompts().at(-1)!.prompt as Record<string, { inputs: Record<string, unknown> }>;
     expect(ran["6"]!.inputs.text).toBe("a red lighthouse at dusk, film grain");

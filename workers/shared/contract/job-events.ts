@@ -1,5 +1,5 @@
 /**
- * The data of a job's Server-Sent Events (GET /v1/jobs/:id/events, docs/jobs.md "Events"). Stored events
+ * The data of a job's Server-Sent Events (GET /v1/jobs/:id/events, docs/events.md). Stored events
  * carry `id:` (their sequence, for Last-Event-ID); `preview` is ephemeral: no `id:`, never stored, never in
  * webhooks or the events list, and not replayed except that a subscriber arriving mid-run gets the latest.
  */

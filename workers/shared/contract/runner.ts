@@ -92,7 +92,7 @@ export const PREVIEW_MAX_BYTES = 64 * 1024;
 
 /**
  * `preview`: a live sampler frame (ComfyUI's binary preview), best effort: at most 1 per second per job,
- * never stored, only passed to the job's SSE subscribers (docs/jobs.md "preview").
+ * never stored, only passed to the job's SSE subscribers (docs/events.md).
  */
 export const RunnerEvent = z.discriminatedUnion("type", [
   z

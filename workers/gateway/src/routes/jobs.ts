@@ -254,7 +254,7 @@ export const jobDocs: RouteDoc[] = [
     path: "/v1/jobs/:id/events",
     summary: "Live job events (Server-Sent Events)",
     description:
-      "A new subscriber first gets the job's events so far. Each event has `id:` (resume with Last-Event-ID) and `event:` queued|started|progress|output|succeeded|failed|canceled; the stream ends after the terminal event. A keep-alive comment every 15 s.",
+      "A new subscriber first gets the job's events so far. Each stored event has `id:` (resume with Last-Event-ID) and `event:` queued|started|progress|output|succeeded|failed|canceled; `started` (schema JobStartedEvent) carries `resolved_inputs`, e.g. the seed each node got for -1. While a sampler runs, `event: preview` (schema JobPreviewEvent, no `id:`) carries a live frame as a data:image URL, at most 1 per second; previews are not stored or replayed, except the latest one for a subscriber arriving mid-run. The stream ends after the terminal event. A keep-alive comment every 15 s. docs/events.md.",
     tag: "Jobs",
     security: "apiKey",
     scope: "jobs",
