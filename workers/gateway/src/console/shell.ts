@@ -17,7 +17,10 @@ const TENANT_PAGES = [
   ["playground", "Playground"],
   ["usage", "Usage"],
 ] as const;
-const OPERATOR_PAGES = [["admin", "Admin"]] as const;
+const OPERATOR_PAGES = [
+  ["admin", "Admin"],
+  ["monitoring", "Monitoring"],
+] as const;
 
 export function renderShell(assets: ShellAssets) {
   return html`<!doctype html>

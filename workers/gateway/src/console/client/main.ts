@@ -5,6 +5,7 @@ import { byId, errorBox, fill, h } from "./dom.ts";
 import { adminPage } from "./pages/admin.ts";
 import { jobPage } from "./pages/job.ts";
 import { jobsPage } from "./pages/jobs.ts";
+import { monitoringPage } from "./pages/monitoring.ts";
 import { playgroundPage } from "./pages/playground.ts";
 import { poolsPage } from "./pages/pools.ts";
 import { runPage } from "./pages/run.ts";
@@ -17,7 +18,7 @@ const TENANT_PAGES: Record<string, Page> = {
   playground: playgroundPage,
   usage: usagePage,
 };
-const OPERATOR_PAGES: Record<string, Page> = { admin: adminPage };
+const OPERATOR_PAGES: Record<string, Page> = { admin: adminPage, monitoring: monitoringPage };
 const HOME: Record<Mode, string> = { tenant: "jobs", operator: "admin" };
 
 /** The page on screen: its controller is aborted when the person navigates away. */

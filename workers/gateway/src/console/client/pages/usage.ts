@@ -1,7 +1,12 @@
-/** Usage: GET /v1/usage as totals and per-day bar charts (inline SVG, no chart library). */
+/**
+ * Usage: GET /v1/usage as totals and per-day bar charts (inline SVG, no chart library), and the tenant's own
+ * request rate, latency and errors over the last hour or day (GET /v1/usage/stats).
+ */
 import { call } from "../api.ts";
+import { barChart, type Point } from "../charts.ts";
 import type { PageContext } from "../context.ts";
 import { h, ms, page } from "../dom.ts";
+import { type StatsReport, statsView, windowOf, windowSwitch } from "../stats-view.ts";
 import { table } from "../table.ts";
 
 type Counts = Record<string, number>;
@@ -13,58 +18,23 @@ interface Usage {
   jobs: { key: Counts; tenant: Counts };
 }
 
-const SVG = "http://www.w3.org/2000/svg";
-
-function svg(tag: string, attrs: Record<string, string | number>, text?: string): SVGElement {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
-
-/** A bar per day; the figure's caption and each bar's <title> carry the numbers for screen readers. */
-export function barChart(title: string, points: Array<{ label: string; value: number }>): HTMLElement {
-  const width = 600;
-  const height = 160;
-  const peak = Math.max(0, ...points.map((p) => p.value));
-  const max = Math.max(1, peak);
-  const band = width / Math.max(1, points.length);
-  const chart = svg("svg", {
-    viewBox: `-16 0 ${width + 32} ${height + 20}`,
-    role: "img",
-    "aria-label": title,
-    class: "chart",
-  });
-  points.forEach((p, i) => {
-    const bar = Math.round((p.value / max) * height);
-    const rect = svg("rect", { x: i * band + band * 0.15, y: height - bar, width: band * 0.7, height: bar });
-    rect.append(svg("title", {}, `${p.label}: ${p.value}`));
-    chart.append(rect);
-    if (points.length <= 14 || i % Math.ceil(points.length / 10) === 0) {
-      chart.append(svg("text", { x: i * band + band / 2, y: height + 14, "text-anchor": "middle" }, p.label.slice(5)));
-    }
-  });
-  return h(
-    "figure",
-    { class: "card" },
-    h("figcaption", null, peak > 0 ? `${title} (peak ${peak})` : `${title}: none yet`),
-    chart,
-  );
-}
-
 /** Every UTC day from `from` to `to`, with the report's counts where it has a row and zeros elsewhere. */
 function everyDay(from: string, to: string, days: Array<Counts & { day: string }>, field: string) {
   const byDay = new Map(days.map((d) => [d.day, d[field] ?? 0]));
-  const out: Array<{ label: string; value: number }> = [];
+  const out: Point[] = [];
   for (let t = Date.parse(from); t <= Date.parse(to) && out.length < 400; t += 86_400_000) {
     const day = new Date(t).toISOString().slice(0, 10);
-    out.push({ label: day, value: byDay.get(day) ?? 0 });
+    out.push({ label: day, tick: day.slice(5), value: byDay.get(day) ?? 0 });
   }
   return out;
 }
 
 export async function usagePage(ctx: PageContext): Promise<void> {
-  const { data } = await call<Usage>(ctx.session, "/v1/usage", { signal: ctx.signal });
+  const window = windowOf(ctx.query);
+  const [{ data }, { data: stats }] = await Promise.all([
+    call<Usage>(ctx.session, "/v1/usage", { signal: ctx.signal }),
+    call<StatsReport>(ctx.session, `/v1/usage/stats?window=${window}`, { signal: ctx.signal }),
+  ]);
   const totals = [
     { scope: `This key (${data.key.key_id})`, ...data.key.totals, ...prefixed(data.jobs.key) },
     { scope: `Tenant (${data.tenant.tenant_id})`, ...data.tenant.totals, ...prefixed(data.jobs.tenant) },
@@ -95,6 +65,9 @@ export async function usagePage(ctx: PageContext): Promise<void> {
         barChart("Requests per day (this key)", everyDay(data.from, data.to, data.key.days, "requests")),
         barChart("Tokens per day (this key)", everyDay(data.from, data.to, data.key.days, "total_tokens")),
       ),
+      h("h2", null, "Requests and latency (this tenant)"),
+      windowSwitch(window, (w) => `#/usage?window=${w}`),
+      statsView(stats),
     ),
   );
 }
