@@ -33,7 +33,10 @@ describe("web console: monitoring", () => {
 
   /** The cells of the row of `table` whose route (or tenant) cell is exactly `name`. */
   const rowCells = (table: Locator, name: string) =>
-    table.getByRole("row").filter({ has: table.page().getByRole("cell", { name, exact: true }) }).getByRole("cell");
+    table
+      .getByRole("row")
+      .filter({ has: table.page().getByRole("cell", { name, exact: true }) })
+      .getByRole("cell");
 
   it("shows per-route counts, p95 and error rates to the operator, and a tenant its own", async () => {
     for (let i = 0; i < 3; i++) expect(await get("/v1/me", tenant.key)).toBe(200);
@@ -64,7 +67,12 @@ describe("web console: monitoring", () => {
     expect(await job.nth(6).textContent()).toBe("100.0 %");
     // The charts are inline SVG with their numbers in the caption.
     expect(await page.getByRole("img", { name: "p95 latency" }).count()).toBe(1);
-    expect(await page.locator("figcaption").filter({ hasText: /^Requests per minute \(peak \d+\)$/ }).count()).toBe(1);
+    expect(
+      await page
+        .locator("figcaption")
+        .filter({ hasText: /^Requests per minute \(peak \d+\)$/ })
+        .count(),
+    ).toBe(1);
     await shot(page, "monitoring");
 
     // Narrow to the tenant: only its requests.
@@ -75,7 +83,11 @@ describe("web console: monitoring", () => {
 
     await page.getByRole("link", { name: "Last day" }).click();
     await page.getByRole("link", { name: "Last day" }).and(page.locator("[aria-current=page]")).waitFor();
-    expect(await rowCells(page.getByRole("table", { name: "Per route" }), "/v1/me").nth(2).textContent()).toBe("3");
+    expect(
+      await rowCells(page.getByRole("table", { name: "Per route" }), "/v1/me")
+        .nth(2)
+        .textContent(),
+    ).toBe("3");
     expect(problems).toEqual([]);
     await context.close();
 
