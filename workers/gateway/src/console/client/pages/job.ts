@@ -187,6 +187,7 @@ export async function jobPage(ctx: PageContext): Promise<void> {
       const e = parseEvent(m.data);
       if (!e) return;
       live.update(e);
+      if (e.type === "preview") return; // a live frame (shown by `live`), not part of the timeline
       if (e.type === "started" && e.resolved_inputs) resolved = e.resolved_inputs;
       if (e.type !== "progress" || timeline.childElementCount < 200) {
         timeline.append(
