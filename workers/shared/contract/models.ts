@@ -161,3 +161,28 @@ export const TenantModelHosts = z
       .max(100),
   })
   .strict();
+
+/** GET /v1/pools/:name `models` (tenant-facing): names and counts only, no host paths, errors or URLs. */
+export const ModelStateCounts = z.object({ present: z.int(), pending: z.int(), downloading: z.int(), failed: z.int() });
+export type ModelStateCounts = z.infer<typeof ModelStateCounts>;
+
+export const PoolModelState = z
+  .object({
+    manifest_digest: z.string().nullable().describe("The pool's manifest (null: none)"),
+    files: z
+      .array(z.object({ folder: z.string(), filename: z.string() }).extend(ModelStateCounts.shape))
+      .describe("Each manifest file, with how many runners hold it, wait for it, fetch it or failed to"),
+    runners: z
+      .array(
+        z.object({
+          state: z.enum(["syncing", "synced", "failed", "warming_up", "ready"]),
+          current: z.boolean().describe("Synced against the current manifest"),
+          files: ModelStateCounts.describe("This runner's manifest files by state"),
+          url_models: z.int().describe("Model files it holds that jobs named by URL (the runner's cache)"),
+          reported_at: z.string(),
+        }),
+      )
+      .describe("Runners that reported their model files, by report time"),
+  })
+  .meta({ id: "PoolModelState" });
+export type PoolModelState = z.infer<typeof PoolModelState>;

@@ -1,12 +1,15 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { ErrorEnvelope } from "../../../shared/contract/index.ts";
+import { PoolModelState } from "../../../shared/contract/models.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { capabilitiesView, PoolCapabilitiesView } from "../capabilities/public-view.ts";
 import { nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import { getManifest, runnerReports } from "../models/store.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { poolStub, requirePoolAccess } from "../pools/access.ts";
+import { modelState } from "../pools/model-view.ts";
 import type { AppEnv } from "../types.ts";
 import type { PoolRow } from "./admin/rows.ts";
 
@@ -43,6 +46,32 @@ poolRoutes.get("/", async (c) => {
 
 const readNodePolicy = nodePolicyReader();
 
+export const PoolDetailView = PoolView.extend({ models: PoolModelState }).meta({ id: "PoolDetailView" });
+
+/** One pool this tenant may use: its counts and its runners' model state (no host paths). */
+poolRoutes.get("/:name", async (c) => {
+  const { tenant, tenantId } = c.get("auth");
+  const name = c.req.param("name");
+  const pool = await requirePoolAccess(c.env, name, tenantId, null).catch((err: unknown) => {
+    if (err instanceof ApiError && err.code === "unknown_pool")
+      throw new ApiError(404, "pool_not_found", `No pool named '${name.slice(0, 80)}' that this tenant may use.`);
+    throw err;
+  });
+  const [row, stats, manifest, reports] = await Promise.all([
+    c.env.DB.prepare("SELECT region FROM pools WHERE name = ?").bind(pool.name).first<{ region: string | null }>(),
+    poolStub(c.env, pool.name).stats(),
+    getManifest(c.env.DB, pool.name),
+    runnerReports(c.env.DB, pool.name),
+  ]);
+  return c.json({
+    name: pool.name,
+    region: row?.region ?? null,
+    default: pool.name === (tenant.default_pool ?? "local"),
+    ...stats,
+    models: modelState(manifest, reports),
+  });
+});
+
 /** What the pool's live runners can run, as this tenant may use it (no host paths). */
 poolRoutes.get("/:name/capabilities", async (c) => {
   const { tenant, tenantId } = c.get("auth");
@@ -69,6 +98,23 @@ export const poolDocs: RouteDoc[] = [
       200: { description: "Pools", schema: z.object({ data: z.array(PoolView) }) },
       401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
       403: { description: "Key lacks the jobs scope", schema: ErrorEnvelope },
+      429: { description: "Rate limited", schema: ErrorEnvelope },
+    },
+  },
+  {
+    method: "get",
+    path: "/v1/pools/:name",
+    summary: "One GPU pool: live runner, queued and running counts, and its runners' model files",
+    description:
+      "`models`: the pool's manifest files with how many runners hold (`present`), wait for, fetch (`downloading`) or failed each, and per runner its state and counts (docs/models.md). Names and counts only.",
+    tag: "Jobs",
+    security: "apiKey",
+    scope: "jobs",
+    responses: {
+      200: { description: "The pool", schema: PoolDetailView },
+      401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
+      403: { description: "Key lacks the jobs scope", schema: ErrorEnvelope },
+      404: { description: "No such pool for this tenant", schema: ErrorEnvelope },
       429: { description: "Rate limited", schema: ErrorEnvelope },
     },
   },
