@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import type { JsonValue } from "../../../shared/contract/index.ts";
 import { expectedOutputs, PREMINT_MAX } from "./expected-outputs.ts";
 
-const node = (class_type: string, inputs: Record<string, unknown> = {}) => ({ class_type, inputs });
+const node = (class_type: string, inputs: Record<string, JsonValue> = {}) => ({ class_type, inputs });
 
 describe("expectedOutputs", () => {
   it("counts saving nodes times the largest batch size", () => {

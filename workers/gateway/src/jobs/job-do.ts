@@ -14,6 +14,7 @@ import type {
   Workflow,
 } from "../../../shared/contract/index.ts";
 import { TERMINAL } from "../../../shared/contract/index.ts";
+import { rememberJob } from "../templates/output-cache-store.ts";
 import { expectedOutputs } from "./expected-outputs.ts";
 import { JobCore } from "./job-core.ts";
 import { deletePrefix } from "./outbox-deliver.ts";
@@ -303,6 +304,10 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
           break;
       }
     });
+    // The output cache points at a deterministic graph's job once it succeeded with outputs (not at submit:
+    // a submit that found a job still running paid a Durable Object call for a miss). A hint: a lost write is a miss.
+    if (ev.type === "succeeded" && next.status === "succeeded" && next.cache_hash && next.outputs.length > 0)
+      await rememberJob(this.env.LLM_CACHE, next.tenant_id, next.cache_hash, next.id).catch(() => {});
     return { ok: true, status: next.status, cancel: next.cancel_requested };
   }
 

@@ -48,6 +48,8 @@ export interface JobState {
   template?: StoredTemplate | null;
   /** Answered from the output cache (templates/output-cache.ts): the job whose outputs it copied. */
   cached_from?: string | null;
+  /** Output-cache hash of a deterministic graph: the cache points at this job once it succeeds with outputs. */
+  cache_hash?: string | null;
   /** Steps run before it was queued (docs/images.md prompt_enhance). */
   steps?: JobStep[];
   /** The dispatch attempt whose URL inputs the queue consumer is fetching (inputsFetching); absent otherwise. */
@@ -125,7 +127,7 @@ export interface LeaseGrantInternal {
 
 export interface JobEventRecord {
   seq: number;
-  type: "queued" | "started" | "progress" | "output" | "succeeded" | "failed" | "canceled";
+  type: "llm" | "queued" | "started" | "progress" | "output" | "succeeded" | "failed" | "canceled";
   data: Record<string, unknown>;
   at: number;
 }
@@ -158,6 +160,8 @@ export interface CreateJobInput {
   template?: StoredTemplate;
   /** Steps run before it was queued (docs/images.md). */
   steps?: JobStep[];
+  /** Output-cache hash (templates/output-cache.ts) of a deterministic graph run for real. */
+  cache_hash?: string | null;
 }
 
 export type CreateResult =
@@ -229,5 +233,6 @@ export function initialState(input: CreateJobInput, now: number, maxAttempts: nu
     ...(input.group ? { group: input.group } : {}),
     ...(input.template ? { template: input.template } : {}),
     ...(input.steps?.length ? { steps: input.steps } : {}),
+    ...(input.cache_hash ? { cache_hash: input.cache_hash } : {}),
   };
 }

@@ -20,7 +20,7 @@ import { checkUploadedFile } from "../jobs/uploaded-file.ts";
 import { fileInputs, validateWorkflow } from "../jobs/validate.ts";
 import { jobPlacer } from "../pools/groups/place.ts";
 import { cacheHash, isDeterministic } from "../templates/output-cache.ts";
-import { cachedOutputs, rememberJob } from "../templates/output-cache-store.ts";
+import { cachedOutputs } from "../templates/output-cache-store.ts";
 import type { AppEnv } from "../types.ts";
 
 const MAX_STORED_WORKFLOW_BYTES = 1024 * 1024;
@@ -199,11 +199,11 @@ export async function createJob(c: Context<AppEnv>, body: JobCreate, options: Su
     if (result.status === "conflict" || result.status === "queue_full") throw await refusal(result, [], c.env.FILES);
   } else {
     // Stored before the job exists (its dispatch reads them); a refused create removes them again.
+    // The job points the output cache at itself once it succeeds (JobDO.runnerEvent).
     await Promise.all(puts.map((put) => put()));
-    result = await stub.create(create);
+    result = await stub.create(hash ? { ...create, cache_hash: hash } : create);
     if (result.status === "conflict" || result.status === "queue_full")
       throw await refusal(result, written, c.env.FILES);
-    if (hash && result.status === "created") await rememberJob(c.env.LLM_CACHE, auth.tenantId, hash, jobId);
   }
   return { jobId, stub, result, cache: hit ? "HIT" : hash ? "MISS" : "BYPASS" };
 }
