@@ -6,6 +6,7 @@
 import { z } from "zod";
 
 export const JobEventType = z.enum([
+  "llm",
   "queued",
   "started",
   "progress",
@@ -18,6 +19,20 @@ export const JobEventType = z.enum([
 export type JobEventType = z.infer<typeof JobEventType>;
 
 const ResolvedInputs = z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])));
+
+/** `llm`: a step run before the job was queued (an LLM writing an input; one per step, before `queued`). */
+export const JobLlmEvent = z
+  .object({
+    type: z.literal("llm"),
+    sequence: z.int(),
+    at: z.string(),
+    model: z.string(),
+    usage: z.object({ prompt_tokens: z.int(), completion_tokens: z.int(), total_tokens: z.int() }).nullable(),
+    cache: z.enum(["HIT", "MISS", "BYPASS"]).describe("The LLM answer cache: HIT when an identical request was answered before"),
+    output: z.string().describe("The answer, now the input's value"),
+  })
+  .meta({ id: "JobLlmEvent" });
+export type JobLlmEvent = z.infer<typeof JobLlmEvent>;
 
 /** `started`: the runner queued the attempt's prompt in ComfyUI (or first reported on it). */
 export const JobStartedEvent = z
@@ -34,7 +49,7 @@ export const JobStartedEvent = z
   .meta({ id: "JobStartedEvent" });
 export type JobStartedEvent = z.infer<typeof JobStartedEvent>;
 
-/** `preview`: a live frame of the sampler (at most 1 per second, a few KiB). */
+/** `preview`: a live frame of the sampler (at most 1 per second, at most 128 KiB). */
 export const JobPreviewEvent = z
   .object({
     type: z.literal("preview"),
@@ -46,7 +61,7 @@ export const JobPreviewEvent = z
     image: z
       .string()
       .regex(/^data:image\/(jpeg|png|webp);base64,/)
-      .describe("The frame as a data: URL (ComfyUI's latent preview, usually a JPEG of a few KiB)"),
+      .describe("The frame as a data: URL (ComfyUI's latent preview: a JPEG of up to 512 px, tens of KiB)"),
   })
   .meta({ id: "JobPreviewEvent" });
 export type JobPreviewEvent = z.infer<typeof JobPreviewEvent>;

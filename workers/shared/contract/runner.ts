@@ -85,10 +85,12 @@ export const RunnerStats = z
   .strict();
 
 /**
- * Largest sampler preview frame a runner forwards (bytes). ComfyUI's latent previews (latent2rgb / TAESD,
- * 512 px at most) are a few KiB of JPEG; a larger frame is dropped by the runner, refused by the gateway.
+ * Largest sampler preview frame a runner forwards (bytes). ComfyUI sends its latent previews (latent2rgb or
+ * TAESD) scaled to fit --preview-size (512 px) as JPEG quality 95: ~30-60 KiB for a real model's image,
+ * up to ~100 KiB for the noise of a random-weight checkpoint at 512 px (measured with ComfyUI 0.33). A larger
+ * frame is dropped by the runner and refused by the gateway; `--preview-size 256` makes them ~4x smaller.
  */
-export const PREVIEW_MAX_BYTES = 64 * 1024;
+export const PREVIEW_MAX_BYTES = 128 * 1024;
 
 /**
  * `preview`: a live sampler frame (ComfyUI's binary preview), best effort: at most 1 per second per job,

@@ -37,7 +37,7 @@ export const ImageGenerate = z
       .max(3)
       .optional()
       .describe(
-        "With stream: up to this many image_generation.partial_image events per image, from the sampler's live previews (fewer if the image finishes first; JPEG frames of a few KiB)",
+        "With stream: up to this many image_generation.partial_image events per image, from the sampler's live previews (fewer if the image finishes first; JPEG frames of tens of KiB)",
       ),
   })
   .strict()
