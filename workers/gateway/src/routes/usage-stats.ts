@@ -8,8 +8,8 @@ import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import { RequestStats, TenantStatsQuery } from "../../../shared/contract/stats.ts";
 import { readQuery } from "../lib/body.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
-import { isolateStats } from "../stats/aggregator.ts";
 import { flushStats } from "../stats/flush.ts";
+import { pendingStats } from "../stats/middleware.ts";
 import { readStats } from "../stats/query.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -17,7 +17,8 @@ export const usageStatsRoutes = new Hono<AppEnv>();
 
 usageStatsRoutes.get("/", async (c) => {
   const query = readQuery(c, TenantStatsQuery);
-  await flushStats(c.env.DB, isolateStats(c.env), Date.now(), c.get("requestId"));
+  const pending = pendingStats(c);
+  if (pending) await flushStats(c.env.DB, pending, Date.now(), c.get("requestId"));
   const { tenantId } = c.get("auth");
   return c.json(
     await readStats(c.env.DB, { window: query.window, tenantId, route: query.route, perTenant: false }, Date.now()),

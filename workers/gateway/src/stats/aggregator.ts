@@ -3,11 +3,11 @@
  * tenant), each with status-class counts and a latency histogram. No I/O here: the middleware records into
  * it, the flush (flush.ts) takes what is pending and writes it.
  *
- * This is the issue's "aggregation in the isolate, flushed in the background": one aggregator per isolate
- * and `env` (`isolateStats`, memoised per env object like the config), so a request adds to memory only and
- * never waits on storage.
+ * This is the issue's "aggregation in the isolate, flushed in the background": one aggregator per app
+ * instance, created by the middleware factory (middleware.ts; the worker builds its app once per isolate),
+ * so a request adds to memory only and never waits on storage. Not module state: a second app (a test's)
+ * has its own.
  */
-import { memoPerEnv } from "../../../shared/config.ts";
 import { addSample, type Histogram, mergeInto } from "./histogram.ts";
 
 export interface Sample {
@@ -111,6 +111,3 @@ export class StatsAggregator {
     }
   }
 }
-
-/** This isolate's aggregator for `env` (one per env object, like the parsed config). */
-export const isolateStats: (env: object) => StatsAggregator = memoPerEnv(() => new StatsAggregator());

@@ -17,10 +17,20 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv, AuthContext } from "../types.ts";
-import { isolateStats } from "./aggregator.ts";
+import { StatsAggregator } from "./aggregator.ts";
 import { scheduleFlush } from "./flush.ts";
 
 export const UNMATCHED_ROUTE = "(unmatched)";
+
+/** The app's env as the stats middleware extends it: routes reach this isolate's aggregator. */
+export interface StatsEnv extends AppEnv {
+  Variables: AppEnv["Variables"] & { requestStats?: StatsAggregator };
+}
+
+/** This isolate's pending counts (set by the middleware on every request; undefined without it). */
+export function pendingStats(c: Context<AppEnv>): StatsAggregator | undefined {
+  return (c as Context<StatsEnv>).get("requestStats");
+}
 
 export interface RequestStatsOptions {
   /** Path prefixes not measured (the console's page and assets, the liveness check). */
@@ -52,7 +62,9 @@ export function requestStats(options: RequestStatsOptions = {}): MiddlewareHandl
     return p;
   });
   const binding = options.datasetBinding ?? "REQUEST_STATS_AE";
+  const stats = new StatsAggregator();
   return async (c, next) => {
+    (c as Context<StatsEnv>).set("requestStats", stats);
     const path = c.req.path;
     // CORS preflights are the browser's, not the client's requests.
     if (c.req.method === "OPTIONS" || skip.some((p) => path === p || path.startsWith(`${p}/`))) return next();
@@ -65,7 +77,6 @@ export function requestStats(options: RequestStatsOptions = {}): MiddlewareHandl
     const tenantId = auth?.tenantId ?? "";
     const method = c.req.method;
     const status = c.res.status;
-    const stats = isolateStats(c.env);
     stats.record({ at, route, method, tenantId, status, latencyMs });
     dataset(c.env, binding)?.writeDataPoint({
       blobs: [route, method, tenantId, `${Math.floor(status / 100)}xx`],
