@@ -85,6 +85,9 @@ export class JobCore extends DurableObject<Env> {
   protected createWith(state: JobState, write: (state: JobState, now: number) => void): void {
     this.pendingBroadcast = [];
     this.ctx.storage.transactionSync(() => {
+      // Steps run before the job was queued (an LLM writing an input) come first: one `llm` event each.
+      for (const { model, usage, cache, output } of state.steps ?? [])
+        this.event(state, "llm", { model, usage, cache, output }, state.created_at);
       write(state, state.created_at);
       this.save(state);
     });

@@ -6,6 +6,8 @@ import { ErrorEnvelope, Job, JobCreate, JobListQuery } from "../../../shared/con
 import { fromBase64Url, toBase64Url } from "../../../shared/crypto.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { withQueueInfo } from "../capabilities/queue-view.ts";
+import { chatApp } from "../images/enhance.ts";
+import { resolveWorkflowLlmInputs } from "../jobs/llm-inputs.ts";
 import { jobStub, publicJob } from "../jobs/public.ts";
 import type { JobView } from "../jobs/state.ts";
 import { parseJobCreate } from "../jobs/validate.ts";
@@ -28,6 +30,7 @@ import { preferWaitMs, respondJob, submitJob } from "./job-submit.ts";
 import { deliveryRoutes } from "./webhook-deliveries.ts";
 
 const MAX_SUBMIT_BYTES = 16 * 1024 * 1024;
+const chat = chatApp();
 
 export const jobRoutes = new Hono<AppEnv>();
 jobRoutes.use("*", apiKeyAuth({ scope: "jobs" }));
@@ -39,7 +42,11 @@ function notFound(id: string): ApiError {
 }
 
 jobRoutes.post("/", async (c) => {
-  return submitJob(c, parseJobCreate(await readJsonValue(c, { maxBytes: MAX_SUBMIT_BYTES })));
+  const body = parseJobCreate(await readJsonValue(c, { maxBytes: MAX_SUBMIT_BYTES }));
+  // {"llm": {...}} input values are written by the LLM proxy first (jobs/llm-inputs.ts, docs/images.md).
+  const llm = await resolveWorkflowLlmInputs(c, chat, body.workflow);
+  if (llm.steps.length === 0) return submitJob(c, body);
+  return submitJob(c, { ...body, workflow: llm.workflow }, { idempotencyBody: body, steps: llm.steps });
 });
 
 jobRoutes.get("/", async (c) => {
@@ -254,7 +261,7 @@ export const jobDocs: RouteDoc[] = [
     path: "/v1/jobs/:id/events",
     summary: "Live job events (Server-Sent Events)",
     description:
-      "A new subscriber first gets the job's events so far. Each stored event has `id:` (resume with Last-Event-ID) and `event:` queued|started|progress|output|succeeded|failed|canceled; `started` (schema JobStartedEvent) carries `resolved_inputs`, e.g. the seed each node got for -1. While a sampler runs, `event: preview` (schema JobPreviewEvent, no `id:`) carries a live frame as a data:image URL, at most 1 per second; previews are not stored or replayed, except the latest one for a subscriber arriving mid-run. The stream ends after the terminal event. A keep-alive comment every 15 s. docs/events.md.",
+      "A new subscriber first gets the job's events so far. Each stored event has `id:` (resume with Last-Event-ID) and `event:` llm|queued|started|progress|output|succeeded|failed|canceled; `llm` (schema JobLlmEvent, before `queued`) is a step run before queueing, one per `{llm}` input (model, usage, cache, output); `started` (schema JobStartedEvent) carries `resolved_inputs`, e.g. the seed each node got for -1. While a sampler runs, `event: preview` (schema JobPreviewEvent, no `id:`) carries a live frame as a data:image URL, at most 1 per second; previews are not stored or replayed, except the latest one for a subscriber arriving mid-run. The stream ends after the terminal event. A keep-alive comment every 15 s. docs/events.md.",
     tag: "Jobs",
     security: "apiKey",
     scope: "jobs",
