@@ -3,6 +3,7 @@
  * `node bin/comfy-edge.mjs <command>`; the package is not published, so never `npx comfy-edge`).
  *   tenants create|list|get|update|rotate-webhook-secret
  *   pools create|list
+ *   pool-groups create|list|get|update|delete|region   (cli/pool-groups.ts)
  *   keys create|list|revoke
  *   runner-tokens create|list|revoke
  *   runner   (the GPU runner: reads GATEWAY_URL, RUNNER_TOKEN, COMFYUI_URL, ...; see docs/runner.md)
@@ -15,6 +16,7 @@ import { AdminApiError, AdminClient } from "./admin-client.ts";
 import { type Out, runAdmin } from "./commands.ts";
 import { adminConfig, UsageError } from "./config.ts";
 import { MODELS_USAGE, runModelsCommand } from "./models.ts";
+import { POOL_GROUPS_USAGE, runPoolGroupsCommand } from "./pool-groups.ts";
 import { runTenantCommand, TENANT_USAGE } from "./templates.ts";
 
 const USAGE = `Usage: comfy-edge <command> [options]
@@ -45,6 +47,8 @@ Runner (on a GPU host, beside ComfyUI; settings from the environment, see docs/r
 ${TENANT_USAGE}
 
 ${MODELS_USAGE}
+
+${POOL_GROUPS_USAGE}
 
 Options: --json prints the API's JSON answer.`;
 
@@ -86,6 +90,8 @@ export async function main(
     if (tenant !== null) return tenant;
     const models = await runModelsCommand(argv, io);
     if (models !== null) return models;
+    const groups = await runPoolGroupsCommand(argv, io);
+    if (groups !== null) return groups;
     const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     const [command, sub, ...rest] = positionals;
     if (!command || values.help) {
