@@ -17,6 +17,12 @@ describe("backoff strategies", () => {
     expect(doublingMs(0, 100, 1000)).toBe(100);
   });
 
+  it("doubling as the runner polls /history for a finished prompt: 20 ms doubling, then 1 s between checks", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => doublingMs(n, 20, 1_000))).toEqual([
+      20, 40, 80, 160, 320, 640, 1_000, 1_000,
+    ]);
+  });
+
   it("equal jitter: within [ceiling/2, ceiling]; backoffMs is the same strategy", () => {
     expect(equalJitterMs(1, { baseMs: 200, maxMs: 5000, random: () => 0 })).toBe(100);
     expect(equalJitterMs(3, { baseMs: 200, maxMs: 5000, random: () => 0.999999 })).toBe(800);

@@ -4,7 +4,8 @@
  * delay before the first retry is attempt 1.
  *
  *   equalJitter  exponential, uniform in [ceiling/2, ceiling]       runner, job outbox send failures, LLM upstreams
- *   doubling     exponential without jitter                          job outbox re-sends (dispatch, webhook)
+ *   doubling     exponential without jitter                          job outbox re-sends (dispatch, webhook),
+ *                                                                    runner: polling /history for a finished prompt
  *   queueDoubling  doubling in whole seconds, within the Queues limit  consumer: failed messages, input fetches
  *   schedule     one delay per retry from a table, +-jitter, within the Queues limit   webhook deliveries
  */

@@ -6,6 +6,7 @@
  * memory). Refused connections and slow answers (the ~0.5 s garbage-collection pause, a busy server) are
  * waited out for up to `unreachableGraceMs` (default 30 s), never treated as a failure before that.
  */
+import { doublingMs } from "../../../workers/shared/backoff.ts";
 import type { Logger } from "../log.ts";
 import { type PreviewFrame, previewOf } from "../preview.ts";
 import type { ProgressValue } from "../progress.ts";
@@ -348,7 +349,7 @@ export class PromptWatcher {
   async historyEntry(signal: AbortSignal, timeoutMs = 60_000): Promise<HistoryEntry> {
     if (this.entry) return this.entry;
     const deadline = Date.now() + timeoutMs;
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       const entry = await this.comfy.history(this.promptId, signal);
       if (entry) {
         this.entry = entry;
@@ -357,14 +358,15 @@ export class PromptWatcher {
       if (Date.now() > deadline) {
         throw new ComfyProtocolError("ComfyUI reported success but has no history entry for the prompt", 200);
       }
-      // Wait for `executing {node: null}` (sent after the entry is stored), or a short backoff.
+      // Wait for `executing {node: null}` (sent after the entry is stored), or a short backoff (shared/backoff.ts
+      // doubling: 20 ms doubling to 1 s, no jitter: one poller of a local ComfyUI).
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
           signal.removeEventListener("abort", done);
           resolve();
         };
-        const timer = setTimeout(done, Math.min(1_000, 20 * 2 ** attempt));
+        const timer = setTimeout(done, doublingMs(attempt, 20, 1_000));
         signal.addEventListener("abort", done, { once: true });
         if (!this.sawEnd) this.endWaiters.push(done);
       });
