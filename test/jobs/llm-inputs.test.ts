@@ -5,6 +5,7 @@
  * with an `llm` event, and an identical second job is answered by the LLM cache.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JobLlmEvent } from "../../workers/shared/contract/index.ts";
 import { api, ensurePool, readSse, runnerToken, ScriptedRunner } from "../harness/api.ts";
 import { png, serveJobs, T2I } from "../images/fixtures.ts";
 import { forwarded, type LlmStack, startLlmStack, unique } from "../llm/fixtures.ts";
@@ -68,6 +69,7 @@ describe("raw jobs with {llm} inputs", () => {
     const stream = await events(first.json.id);
     expect(stream.map((e) => e.event).slice(0, 2)).toEqual(["llm", "queued"]);
     expect(stream[0]!.id).toBe("1");
+    JobLlmEvent.parse(stream[0]!.data);
     expect(stream[0]!.data).toEqual({
       sequence: 1,
       type: "llm",
