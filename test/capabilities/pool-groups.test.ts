@@ -70,7 +70,10 @@ describe("pool groups", () => {
     const missing = await api(stack, tenant.key)("/v1/jobs", { body: { workflow: txt2img(), pool: "group:none" } });
     expect([missing.status, missing.json.error.code, missing.json.error.param]).toEqual([422, "unknown_pool", "pool"]);
 
-    expect((await adminCall(stack, "DELETE", "/admin/v1/pool-groups/adm")).status).toBe(204);
+    expect((await adminCall(stack, "DELETE", "/admin/v1/pool-groups/adm")).json).toEqual({
+      name: "adm",
+      deleted: true,
+    });
     expect((await adminCall(stack, "GET", "/admin/v1/pool-groups/adm")).status).toBe(404);
   });
 

@@ -118,7 +118,7 @@ poolGroupRoutes.delete("/:name", async (c) => {
   const current = await existingGroup(c.env.DB, c.req.param("name"));
   await c.env.DB.prepare("DELETE FROM pool_groups WHERE name = ?").bind(current.name).run();
   await forgetGroup(current.name);
-  return c.body(null, 204);
+  return c.json({ name: current.name, deleted: true });
 });
 
 tenantRegionRoutes.put("/:id/region", async (c) => {
@@ -196,7 +196,11 @@ export const poolGroupDocs: RouteDoc[] = [
     description: "Jobs already queued in a member stay there.",
     tag,
     security: "admin",
-    responses: { 204: { description: "Deleted" }, ...errors, ...notFound },
+    responses: {
+      200: { description: "Deleted", schema: z.object({ name: z.string(), deleted: z.literal(true) }) },
+      ...errors,
+      ...notFound,
+    },
   },
   {
     method: "put",

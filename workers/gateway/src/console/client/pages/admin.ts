@@ -1,11 +1,12 @@
 /**
  * Admin (operator view, admin token): tenants, their API keys (create: shown once; revoke), runner tokens
- * (create: shown once; revoke) and pools.
+ * (create: shown once; revoke), pools and pool groups.
  */
 import { call, type Session } from "../api.ts";
 import type { PageContext } from "../context.ts";
 import { errorBox, fill, h, page, toast, when } from "../dom.ts";
 import { table } from "../table.ts";
+import { poolGroupsSection } from "./admin-pool-groups.ts";
 
 type Row = Record<string, unknown>;
 
@@ -312,6 +313,7 @@ export async function adminPage(ctx: PageContext): Promise<void> {
           h("button", { type: "submit" }, "Create pool"),
         ),
       ),
+      poolGroupsSection(ctx.session, pools.data.data),
     ),
   );
 }

@@ -1,0 +1,63 @@
+/**
+ * The Admin page's pool groups (docs/capabilities.md "Regions and failover") in a real browser (Debian
+ * Chromium + playwright-core) against the local stack: an operator creates a group from two pools, sees it
+ * listed with its members, gets the API's error for a member that is no pool, and deletes the group.
+ */
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Stack, startStack } from "../harness/stack.ts";
+import { signIn } from "./fixtures.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+describe("web console: pool groups", () => {
+  let stack: Stack;
+  let browser: Browser;
+  beforeAll(async () => {
+    stack = await startStack();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it("creates, lists and deletes a pool group on the Admin page", async () => {
+    await stack.admin("/admin/v1/pools", { name: "pg-eu", region: "eu-west" });
+    await stack.admin("/admin/v1/pools", { name: "pg-us", region: "us-east" });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (e) => problems.push(e.message));
+    await signIn(page, stack.url, stack.adminToken);
+    await page.getByRole("heading", { name: "Pool groups" }).waitFor();
+
+    await page.getByLabel("New group").fill("pg");
+    await page.getByLabel("Members (pool@region:weight, ...)").fill("pg-eu, pg-us:3");
+    await page.getByLabel("Max wait (s)").fill("45");
+    await page.getByRole("button", { name: "Create pool group" }).click();
+    const groups = page.getByRole("table", { name: "Pool groups" });
+    const row = groups.locator("tr", { hasText: "pg-eu" });
+    await expect.poll(() => row.textContent()).toContain("pg-us (us-east, weight 3)");
+    expect(await row.textContent()).toContain("pg-eu (eu-west, weight 1)");
+    expect(await row.textContent()).toContain("45");
+    const stored = await stack.admin<{ max_wait_s: number }>("/admin/v1/pool-groups/pg");
+    expect(stored.max_wait_s).toBe(45);
+
+    // A member that is no pool: the API's error names it.
+    await page.getByLabel("New group").fill("pg-bad");
+    await page.getByLabel("Members (pool@region:weight, ...)").fill("pg-eu, nope");
+    await page.getByRole("button", { name: "Create pool group" }).click();
+    await expect.poll(() => page.getByRole("alert").allTextContents()).toContainEqual(expect.stringContaining("nope"));
+
+    page.once("dialog", (d) => void d.accept());
+    await row.getByRole("button", { name: "Delete pool group pg" }).click();
+    await expect.poll(() => groups.locator("tr", { hasText: "pg-eu" }).count()).toBe(0);
+    const gone = await fetch(`${stack.url}/admin/v1/pool-groups/pg`, {
+      headers: { authorization: `Bearer ${stack.adminToken}` },
+    });
+    expect(gone.status).toBe(404);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
