@@ -327,9 +327,10 @@ describe("opaque classes and generic nodes", () => {
     }
   });
 
-  it("/object_info/{class}: {} for unknown and schema-less classes; prompts() and uploads() logs", async () => {
+  it("/object_info/{class}: the recorded 0.33 entry, {} for unknown classes; prompts() and uploads() logs", async () => {
     const d = await start();
-    expect((await http(d.url, "GET", "/object_info/VAEDecode")).json).toEqual({});
+    const recorded = (await import("./fixtures/object_info_v0.33.json", { with: { type: "json" } })).default;
+    expect((await http(d.url, "GET", "/object_info/VAEDecode")).json).toEqual({ VAEDecode: recorded.VAEDecode });
     expect((await http(d.url, "GET", "/object_info/NoSuchNode")).json).toEqual({});
     const ws = await openNamed(d, "log");
     const { id } = await run(d, ws, chain(9));

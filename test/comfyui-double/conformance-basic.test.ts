@@ -60,29 +60,38 @@ describe("00 startup: idle HTTP endpoints and websocket connect", () => {
     const d = await start();
     const ctx: ReplayContext = { base: d.url, sockets: new Map(), ids: new Map() };
     for (const e of httpExchanges(rec)) {
-      if (e.request?.path === "/object_info") continue; // body not recorded (505 KB); checked below
+      // /object_info: body not recorded in 00 (checked below); /system_stats and /models: 0.33 answers (below)
+      const path = e.request?.path ?? "";
+      if (["/object_info", "/system_stats", "/models"].includes(path) || path.startsWith("/object_info/")) continue;
       await replayExchange(ctx, e);
       const res = await http(d.url, "GET", e.request?.path as string);
       expect(res.headers.get("content-length"), e.request?.path).toBe(e.response?.headers["Content-Length"]);
     }
   });
 
-  it("GET /object_info serves the recorded entries plus the reconstructed GetImageSize/SaveImageWebsocket", async () => {
+  it("GET /system_stats and /models answer as the 0.33 harness did (fixtures/server_info_v0.33.json)", async () => {
     const d = await start();
-    const fixture = (await import("./fixtures/object_info_subset.json", { with: { type: "json" } })).default as {
-      entries: Record<string, Record<string, unknown>>;
-    };
-    const res = await http(d.url, "GET", "/object_info");
-    const body = res.json as Record<string, Record<string, unknown>>;
-    for (const [name, entry] of Object.entries(fixture.entries)) {
-      if (name === "LoadImage") {
-        // the combo lists the files of input/ (empty here)
-        expect(body[name]?.input).toEqual({ required: { image: [[], { image_upload: true }] } });
-        continue;
-      }
+    const fixture = (await import("./fixtures/server_info_v0.33.json", { with: { type: "json" } })).default;
+    expect((await http(d.url, "GET", "/system_stats")).json).toEqual(fixture.system_stats);
+    expect((await http(d.url, "GET", "/models")).json).toEqual(fixture.models);
+  });
+
+  it("GET /object_info serves 0.33's recorded entries, with the input and model file lists live", async () => {
+    const d = await start();
+    const fixture = (await import("./fixtures/object_info_v0.33.json", { with: { type: "json" } })).default as Record<
+      string,
+      { input: { required?: Record<string, unknown[]> } }
+    >;
+    const body = (await http(d.url, "GET", "/object_info")).json as typeof fixture;
+    expect(Object.keys(body)).toEqual(Object.keys(fixture));
+    for (const [name, entry] of Object.entries(fixture)) {
+      if (name === "LoadImage" || /CheckpointLoader/.test(name)) continue;
       expect(body[name], name).toEqual(entry);
     }
-    expect(Object.keys(body)).toEqual(expect.arrayContaining(["GetImageSize", "SaveImageWebsocket"]));
+    // the combos list the files of input/ and of the models option (both empty here)
+    expect(body.LoadImage?.input.required?.image?.[0]).toEqual([]);
+    expect(body.CheckpointLoaderSimple?.input.required?.ckpt_name?.[0]).toEqual([]);
+    expect({ ...body.LoadImage, input: null }).toEqual({ ...fixture.LoadImage, input: null });
   });
 
   it("ws without clientId: the server invents a 32-hex sid and reports it in the first status", async () => {
@@ -216,10 +225,9 @@ describe("03 upload + LoadImage -> ImageScale -> SaveImage", () => {
     ]);
     // LoadImage's combo now lists the top-level input files like the recorded object_info
     const info = await http(d.url, "GET", "/object_info/LoadImage");
-    const fixture = (await import("./fixtures/object_info_subset.json", { with: { type: "json" } })).default as {
-      entries: Record<string, unknown>;
-    };
-    expect((info.json as Record<string, unknown>).LoadImage).toEqual(fixture.entries.LoadImage);
+    expect((info.json as { LoadImage: { input: unknown } }).LoadImage.input).toEqual({
+      required: { image: [["..%2F..%2Fevil.png", "proto_upload_b824a3.png"], { image_upload: true }] },
+    });
   });
 
   it("same name with different bytes becomes 'name (1).png'; a literal '../' filename is refused", async () => {

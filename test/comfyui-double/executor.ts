@@ -209,7 +209,7 @@ export class PromptExecutor {
         if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string") {
           const upstream = this.outputsCache.get(sig(value[0]));
           inputs[name] = upstream?.[Number(value[1])] ?? null;
-        } else if (declared.has(name) || cls.returnTypes === undefined) inputs[name] = value;
+        } else if (declared.has(name)) inputs[name] = value;
       }
       for (const [name, kind] of Object.entries(classInputs.hidden ?? {})) {
         if (kind === "PROMPT") inputs[name] = prompt;

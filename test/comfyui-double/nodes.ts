@@ -1,7 +1,8 @@
-// Node classes the double runs. Schemas: the recorded object_info subset (GetImageSize, SaveImageWebsocket: from
-// 0.3.64's source). Other recorded class names are "opaque": no input checks, any output slot, digests as outputs.
+// Node classes the double runs. Schemas: ComfyUI 0.33's whole /object_info as recorded (886 classes). The image
+// nodes below really run (8-bit RGB); every other class runs "opaque": typed outputs carrying digests.
 import { readFileSync } from "node:fs";
 import path from "node:path/posix";
+import { KNOWN_MODEL_INPUTS } from "../../workers/shared/capabilities/build.ts";
 import { annotatedInputPath, DIRS, type FileStore, getSaveImagePath, inputImageFiles, sha256 } from "./files.ts";
 import {
   asImage,
@@ -16,7 +17,6 @@ import {
   loadImageBytes,
   type MaskValue,
   maskToImage,
-  type OpaqueValue,
   type PreviewFrame,
   scaleImage,
   solidMask,
@@ -66,60 +66,22 @@ export interface NodeResult {
 export interface NodeClass {
   name: string;
   inputTypes(): InputTypes;
-  /** undefined: schema unknown (opaque) -> any slot, type "*" */
-  returnTypes: string[] | undefined;
+  returnTypes: string[];
   outputNode: boolean;
   validateInputs?: { args: string[]; fn(inputs: Record<string, unknown>): true | false | string };
   isChanged?(inputs: Record<string, unknown>): unknown;
-  /** object_info entry; undefined for opaque classes */
-  info(): Record<string, unknown> | undefined;
+  /** object_info entry (recorded, with live file lists) */
+  info(): Record<string, unknown>;
   run(ctx: NodeContext, inputs: Record<string, unknown>): Promise<NodeResult>;
 }
 
-interface ObjectInfoFixture {
-  node_class_names: string[];
-  entries: Record<string, Record<string, unknown>>;
-}
+/** ComfyUI 0.33's GET /object_info, recorded (the harness's checkpoint and input lists are replaced live). */
+const RECORDED = JSON.parse(
+  readFileSync(new URL("./fixtures/object_info_v0.33.json", import.meta.url), "utf8"),
+) as Record<string, Record<string, unknown>>;
 
-const FIXTURE = JSON.parse(
-  readFileSync(new URL("./fixtures/object_info_subset.json", import.meta.url), "utf8"),
-) as ObjectInfoFixture;
-
-const RECONSTRUCTED: Record<string, Record<string, unknown>> = {
-  GetImageSize: {
-    input: { required: { image: ["IMAGE", {}] }, hidden: { unique_id: "UNIQUE_ID" } },
-    input_order: { required: ["image"], hidden: ["unique_id"] },
-    output: ["INT", "INT", "INT"],
-    output_is_list: [false, false, false],
-    output_name: ["width", "height", "batch_size"],
-    output_tooltips: [null, null, null],
-    name: "GetImageSize",
-    display_name: "Get Image Size",
-    description: "Returns width and height of the image, and passes it through unchanged.",
-    python_module: "comfy_extras.nodes_images",
-    category: "image",
-    output_node: false,
-    deprecated: false,
-    experimental: false,
-    api_node: false,
-  },
-  SaveImageWebsocket: {
-    input: { required: { images: ["IMAGE"] } },
-    input_order: { required: ["images"] },
-    output: [],
-    output_is_list: [],
-    output_name: [],
-    name: "SaveImageWebsocket",
-    display_name: "SaveImageWebsocket",
-    description: "",
-    python_module: "custom_nodes.websocket_image_save",
-    category: "api node/image/websocket",
-    output_node: true,
-  },
-};
-
-/** All class names the recorded server knew (496). */
-export const KNOWN_CLASS_NAMES: readonly string[] = FIXTURE.node_class_names;
+/** All class names the recorded server knew (886). */
+export const KNOWN_CLASS_NAMES: readonly string[] = Object.keys(RECORDED);
 
 const PREVIEW_ALPHABET = "abcdefghijklmnopqrstupvxyz"; // sic, as in nodes.py
 
@@ -142,6 +104,29 @@ function requireMask(v: unknown): MaskValue {
   throw new PyError("AttributeError", `'${v === null ? "NoneType" : typeof v}' object has no attribute 'reshape'`);
 }
 
+/** Loader inputs list the files of their model folder (ComfyUI's folder_paths), here the `models` option; the
+ * harness's files are dropped, built-in choices without a file extension (VAELoader's "pixel_space") kept. */
+function withModelLists(
+  name: string,
+  entry: Record<string, unknown>,
+  models: Record<string, string[]>,
+): Record<string, unknown> {
+  const input = entry.input as InputTypes | undefined;
+  for (const group of [input?.required, input?.optional]) {
+    for (const [inputName, spec] of Object.entries(group ?? {})) {
+      const folder = KNOWN_MODEL_INPUTS[`${name}.${inputName}`];
+      if (folder === undefined) continue;
+      const live = (recorded: unknown[]): string[] => [
+        ...(models[folder] ?? []),
+        ...recorded.filter((v): v is string => typeof v === "string" && !v.includes(".")),
+      ];
+      if (Array.isArray(spec[0])) spec[0] = live(spec[0]);
+      else if (spec[0] === "COMBO" && Array.isArray(spec[1]?.options)) spec[1].options = live(spec[1].options);
+    }
+  }
+  return entry;
+}
+
 export interface RegistryEnv {
   files: FileStore;
   models: Record<string, string[]>;
@@ -152,8 +137,6 @@ type RunFn = (ctx: NodeContext, inputs: Record<string, unknown>) => Promise<Node
 export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
   const registry = new Map<string, NodeClass>();
 
-  const entryOf = (name: string): Record<string, unknown> | undefined => FIXTURE.entries[name] ?? RECONSTRUCTED[name];
-
   const define = (
     name: string,
     run: RunFn,
@@ -161,12 +144,20 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
       info?: (entry: Record<string, unknown>) => Record<string, unknown>;
     } = {},
   ): void => {
-    const base = entryOf(name);
+    const base = RECORDED[name];
     if (base === undefined) throw new Error(`no object_info entry for ${name}`);
-    const info = (): Record<string, unknown> => (extra.info ? extra.info(clone(base)) : clone(base));
+    const info = (): Record<string, unknown> => {
+      const entry = withModelLists(name, clone(base), env.models);
+      return extra.info ? extra.info(entry) : entry;
+    };
     registry.set(name, {
       name,
-      inputTypes: () => info().input as InputTypes,
+      inputTypes: () => {
+        const input = info().input as InputTypes;
+        // hidden inputs: "PROMPT" (classic nodes) or ["PROMPT"] (0.33's v3 nodes)
+        const hidden = Object.entries(input.hidden ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]);
+        return { ...input, hidden: Object.fromEntries(hidden) };
+      },
       returnTypes: base.output as string[],
       outputNode: base.output_node === true,
       validateInputs: extra.validateInputs,
@@ -214,7 +205,7 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
         results.push({ filename: file, subfolder: saved.subfolder, type: kind });
         counter++;
       }
-      return { outputs: [], ui: { images: results } };
+      return { outputs: [inputs.images], ui: { images: results } };
     };
   };
 
@@ -337,7 +328,7 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
           await ctx.progress(s + 1, steps, { image: preview, index: 0, format: "jpeg" });
         }
       } else await ctx.work();
-      const types = (registry.get(name)?.returnTypes ?? []) as string[];
+      const types = registry.get(name)?.returnTypes ?? [];
       const firstImage = Object.values(inputs).find(isImage);
       const firstMask = Object.values(inputs).find(isMask);
       return {
@@ -349,51 +340,12 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
       };
     };
   };
-  for (const name of ["KSampler", "CheckpointLoaderSimple"]) {
-    define(name, generic(name), {
-      info:
-        name === "CheckpointLoaderSimple"
-          ? (entry) => {
-              const input = entry.input as { required: { ckpt_name: [unknown, unknown] } };
-              input.required.ckpt_name[0] = [...(env.models.checkpoints ?? [])];
-              return entry;
-            }
-          : undefined,
-    });
-  }
-
-  for (const name of KNOWN_CLASS_NAMES) {
-    if (registry.has(name)) continue;
-    registry.set(name, {
-      name,
-      inputTypes: () => ({}),
-      returnTypes: undefined,
-      outputNode: false,
-      info: () => undefined,
-      run: async (ctx) => {
-        await ctx.work();
-        return {
-          outputs: Array.from(
-            { length: 16 },
-            (_, i): OpaqueValue => ({
-              kind: "opaque",
-              type: "*",
-              digest: sha256(new TextEncoder().encode(`${ctx.signature}#${i}`)),
-            }),
-          ),
-        };
-      },
-    });
-  }
+  // Every other recorded class (KSampler, CheckpointLoaderSimple, CLIPTextEncode, ...) with its recorded schema.
+  for (const name of KNOWN_CLASS_NAMES) if (!registry.has(name)) define(name, generic(name));
   return registry;
 }
 
-/** The /object_info body: the classes with a schema (recorded or reconstructed), in name order. */
+/** The /object_info body: every recorded class, in the recorded order. */
 export function objectInfo(registry: Map<string, NodeClass>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const name of KNOWN_CLASS_NAMES) {
-    const info = registry.get(name)?.info();
-    if (info !== undefined) out[name] = info;
-  }
-  return out;
+  return Object.fromEntries(KNOWN_CLASS_NAMES.map((name) => [name, registry.get(name)?.info()]));
 }

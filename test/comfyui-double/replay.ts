@@ -32,7 +32,17 @@ export function norm(value: unknown, ids: Map<string, string>): unknown {
   return blank(normalize(value, ids));
 }
 
+/** A queue item / history `prompt`: [number, prompt_id, prompt, extra_data, outputs]. */
+function isQueueItem(v: unknown[]): boolean {
+  return v.length === 5 && typeof v[0] === "number" && typeof v[1] === "string" && typeof v[3] === "object";
+}
+
 function blank(value: unknown): unknown {
+  if (Array.isArray(value) && isQueueItem(value)) {
+    // ComfyUI 0.33 adds extra_data.create_time (ms), which the 0.3.64 recordings lack
+    const [n, id, prompt, extra, outputs] = value.map(blank);
+    return [n, id, prompt, { ...(extra as object), create_time: "<time>" }, outputs];
+  }
   if (Array.isArray(value)) return value.map(blank);
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};

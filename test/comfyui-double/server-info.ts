@@ -1,68 +1,11 @@
-/** Fixed answers of ComfyUI's server as recorded: /system_stats and the /models folder list. */
+/** Fixed answers of ComfyUI 0.33 as recorded from the harness (fixtures/server_info_v0.33.json): /system_stats
+ * and the /models folder list. */
+import { readFileSync } from "node:fs";
 
-export const SYSTEM_STATS = {
-  system: {
-    os: "posix",
-    ram_total: 25276502016,
-    ram_free: 24194609152,
-    comfyui_version: "0.3.64",
-    required_frontend_version: "1.27.10",
-    installed_templates_version: null,
-    required_templates_version: "0.1.95",
-    python_version: "3.13.5 (main, Aug 10 2026, 12:06:59) [GCC 14.2.0]",
-    pytorch_version: "2.6.0+debian",
-    embedded_python: false,
-    argv: [
-      "main.py",
-      "--cpu",
-      "--listen",
-      "127.0.0.1",
-      "--port",
-      "8188",
-      "--disable-all-custom-nodes",
-      "--whitelist-custom-nodes",
-      "websocket_image_save.py",
-      "--disable-auto-launch",
-      "--base-directory",
-      "/srv/comfyui/data",
-      "--front-end-root",
-      "/srv/comfyui/frontend",
-      "--database-url",
-      "sqlite:////srv/comfyui/data/comfyui.db",
-    ],
-  },
-  devices: [
-    {
-      name: "cpu",
-      type: "cpu",
-      index: null,
-      vram_total: 25276502016,
-      vram_free: 24194609152,
-      torch_vram_total: 25276502016,
-      torch_vram_free: 24194609152,
-    },
-  ],
+const RECORDED = JSON.parse(readFileSync(new URL("./fixtures/server_info_v0.33.json", import.meta.url), "utf8")) as {
+  system_stats: Record<string, unknown>;
+  models: string[];
 };
 
-export const MODEL_FOLDERS = [
-  "checkpoints",
-  "configs",
-  "loras",
-  "vae",
-  "text_encoders",
-  "diffusion_models",
-  "clip_vision",
-  "style_models",
-  "embeddings",
-  "diffusers",
-  "vae_approx",
-  "controlnet",
-  "gligen",
-  "upscale_models",
-  "custom_nodes",
-  "hypernetworks",
-  "photomaker",
-  "classifiers",
-  "model_patches",
-  "audio_encoders",
-];
+export const SYSTEM_STATS: Readonly<Record<string, unknown>> = RECORDED.system_stats;
+export const MODEL_FOLDERS: readonly string[] = RECORDED.models;

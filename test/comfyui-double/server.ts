@@ -203,6 +203,7 @@ function buildRoutes(): Route[] {
     let extraData: Record<string, unknown> = {};
     if ("extra_data" in data) extraData = asDict(data.extra_data);
     if ("client_id" in data) extraData.client_id = data.client_id;
+    extraData.create_time = Date.now(); // ComfyUI 0.33 (not in 0.3.64)
     if (!valid.ok) return sendJson(res, 400, { error: valid.error, node_errors: valid.nodeErrors });
     const sensitive: Record<string, unknown> = {};
     for (const key of SENSITIVE_EXTRA_DATA_KEYS) {

@@ -5,8 +5,6 @@
 import type { InputSpec, InputType } from "./nodes.ts";
 import { fakeTraceback, PyError, pyEquals, pyFloat, pyRepr, pyStr, pyTypeName } from "./py.ts";
 
-export class RecursionLimit extends PyError {}
-
 export const EXEC_PY = "/srv/comfyui/app/execution.py";
 
 export function pyKey(prompt: Record<string, unknown>, key: unknown): Record<string, unknown> {

@@ -5,15 +5,7 @@
  * Non-object nodes/prompts raise `ServerError` (the handler turns it into aiohttp's plain 500).
  */
 import type { InputSpec, NodeClass } from "./nodes.ts";
-import {
-  formatValue,
-  getItem,
-  inputInfo,
-  pyKey,
-  RecursionLimit,
-  tupleIndex,
-  validateNodeInput,
-} from "./validate-py.ts";
+import { formatValue, getItem, inputInfo, pyKey, tupleIndex, validateNodeInput } from "./validate-py.ts";
 
 export { validateNodeInput };
 
@@ -47,13 +39,32 @@ async function validateInputs(
   prompt: Record<string, unknown>,
   uniqueId: string,
   validated: Validated,
-  stack: Set<string>,
+  visiting: string[],
 ): Promise<[boolean, ValidationError[], string]> {
   const done = validated.get(uniqueId);
   if (done !== undefined) return done;
-  if (stack.has(uniqueId)) throw new RecursionLimit("RecursionError", "maximum recursion depth exceeded");
-  stack.add(uniqueId);
-  try {
+  if (visiting.includes(uniqueId)) {
+    // 0.33's cycle check (0.3.64 recursed until RecursionError)
+    const path = [...visiting.slice(visiting.indexOf(uniqueId)), uniqueId];
+    const cycleNodes = [...new Set(path)];
+    const details = path.map((id) => `${id} (${pyStr((prompt[id] as Record<string, unknown>).class_type)})`);
+    for (const id of cycleNodes) {
+      validated.set(id, [
+        false,
+        [
+          {
+            type: "dependency_cycle",
+            message: "Dependency cycle detected",
+            details: details.join(" -> "),
+            extra_info: { node_id: id, cycle_nodes: cycleNodes },
+          },
+        ],
+        id,
+      ]);
+    }
+    return validated.get(uniqueId) as [boolean, ValidationError[], string];
+  }
+  {
     const node = pyKey(prompt, uniqueId);
     const inputs = getItem(node, "inputs");
     const classType = getItem(node, "class_type");
@@ -62,10 +73,6 @@ async function validateInputs(
     const inputsObj = (inputs ?? {}) as Record<string, unknown>;
     const required = classInputs.required ?? {};
     const optional = classInputs.optional ?? {};
-    if (cls.returnTypes === undefined && typeof inputs === "object" && inputs !== null) {
-      // schema not recorded: accept any type, but still validate what its links lead to
-      for (const [k, v] of Object.entries(inputsObj)) if (Array.isArray(v)) optional[k] = ["*"];
-    }
     const validInputs = [...new Set([...Object.keys(required), ...Object.keys(optional)])];
     const validateArgs = cls.validateInputs?.args ?? [];
     const errors: ValidationError[] = [];
@@ -115,7 +122,8 @@ async function validateInputs(
           continue;
         }
         try {
-          const r = await validateInputs(env, prompt, oId as string, validated, stack);
+          visiting.push(uniqueId);
+          const r = await validateInputs(env, prompt, oId as string, validated, visiting).finally(() => visiting.pop());
           if (r[0] === false) {
             valid = false;
           }
@@ -224,13 +232,23 @@ async function validateInputs(
       }
     }
 
-    const ret: [boolean, ValidationError[], string] =
-      errors.length > 0 || !valid ? [false, errors, uniqueId] : [true, [], uniqueId];
+    // a cycle found below may already have put an error on this node: joined
+    const [ok, before] = validated.get(uniqueId) ?? [true, []];
+    const known = new Set(before.map((e) => JSON.stringify(e)));
+    const ret: [boolean, ValidationError[], string] = [
+      ok && valid && errors.length === 0,
+      [...before, ...errors.filter((e) => !known.has(JSON.stringify(e)))],
+      uniqueId,
+    ];
     validated.set(uniqueId, ret);
     return ret;
-  } finally {
-    stack.delete(uniqueId);
   }
+}
+
+function pyTruthy(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length > 0;
+  if (isPlainObject(v)) return Object.keys(v).length > 0;
+  return Boolean(v);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -264,16 +282,19 @@ export async function validatePrompt(
           : isPlainObject(node)
             ? "class_type" in node
             : undefined;
-    if (hasClassType === undefined) throw new ServerError("node is not a dict");
-    if (!hasClassType || !isPlainObject(node)) {
-      if (!isPlainObject(node) && hasClassType) throw new ServerError("node is not a dict");
+    if (hasClassType === undefined || !isPlainObject(node)) throw new ServerError("node is not a dict");
+    const meta = node._meta ?? {};
+    if (!isPlainObject(meta)) throw new ServerError("_meta is not a dict");
+    if (!hasClassType) {
+      // ComfyUI 0.33 (0.3.64: invalid_prompt "Cannot execute because a node is missing the class_type property.")
+      const title = meta.title ?? null;
       return {
         ok: false,
         error: {
-          type: "invalid_prompt",
-          message: "Cannot execute because a node is missing the class_type property.",
+          type: "missing_node_type",
+          message: `Node '${pyTruthy(title) ? pyStr(title) : `ID #${x}`}' has no class_type. The workflow may be corrupted or a custom node is missing.`,
           details: `Node ID '#${x}'`,
-          extra_info: {},
+          extra_info: { node_id: x, class_type: null, node_title: title },
         },
         nodeErrors: {},
       };
@@ -282,13 +303,15 @@ export async function validatePrompt(
     if (typeof classType === "object" && classType !== null) throw new ServerError("unhashable class_type");
     const cls = typeof classType === "string" ? env.registry.get(classType) : undefined;
     if (cls === undefined) {
+      // ComfyUI 0.33 (0.3.64 answered invalid_prompt "Cannot execute because node X does not exist.")
+      const title = "title" in meta ? meta.title : classType;
       return {
         ok: false,
         error: {
-          type: "invalid_prompt",
-          message: `Cannot execute because node ${pyStr(classType)} does not exist.`,
+          type: "missing_node_type",
+          message: `Node '${pyStr(title)}' not found. The custom node may not be installed.`,
           details: `Node ID '#${x}'`,
-          extra_info: {},
+          extra_info: { node_id: x, class_type: classType, node_title: title },
         },
         nodeErrors: {},
       };
@@ -316,7 +339,7 @@ export async function validatePrompt(
     let valid = false;
     let reasons: ValidationError[] = [];
     try {
-      const m = await validateInputs(env, prompt, o, validated, new Set());
+      const m = await validateInputs(env, prompt, o, validated, []);
       valid = m[0];
       reasons = m[1];
     } catch (ex) {
