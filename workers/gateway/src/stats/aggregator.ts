@@ -33,8 +33,11 @@ export interface Bucket {
   hist: Histogram;
 }
 
-/** Most distinct buckets held at once; past it new keys are dropped (and counted) until the next flush. */
-export const MAX_PENDING_BUCKETS = 5000;
+/**
+ * Most distinct buckets held at once; past it new keys are dropped (and counted) until the next flush. Keeps a
+ * flush within about 220 statements (9 rows each), well under D1's per-invocation query limit.
+ */
+export const MAX_PENDING_BUCKETS = 2000;
 /** Flushes of one isolate are at least this far apart. */
 export const FLUSH_INTERVAL_MS = 10_000;
 

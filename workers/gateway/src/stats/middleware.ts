@@ -73,7 +73,8 @@ export function requestStats(options: RequestStatsOptions = {}): MiddlewareHandl
     const latencyMs = Date.now() - at;
     let route = UNMATCHED_ROUTE;
     for (const r of matchedRoutes(c)) if (r.method !== "ALL") route = r.path;
-    const auth = c.var.auth as AuthContext | undefined;
+    // c.get, not c.var (which copies every variable into a new object).
+    const auth = c.get("auth") as AuthContext | undefined;
     const tenantId = auth?.tenantId ?? "";
     const method = c.req.method;
     const status = c.res.status;
