@@ -114,6 +114,8 @@ describe("comfy-edge CLI: the admin API beyond create/list", () => {
       "images.example.com,*.cdn.example.com",
       "--cache-all",
       "true",
+      "--cors-origins",
+      "https://app.example.com,http://localhost:5173",
     );
     expect(updated.code, updated.stderr).toBe(0);
     expect(updated.stdout).toContain(`tenant updated: ${tenantId}\trenamed\tdefault pool upd-pool`);
@@ -123,6 +125,7 @@ describe("comfy-edge CLI: the admin API beyond create/list", () => {
       default_pool: "upd-pool",
       image_url_allowlist: ["images.example.com", "*.cdn.example.com"],
       cache_all: true,
+      cors_allowed_origins: ["https://app.example.com", "http://localhost:5173"],
     });
     expect(read.limits).toMatchObject({ requests_per_minute: 30, max_queued_jobs: 5 });
 
@@ -132,6 +135,10 @@ describe("comfy-edge CLI: the admin API beyond create/list", () => {
     expect(after.limits.max_queued_jobs).toBeNull();
     expect(after.limits.requests_per_minute).toBe(30);
     expect(after.image_url_allowlist).toBeNull();
+    expect(after.cors_allowed_origins).toEqual(["https://app.example.com", "http://localhost:5173"]);
+    const badOrigin = await cli("tenants", "update", tenantId, "--cors-origins", "app.example.com");
+    expect(badOrigin.code).toBe(1);
+    expect(badOrigin.stderr).toContain("cors_allowed_origins[0]");
 
     const nothing = await cli("tenants", "update", tenantId);
     expect(nothing.code).toBe(2);

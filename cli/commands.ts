@@ -67,6 +67,7 @@ function tenantPatch(s: (k: string) => string | undefined): Obj {
     image_url_allowlist: clearableList(s("image-allowlist")),
     webhook_host_allowlist: clearableList(s("webhook-allowlist")),
     cache_all: bool(s("cache-all"), "cache-all"),
+    cors_allowed_origins: clearableList(s("cors-origins")),
     ...(Object.keys(limits).length ? { limits } : {}),
   });
   if (Object.keys(patch).length === 0) throw new UsageError("tenants update needs at least one setting to change");

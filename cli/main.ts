@@ -30,6 +30,8 @@ the ADMIN_TOKEN in ./.dev.vars is used for a loopback COMFY_EDGE_URL only):
   tenants update <tenant id> [--name <name>] [--default-pool <pool>|none] [--rpm <n>|none] [--max-queued-jobs <n>|none]
                  [--max-running-jobs <n>|none] [--queue-timeout-s <n>|none] [--image-allowlist <hosts>|none]
                  [--webhook-allowlist <hosts>|none] [--cache-all true|false]
+                 [--cors-origins <origins>|none]   (browser origins for the tenant's keys, docs/cors.md;
+                                                    none = the deployment's CORS_ALLOWED_ORIGINS)
   tenants rotate-webhook-secret <tenant id>   (the previous secret keeps signing for 24 h)
   pools create --name <name> [--region <region>] [--tenants <id,id>]
   pools list
@@ -67,6 +69,7 @@ const OPTIONS = {
   "max-running-jobs": { type: "string" },
   "queue-timeout-s": { type: "string" },
   "cache-all": { type: "string" },
+  "cors-origins": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
