@@ -7,7 +7,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type FileStore, uploadImage } from "./files.ts";
-import { parseForm } from "./multipart.ts";
 import { type NodeClass, objectInfo } from "./nodes.ts";
 import { pyBool, pyDumps, pyFloatValue, pyStr } from "./py.ts";
 import type { QueueItem, Runtime } from "./runtime.ts";
@@ -274,16 +273,23 @@ function buildRoutes(): Route[] {
   });
 
   route("POST", /^\/upload\/image$/, async ({ req, res, host, body }) => {
-    const form = parseForm(await body(), req.headers["content-type"]);
-    if (form === undefined) throw new HttpError(500, INTERNAL_ERROR);
+    // multipart or urlencoded, parsed by undici (Response.formData) as aiohttp's request.post() would
+    const form = await new Response(new Uint8Array(await body()), {
+      headers: { "content-type": req.headers["content-type"] ?? "" },
+    })
+      .formData()
+      .catch(() => {
+        throw new HttpError(500, INTERNAL_ERROR);
+      });
     const image = form.get("image");
     const field = (name: string): string | undefined => {
       const v = form.get(name);
       return typeof v === "string" ? v : undefined;
     };
-    if (image === undefined || image === "") return sendEmpty(res, 400);
+    if (image === null || image === "") return sendEmpty(res, 400);
     if (typeof image === "string") throw new HttpError(500, INTERNAL_ERROR); // str has no .file
-    const result = uploadImage(host.files, image, {
+    const file = { filename: image.name, bytes: new Uint8Array(await image.arrayBuffer()) };
+    const result = uploadImage(host.files, file, {
       type: field("type"),
       subfolder: field("subfolder"),
       overwrite: field("overwrite"),
@@ -292,7 +298,7 @@ function buildRoutes(): Route[] {
       if (result.status === 500) throw new HttpError(500, INTERNAL_ERROR);
       return sendEmpty(res, result.status);
     }
-    host.uploaded({ name: result.name, subfolder: result.subfolder, type: result.type, bytes: image.bytes });
+    host.uploaded({ name: result.name, subfolder: result.subfolder, type: result.type, bytes: file.bytes });
     sendJson(res, 200, { name: result.name, subfolder: result.subfolder, type: result.type });
   });
 
