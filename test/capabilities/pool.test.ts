@@ -187,6 +187,7 @@ describe("pool capabilities", () => {
     const runner = new CapableRunner(stack, await runnerToken(stack, "caps-admit"), "m", report033());
     await runner.lease();
     const client = await tenantApi();
+    const submittedAt = Date.now();
     const first = await client("/v1/jobs", { body: { workflow: txt2img(), pool: "caps-admit", max_wait_s: 5 } });
     expect(first.status).toBe(202);
     await expect
@@ -204,6 +205,7 @@ describe("pool capabilities", () => {
       headers: { authorization: `Bearer ${stack.adminToken}` },
     });
     expect(res.headers.get("content-type")).toContain("text/plain");
+    const readAt = Date.now();
     const families = parsePrometheusTextFormat(await res.text());
     const value = (name: string) => {
       const f = families.find((x) => x.name === name);
@@ -215,6 +217,9 @@ describe("pool capabilities", () => {
     expect(value("comfy_edge_pool_live_runners")).toBe(1);
     expect(value("comfy_edge_pool_free_slots")).toBe(1);
     expect(value("comfy_edge_pool_estimated_wait_seconds")).toBe(60);
-    expect(value("comfy_edge_pool_oldest_queued_age_seconds")).toBeGreaterThanOrEqual(0);
+    // The first job has waited since it was queued (after it was submitted, before the metrics were read).
+    const age = value("comfy_edge_pool_oldest_queued_age_seconds");
+    expect(age).toBeGreaterThan(0);
+    expect(age).toBeLessThanOrEqual((readAt - submittedAt) / 1000);
   });
 });

@@ -3,7 +3,7 @@
  * lets tests wait for the frame they expect, HTTP helpers, and the recordings' compact message notation.
  */
 import { readFileSync } from "node:fs";
-import { afterEach } from "vitest";
+import { afterEach, vi } from "vitest";
 import { type ComfyDouble, type ComfyDoubleOptions, startComfyDouble } from "./index.ts";
 
 export interface TimelineEntry {
@@ -70,7 +70,6 @@ export class WsClient {
   readonly messages: WsMessage[] = [];
   readonly closed: Promise<void>;
   private readonly ws: WebSocket;
-  private readonly listeners = new Set<() => void>();
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
@@ -84,13 +83,9 @@ export class WsClient {
         const eventType = new DataView(bytes.buffer).getUint32(0);
         this.messages.push({ kind: "binary", eventType, bytes });
       }
-      for (const l of [...this.listeners]) l();
     });
     this.closed = new Promise<void>((resolve) => {
-      ws.addEventListener("close", () => {
-        resolve();
-        for (const l of [...this.listeners]) l();
-      });
+      ws.addEventListener("close", () => resolve());
     });
   }
 
@@ -121,30 +116,16 @@ export class WsClient {
     from = 0,
     timeoutMs = 5000,
   ): Promise<{ message: WsMessage; index: number }> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
+    return vi.waitFor(
+      () => {
         for (let i = from; i < this.messages.length; i++) {
           const m = this.messages[i] as WsMessage;
-          if (predicate(m)) {
-            resolve({ message: m, index: i });
-            return true;
-          }
+          if (predicate(m)) return { message: m, index: i };
         }
-        return false;
-      };
-      if (check()) return;
-      const timer = setTimeout(() => {
-        this.listeners.delete(listener);
-        reject(new Error(`timed out waiting for a websocket message; got: ${this.compact().join(" | ")}`));
-      }, timeoutMs);
-      const listener = (): void => {
-        if (check()) {
-          clearTimeout(timer);
-          this.listeners.delete(listener);
-        }
-      };
-      this.listeners.add(listener);
-    });
+        throw new Error(`no such websocket message yet; got: ${this.compact().join(" | ")}`);
+      },
+      { timeout: timeoutMs, interval: 5 },
+    );
   }
 
   /** Waits for `executing {node: null, prompt_id}`: the last message of a prompt. */

@@ -74,6 +74,8 @@ export interface ComfyDouble {
   outputs(): OutputRecord[];
   /** every prompt accepted by POST /prompt (200), in order, across restarts */
   prompts(): PromptRecord[];
+  /** GC pauses (gcPauseMs) begun since the last start or restart */
+  gcPauses(): number;
   close(): Promise<void>;
 }
 
@@ -231,6 +233,7 @@ export async function startComfyDouble(options: ComfyDoubleOptions = {}): Promis
     uploads: () => uploadLog.map((u) => ({ ...u })),
     outputs: () => outputLog.map((o) => ({ ...o })),
     prompts: () => promptLog.map((p) => structuredClone(p)),
+    gcPauses: () => runtime.stall.count,
     async close() {
       if (closed) return;
       closed = true;

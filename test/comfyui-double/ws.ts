@@ -23,6 +23,8 @@ export const BinaryEventTypes = {
 export class Stall {
   private until: Promise<void> | undefined;
   private readonly listeners: Array<() => void> = [];
+  /** Stalls begun so far. */
+  count = 0;
 
   get active(): boolean {
     return this.until !== undefined;
@@ -30,6 +32,7 @@ export class Stall {
 
   run(ms: number, signal: AbortSignal): Promise<void> {
     if (ms <= 0 || this.until !== undefined) return this.until ?? Promise.resolve();
+    this.count++;
     const done = new Promise<void>((resolve) => {
       const timer = setTimeout(finish, ms);
       function finish(): void {

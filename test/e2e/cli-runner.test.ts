@@ -11,7 +11,7 @@ import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
 import { ensurePool, runnerToken, TRIVIAL_WORKFLOW } from "../harness/api.ts";
 import { ROOT } from "../harness/build.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
-import { type Client, client, finished, until } from "./helpers.ts";
+import { type Client, client, finished } from "./helpers.ts";
 
 const BIN = join(ROOT, "bin", "comfy-edge.mjs");
 const exec = promisify(execFile);
@@ -128,18 +128,21 @@ describe("npx comfy-edge runner", () => {
       workflow["1"].inputs.color = 4242;
       const submitted = await tenant.call("/v1/jobs", { body: { pool: "cli-sigint", workflow } });
       const jobId = submitted.json.id as string;
-      await until(() => r.lines().some((l) => l.msg === "job leased" && l.job_id === jobId), "the job leased");
-      await until(() => {
-        const last = comfy.prompts().at(-1);
-        return last !== undefined && last.prompt_id !== before && comfy.history()[last.prompt_id] === undefined;
-      }, "the job's prompt running in ComfyUI");
+      const poll = { timeout: 15_000, interval: 25 };
+      // The job leased, then its prompt running in ComfyUI.
+      await expect.poll(() => r.lines().some((l) => l.msg === "job leased" && l.job_id === jobId), poll).toBe(true);
+      await expect
+        .poll(() => {
+          const last = comfy.prompts().at(-1);
+          return last !== undefined && last.prompt_id !== before && comfy.history()[last.prompt_id] === undefined;
+        }, poll)
+        .toBe(true);
       r.child.kill("SIGINT");
       // The same Ctrl-C again, forwarded by the start script (sent once the first one is handled: two
       // pending SIGINTs would merge into one).
-      await until(
-        () => r.lines().some((l) => String(l.msg).startsWith("signal received: finishing")),
-        "the first SIGINT",
-      );
+      await expect // the first SIGINT handled
+        .poll(() => r.lines().some((l) => String(l.msg).startsWith("signal received: finishing")), poll)
+        .toBe(true);
       r.child.kill("SIGINT");
       expect(await r.exited).toBe(0);
       const msgs = r.lines().map((l) => l.msg);

@@ -36,8 +36,14 @@ describe("end to end: public API -> gateway -> runner -> ComfyUI double -> R2 ->
     expect(job.status).toBe("succeeded");
     expect(job.outputs).toHaveLength(1);
     expect(job.outputs[0]).toMatchObject({ index: 0, node_id: "9", content_type: "image/png" });
-    expect(job.stats.run_ms).toBeGreaterThanOrEqual(0);
-    expect(job.stats.upload_ms).toBeGreaterThanOrEqual(0);
+    // The runner reported its run and upload times; they fit inside the job's queue-to-end time.
+    expect(job.stats).toEqual({
+      queue_ms: expect.any(Number),
+      run_ms: expect.any(Number),
+      upload_ms: expect.any(Number),
+      total_ms: expect.any(Number),
+    });
+    expect(job.stats.queue_ms + job.stats.run_ms + job.stats.upload_ms).toBeLessThanOrEqual(job.stats.total_ms);
 
     const produced = comfy.outputs();
     expect(produced).toHaveLength(1);

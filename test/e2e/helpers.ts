@@ -92,21 +92,6 @@ export async function startTestRunner(
   };
 }
 
-/** Waits until `check` returns a truthy value (polling is only a failure guard here: each try is one call). */
-export async function until<T>(
-  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 export interface Client {
   call: ReturnType<typeof api>;
   key: string;

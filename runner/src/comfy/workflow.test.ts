@@ -73,13 +73,16 @@ describe("rewriteWorkflow", () => {
   });
 
   it("draws default seeds in ComfyUI's range", () => {
-    const { workflow } = rewriteWorkflow(
+    const { workflow, seeds } = rewriteWorkflow(
       { "1": { class_type: "KSampler", inputs: { seed: -1 } } },
       { runFolder: "comfy-edge/r", inputs: new Map() },
     );
     const seed = workflow["1"]!.inputs.seed as number;
     expect(Number.isSafeInteger(seed)).toBe(true);
+    // The default source draws from [0, 2^48): both bounds (a -1 left in place fails the lower one).
     expect(seed).toBeGreaterThanOrEqual(0);
+    expect(seed).toBeLessThan(2 ** 48);
+    expect(seeds).toEqual({ "1": { seed } });
   });
 
   it("gives every run its own random folder, and keeps the client's prefix flat and safe", () => {
