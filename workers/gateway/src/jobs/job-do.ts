@@ -165,8 +165,8 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
       // Jobs stored before the workflow moved to its own key kept it inside the state.
       this.ctx.storage.kv.get<{ workflow?: Workflow }>("state")?.workflow ??
       {};
-    // Upload URLs for the expected outputs come with the lease (routes/runner.ts mints them): counted
-    // against the attempt's budget, and the attempt is swept if it does not end succeeded.
+    // Upload URLs for the expected outputs come with the lease (routes/runner.ts mints them), on top of the
+    // attempt's mint budget (at most MAX_OUTPUTS more); the attempt is swept if it does not end succeeded.
     const uploads = expectedOutputs(workflow, this.cfg.maxOutputs);
     const next = this.commit((n, now) => {
       n.status = "running";
@@ -178,7 +178,7 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
       n.progress = null;
       n.resolved_inputs = null;
       n.started_event_attempt = null; // `started` comes with the runner's first report (recordStarted)
-      n.uploads_minted = uploads;
+      n.uploads_minted = 0;
       if (!n.upload_attempts.includes(attempt)) n.upload_attempts.push(attempt);
       this.outbox.dropKind("dispatch");
       releaseSlot(this.tx, n, now);
