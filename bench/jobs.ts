@@ -8,6 +8,7 @@
 
 import { api, ensurePool, runnerToken, ScriptedRunner, TRIVIAL_WORKFLOW, tenantWithKey } from "../test/harness/api.ts";
 import { type BenchStack, startBenchStack } from "./lib/bench-stack.ts";
+import { workerdCpuMs } from "./lib/child-cpu.ts";
 import { percentile } from "./lib/load.ts";
 
 export interface JobsBenchResult {
@@ -21,6 +22,8 @@ export interface JobsBenchResult {
     duplicated: number;
     runners: number;
     submitters: number;
+    /** workerd's CPU time per job over the run (robust on a shared machine, unlike jobs/s). */
+    workerd_cpu_ms_per_job: number | null;
   };
   per_job: {
     do_calls: number;
@@ -116,6 +119,7 @@ export async function benchJobs(quick = false): Promise<JobsBenchResult> {
     const outcomes = new Map<string, number>();
     let submittedCount = 0;
     let finished = 0;
+    const cpuBefore = workerdCpuMs();
     const start = performance.now();
     const submitLoop = async () => {
       while (submittedCount < total) {
@@ -141,6 +145,7 @@ export async function benchJobs(quick = false): Promise<JobsBenchResult> {
       ...Array.from({ length: runners }, (_, i) => runLoop(i)),
     ]);
     const seconds = (performance.now() - start) / 1000;
+    const cpuAfter = workerdCpuMs();
     const duplicated = [...outcomes.values()].filter((v) => v > 1).length;
     return {
       submit_to_lease_ms: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), n: latencies.length },
@@ -153,6 +158,7 @@ export async function benchJobs(quick = false): Promise<JobsBenchResult> {
         duplicated,
         runners,
         submitters,
+        workerd_cpu_ms_per_job: cpuBefore !== null && cpuAfter !== null ? (cpuAfter - cpuBefore) / total : null,
       },
       per_job: perJob,
     };
@@ -174,7 +180,7 @@ export function printJobs(r: JobsBenchResult): string[] {
     "## Jobs: submit -> lease, throughput, operations per job",
     "",
     `- submit -> lease (runner already waiting): p50 ${f(r.submit_to_lease_ms.p50)} ms, p99 ${f(r.submit_to_lease_ms.p99)} ms over ${r.submit_to_lease_ms.n} jobs (targets p50 <= 20 ms, p99 <= 100 ms)`,
-    `- throughput: ${r.throughput.jobs} jobs in ${f(r.throughput.seconds)} s = ${f(r.throughput.jobs_per_s)} jobs/s with ${r.throughput.runners} instant runners and ${r.throughput.submitters} submitters (target >= 200/s); succeeded ${r.throughput.succeeded}, lost ${r.throughput.lost}, duplicated outcomes ${r.throughput.duplicated}`,
+    `- throughput: ${r.throughput.jobs} jobs in ${f(r.throughput.seconds)} s = ${f(r.throughput.jobs_per_s)} jobs/s with ${r.throughput.runners} instant runners and ${r.throughput.submitters} submitters (target >= 200/s); succeeded ${r.throughput.succeeded}, lost ${r.throughput.lost}, duplicated outcomes ${r.throughput.duplicated}; workerd CPU ${r.throughput.workerd_cpu_ms_per_job === null ? "n/a" : `${f(r.throughput.workerd_cpu_ms_per_job)} ms`} per job (jobs/s is noise on a shared machine; CPU per job is not)`,
     `- per job: ${f(r.per_job.do_calls)} Durable Object calls (${f(r.per_job.do_calls_excluding_auth)} without the submit's auth call; budget <= 3), ${f(r.per_job.d1_writes)} D1 writes (budget <= 2), ${f(r.per_job.d1_reads)} D1 reads`,
     `  - by call: ${breakdown(r.per_job.breakdown)}`,
     `- per job, tenant with max_queued_jobs set: ${f(r.per_job.limited_tenant.do_calls)} Durable Object calls, ${f(r.per_job.limited_tenant.d1_writes)} D1 writes; by call: ${breakdown(r.per_job.limited_tenant.breakdown)}`,
