@@ -5,6 +5,7 @@
 import consumer from "../../workers/queue-consumer/src/index.ts";
 import { countingNamespace } from "./counting.ts";
 
+const wrapped = new WeakMap<ConsumerEnv, ConsumerEnv>();
 const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0, by_method: {} as Record<string, number> };
 
 export default {
@@ -15,11 +16,16 @@ export default {
     return Response.json(snapshot);
   },
   async queue(batch: MessageBatch<unknown>, env: ConsumerEnv, ctx: ExecutionContext): Promise<void> {
-    const wrapped = {
-      ...env,
-      JOBS: countingNamespace(env.JOBS, counters, "JOBS"),
-      POOLS: countingNamespace(env.POOLS, counters, "POOLS"),
-    };
-    await consumer.queue(batch, wrapped, ctx);
+    // One wrapper per env: the consumer memoises its parsed config per env object, as in production.
+    let w = wrapped.get(env);
+    if (!w) {
+      w = {
+        ...env,
+        JOBS: countingNamespace(env.JOBS, counters, "JOBS"),
+        POOLS: countingNamespace(env.POOLS, counters, "POOLS"),
+      };
+      wrapped.set(env, w);
+    }
+    await consumer.queue(batch, w, ctx);
   },
 };
