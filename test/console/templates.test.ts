@@ -45,8 +45,13 @@ describe("web console: templates", () => {
     expect(await steps.getAttribute("max")).toBe(String(schema.input_schema.properties.steps?.maximum));
     expect(await steps.getAttribute("min")).toBe(String(schema.input_schema.properties.steps?.minimum));
     const seed = page.getByRole("spinbutton", { name: "seed", exact: true });
+    const before = await seed.inputValue();
     await page.getByRole("button", { name: "Randomize" }).click();
-    expect(Number(await seed.inputValue())).toBeGreaterThanOrEqual(0);
+    // A new whole number (no sign) within the seed's schema maximum replaced the template's default.
+    const drawn = await seed.inputValue();
+    expect(drawn).toMatch(/^\d+$/);
+    expect(drawn).not.toBe(before);
+    expect(Number(drawn)).toBeLessThanOrEqual(schema.input_schema.properties.seed?.maximum ?? Number.MAX_SAFE_INTEGER);
     await seed.fill("77");
     await prompt.fill("a blue lighthouse");
     await page.getByRole("button", { name: "Run", exact: true }).click();
