@@ -8,9 +8,11 @@
 import { randomUUID } from "node:crypto";
 import sharp from "sharp";
 import WebSocket from "ws";
+import { txt2imgWorkflow } from "../harness/workflows.ts";
 import { startComfyDouble } from "./index.ts";
 
 const REAL = process.env.COMFYUI_URL ?? "http://127.0.0.1:8188";
+const CKPT = "tiny-random-sd15-small.safetensors";
 
 interface Answer {
   status: number;
@@ -60,7 +62,11 @@ function compare(name: string, a: Answer, b: Answer): void {
 }
 
 /** Websocket frames of one prompt, as `type` (+ node) strings, until `executing {node: null}`. */
-async function run(base: string, prompt: unknown): Promise<{ post: Answer; frames: string[]; id: string }> {
+async function run(
+  base: string,
+  prompt: unknown,
+  onProgress?: () => void,
+): Promise<{ post: Answer; frames: string[]; id: string }> {
   const clientId = randomUUID();
   const ws = new WebSocket(`${base.replace("http", "ws")}/ws?clientId=${clientId}`, { perMessageDeflate: false });
   await new Promise((r) => ws.once("open", r));
@@ -71,13 +77,20 @@ async function run(base: string, prompt: unknown): Promise<{ post: Answer; frame
   });
   ws.on("message", (data, binary) => {
     if (binary) {
-      frames.push(`binary:${(data as Buffer).readUInt32BE(0)}`);
+      const b = data as Buffer;
+      frames.push(`binary:${b.readUInt32BE(0)}/${b.readUInt32BE(4)}`);
       return;
     }
     const m = JSON.parse(String(data)) as { type: string; data: Record<string, unknown> };
     if (m.type === "status" || m.type === "crystools.monitor") return;
     const node = m.data.node ?? m.data.node_id;
-    frames.push(`${m.type}${node !== undefined ? `:${node}` : ""}`);
+    if (m.type === "progress" && onProgress) {
+      onProgress();
+      onProgress = undefined;
+    }
+    // consecutive progress_state frames collapsed (their number depends on timing)
+    const frame = `${m.type}${node !== undefined ? `:${node}` : ""}`;
+    if (frame !== "progress_state" || frames.at(-1) !== frame) frames.push(frame);
     if (m.type === "executing" && m.data.node === null) done();
   });
   const post = await call(base, "POST", "/prompt", { prompt, client_id: clientId });
@@ -112,7 +125,7 @@ const invalid: Record<string, unknown> = {
 };
 
 async function main(): Promise<void> {
-  const double = await startComfyDouble({ models: { checkpoints: ["tiny-random-sd15.safetensors"] } });
+  const double = await startComfyDouble({ models: { checkpoints: [CKPT] } });
   const both = async (name: string, f: (base: string) => Promise<Answer>) =>
     compare(name, await f(REAL), await f(double.url));
   try {
@@ -180,6 +193,29 @@ async function main(): Promise<void> {
       "GET /history/{id} after execution error",
       await call(REAL, "GET", `/history/${errs[0].id}`),
       await call(double.url, "GET", `/history/${errs[1].id}`),
+    );
+    // KSampler with the random-weight checkpoint: progress and a preview frame per step
+    const t2i = txt2imgWorkflow({ ckpt: CKPT, width: 64, height: 64, steps: 3, prefix: "cmp/t2i" });
+    const k = [await run(REAL, t2i), await run(double.url, t2i)] as const;
+    console.log(`  frames real:   ${k[0].frames.join(" ")}\n  frames double: ${k[1].frames.join(" ")}`);
+    if (k[0].frames.join() !== k[1].frames.join()) diffs.push("KSampler graph: websocket frames differ");
+    compare(
+      "GET /history/{id} KSampler graph",
+      await call(REAL, "GET", `/history/${k[0].id}`),
+      await call(double.url, "GET", `/history/${k[1].id}`),
+    );
+    // interrupt while KSampler runs (after its first progress frame)
+    double.setNodeDelay("KSampler", 3000);
+    const long = txt2imgWorkflow({ ckpt: CKPT, width: 64, height: 64, steps: 30, seed: 2, prefix: "cmp/int" });
+    const stop = (b: string) => () => void call(b, "POST", "/interrupt");
+    const ints = [await run(REAL, long, stop(REAL)), await run(double.url, long, stop(double.url))] as const;
+    const cut = (f: string[]) => f.filter((x) => x !== "progress:3" && !x.startsWith("binary"));
+    console.log(`  frames real:   ${cut(ints[0].frames).join(" ")}\n  frames double: ${cut(ints[1].frames).join(" ")}`);
+    if (cut(ints[0].frames).join() !== cut(ints[1].frames).join()) diffs.push("interrupt: websocket frames differ");
+    compare(
+      "GET /history/{id} interrupted",
+      await call(REAL, "GET", `/history/${ints[0].id}`),
+      await call(double.url, "GET", `/history/${ints[1].id}`),
     );
     await both("POST /interrupt idle", (b) => call(b, "POST", "/interrupt", { prompt_id: randomUUID() }));
     await both("POST /interrupt no body", (b) => call(b, "POST", "/interrupt"));
