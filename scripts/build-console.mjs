@@ -2,7 +2,7 @@
 /**
  * Builds the web console's browser assets (workers/gateway/src/console/client/) into one generated module,
  * workers/gateway/src/console/assets.gen.ts, that the gateway serves at /console/assets/*. The module is
- * committed, so wrangler, vitest-pool-workers and the test harness bundle the gateway with no extra step;
+ * committed, so wrangler, the Vitest plugin and the test harness bundle the gateway with no extra step;
  * test/console/build.test.ts fails when it is out of date.
  *
  *   node scripts/build-console.mjs          write the module

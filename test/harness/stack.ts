@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Miniflare, type WorkerOptions } from "miniflare";
+import { convertV4MiniflareOptions, Miniflare, type V4WorkerOptions as WorkerOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
 import { type BuiltWorkers, buildWorkers, ROOT } from "./build.ts";
 
@@ -133,37 +133,40 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ? null
     : mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "comfy-edge-"));
   const persist = options.persistDir ?? scratch!;
-  const mf = new Miniflare({
-    host: "127.0.0.1",
-    port: options.port ?? 0,
-    ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
-    d1Persist: join(persist, "d1"),
-    kvPersist: join(persist, "kv"),
-    r2Persist: join(persist, "r2"),
-    durableObjectsPersist: join(persist, "do"),
-    cachePersist: join(persist, "cache"),
-    workers: [
-      {
-        ...gateway,
-        name: "comfy-edge-gateway",
-        modules: true,
-        scriptPath: built.gateway,
-        bindings: { ...(gateway.bindings as Record<string, string>), ...secrets },
-      } as WorkerOptions,
-      {
-        ...consumer,
-        name: "comfy-edge-queue-consumer",
-        modules: true,
-        scriptPath: built.consumer,
-        bindings: {
-          ...(consumer.bindings as Record<string, string>),
-          ...shared,
-          ...options.vars,
-        },
-      } as WorkerOptions,
-      ...(options.extraWorkers ?? []),
-    ],
-  });
+  // wrangler reads the configs into Miniflare 4's option shape; Miniflare 5 converts them.
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: options.port ?? 0,
+      ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
+      d1Persist: join(persist, "d1"),
+      kvPersist: join(persist, "kv"),
+      r2Persist: join(persist, "r2"),
+      durableObjectsPersist: join(persist, "do"),
+      cachePersist: join(persist, "cache"),
+      workers: [
+        {
+          ...gateway,
+          name: "comfy-edge-gateway",
+          modules: true,
+          scriptPath: built.gateway,
+          bindings: { ...(gateway.bindings as Record<string, string>), ...secrets },
+        } as WorkerOptions,
+        {
+          ...consumer,
+          name: "comfy-edge-queue-consumer",
+          modules: true,
+          scriptPath: built.consumer,
+          bindings: {
+            ...(consumer.bindings as Record<string, string>),
+            ...shared,
+            ...options.vars,
+          },
+        } as WorkerOptions,
+        ...(options.extraWorkers ?? []),
+      ],
+    }),
+  );
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB", "comfy-edge-gateway");
   const applied = await db
