@@ -1,8 +1,8 @@
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { admin, call, createKey, createTenant, expectError, json } from "../../test/helpers.ts";
 import { StatsAggregator } from "./aggregator.ts";
-import { flushStats, RETENTION_MS } from "./flush.ts";
+import { flushStats, RETENTION_MS, scheduleFlush } from "./flush.ts";
 import { bucketOf } from "./histogram.ts";
 
 interface Figures {
@@ -116,6 +116,44 @@ describe("request monitoring", () => {
 });
 
 describe("request stats flush", () => {
+  it("reaches D1 in the background after a request, without anyone reading the stats", async () => {
+    const tenant = await createTenant();
+    const { key } = await createKey(tenant.id);
+    expect((await call("/v1/me", { token: key })).status).toBe(200);
+    await vi.waitFor(
+      async () => {
+        const row = await env.DB.prepare("SELECT SUM(requests) AS n FROM request_stats WHERE tenant_id = ?")
+          .bind(tenant.id)
+          .first<{ n: number | null }>();
+        expect(row?.n).toBe(1);
+      },
+      { timeout: 20_000, interval: 200 },
+    );
+  }, 30_000);
+
+  it("flushes at once after a quiet spell, then at most every 10 s, with one pending flush at a time", async () => {
+    const route = `/schedule-test/${crypto.randomUUID()}`;
+    const agg = new StatsAggregator();
+    const held: Array<Promise<unknown>> = [];
+    const hold = (p: Promise<unknown>) => held.push(p);
+    agg.record({ at: Date.now(), route, method: "GET", tenantId: "", status: 200, latencyMs: 2 });
+    scheduleFlush(env.DB, agg, hold, "req_test");
+    expect(held).toHaveLength(1);
+    expect(agg.size).toBe(0);
+    await held[0];
+    const row = await env.DB.prepare("SELECT requests FROM request_stats WHERE route = ?")
+      .bind(route)
+      .first<{ requests: number }>();
+    expect(row?.requests).toBe(1);
+    // The next request's counts wait for a flush 10 s after the previous one; later requests add no other.
+    agg.record({ at: Date.now(), route, method: "GET", tenantId: "", status: 200, latencyMs: 2 });
+    scheduleFlush(env.DB, agg, hold, "req_test");
+    scheduleFlush(env.DB, agg, hold, "req_test");
+    expect(held).toHaveLength(2);
+    expect(agg.flushDueAt).toBe(agg.lastFlushAt + 10_000);
+    expect(agg.size).toBe(1);
+  });
+
   it("adds counts and merges histograms from several isolates into one row, and prunes old rows", async () => {
     const route = `/flush-test/${crypto.randomUUID()}`;
     const now = Date.now();
