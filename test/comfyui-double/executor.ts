@@ -9,7 +9,7 @@ import type { FileStore } from "./files.ts";
 import { ExecutionList, nodeSignature, type Prompt } from "./graph.ts";
 import { framePreview, isImage, isMask, tensorRepr } from "./images.ts";
 import type { NodeClass, NodeContext, SavedFile } from "./nodes.ts";
-import { fakeTraceback, PyError, pyRepr, type TracebackFrame } from "./py.ts";
+import { EXECUTE_TRACEBACK, PyError, pyRepr } from "./py.ts";
 import { BinaryEventTypes, type Hub } from "./ws.ts";
 
 export class Interrupted extends Error {}
@@ -51,25 +51,6 @@ export interface HistoryResult {
   outputs: Record<string, unknown>;
   meta: Record<string, unknown>;
 }
-
-const EXEC_PY = "/srv/comfyui/app/execution.py";
-const GET_OUTPUT_DATA =
-  "await get_output_data(prompt_id, unique_id, obj, input_data_all, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)";
-const MAP_OVER_LIST =
-  "await _async_map_node_over_list(prompt_id, unique_id, obj, input_data_all, obj.FUNCTION, allow_interrupt=True, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)";
-/** execution.py frames down to the node function (line numbers of 0.3.64) */
-export const RUN_FRAMES: TracebackFrame[] = [
-  [
-    EXEC_PY,
-    496,
-    "execute",
-    `output_data, output_ui, has_subgraph, has_pending_tasks = ${GET_OUTPUT_DATA}`,
-    [GET_OUTPUT_DATA, 0],
-  ],
-  [EXEC_PY, 315, "get_output_data", `return_values = ${MAP_OVER_LIST}`, [MAP_OVER_LIST, 0]],
-  [EXEC_PY, 289, "_async_map_node_over_list", "await process_inputs(input_dict, i)"],
-  [EXEC_PY, 277, "process_inputs", "result = f(**inputs)"],
-];
 
 function formatValue(v: unknown): unknown {
   if (v === null || v === undefined) return null;
@@ -325,10 +306,7 @@ export class PromptExecutor {
               executed: [...executed],
               exception_message: `${err.message}\n`,
               exception_type: err.pyType,
-              traceback: fakeTraceback([
-                ...RUN_FRAMES,
-                ...(err.frames ?? [["/srv/comfyui/app/nodes.py", 1, "run", `raise ${err.pyType}(...)`]]),
-              ]),
+              traceback: err.traceback ?? EXECUTE_TRACEBACK,
               current_inputs: currentInputs,
               current_outputs: currentOutputs,
             },

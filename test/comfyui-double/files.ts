@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import path from "node:path/posix";
-import { PyError } from "./py.ts";
+import { PyError, TRACEBACKS } from "./py.ts";
 
 export type DirType = "input" | "output" | "temp";
 
@@ -142,9 +142,6 @@ function pyIntOrZero(s: string): number {
   return /^[+-]?\d+(?:_\d+)*$/.test(t) ? Number.parseInt(t.replaceAll("_", ""), 10) : 0;
 }
 
-const SAVE_PATH_CALL =
-  "folder_paths.get_save_image_path(filename_prefix, self.output_dir, images[0].shape[1], images[0].shape[0])";
-
 /** folder_paths.get_save_image_path */
 export function getSaveImagePath(
   store: FileStore,
@@ -174,24 +171,16 @@ export function getSaveImagePath(
   const fullOutputFolder = absJoin(outputDir, subfolder);
   const common = commonpath(outputDir, fullOutputFolder);
   if (common !== outputDir) {
-    const error = new PyError(
+    // 0.33's message (0.3.64 added a "commonpath:" line)
+    throw new PyError(
       "Exception",
       "**** ERROR: Saving image outside the output folder is not allowed." +
-        `\n full_output_folder: ${fullOutputFolder}` +
-        `\n         output_dir: ${outputDir}` +
-        `\n         commonpath: ${common}`,
+        `
+ full_output_folder: ${fullOutputFolder}` +
+        `
+         output_dir: ${outputDir}`,
+      TRACEBACKS.save_outside_output,
     );
-    error.frames = [
-      [
-        "/srv/comfyui/app/nodes.py",
-        1590,
-        "save_images",
-        `full_output_folder, filename, counter, subfolder, filename_prefix = ${SAVE_PATH_CALL}`,
-        [SAVE_PATH_CALL, 32],
-      ],
-      ["/srv/comfyui/app/folder_paths.py", 397, "get_save_image_path", "raise Exception(err)"],
-    ];
-    throw error;
   }
   const prefixLen = path.basename(filenamePrefix).length;
   let counter = 1;

@@ -6,13 +6,22 @@
  * JS cannot tell 1 from 1.0, so floats that happen to be integral print as ints ("1" where Python prints "1.0");
  * parsed JSON is identical either way.
  */
+import { readFileSync } from "node:fs";
+
+/** Tracebacks as ComfyUI 0.33 sent them (fixtures/tracebacks_v0.33.json): SaveImage outside the output folder (an
+ * execution error; its first 4 frames are execution.py's down to the node function), validation's KeyError and
+ * IndexError. The double sends these recorded texts instead of composing its own. */
+export const TRACEBACKS = JSON.parse(
+  readFileSync(new URL("./fixtures/tracebacks_v0.33.json", import.meta.url), "utf8"),
+) as { save_outside_output: string[]; key_error: string[]; index_error: string[] };
+
+/** the execution.py part of an execution error's traceback */
+export const EXECUTE_TRACEBACK = TRACEBACKS.save_outside_output.slice(0, 4);
 
 export class PyError extends Error {
   readonly pyType: string;
-  /** formatted traceback (validation errors) */
+  /** formatted traceback, when the double has a recorded one for this error */
   readonly traceback: string[] | undefined;
-  /** frames inside the node, below execution.py's (execution errors) */
-  frames: TracebackFrame[] | undefined;
   constructor(pyType: string, message: string, traceback?: string[]) {
     super(message);
     this.pyType = pyType;
@@ -205,25 +214,4 @@ export function canonicalJson(value: unknown): string {
     .sort()
     .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
     .join(",")}}`;
-}
-
-export type TracebackFrame = [
-  file: string,
-  line: number,
-  fn: string,
-  code: string,
-  highlight?: [text: string, tildes: number],
-];
-
-/** traceback.format_tb() text for the given frames, with Python 3.13's ~~~^^^ markers under `highlight`. */
-export function fakeTraceback(frames: TracebackFrame[]): string[] {
-  return frames.map(([file, line, fn, code, highlight]) => {
-    let text = `  File "${file}", line ${line}, in ${fn}\n    ${code}\n`;
-    if (highlight !== undefined) {
-      const [part, tildes] = highlight;
-      const at = code.indexOf(part);
-      text += `${" ".repeat(4 + at)}${"~".repeat(tildes)}${"^".repeat(part.length - tildes)}\n`;
-    }
-    return text;
-  });
 }

@@ -3,9 +3,7 @@
  * exceptions (and representative tracebacks) they raise, and validate_node_input.
  */
 import type { InputSpec, InputType } from "./nodes.ts";
-import { fakeTraceback, PyError, pyEquals, pyFloat, pyRepr, pyStr, pyTypeName } from "./py.ts";
-
-export const EXEC_PY = "/srv/comfyui/app/execution.py";
+import { PyError, pyEquals, pyFloat, pyRepr, pyStr, pyTypeName, TRACEBACKS } from "./py.ts";
 
 export function pyKey(prompt: Record<string, unknown>, key: unknown): Record<string, unknown> {
   if (Array.isArray(key) || (typeof key === "object" && key !== null)) {
@@ -13,20 +11,7 @@ export function pyKey(prompt: Record<string, unknown>, key: unknown): Record<str
   }
   const node = typeof key === "string" ? prompt[key] : undefined;
   if (typeof key !== "string" || !Object.hasOwn(prompt, key)) {
-    throw new PyError(
-      "KeyError",
-      pyRepr(key),
-      fakeTraceback([
-        [
-          EXEC_PY,
-          808,
-          "validate_inputs",
-          "r = await validate_inputs(prompt_id, prompt, o_id, validated)",
-          ["await validate_inputs(prompt_id, prompt, o_id, validated)", 0],
-        ],
-        [EXEC_PY, 788, "validate_inputs", "o_class_type = prompt[o_id]['class_type']", ["prompt[o_id]", 6]],
-      ]),
-    );
+    throw new PyError("KeyError", pyRepr(key), TRACEBACKS.key_error);
   }
   return node as Record<string, unknown>;
 }
@@ -56,20 +41,7 @@ export function tupleIndex(types: string[] | undefined, index: unknown): string 
   const resolved = i < 0 ? types.length + i : i;
   const t = types[resolved];
   if (t === undefined || resolved < 0) {
-    throw new PyError(
-      "IndexError",
-      "tuple index out of range",
-      fakeTraceback([
-        [
-          EXEC_PY,
-          1010,
-          "validate_prompt",
-          "m = await validate_inputs(prompt_id, prompt, o, validated)",
-          ["await validate_inputs(prompt_id, prompt, o, validated)", 0],
-        ],
-        [EXEC_PY, 790, "validate_inputs", "received_type = r[val[1]]", ["r[val[1]]", 1]],
-      ]),
-    );
+    throw new PyError("IndexError", "tuple index out of range", TRACEBACKS.index_error);
   }
   return t;
 }
