@@ -5,7 +5,7 @@
  */
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, ScriptedRunner } from "../harness/api.ts";
+import { api, readSse, ScriptedRunner } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
 import { EDIT4, imageTenant, png, serveJobs, T2I } from "./fixtures.ts";
 
@@ -108,6 +108,10 @@ describe("generations", () => {
     const served = servedFor(response.headers.get("x-job-id")!);
     expect(events.map((e) => e.type)).toEqual(["image_generation.completed", "image_generation.completed"]);
     expect(events.map((e) => new Uint8Array(Buffer.from(e.b64_json, "base64")))).toEqual(served.outputs);
+    // This scripted runner reports only `succeeded`: the job still gets one `started` (before its outputs).
+    const sse = await readSse(`${stack.url}/v1/jobs/${response.headers.get("x-job-id")}/events`, t.key);
+    expect(sse.events.map((e) => e.event)).toEqual(["queued", "started", "output", "output", "succeeded"]);
+    expect(sse.events[1]!.data).toMatchObject({ attempt: 1, runner_id: expect.any(String) });
   });
 
   it("output_format becomes the job's output options", async () => {

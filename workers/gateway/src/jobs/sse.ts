@@ -7,6 +7,8 @@ import type { JobPreviewEvent } from "../../../shared/contract/index.ts";
 import type { JobEventRecord } from "./state.ts";
 
 const KEEPALIVE_MS = 15_000;
+/** Unread chunks after which a subscriber is skipped for previews. */
+const SLOW_SUBSCRIBER_CHUNKS = 4;
 const encoder = new TextEncoder();
 
 export function sseFrame(e: JobEventRecord): string {
@@ -24,11 +26,17 @@ export class SseHub {
   private preview: JobPreviewEvent | null = null;
   private previews = 0;
 
-  /** Sends a preview to the subscribers and keeps it as the latest. */
+  /** Sends a preview to the subscribers that keep up (a slow one skips it) and keeps it as the latest. */
   sendPreview(p: JobPreviewEvent): void {
     this.preview = p;
     this.previews += 1;
-    if (this.subscribers.size > 0) this.write(encoder.encode(previewFrame(p)));
+    if (this.subscribers.size === 0) return;
+    const bytes = encoder.encode(previewFrame(p));
+    for (const w of this.subscribers) {
+      // Best effort: a subscriber with several chunks unread gets no more frames queued in memory.
+      if (w.desiredSize !== null && w.desiredSize < -SLOW_SUBSCRIBER_CHUNKS) continue;
+      w.write(bytes).catch(() => this.subscribers.delete(w));
+    }
   }
 
   /** The latest preview and its number (1, 2, ...), if newer than number `after`. */
