@@ -110,7 +110,7 @@ describe("EventReporter preview lane", () => {
     image: new Uint8Array(bytes).fill(value),
   });
 
-  it("drops frames over the limit, keeps one in flight and only the newest waiting, never blocks close()", async () => {
+  it("drops frames over the limit, keeps one in flight and only the newest waiting; close() never waits for one", async () => {
     received.length = 0;
     let clock = 1_000_000;
     const hooks = { onAck: vi.fn(), onLeaseLost: vi.fn() };
@@ -135,10 +135,20 @@ describe("EventReporter preview lane", () => {
       ["preview", 4],
     ]);
     expect(Buffer.from(received[1]!.image_b64!, "base64")).toEqual(Buffer.from(frame(4).image));
+    await vi.waitFor(() => expect(reporter.previewStats.sent).toBe(2));
+    // A preview in flight when the job ends: close() does not wait for its answer.
+    hold = true;
+    clock += 5000;
+    reporter.preview(frame(6));
+    await vi.waitFor(() => expect(received).toHaveLength(3));
     await reporter.close();
+    expect(held).toHaveLength(1);
+    hold = false;
+    for (const release of held.splice(0)) release();
     expect(reporter.previewStats).toEqual({ sent: 2, dropped: 2 });
-    // The kept frame 5 died with close(): nothing goes out after the job's end.
-    expect(received).toHaveLength(2);
+    // Nothing goes out after the job's end; an answer that comes late changes nothing.
+    reporter.preview(frame(7));
+    expect(received).toHaveLength(3);
     expect(hooks.onLeaseLost).not.toHaveBeenCalled();
   });
 });

@@ -41,6 +41,7 @@ export class EventReporter {
   private previewInFlight: Promise<void> | null = null;
   private previewWaiting: PreviewFrame | null = null;
   private warnedLargePreview = false;
+  private readonly previewAbort = new AbortController();
   /** Previews sent and dropped (too large, or replaced by a newer one while the lane was busy). */
   readonly previewStats = { sent: 0, dropped: 0 };
 
@@ -102,11 +103,14 @@ export class EventReporter {
     }
     const { image, ...rest } = frame;
     const event: RunnerEvent = { type: "preview", ...rest, image_b64: Buffer.from(image).toString("base64") };
+    const signal = this.previewAbort.signal;
     this.previewInFlight = (async () => {
       try {
-        this.hooks.onAck(await this.gateway.event(this.leaseId, event, { timeoutMs: 10_000 }));
+        const ack = await this.gateway.event(this.leaseId, event, { timeoutMs: 10_000, signal });
         this.previewStats.sent += 1;
+        if (!this.closed) this.hooks.onAck(ack);
       } catch (err) {
+        if (this.closed) return; // cut short by the job's end
         if (err instanceof LeaseLostError) this.hooks.onLeaseLost();
         else this.log.debug("a preview did not reach the gateway (dropped)", { error: err });
       }
@@ -170,7 +174,8 @@ export class EventReporter {
     this.previewTimer = null;
     this.previews.clear();
     this.previewWaiting = null;
-    await Promise.all([this.chain, this.previewInFlight]);
+    this.previewAbort.abort(); // the job's end never waits for a preview
+    await this.chain;
   }
 
   /** Sends the terminal event (after the queued ones), retrying for up to `budgetMs`. */
