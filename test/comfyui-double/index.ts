@@ -1,6 +1,6 @@
 /**
- * ComfyUI test double: an HTTP + websocket server on 127.0.0.1 that behaves like ComfyUI 0.3.64 as recorded in
- * fixtures/ (../shared/comfyui-protocol), with knobs for the faults a runner must survive. See README.md.
+ * ComfyUI test double: an HTTP + websocket server on 127.0.0.1 that answers the runner's calls as ComfyUI 0.33 does
+ * (recordings in fixtures/), with knobs for the faults a runner must survive. See README.md.
  */
 import { mkdtempSync } from "node:fs";
 import http from "node:http";

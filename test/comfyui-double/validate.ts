@@ -1,7 +1,7 @@
 /**
- * Port of ComfyUI 0.3.64 execution.validate_prompt / validate_inputs, including how Python exceptions surface
- * (KeyError for links to missing nodes, IndexError for bad output slots, RecursionError for cycles) so that the
- * 400 bodies match the recordings (04) field for field. Tracebacks are representative, not real.
+ * Port of ComfyUI 0.33 execution.validate_prompt / validate_inputs, including how Python exceptions surface
+ * (KeyError for links to missing nodes, IndexError for bad output slots) so that the 400 bodies match 0.33's
+ * answers (fixtures/validation_errors_v0.33.json) field for field; their tracebacks are the recorded ones.
  * Non-object nodes/prompts raise `ServerError` (the handler turns it into aiohttp's plain 500).
  */
 import type { InputSpec, NodeClass } from "./nodes.ts";
