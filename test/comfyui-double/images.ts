@@ -173,20 +173,6 @@ export function scaleImage(img: ImageValue, width: number, height: number, metho
   return { kind: "image", width: w, height: h, frames: frames.map((f) => resizeFrame(f, sw, sh, w, h, 3, nearest)) };
 }
 
-/** ImageCrop (comfy_extras): clamps the origin into the image, slices (may be smaller than asked). */
-export function cropImage(img: ImageValue, width: number, height: number, x: number, y: number): ImageValue {
-  const cx = Math.min(x, img.width - 1);
-  const cy = Math.min(y, img.height - 1);
-  const w = Math.max(0, Math.min(width, img.width - cx));
-  const h = Math.max(0, Math.min(height, img.height - cy));
-  return {
-    kind: "image",
-    width: w,
-    height: h,
-    frames: img.frames.map((f) => cropFrame(f, img.width, cx, cy, w, h, 3)),
-  };
-}
-
 function isUniform(f: Uint8Array): boolean {
   const r = f[0];
   const g = f[1];

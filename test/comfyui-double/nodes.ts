@@ -8,7 +8,6 @@ import {
   asImage,
   batchImages,
   blurImage,
-  cropImage,
   emptyImage,
   framePng,
   invertImage,
@@ -87,12 +86,6 @@ const PREVIEW_ALPHABET = "abcdefghijklmnopqrstupvxyz"; // sic, as in nodes.py
 
 function clone<T>(v: T): T {
   return structuredClone(v);
-}
-
-/** Python round(): half to even. */
-function pyRound(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function num(v: unknown): number {
@@ -224,14 +217,6 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
     ]),
   );
   define(
-    "ImageScaleBy",
-    simple((i) => {
-      const img = asImage(i.image, "movedim");
-      const s = num(i.scale_by);
-      return [scaleImage(img, pyRound(img.width * s), pyRound(img.height * s), pyStr(i.upscale_method), "disabled")];
-    }),
-  );
-  define(
     "ImageBlur",
     simple((i) => [blurImage(asImage(i.image, "shape"), num(i.blur_radius))]),
   );
@@ -240,28 +225,12 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
     simple((i) => [batchImages(asImage(i.image1, "shape"), asImage(i.image2, "shape"))]),
   );
   define(
-    "ImageCrop",
-    simple((i) => [cropImage(asImage(i.image, "shape"), num(i.width), num(i.height), num(i.x), num(i.y))]),
-  );
-  define(
     "SolidMask",
     simple((i) => [solidMask(num(i.value), num(i.width), num(i.height))]),
   );
   define(
     "MaskToImage",
     simple((i) => [maskToImage(requireMask(i.mask))]),
-  );
-  define(
-    "PrimitiveInt",
-    simple((i) => [i.value]),
-  );
-  define(
-    "PrimitiveString",
-    simple((i) => [i.value]),
-  );
-  define(
-    "StringConcatenate",
-    simple((i) => [`${pyStr(i.string_a)}${pyStr(i.delimiter)}${pyStr(i.string_b)}`]),
   );
   define("SaveImage", saveImages("output", 4));
   define("PreviewImage", saveImages("temp", 1));
