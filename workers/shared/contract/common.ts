@@ -11,7 +11,11 @@ export interface JsonObject {
   [key: string]: JsonValue;
 }
 export interface JsonArray extends Array<JsonValue> {}
-export const JsonValue: z.ZodType<JsonValue> = z.json().meta({ id: "JsonValue" });
+export const JsonValue: z.ZodType<JsonValue> = z
+  .lazy(() =>
+    z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), z.record(z.string(), JsonValue)]),
+  )
+  .meta({ id: "JsonValue" });
 
 export const Scope = z.enum(["llm", "jobs"]);
 export type Scope = z.infer<typeof Scope>;
