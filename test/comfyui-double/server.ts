@@ -97,34 +97,6 @@ function asDict(v: unknown): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-function isLoopback(host: string | undefined): boolean {
-  if (!host) return false;
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** server.py create_origin_only_middleware */
-function originRejected(req: IncomingMessage): boolean {
-  const hostHeader = req.headers.host;
-  const origin = req.headers.origin;
-  if (!hostHeader || !origin) return false;
-  let originUrl: URL;
-  let hostUrl: URL;
-  try {
-    originUrl = new URL(origin);
-    hostUrl = new URL(`http://${hostHeader.toLowerCase()}`);
-  } catch {
-    return false;
-  }
-  const hostPort = hostHeader.includes(":") && !hostHeader.endsWith("]");
-  const originHasPort = originUrl.port !== "" || /:\d+$/.test(originUrl.host);
-  let hostDomain = hostHeader.toLowerCase();
-  let originDomain = originUrl.host.toLowerCase();
-  if (!originHasPort) hostDomain = hostUrl.hostname;
-  if (!hostPort) originDomain = originUrl.hostname;
-  if (!isLoopback(hostUrl.hostname)) return false;
-  return hostDomain.length > 0 && originDomain.length > 0 && hostDomain !== originDomain;
-}
-
 /** Python `for x in value` over a JSON value (used by /queue and /history deletes). */
 function iterable(v: unknown): unknown[] {
   if (Array.isArray(v)) return v;
@@ -310,7 +282,6 @@ export async function handleRequest(host: ServerHost, req: IncomingMessage, res:
   await rt.stall.wait();
   if (rt.dead) return;
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
-  if (originRejected(req)) return sendEmpty(res, 403);
   if (req.method === "OPTIONS") return sendEmpty(res, 200);
   let pathname = url.pathname;
   if (pathname.startsWith("/api/")) pathname = pathname.slice(4);
