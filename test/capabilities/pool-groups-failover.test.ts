@@ -1,7 +1,8 @@
 /**
  * Pool-group failover (docs/capabilities.md "Regions and failover") with short runner liveness
- * (RUNNER_LIVE_S=2) and leases (LEASE_DURATION_S=4): a job whose runner is lost is re-queued and moves to
- * the other member, and new submits go to the member that still has a live runner.
+ * (RUNNER_LIVE_S=2), leases (LEASE_DURATION_S=4) and dispatch re-sends (DISPATCH_RESEND_S=2): a job whose
+ * runner is lost is re-queued and moves to the other member, a job waiting in a member whose runners went
+ * away moves on its dispatch re-send, and new submits go to the member that still has a live runner.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LeaseGrant } from "../../workers/shared/contract/runner.ts";
@@ -22,7 +23,7 @@ async function leaseUntilGranted(runner: CapableRunner): Promise<LeaseGrant> {
 describe("pool-group failover", () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ vars: { RUNNER_LIVE_S: "2", LEASE_DURATION_S: "4" } });
+    stack = await startStack({ vars: { RUNNER_LIVE_S: "2", LEASE_DURATION_S: "4", DISPATCH_RESEND_S: "2" } });
   }, 60_000);
   afterAll(async () => {
     await stack?.close();
@@ -81,5 +82,25 @@ describe("pool-group failover", () => {
         { timeout: 20_000, interval: 500 },
       )
       .toBe("f-us");
+  });
+  it("a job waiting in a member whose runners went away moves on its dispatch re-send", async () => {
+    const eu = await poolWithRunner(stack, "s-eu", "eu-west", report033());
+    const us = await poolWithRunner(stack, "s-us", "us-east", report033());
+    await stack.admin("/admin/v1/pool-groups", { name: "s", members: [{ pool: "s-eu" }, { pool: "s-us" }] });
+    expect(await eu.lease()).toBeNull();
+    expect(await us.lease()).toBeNull();
+    const { key } = await tenantWithKey(stack);
+    const job = await submitFrom(
+      stack,
+      key,
+      { continent: "EU", colo: "FRA" },
+      { workflow: txt2img(), pool: "group:s" },
+    );
+    expect([job.status, job.json.pool]).toEqual([202, "s-eu"]);
+    // The EU runner never asks again; the job, never leased, is re-sent and finds s-eu without a live runner.
+    const grant = await leaseUntilGranted(us);
+    expect([grant.job.id, grant.lease.attempt]).toEqual([job.json.id, 1]);
+    const view = await api(stack, key)(`/v1/jobs/${job.json.id}`);
+    expect([view.json.pool, view.json.region]).toEqual(["s-us", "us-east"]);
   });
 });

@@ -1,8 +1,9 @@
 /**
- * A re-queued job of a pool group (docs/capabilities.md "Regions and failover"): before its new attempt is
- * queued, the consumer asks its pool whether a live runner can run it within the group's `max_wait_s`; if
- * not, it asks the other members in the group's order and moves the job to the first that can (the job
- * object records the move and is the judge: a job that no longer waits for this attempt does not move).
+ * A re-queued job of a pool group, or a re-sent dispatch of one still not leased (docs/capabilities.md
+ * "Regions and failover"): before the attempt is queued, the consumer asks the job's pool whether a live
+ * runner can run it within the group's `max_wait_s`; if not, it asks the other members in the group's order
+ * and moves the job to the first that can (the job object records the move and is the judge: a job that no
+ * longer waits for this attempt does not move).
  */
 import type { DispatchMessage, PoolPlacement } from "../../shared/contract/index.ts";
 import { type MemberState, pickMember } from "../../shared/pool-groups/choose.ts";
@@ -14,10 +15,16 @@ function state(pool: string, p: PoolPlacement): MemberState {
   return { pool, live: p.live_runners > 0, capable: p.capable, wait_s: p.estimated_wait_s };
 }
 
+/** A first dispatch this fresh was placed at submit: not checked again. */
+const FRESH_MS = 10_000;
+
 /** The message to enqueue (moved or not), or null when the job no longer waits for this attempt. */
 export async function placeRequeued(env: MoveEnv, msg: DispatchMessage): Promise<DispatchMessage | null> {
   const group = msg.group;
-  if (!group || msg.attempt <= 1 || group.members.length < 2) return msg;
+  if (!group || group.members.length < 2) return msg;
+  // Re-queued attempts, and re-sends of a dispatch still not leased (the job's outbox re-sends it after 30 s,
+  // doubling), are checked: a job waiting in a member whose runners went away moves.
+  if (msg.attempt <= 1 && Date.now() - (msg.queued_at ?? 0) < FRESH_MS) return msg;
   const max = group.max_wait_s;
   const fine = (s: MemberState) => s.live && s.capable && (max === null || s.wait_s === null || s.wait_s <= max);
   const needs = msg.needs ?? null;

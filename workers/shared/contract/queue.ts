@@ -45,6 +45,8 @@ export const DispatchMessage = z.object({
   needs: DispatchNeeds.nullish(),
   /** Submitted to a pool group: the consumer may move a re-queued attempt to another member. */
   group: DispatchGroup.nullish(),
+  /** With `group`: when the attempt was queued (ms); an older message (a re-send) re-checks the member. */
+  queued_at: z.number().optional(),
 });
 export type DispatchMessage = z.infer<typeof DispatchMessage>;
 

@@ -46,7 +46,7 @@ export function dispatchPayload(s: JobState): DispatchMessage {
     inputs: s.inputs,
     image_allowlist: s.image_allowlist,
     ...(s.needs ? { needs: s.needs } : {}),
-    ...(s.group ? { group: s.group } : {}),
+    ...(s.group ? { group: s.group, queued_at: s.queued_at } : {}),
   };
 }
 

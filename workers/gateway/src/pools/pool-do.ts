@@ -201,8 +201,11 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
   async placement(needs: DispatchNeeds | null): Promise<PoolPlacement> {
     const now = Date.now();
     const m = poolMetrics(this.ctx.storage.sql, now, this.liveMs, this.waiters.length);
-    const capable = m.live_runners > 0 && (!needs || this.caps.canRun(needs, now));
-    return { live_runners: m.live_runners, capable, estimated_wait_s: m.estimated_wait_s };
+    // A runner in a long poll right now is live even when its poll began longer than RUNNER_LIVE_S ago.
+    const waiting = this.waiters.some((w) => !needs || !w.runner.digest || !this.caps.missing(w.runner.digest, needs));
+    const capable = waiting || (m.live_runners > 0 && (!needs || this.caps.canRun(needs, now)));
+    const live = Math.max(m.live_runners, m.waiting_runners);
+    return { live_runners: live, capable, estimated_wait_s: m.estimated_wait_s };
   }
 
   /** A queued job's place and estimated start, and what it waits for if no live runner can run it. */

@@ -23,7 +23,8 @@ export async function memberLoad(env: Env, pool: string): Promise<MemberLoad> {
     if (parsed.success) return parsed.data;
   }
   const m = await poolStub(env, pool).metrics();
-  const load: MemberLoad = { live: m.live_runners > 0, wait_s: m.estimated_wait_s };
+  // A runner waiting on a long poll is live even when its poll began longer than RUNNER_LIVE_S ago.
+  const load: MemberLoad = { live: m.live_runners > 0 || m.waiting_runners > 0, wait_s: m.estimated_wait_s };
   await cache.put(
     url(pool),
     new Response(JSON.stringify(load), { headers: { "cache-control": `max-age=${LOAD_TTL_S}` } }),
