@@ -28,7 +28,9 @@ export const JobLlmEvent = z
     at: z.string(),
     model: z.string(),
     usage: z.object({ prompt_tokens: z.int(), completion_tokens: z.int(), total_tokens: z.int() }).nullable(),
-    cache: z.enum(["HIT", "MISS", "BYPASS"]).describe("The LLM answer cache: HIT when an identical request was answered before"),
+    cache: z
+      .enum(["HIT", "MISS", "BYPASS"])
+      .describe("The LLM answer cache: HIT when an identical request was answered before"),
     output: z.string().describe("The answer, now the input's value"),
   })
   .meta({ id: "JobLlmEvent" });
