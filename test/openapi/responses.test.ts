@@ -6,7 +6,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exerciseRunnerCapabilities } from "../capabilities/openapi-calls.ts";
-import { exercisePoolGroups } from "../capabilities/openapi-group-calls.ts";
 import { ensurePool, runnerToken, ScriptedRunner, TRIVIAL_WORKFLOW } from "../harness/api.ts";
 import { type LlmStack, startLlmStack } from "../llm/fixtures.ts";
 import { ContractChecker } from "./contract.ts";
@@ -201,8 +200,7 @@ describe("OpenAPI document vs real responses", () => {
     };
     await call("PUT", "/runner/v1/manifest/status", { token: rt.token, body: modelsReport });
     await call("PUT", "/runner/v1/manifest/status", { token: rt.token, body: { ...modelsReport, files: 5 } });
-    await exerciseRunnerCapabilities(call, rt.token);
-    await exercisePoolGroups(call, { admin, key, tenantId: tenant.id, pool: "local" });
+    await exerciseRunnerCapabilities(call, rt.token, { admin, key, tenantId: tenant.id, pool: "local" });
     await call("GET", "/v1/usage", { token: key });
     await call("GET", "/v1/usage", { token: key, url: "/v1/usage?from=yesterday" });
     await call("GET", "/v1/usage/stats", { token: key, url: "/v1/usage/stats?window=24h" });
