@@ -121,7 +121,7 @@ export interface LeaseGrantInternal {
   output: JobState["output"];
   timeout_s: number | null;
   inputs: Array<{ node_id: string; key: string }>;
-  /** How many output upload URLs the lease carries (already counted against the attempt's budget). */
+  /** How many output upload URLs the lease carries (on top of the attempt's mint budget). */
   uploads?: number;
 }
 
