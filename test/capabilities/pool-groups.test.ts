@@ -138,6 +138,27 @@ describe("pool groups", () => {
     expect([badRegion.status, badRegion.json.error.param]).toEqual([400, "region"]);
   });
 
+  it("applies each member's tenant access rules: a member closed to the tenant is skipped, none left is a 422", async () => {
+    const allowed = await tenantWithKey(stack);
+    const other = await tenantWithKey(stack);
+    const near = await poolWithRunner(stack, "a-near", "eu-west", report033());
+    const far = await poolWithRunner(stack, "a-far", "us-east", report033());
+    expect(await near.lease()).toBeNull();
+    expect(await far.lease()).toBeNull();
+    await stack.admin("/admin/v1/pools/a-near", { tenants: [allowed.id] }, "PATCH");
+    await stack.admin("/admin/v1/pools/a-far", { tenants: [allowed.id, other.id] }, "PATCH");
+    await stack.admin("/admin/v1/pool-groups", { name: "a", members: [{ pool: "a-near" }, { pool: "a-far" }] });
+    const fromEu = { continent: "EU", colo: "FRA" };
+    const body = { workflow: txt2img(), pool: "group:a" };
+    expect((await submitFrom(stack, allowed.key, fromEu, body)).json.pool).toBe("a-near");
+    const skipped = await submitFrom(stack, other.key, fromEu, body);
+    expect([skipped.status, skipped.json.pool, skipped.json.region]).toEqual([202, "a-far", "us-east"]);
+    // The group as this tenant sees it (members it may use) is what a re-queued job may move along.
+    const stranger = await tenantWithKey(stack);
+    const refused = await submitFrom(stack, stranger.key, fromEu, body);
+    expect([refused.status, refused.json.error.code, refused.json.error.param]).toEqual([422, "unknown_pool", "pool"]);
+  });
+
   it("fails over from a member whose wait estimate is above the group's max_wait_s", async () => {
     const near = await poolWithRunner(stack, "t-near", "eu-west", report033());
     const far = await poolWithRunner(stack, "t-far", "us-east", report033());
