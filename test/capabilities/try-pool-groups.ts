@@ -23,7 +23,7 @@ const SMALL = {
   "9": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "pool-groups-check" } },
 };
 
-const stack = await startStack({ vars: { RUNNER_LIVE_S: "5" } });
+const stack = await startStack({ vars: { RUNNER_LIVE_S: "5", LEASE_DURATION_S: "15" } });
 const env = { ...process.env, COMFY_EDGE_URL: stack.url, COMFY_EDGE_ADMIN_TOKEN: stack.adminToken };
 const cli = async (...args: string[]) => {
   const { stdout } = await exec(process.execPath, [BIN, ...args], { env });
@@ -84,12 +84,24 @@ try {
   us.kill("SIGKILL");
   console.log("killed the op-us runner; waiting for its liveness to lapse");
   let second: Record<string, unknown> | null = null;
+  const stranded: string[] = [];
   for (let i = 0; i < 60 && second?.pool !== "op-eu"; i++) {
     await new Promise((r) => setTimeout(r, 1000));
     if ((await live("op-us")) === 0) second = await run();
+    if (second && second.pool !== "op-eu") stranded.push(String(second.id));
   }
   assert.equal(second?.pool, "op-eu");
   assert.equal(second?.status, "succeeded");
+  // A job sent to op-us before the group saw the runner gone (e.g. granted to the dead runner's open long
+  // poll) is re-queued when its lease expires (LEASE_DURATION_S=15 here) and moves to op-eu.
+  for (const id of stranded) {
+    let view = (await client(`/v1/jobs/${id}`, { headers: { Prefer: "wait=60" } })).json;
+    for (let i = 0; i < 5 && view.status !== "succeeded"; i++)
+      view = (await client(`/v1/jobs/${id}`, { headers: { Prefer: "wait=60" } })).json;
+    console.log(`job ${id}: ${view.status} on pool ${view.pool} (${view.region}), attempt ${view.attempt}`);
+    assert.equal(view.status, "succeeded");
+    assert.equal(view.pool, "op-eu");
+  }
   const view = (await client("/v1/pools/op-eu")).json;
   console.log("GET /v1/pools/op-eu:", JSON.stringify(view));
   console.log("ok");
