@@ -100,7 +100,10 @@ describe("pool-group failover", () => {
     // The EU runner never asks again; the job, never leased, is re-sent and finds s-eu without a live runner.
     const grant = await leaseUntilGranted(us);
     expect([grant.job.id, grant.lease.attempt]).toEqual([job.json.id, 1]);
-    const view = await api(stack, key)(`/v1/jobs/${job.json.id}`);
+    const client = api(stack, key);
+    const view = await client(`/v1/jobs/${job.json.id}`);
     expect([view.json.pool, view.json.region]).toEqual(["s-us", "us-east"]);
+    // It left the old member's queue.
+    expect((await client("/v1/pools/s-eu")).json.queued).toBe(0);
   });
 });

@@ -42,5 +42,8 @@ export async function placeRequeued(env: MoveEnv, msg: DispatchMessage): Promise
   }
   const chosen = pickMember(states, max);
   if (!chosen || chosen.pool === msg.pool) return msg;
-  return jobObject(env, msg.job_id).movePool(msg.attempt, msg.pool, chosen.pool);
+  const moved = await jobObject(env, msg.job_id).movePool(msg.attempt, msg.pool, chosen.pool);
+  // A re-sent attempt waits in the old pool's queue too: take it out (the old pool's metrics stay honest).
+  if (moved) await poolObject(env, msg.pool).release(msg.job_id, msg.attempt);
+  return moved;
 }

@@ -13,6 +13,8 @@ export interface PoolDispatchRpc {
    * run it (a runner without a report counts as able), and the wait estimate of a job queued now.
    */
   placement(needs: DispatchNeeds | null): Promise<PoolPlacement>;
+  /** Attempts up to `attempt` of a job are over here (a pool group's job moved away): forget them. */
+  release(jobId: string, attempt: number): Promise<void>;
 }
 
 export interface PoolPlacement {
