@@ -1,12 +1,14 @@
 /**
  * Pools: the GPU pools the tenant may use, with live runner, queued and running counts (GET /v1/pools), and
  * what each pool's runners can run (GET /v1/pools/:name/capabilities, where the deployment has it): ComfyUI
- * versions, node classes and model files.
+ * versions, node classes and model files; and each pool's manifest files with how many runners hold them
+ * (GET /v1/pools/:name, pool-models.ts).
  */
 import { call, optional, type Session } from "../api.ts";
 import type { PageContext } from "../context.ts";
 import { h, page } from "../dom.ts";
 import { table } from "../table.ts";
+import { modelStateCard } from "./pool-models.ts";
 
 interface Capabilities {
   reported: boolean;
@@ -104,6 +106,11 @@ export async function poolsPage(ctx: PageContext): Promise<void> {
       cards,
     ),
   );
-  const found = await Promise.all(data.data.map((p) => capabilitiesCard(ctx.session, String(p.name), ctx.signal)));
+  const found = await Promise.all(
+    data.data.flatMap((p) => [
+      capabilitiesCard(ctx.session, String(p.name), ctx.signal),
+      modelStateCard(ctx.session, String(p.name), ctx.signal),
+    ]),
+  );
   cards.append(...found.filter((c): c is HTMLElement => c !== null));
 }
