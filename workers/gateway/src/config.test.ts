@@ -9,6 +9,7 @@ describe("gateway config", () => {
     const cfg = parseGatewayConfig(env);
     expect(cfg.requestsPerMinute).toBe(600);
     expect(cfg.maxBodyBytes).toBe(16 * 1024 * 1024);
+    expect([cfg.runnerLiveMs, parseGatewayConfig({ RUNNER_LIVE_S: "2" }).runnerLiveMs]).toEqual([90_000, 2000]);
     expect(cfg.jobs).toMatchObject({ leaseMs: 60_000, maxAttempts: 3, redispatchBaseMs: 30_000, maxOutputs: 100 });
     expect(parseGatewayConfig({ LEASE_DURATION_S: "", MAX_ATTEMPTS: " 5 " }).jobs).toMatchObject({
       leaseMs: 60_000,
