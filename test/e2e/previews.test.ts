@@ -3,9 +3,12 @@
  * the ComfyUI double, whose KSampler sends a JPEG preview frame per step as ComfyUI 0.33 does. The job's SSE
  * stream carries `preview` events (data: URLs, at most 1 per second, no `id:`, the latest one for a late
  * subscriber, none replayed after the end); `started` names the seed the runner chose for -1; the Images API
- * streams `image_generation.partial_image` events from the previews (official `openai` SDK).
+ * streams `image_generation.partial_image` events from the previews (official `openai` SDK), and edits stream
+ * `image_edit.partial_image` / `image_edit.completed`, saving an edit session's turn when the stream completes.
  */
+import { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodePng } from "../comfyui-double/codec.ts";
 import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
 import { api, readSse } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
@@ -138,5 +141,80 @@ describe("Images API streaming with partial images", () => {
     } finally {
       comfy.setNodeDelay("KSampler", SAMPLER_MS);
     }
+  });
+});
+
+describe("Images API edits streaming (image_edit.* events) in an edit session", () => {
+  const wf = txt2imgWorkflow({ ckpt: CKPT, steps: 10, width: 64, height: 64 });
+  const img2img = {
+    ...wf,
+    "3": { ...wf["3"], inputs: { ...wf["3"].inputs, latent_image: ["11", 0], denoise: 0.6 } },
+    "10": { class_type: "LoadImage", inputs: { image: "example.png" } },
+    "11": { class_type: "VAEEncode", inputs: { pixels: ["10", 0], vae: ["4", 2] } },
+  };
+  const outputOf = async (jobId: string) =>
+    Buffer.from(
+      await (
+        await fetch(`${stack.url}/v1/jobs/${jobId}/outputs/0`, { headers: { authorization: `Bearer ${t.key}` } })
+      ).arrayBuffer(),
+    );
+
+  it("partial images from the previews, then completed with edit_session; the turn is saved when it completes", async () => {
+    const template = await call("/v1/templates", {
+      body: { name: "i2i-stream", workflow: img2img, images_model: "sd15-edit-stream" },
+    });
+    expect(template.status, JSON.stringify(template.json)).toBe(201);
+    const start = await encodePng({ width: 8, height: 8, channels: 3, data: new Uint8Array(8 * 8 * 3).fill(200) });
+    const image = await toFile(Buffer.from(start), "start.png", { type: "image/png" });
+    const { data: stream, response } = await t.client.images
+      .edit({ model: "sd15-edit-stream", prompt: "sepia", image, stream: true, partial_images: 2 })
+      .withResponse();
+    const events = [];
+    for await (const e of stream) events.push(e);
+    expect(events.map((e) => e.type)).toEqual([
+      "image_edit.partial_image",
+      "image_edit.partial_image",
+      "image_edit.completed",
+    ]);
+    const partial = events.filter((e) => e.type === "image_edit.partial_image");
+    expect(partial.map((e) => e.partial_image_index)).toEqual([0, 1]);
+    for (const e of partial) {
+      expect(e).toMatchObject({ output_format: "jpeg", size: "auto", quality: "auto", background: "auto" });
+      expect([...Buffer.from(e.b64_json, "base64").subarray(0, 3)]).toEqual(JPEG_MAGIC);
+    }
+    const completed = events.at(-1) as (typeof events)[number] & { edit_session?: string };
+    const session = response.headers.get("x-edit-session");
+    expect(session).toMatch(/^isess_/);
+    expect(completed.edit_session).toBe(session);
+    const job1 = response.headers.get("x-job-id")!;
+    const out1 = await outputOf(job1);
+    expect(Buffer.from(completed.b64_json, "base64")).toEqual(out1);
+
+    // The turn was saved before the completed event: reading the session right away finds it.
+    const view = await call(`/v1/images/sessions/${session}`);
+    expect(view.status, JSON.stringify(view.json)).toBe(200);
+    expect(view.json.turns.map((x: { prompt: string; job_ids: string[] }) => [x.prompt, x.job_ids])).toEqual([
+      ["sepia", [job1]],
+    ]);
+
+    // Turn 2, streamed without an image: edits turn 1's output (the bytes the runner uploaded to ComfyUI).
+    const uploadsBefore = comfy.uploads().length;
+    const { data: stream2, response: response2 } = await t.client.images
+      .edit({ model: "sd15-edit-stream", prompt: "brighter", stream: true, edit_session: session } as never)
+      .withResponse();
+    const events2 = [];
+    for await (const e of stream2 as AsyncIterable<{ type: string; edit_session?: string }>) events2.push(e);
+    expect(events2.map((e) => [e.type, e.edit_session])).toEqual([["image_edit.completed", session]]);
+    expect(
+      comfy
+        .uploads()
+        .slice(uploadsBefore)
+        .map((u) => Buffer.from(u.bytes)),
+    ).toContainEqual(out1);
+    const turns = (await call(`/v1/images/sessions/${session}`)).json.turns;
+    expect(turns.map((x: { prompt: string; job_ids: string[] }) => [x.prompt, x.job_ids])).toEqual([
+      ["sepia", [job1]],
+      ["brighter", [response2.headers.get("x-job-id")]],
+    ]);
   });
 });

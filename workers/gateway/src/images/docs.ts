@@ -60,9 +60,14 @@ export const imageDocs: RouteDoc[] = [
     body: EditForm,
     responses: {
       200: {
-        description: "The images and the session",
+        description:
+          "The images and the session (stream: true: server-sent image_edit.partial_image and image_edit.completed events, each completed event carrying edit_session; the turn is saved before them)",
         schema: ImagesResponse,
-        headers: JOB_IDS,
+        alternatives: { "text/event-stream": z.string() },
+        headers: {
+          ...JOB_IDS,
+          "x-edit-session": { description: "stream: true only: the session this turn belongs to", required: false },
+        },
       },
       ...runErrors,
       404: E("model_not_found, or edit_session_not_found (unknown or expired session)"),

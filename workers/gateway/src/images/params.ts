@@ -66,7 +66,16 @@ export const ImageEditFields = z
     input_fidelity: z.enum(["low", "high"]).optional(),
     edit_session: z.string().max(100).optional().describe("Extension: continue a multi-turn edit session"),
     reset: z.enum(["true", "false", "1", "0"]).optional().describe("Extension: clear the session's turns first"),
-    stream: z.enum(["false"]).optional(),
+    stream: z
+      .enum(["true", "false", "1", "0"])
+      .optional()
+      .describe(
+        "Answer as server-sent events: image_edit.partial_image events (partial_images), then image_edit.completed per image (each carries edit_session)",
+      ),
+    partial_images: int
+      .pipe(z.int().min(0).max(3))
+      .optional()
+      .describe("With stream: up to this many image_edit.partial_image events per image, from the sampler's previews"),
   })
   .strict();
 export type ImageEditFields = z.infer<typeof ImageEditFields>;

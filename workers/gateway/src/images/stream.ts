@@ -1,8 +1,9 @@
 /**
- * `stream: true` on POST /v1/images/generations (docs/images.md "Streaming"): OpenAI's event stream over the
- * request's jobs. Up to `partial_images` `image_generation.partial_image` events per job, built from the
- * sampler previews the runner forwards (the job DO's nextPreview), then one `image_generation.completed`
- * per image; a failure after the stream began is an `error` event in OpenAI's shape.
+ * `stream: true` on POST /v1/images/generations and /v1/images/edits (docs/images.md "Streaming"): OpenAI's
+ * event stream over the request's jobs. Up to `partial_images` `<kind>.partial_image` events per job
+ * (kind `image_generation` or `image_edit`), built from the sampler previews the runner forwards (the job
+ * DO's nextPreview), then one `<kind>.completed` per image; a failure after the stream began is an `error`
+ * event in OpenAI's shape.
  */
 import type { Context } from "hono";
 import { TERMINAL } from "../../../shared/contract/index.ts";
@@ -11,7 +12,7 @@ import { jobObjectId } from "../../../shared/job-id.ts";
 import { log } from "../../../shared/log.ts";
 import type { AppEnv } from "../types.ts";
 import type { ImagesResponse } from "./params.ts";
-import { answerImages, IMAGES_WAIT_MS, type ImageJobs, type ImagesRun } from "./run.ts";
+import { answerImages, IMAGES_WAIT_MS, type ImageJobs, type ImagesAnswer, type ImagesRun } from "./run.ts";
 
 /** One long poll of the job object for its next preview. */
 const PREVIEW_POLL_MS = 20_000;
@@ -20,16 +21,33 @@ const encoder = new TextEncoder();
 const sse = (event: Record<string, unknown> & { type: string }) =>
   encoder.encode(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
 
+/** OpenAI's event-name prefix: generations stream `image_generation.*`, edits `image_edit.*`. */
+export type StreamKind = "image_generation" | "image_edit";
+
+export interface StreamOptions {
+  kind: StreamKind;
+  partialImages: number;
+  /** Runs once the jobs succeeded, before the completed events (an edit saves its session turn here). */
+  onAnswer?: (answer: ImagesAnswer) => Promise<void>;
+  /** Extension fields added to every completed event (an edit's `edit_session`). */
+  extra?: Record<string, unknown>;
+  /** Response headers beside `x-job-id`. */
+  headers?: Record<string, string>;
+}
+
 interface Common {
   size: string;
   quality: string;
   background: string;
 }
 
-/** The `image_generation.completed` events of a finished answer, one per image. */
-export function completedEvents(body: ImagesResponse): Array<Record<string, unknown> & { type: string }> {
+/** The `<kind>.completed` events of a finished answer, one per image. */
+export function completedEvents(
+  body: ImagesResponse,
+  kind: StreamKind = "image_generation",
+): Array<Record<string, unknown> & { type: string }> {
   return body.data.map((d) => ({
-    type: "image_generation.completed",
+    type: `${kind}.completed`,
     b64_json: d.b64_json,
     created_at: body.created,
     size: body.size ?? "auto",
@@ -47,6 +65,7 @@ async function partials(
   limit: number,
   deadline: number,
   common: Common,
+  kind: StreamKind,
   emit: (e: Record<string, unknown> & { type: string }) => void,
 ): Promise<void> {
   const id = jobObjectId(c.env.JOBS, jobId);
@@ -62,7 +81,7 @@ async function partials(
     const { image, at } = next.preview.preview;
     const [, format = "jpeg", b64 = ""] = /^data:image\/(\w+);base64,(.*)$/.exec(image) ?? [];
     emit({
-      type: "image_generation.partial_image",
+      type: `${kind}.partial_image`,
       b64_json: b64,
       created_at: Math.floor(Date.parse(at) / 1000),
       ...common,
@@ -82,7 +101,7 @@ function errorEvent(err: unknown, jobId: string) {
 }
 
 /** The event stream of submitted jobs (the response is returned at once; the jobs are followed inside). */
-export function imagesStream(c: Context<AppEnv>, req: ImagesRun, created: ImageJobs, partialImages: number): Response {
+export function imagesStream(c: Context<AppEnv>, req: ImagesRun, created: ImageJobs, opts: StreamOptions): Response {
   const started = Date.now();
   const deadline = started + IMAGES_WAIT_MS;
   const common: Common = {
@@ -95,9 +114,12 @@ export function imagesStream(c: Context<AppEnv>, req: ImagesRun, created: ImageJ
   const emit = (e: Record<string, unknown> & { type: string }) => void writer.write(sse(e)).catch(() => {});
   const run = (async () => {
     try {
-      await Promise.all(created.map((j) => partials(c, j.jobId, partialImages, deadline, common, emit)));
+      await Promise.all(
+        created.map((j) => partials(c, j.jobId, opts.partialImages, deadline, common, opts.kind, emit)),
+      );
       const answer = await answerImages(c, req, created, Math.max(0, deadline - Date.now()));
-      for (const e of completedEvents(answer.body)) emit(e);
+      await opts.onAnswer?.(answer);
+      for (const e of completedEvents(answer.body, opts.kind)) emit({ ...e, ...opts.extra });
     } catch (err) {
       emit(errorEvent(err, created[0]?.jobId ?? ""));
     } finally {
@@ -110,6 +132,7 @@ export function imagesStream(c: Context<AppEnv>, req: ImagesRun, created: ImageJ
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
       "x-job-id": created.map((j) => j.jobId).join(","),
+      ...opts.headers,
     },
   });
 }

@@ -12,7 +12,7 @@ import { Presigner } from "../../../shared/presign.ts";
 import { chatApp, enhancePrompt, type PromptEnhance } from "../images/enhance.ts";
 import { readEditForm } from "../images/form.ts";
 import { ImageGenerate } from "../images/params.ts";
-import { runImages, submitImages } from "../images/run.ts";
+import { type ImagesAnswer, runImages, submitImages } from "../images/run.ts";
 import { type EditSession, newSessionId, readSession, saveSession, sessionNotFound } from "../images/sessions.ts";
 import { imagesStream } from "../images/stream.ts";
 import { parseWith, readJsonValue } from "../lib/body.ts";
@@ -45,7 +45,10 @@ imageRoutes.post("/generations", async (c) => {
   const req = { ...body, response_format: format, images: [], ...revised };
   if (!stream) return c.json((await runImages(c, req)).body);
   // Streamed: errors until the jobs are queued answer as usual; later ones are `error` events.
-  return imagesStream(c, req, await submitImages(c, req), partialImages ?? 0);
+  return imagesStream(c, req, await submitImages(c, req), {
+    kind: "image_generation",
+    partialImages: partialImages ?? 0,
+  });
 });
 
 /** The session's last output as a data: URL (the image the next turn edits). */
@@ -60,7 +63,15 @@ async function lastOutput(env: Env, session: EditSession): Promise<string | null
 imageRoutes.post("/edits", async (c) => {
   const tenantId = c.get("auth").tenantId;
   const { fields, images, mask } = await readEditForm(c);
-  const { edit_session: sessionId, reset, input_fidelity: _f, stream: _s, prompt_enhance: spec, ...options } = fields;
+  const {
+    edit_session: sessionId,
+    reset,
+    input_fidelity: _f,
+    stream,
+    partial_images: partialImages,
+    prompt_enhance: spec,
+    ...options
+  } = fields;
   const now = Date.now();
   let session: EditSession;
   if (sessionId) {
@@ -82,16 +93,32 @@ imageRoutes.post("/edits", async (c) => {
     );
   }
   const revised = await promptOf(c, options.prompt, spec);
-  const answer = await runImages(c, { ...options, images: from, ...(mask ? { mask } : {}), ...revised });
-  session.model = options.model;
-  session.turns.push({
-    prompt: options.prompt,
-    revised_prompt: revised.revised_prompt,
-    job_ids: answer.jobIds,
-    outputs: answer.outputs,
-    created_at: now,
-  });
-  await saveSession(c.env.DB, tenantId, session, now);
+  const req = { ...options, images: from, ...(mask ? { mask } : {}), ...revised };
+  /** The turn is saved once its jobs succeeded (a failed turn leaves the session as it was). */
+  const saveTurn = async (answer: ImagesAnswer) => {
+    session.model = options.model;
+    session.turns.push({
+      prompt: options.prompt,
+      revised_prompt: revised.revised_prompt,
+      job_ids: answer.jobIds,
+      outputs: answer.outputs,
+      created_at: now,
+    });
+    await saveSession(c.env.DB, tenantId, session, Date.now());
+  };
+  if (stream === "true" || stream === "1") {
+    // Streamed: the turn is saved when the jobs finish, before the image_edit.completed events.
+    const streamed = { ...req, response_format: "b64_json" as const };
+    return imagesStream(c, streamed, await submitImages(c, streamed), {
+      kind: "image_edit",
+      partialImages: partialImages ?? 0,
+      onAnswer: saveTurn,
+      extra: { edit_session: session.id },
+      headers: { "x-edit-session": session.id },
+    });
+  }
+  const answer = await runImages(c, req);
+  await saveTurn(answer);
   return c.json({ ...answer.body, edit_session: session.id });
 });
 
