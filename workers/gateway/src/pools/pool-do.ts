@@ -19,6 +19,7 @@ import { jobStub } from "../jobs/public.ts";
 import type { LeaseGrantInternal } from "../jobs/state.ts";
 import { CapabilityStore, type WaitingFor } from "./capability-store.ts";
 import { initLoadTables, type PoolMetrics, poolMetrics, queuePlace, recordRun } from "./load.ts";
+import { callerAlive, type PollAlive } from "./lost-grant.ts";
 
 /** Default of RUNNER_LIVE_S: a runner is live this long after its last lease call. */
 export const RUNNER_LIVE_MS = 90_000;
@@ -45,6 +46,7 @@ export interface QueueInfo {
 
 interface Waiter {
   runner: RunnerInfo;
+  alive?: PollAlive | undefined;
   resolve: (grant: LeaseGrantInternal | null) => void;
 }
 
@@ -136,6 +138,7 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
     pool: string,
     runner: RunnerInfo,
     waitMs: number,
+    alive?: PollAlive,
   ): Promise<LeaseGrantInternal | null | "capabilities_required"> {
     if (runner.digest) {
       if (!this.caps.has(runner.digest)) return "capabilities_required";
@@ -159,6 +162,7 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
     return new Promise<LeaseGrantInternal | null>((resolve) => {
       const waiter: Waiter = {
         runner,
+        alive,
         resolve: (g) => {
           clearTimeout(timer);
           resolve(g);
@@ -250,12 +254,32 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
           const grant = await this.next(this.poolName, waiter.runner);
           if (!grant) continue;
           this.waiters = this.waiters.filter((w) => w !== waiter);
-          waiter.resolve(grant);
           served = true;
+          const ok = await callerAlive(waiter.alive);
+          if (ok) waiter.resolve(grant);
+          else await this.lostGrant(waiter, grant);
         }
       }
     } finally {
       this.pumping = false;
+    }
+  }
+
+  /**
+   * Lost grant: the runner hung up in the middle of its long poll. The job goes back to its queue at once
+   * (the job object re-dispatches it, no attempt counted) instead of running on nobody until lease expiry.
+   */
+  private async lostGrant(waiter: Waiter, grant: LeaseGrantInternal): Promise<void> {
+    waiter.resolve(null);
+    const pool = this.poolName ?? "";
+    console.warn(JSON.stringify({ level: "warn", msg: "lease poll gone; grant given back", job_id: grant.job_id }));
+    try {
+      await jobStub(this.env, grant.job_id)?.giveBack(grant.attempt, pool);
+    } catch (err) {
+      // The job object did not answer: lease expiry re-queues it as before.
+      console.error(
+        JSON.stringify({ level: "warn", msg: "give-back failed", job_id: grant.job_id, error: String(err) }),
+      );
     }
   }
 

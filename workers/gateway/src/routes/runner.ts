@@ -69,18 +69,21 @@ runnerRoutes.post("/lease", async (c) => {
   const body = await readJson(c, LeaseRequest, { maxBytes: 16 * 1024 });
   const { pool, tokenId } = c.get("runner");
   const waitMs = Math.round((body.wait_s ?? DEFAULT_WAIT_S) * 1000);
-  const grant = await poolStub(c.env, pool).lease(
-    pool,
-    {
-      token_id: tokenId,
-      runner_id: body.runner_id,
-      version: body.version,
-      comfyui_version: body.comfyui_version ?? null,
-      slots: body.slots ?? 1,
-      digest: body.capabilities_digest ?? null,
-    },
-    waitMs,
-  );
+  const stub = poolStub(c.env, pool);
+  const runner = {
+    token_id: tokenId,
+    runner_id: body.runner_id,
+    version: body.version,
+    comfyui_version: body.comfyui_version ?? null,
+    slots: body.slots ?? 1,
+    digest: body.capabilities_digest ?? null,
+  };
+  // Lost grants: a runner that dies in the middle of its long poll leaves its poll registered in the pool.
+  // Before the pool answers a waiting poll it asks this handler whether its caller is still there; when the
+  // runner hung up (workerd cancels this handler, so the call fails, or the signal says so) the pool gives
+  // the job back at once instead of leaving it "running" on nobody until the lease expires.
+  const alive = () => !c.req.raw.signal.aborted;
+  const grant = await stub.lease(pool, runner, waitMs, alive);
   if (grant === "capabilities_required") {
     throw new ApiError(
       409,
@@ -91,8 +94,7 @@ runnerRoutes.post("/lease", async (c) => {
   }
   if (!grant) return c.body(null, 204);
   if (c.req.raw.signal.aborted) {
-    // The runner hung up while it waited: give the job back at once (no attempt counted) rather than
-    // leave it on a lease nobody holds until that expires.
+    // Hung up after the pool's check: give the job back here (no attempt counted).
     await jobStub(c.env, grant.job_id)?.giveBack(grant.attempt, pool);
     throw new ApiError(
       409,
