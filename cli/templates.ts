@@ -12,6 +12,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Job } from "../workers/shared/contract/index.ts";
 import { UsageError } from "./config.ts";
+import { eventLine, type WatchState } from "./event-line.ts";
 import { type SseEvent, TenantClient } from "./tenant-client.ts";
 
 type Out = (line: string) => void;
@@ -82,17 +83,10 @@ function typed(input: TemplateInput | undefined, name: string, raw: string): unk
   return raw;
 }
 
-/** A progress bar: `[#####-----]  50%  node 3  step 10/20`. */
-export function bar(value: number, max: number, nodeId: string | null, width = 24): string {
-  const ratio = max > 0 ? Math.min(1, Math.max(0, value / max)) : 0;
-  const filled = Math.round(ratio * width);
-  const pct = `${Math.round(ratio * 100)}%`.padStart(4);
-  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${pct}${nodeId ? `  node ${nodeId}` : ""}  step ${value}/${max}`;
-}
-
 async function watch(client: TenantClient, jobId: string, outDir: string | undefined, io: TenantIo): Promise<number> {
   const show = io.progress ?? io.err;
   let last = "";
+  const state: WatchState = { previews: 0 };
   await client.events(jobId, (e: SseEvent) => {
     let data: Record<string, unknown> = {};
     try {
@@ -100,14 +94,7 @@ async function watch(client: TenantClient, jobId: string, outDir: string | undef
     } catch {
       return;
     }
-    let line = "";
-    if (e.event === "queued") line = `queued (attempt ${data.attempt ?? 1})`;
-    else if (e.event === "started") line = "started";
-    else if (e.event === "progress")
-      line = bar(Number(data.value), Number(data.max), typeof data.node_id === "string" ? data.node_id : null);
-    else if (e.event === "output")
-      line = `output ${data.index}: ${data.filename} (${data.content_type}, ${data.size} bytes)`;
-    else if (["succeeded", "failed", "canceled"].includes(e.event)) line = e.event;
+    const line = eventLine(e.event, data, state);
     if (line && line !== last) show(line);
     last = line;
   });

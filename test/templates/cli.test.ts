@@ -1,14 +1,15 @@
 /**
  * The CLI as a customer uses it against the whole stack (gateway + queue consumer on workerd) and a
  * scripted runner: save the SD1.5 UI-format file as a template, run it by name with a prompt and seed -1,
- * follow the progress from the job's events, get the image; watch a job; refused inputs name inputs.<name>.
+ * follow the progress from the job's events, get the image; watch a job (the seeds that ran, previews as a
+ * count with their step, LLM steps); refused inputs name inputs.<name>.
  */
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { bar, eventLine } from "../../cli/event-line.ts";
 import { main } from "../../cli/main.ts";
-import { bar } from "../../cli/templates.ts";
 import { ensurePool, runnerToken, ScriptedRunner, tenantWithKey } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
 
@@ -62,6 +63,7 @@ describe("CLI: templates, run, jobs watch", () => {
     await work;
     expect(ran.code, ran.err).toBe(0);
     expect(ran.err).toContain(bar(3, 3, "3"));
+    expect(ran.err).toMatch(/^started \(attempt 1, runner \S+\); resolved 3\.seed=4242$/m);
     expect(ran.err.split("\n")).toContain("succeeded");
     expect(ran.out).toContain('"seed":4242');
     const saved = /saved (.+\.png)/.exec(ran.out)?.[1];
@@ -73,6 +75,58 @@ describe("CLI: templates, run, jobs watch", () => {
     expect(watched.code).toBe(0);
     expect(watched.out).toContain(`job ${jobId} succeeded`);
     expect(watched.out).toMatch(/output 0: http/);
+  });
+
+  it("jobs watch shows a live preview as a count with its step and size, never its base64", async () => {
+    await cli("templates", "create", "-f", SD15, "--name", "t2i-preview");
+    const submitted = await cli("run", "t2i-preview", "--steps", "4", "--no-wait");
+    const jobId = /job (job_\S+)/.exec(submitted.out)![1]!;
+    const err: string[] = [];
+    const grant = (await runner.lease(20))!;
+    expect(grant.job.id).toBe(jobId);
+    await runner.event(grant.lease.id, { type: "started", resolved_inputs: { "3": { seed: 77 } } });
+    const frame = Buffer.alloc(3000, 7);
+    await runner.event(grant.lease.id, {
+      type: "preview",
+      node_id: "3",
+      value: 2,
+      max: 4,
+      content_type: "image/jpeg",
+      image_b64: frame.toString("base64"),
+    });
+    const watched = main(["jobs", "watch", jobId], { out: () => {}, err: (l) => err.push(l), env, cwd: tmpdir() });
+    // A subscriber arriving mid-run gets the latest preview; the runner finishes once the CLI has shown it.
+    await vi.waitFor(() => expect(err).toContain("preview 1 (step 2/4, node 3, 3 KiB)"), { timeout: 20_000 });
+    const up = await runner.upload(grant.lease.id, PNG, "ComfyUI_00001_.png");
+    await runner.event(grant.lease.id, { type: "succeeded", outputs: [up.ref] });
+    expect(await watched).toBe(0);
+    expect(err.join("\n")).toMatch(/^started \(attempt 1, runner \S+\); resolved 3\.seed=77$/m);
+    expect(err.join("\n")).not.toContain(frame.toString("base64").slice(0, 40));
+  });
+
+  it("prints LLM steps, previews without step or node, and started without resolved inputs", () => {
+    const state = { previews: 0 };
+    const llm = {
+      model: "gpt-test",
+      cache: "HIT",
+      usage: { prompt_tokens: 12, completion_tokens: 30, total_tokens: 42 },
+      output: "a lighthouse at dusk, oil painting, ".repeat(4),
+    };
+    const line = eventLine("llm", llm, state);
+    expect(line).toMatch(/^llm step: gpt-test \(cache HIT, 12\+30 tokens\) wrote "a lighthouse at dusk, .*\.\.\."$/);
+    expect(line.length).toBeLessThan(140);
+    expect(eventLine("llm", { ...llm, usage: null, output: "short" }, state)).toBe(
+      'llm step: gpt-test (cache HIT) wrote "short"',
+    );
+    expect(eventLine("preview", { node_id: null, image: "data:image/jpeg;base64,AAAA" }, state)).toBe(
+      "preview 1 (1 KiB)",
+    );
+    expect(eventLine("preview", { node_id: "9", value: 5, max: 20 }, state)).toBe("preview 2 (step 5/20, node 9)");
+    expect(eventLine("started", { attempt: 2, runner_id: "r1" }, state)).toBe("started (attempt 2, runner r1)");
+    expect(
+      eventLine("started", { attempt: 1, resolved_inputs: { "3": { seed: 1 }, "7": { noise_seed: 2 } } }, state),
+    ).toBe("started (attempt 1); resolved 3.seed=1, 7.noise_seed=2");
+    expect(eventLine("keep-alive", {}, state)).toBe("");
   });
 
   it("draws the bar from value and max", () => {
