@@ -203,7 +203,7 @@ describe("Images API edits streaming (image_edit.* events) in an edit session", 
       .edit({ model: "sd15-edit-stream", prompt: "brighter", stream: true, edit_session: session } as never)
       .withResponse();
     const events2 = [];
-    for await (const e of stream2 as AsyncIterable<{ type: string; edit_session?: string }>) events2.push(e);
+    for await (const e of stream2 as unknown as AsyncIterable<{ type: string; edit_session?: string }>) events2.push(e);
     expect(events2.map((e) => [e.type, e.edit_session])).toEqual([["image_edit.completed", session]]);
     expect(
       comfy

@@ -56,6 +56,23 @@ describe("the OpenAPI document", () => {
     expect(doc.components.schemas.Error).toBeDefined();
   });
 
+  it("documents the job event stream's items, with the contract's event schemas as components", () => {
+    const sse = op("/v1/jobs/{id}/events", "get").responses["200"].content["text/event-stream"].schema;
+    expect(sse).toEqual({ $ref: "#/components/schemas/JobStreamEvent" });
+    const items = doc.components.schemas.JobStreamEvent.anyOf as Json[];
+    const byEvent = Object.fromEntries(
+      items.filter((i) => i.properties.event.const).map((i) => [i.properties.event.const, i.properties.data]),
+    );
+    expect(byEvent).toMatchObject({
+      llm: { $ref: "#/components/schemas/JobLlmEvent" },
+      started: { $ref: "#/components/schemas/JobStartedEvent" },
+    });
+    expect(byEvent.preview.$ref ?? byEvent.preview.allOf?.[0]?.$ref).toBe("#/components/schemas/JobPreviewEvent");
+    expect(doc.components.schemas.JobStartedEvent.properties.resolved_inputs).toBeDefined();
+    expect(doc.components.schemas.JobPreviewEvent.properties.image.pattern).toBeDefined();
+    expect(doc.components.schemas.JobLlmEvent.properties.cache.enum).toEqual(["HIT", "MISS", "BYPASS"]);
+  });
+
   it("documents the request headers the API reads", () => {
     expect(headerParams(op("/v1/jobs", "post"))).toEqual(expect.arrayContaining(["Idempotency-Key", "Prefer"]));
     expect(headerParams(op("/v1/jobs/{id}", "get"))).toContain("Prefer");

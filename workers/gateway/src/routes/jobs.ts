@@ -13,6 +13,7 @@ import type { JobView } from "../jobs/state.ts";
 import { parseJobCreate } from "../jobs/validate.ts";
 import { readJsonValue, readQuery } from "../lib/body.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import { JobStreamEvent } from "../openapi/job-events-doc.ts";
 import {
   EVENTS_QUERY,
   IDEMPOTENCY_KEY,
@@ -269,9 +270,9 @@ export const jobDocs: RouteDoc[] = [
     headers: { "Last-Event-ID": LAST_EVENT_ID },
     responses: {
       200: {
-        description: "text/event-stream",
+        description: "text/event-stream: one JobStreamEvent per event",
         contentType: "text/event-stream",
-        schema: z.string(),
+        schema: JobStreamEvent,
         headers: SSE_HEADERS,
       },
       404: E("No such job"),
