@@ -9,6 +9,7 @@ import { exerciseRunnerCapabilities } from "../capabilities/openapi-calls.ts";
 import { ensurePool, runnerToken, ScriptedRunner, TRIVIAL_WORKFLOW } from "../harness/api.ts";
 import { type LlmStack, startLlmStack } from "../llm/fixtures.ts";
 import { ContractChecker } from "./contract.ts";
+import { exerciseLlmProxy } from "./llm-calls.ts";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4, 5]);
 
@@ -346,46 +347,7 @@ describe("OpenAPI document vs real responses", () => {
     await tpl("GET", "/v1/images/sessions/{id}", { url: "/v1/images/sessions/isess_nope" });
 
     // LLM proxy
-    const chat = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-      call("POST", "/v1/chat/completions", { token: llmKey.key, body, headers });
-    const messages = [{ role: "user", content: `contract ${Math.random()}` }];
-    await chat({ model: "gpt-test", temperature: 0, messages }, { "x-cache-ttl": "600" });
-    await chat({ model: "gpt-test", temperature: 0, messages });
-    await chat({ model: "gpt-test", messages }, { "Cache-Control": "no-store" });
-    await chat({ model: "gpt-test", messages, stream: true });
-    await chat({ model: "no-such-model", messages });
-    await chat({ model: "gpt-test", messages, test_double: { "*": { status: 500, message: "boom" } } });
-    await chat({ model: "gpt-test", messages, test_double: { "*": { status: 400, message: "max_tokens too large" } } });
-    await chat({ model: 5, messages });
-    await chat({
-      model: "gpt-test",
-      messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "http://127.0.0.1/x.png" } }] }],
-    });
-    await call("POST", "/v1/chat/completions", {
-      token: llmKey.key,
-      raw: "{}",
-      headers: { "content-type": "text/plain" },
-    });
-    await call("POST", "/v1/chat/completions", {
-      token: key.replace(/.$/, "x"),
-      body: { model: "gpt-test", messages },
-    });
-    if ("/v1/embeddings" in checker.doc.paths) {
-      const embed = (body: unknown, headers: Record<string, string> = {}) =>
-        call("POST", "/v1/embeddings", { token: llmKey.key, body, headers });
-      await embed({ model: "gpt-test", input: `contract ${Math.random()}` }, { "x-cache-ttl": "600" });
-      await embed({ model: "gpt-test", input: ["a", "b"] }, { "Cache-Control": "no-cache" });
-      await embed({ model: "no-such-model", input: "x" });
-      await embed({ model: "gpt-test", input: 5 });
-    }
-    if ("/v1/completions" in checker.doc.paths) {
-      const complete = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-        call("POST", "/v1/completions", { token: llmKey.key, body, headers });
-      await complete({ model: "gpt-test", prompt: `contract ${Math.random()}`, temperature: 0 });
-      await complete({ model: "gpt-test", prompt: "stream me", stream: true });
-      await complete({ model: "gpt-test", prompt: "x", test_double: { "*": { status: 500, message: "boom" } } });
-      await complete({ model: "gpt-test", prompt: 5 });
-    }
+    await exerciseLlmProxy(call, llmKey.key, key, checker.doc.paths);
 
     expect(problems).toEqual([]);
   });
