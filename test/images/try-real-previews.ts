@@ -3,11 +3,12 @@
  * one runner, the CPU harness at COMFYUI_URL with the random-weight SD1.5 checkpoint. A KSampler job with
  * seed -1: counts the preview frames ComfyUI sent (runner's websocket), the previews the runner forwarded
  * and the job's SSE stream carried (gaps and sizes), and the seed in `started`; then an Images API stream
- * with partial_images 2 through the openai SDK.
+ * with partial_images 2 through the openai SDK, and a streamed edit of its image in an edit session
+ * (image_edit.partial_image / image_edit.completed; the session's turn saved when the stream completes).
  *
  *   ./node_modules/node/bin/node test/images/try-real-previews.ts   # STEPS=8 SIZE=256 CKPT=...
  */
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
 import { type Client, client, startTestRunner } from "../e2e/helpers.ts";
 import { readSse, runnerToken } from "../harness/api.ts";
 import { startStack } from "../harness/stack.ts";
@@ -84,6 +85,39 @@ try {
       `${e.type}${"partial_image_index" in e ? `#${e.partial_image_index}` : ""} ${e.output_format} ${Buffer.from(e.b64_json, "base64").length} B at +${Date.now() - t1} ms`,
     );
   log(`images stream (partial_images 2):\n  ${seen.join("\n  ")}`);
+
+  const base = txt2imgWorkflow({ ckpt: CKPT, steps: STEPS, width: SIZE, height: SIZE });
+  const img2img = {
+    ...base,
+    "3": { ...base["3"], inputs: { ...base["3"].inputs, latent_image: ["11", 0], denoise: 0.6 } },
+    "10": { class_type: "LoadImage", inputs: { image: "example.png" } },
+    "11": { class_type: "VAEEncode", inputs: { pixels: ["10", 0], vae: ["4", 2] } },
+  };
+  const edit = await tenant.call("/v1/templates", {
+    body: { name: "real-i2i", workflow: img2img, images_model: "sd15-real-edit" },
+  });
+  if (edit.status !== 201) throw new Error(`edit template: ${edit.status} ${JSON.stringify(edit.json)}`);
+  const last = (await openai.images.generate({ model: "sd15-real", prompt: "to edit", response_format: "b64_json" }))
+    .data?.[0]?.b64_json;
+  const t2 = Date.now();
+  const { data: editStream, response } = await openai.images
+    .edit({
+      model: "sd15-real-edit",
+      prompt: "sepia",
+      image: await toFile(Buffer.from(last ?? "", "base64"), "in.png", { type: "image/png" }),
+      stream: true,
+      partial_images: 2,
+    })
+    .withResponse();
+  const edits: string[] = [];
+  for await (const e of editStream)
+    edits.push(
+      `${e.type}${"partial_image_index" in e ? `#${e.partial_image_index}` : ` edit_session ${(e as { edit_session?: string }).edit_session}`} ${Buffer.from(e.b64_json, "base64").length} B at +${Date.now() - t2} ms`,
+    );
+  const session = response.headers.get("x-edit-session");
+  const turns = (await tenant.call(`/v1/images/sessions/${session}`)).json.turns;
+  log(`edit stream (partial_images 2), x-edit-session ${session}:\n  ${edits.join("\n  ")}`);
+  log(`  session turns right after the stream: ${JSON.stringify(turns.map((x: { prompt: string }) => x.prompt))}`);
 } finally {
   await runner.close();
   await stack.close();
