@@ -5,10 +5,10 @@
  * read from the Cache API text, parsed and indexed first (once per isolate per union digest).
  */
 
+import { isLink, type Workflow } from "@comfy-edge/shared/contract/jobs";
 import { report033, txt2img } from "../test/capabilities/fixtures.ts";
 import { checkAgainstPool } from "../workers/gateway/src/capabilities/check.ts";
 import { CapIndex, unionReports } from "../workers/gateway/src/capabilities/union.ts";
-import { isLink, type Workflow } from "../workers/shared/contract/jobs.ts";
 
 export interface CapabilitiesBenchResult {
   nodes: number;

@@ -6,9 +6,9 @@
  *   deliveries sent among B's jobs), so a dead endpoint's effect on other tenants shows (issue 11.5).
  */
 
+import type { LeaseGrant } from "@comfy-edge/shared/contract";
 import { api, ensurePool, runnerToken, ScriptedRunner, TRIVIAL_WORKFLOW, tenantWithKey } from "../test/harness/api.ts";
 import { type Receiver, startReceiver } from "../test/webhooks/receiver.ts";
-import type { LeaseGrant } from "../workers/shared/contract/index.ts";
 import { startBenchStack } from "./lib/bench-stack.ts";
 import { percentile } from "./lib/load.ts";
 

@@ -1,6 +1,7 @@
 /** A small client for the admin API, used by the CLI. */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
 import { z } from "zod";
-import { ErrorEnvelope } from "../workers/shared/contract/index.ts";
 
 export const AdminConfig = z.object({
   COMFY_EDGE_URL: z

@@ -104,7 +104,7 @@ export async function main(
     if (command === "runner") {
       if (sub !== undefined) throw new UsageError(`unknown command: runner ${sub}`);
       // Loaded only for this command: the admin commands stay light.
-      const { runRunner } = await import("../runner/src/main.ts");
+      const { runRunner } = await import("@comfy-edge/runner");
       return await runRunner(io.env, { err: io.err });
     }
     const client = new AdminClient(adminConfig(io.env, io.cwd));

@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { PoolManifest, PoolModelsView } from "../workers/shared/contract/models.ts";
+import { PoolManifest, PoolModelsView } from "@comfy-edge/shared/contract/models";
 import { AdminClient } from "./admin-client.ts";
 import { adminConfig, UsageError } from "./config.ts";
 

@@ -6,8 +6,8 @@
  *   pool-groups region --tenant <tenant id> [<region>|none]   a tenant's region affinity
  */
 import { parseArgs } from "node:util";
+import { PoolGroup, type PoolGroupMember } from "@comfy-edge/shared/contract/pool-groups";
 import { z } from "zod";
-import { PoolGroup, type PoolGroupMember } from "../workers/shared/contract/pool-groups.ts";
 import { AdminClient } from "./admin-client.ts";
 import { adminConfig, UsageError } from "./config.ts";
 

@@ -10,7 +10,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import type { Job } from "../workers/shared/contract/index.ts";
+import type { Job } from "@comfy-edge/shared/contract";
 import { UsageError } from "./config.ts";
 import { eventLine, type WatchState } from "./event-line.ts";
 import { type SseEvent, TenantClient } from "./tenant-client.ts";

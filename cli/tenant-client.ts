@@ -3,9 +3,10 @@
  * JSON requests, the job's live events (SSE, resumed with Last-Event-ID after a dropped connection) and
  * output downloads. The key goes to COMFY_EDGE_URL only: redirects are reported, never followed.
  */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
 import { createParser } from "eventsource-parser";
 import { z } from "zod";
-import { ErrorEnvelope } from "../workers/shared/contract/index.ts";
 import { AdminApiError } from "./admin-client.ts";
 import { UsageError } from "./config.ts";
 

@@ -2,7 +2,7 @@
 // Installs dependencies when they are missing or older than package-lock.json, so `npm start` and
 // `npm test` work on a fresh clone with any Node >= 20. The toolchain itself runs on the Node 24 that
 // the `node` devDependency installs (npm scripts put node_modules/.bin first on PATH).
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { installDependencies } from "./lib.mjs";
@@ -12,8 +12,19 @@ const lock = join(root, "package-lock.json");
 const marker = join(root, "node_modules", ".package-lock.json");
 const nodeBin = join(root, "node_modules", "node", "bin", "node");
 
+/** The workspace packages' links (node_modules/@comfy-edge/shared -> ../../workers/shared, ...). */
+function workspaceLinks() {
+  const { workspaces = [] } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  return workspaces.map((dir) => {
+    const { name } = JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8"));
+    return join(root, "node_modules", ...name.split("/"), "package.json");
+  });
+}
+
 function upToDate() {
   if (!existsSync(marker) || !existsSync(nodeBin)) return false;
+  // An install from before the workspaces (or one a manual edit broke) lacks the links: install again.
+  if (!workspaceLinks().every((link) => existsSync(link))) return false;
   return statSync(marker).mtimeMs >= statSync(lock).mtimeMs;
 }
 

@@ -12,11 +12,11 @@
 import { existsSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
+import type { RunnerEvent } from "@comfy-edge/shared/contract/runner";
 import { client, finished, startTestRunner } from "../../test/e2e/helpers.ts";
 import { runnerToken } from "../../test/harness/api.ts";
 import { startStack } from "../../test/harness/stack.ts";
 import { txt2imgWorkflow } from "../../test/harness/workflows.ts";
-import type { RunnerEvent } from "../../workers/shared/contract/runner.ts";
 
 const COMFY = process.env.COMFYUI_URL ?? "http://127.0.0.1:8188";
 const DIR = process.env.COMFYUI_DIR ?? join(homedir(), "comfy-harness", "ComfyUI");

@@ -4,8 +4,8 @@
  * memory for good (about 27 MB of RSS for the 0.33 server, a worker thread more). The child's memory goes
  * back to the system when it exits; the runner gets the canonical JSON text (about 270 KB) and its digest.
  */
-import { buildReport, canonicalJson } from "../../workers/shared/capabilities/build.ts";
-import { sha256Hex } from "../../workers/shared/crypto.ts";
+import { buildReport, canonicalJson } from "@comfy-edge/shared/capabilities/build";
+import { sha256Hex } from "@comfy-edge/shared/crypto";
 import { readComfy } from "./capabilities-read.ts";
 
 export interface BuildRequest {

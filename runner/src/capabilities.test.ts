@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { reportDigest } from "@comfy-edge/shared/capabilities/build";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reportDigest } from "../../workers/shared/capabilities/build.ts";
 import { ComfyCapabilities, publishCapabilities } from "./capabilities.ts";
 import { silentLogger } from "./log.ts";
 

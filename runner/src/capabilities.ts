@@ -7,7 +7,7 @@
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { CapabilityReport } from "../../workers/shared/contract/runner.ts";
+import { CapabilityReport } from "@comfy-edge/shared/contract/runner";
 import type { BuildAnswer, BuildRequest } from "./capabilities-worker.ts";
 import type { Logger } from "./log.ts";
 

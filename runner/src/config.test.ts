@@ -120,7 +120,7 @@ describe("runner config", () => {
   });
 
   it("reports the package version", () => {
-    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8"));
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "package.json"), "utf8"));
     expect(RUNNER_VERSION).toBe(pkg.version);
   });
 });

@@ -1,5 +1,5 @@
+import { backoffMs } from "@comfy-edge/shared/backoff";
 import { describe, expect, it } from "vitest";
-import { backoffMs } from "../../workers/shared/backoff.ts";
 import { GatewayError, LeaseLostError, withRetry } from "./gateway.ts";
 
 describe("withRetry (backoff with jitter from workers/shared/backoff.ts)", () => {

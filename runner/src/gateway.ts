@@ -4,9 +4,9 @@
  * A 409 `lease_lost` (or 404 for a lease that no longer exists) throws LeaseLostError: another attempt owns
  * the job and this runner must drop it.
  */
-import { z } from "zod";
-import { backoffMs } from "../../workers/shared/backoff.ts";
-import { ErrorEnvelope } from "../../workers/shared/contract/common.ts";
+
+import { backoffMs } from "@comfy-edge/shared/backoff";
+import { ErrorEnvelope } from "@comfy-edge/shared/contract/common";
 import {
   CancelWaitResponse,
   type CapabilitiesPut,
@@ -16,7 +16,8 @@ import {
   type LeaseRequest,
   type RunnerEvent,
   UploadResponse,
-} from "../../workers/shared/contract/runner.ts";
+} from "@comfy-edge/shared/contract/runner";
+import { z } from "zod";
 import { HttpError, parseJson, sendText } from "./http.ts";
 
 export class LeaseLostError extends Error {

@@ -3,7 +3,7 @@
  * capped at MAX_INPUT_BYTES, and uploaded to ComfyUI's input folder into the run's own random subfolder, so
  * no other job can guess its name (and it can be removed afterwards).
  */
-import type { LeaseGrant } from "../../workers/shared/contract/runner.ts";
+import type { LeaseGrant } from "@comfy-edge/shared/contract/runner";
 import type { ComfyClient } from "./comfy/client.ts";
 import { inputFileName, type UploadedInput } from "./comfy/workflow.ts";
 import { HttpError, sendBytes } from "./http.ts";

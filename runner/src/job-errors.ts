@@ -1,5 +1,5 @@
 /** How an error thrown while running a job becomes its `failed` event (pure). */
-import type { JobError } from "../../workers/shared/contract/jobs.ts";
+import type { JobError } from "@comfy-edge/shared/contract/jobs";
 import { ComfyProtocolError, ComfyUnavailableError, type PostPromptResult } from "./comfy/client.ts";
 import { promptRejectionError } from "./comfy/errors.ts";
 import { PromptLostError } from "./comfy/watcher.ts";

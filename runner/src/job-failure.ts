@@ -1,4 +1,4 @@
-import type { JobError } from "../../workers/shared/contract/jobs.ts";
+import type { JobError } from "@comfy-edge/shared/contract/jobs";
 
 /** A failure with the job's error, decided by the runner. */
 export class JobFailure extends Error {

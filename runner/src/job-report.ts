@@ -3,8 +3,8 @@
  * the lease would have expired anyway), a give-back, or nothing when another attempt owns the job. Tenants
  * get the error without host details; the log keeps ComfyUI's full message.
  */
-import type { JobError } from "../../workers/shared/contract/jobs.ts";
-import type { OutputRef, RunnerEvent } from "../../workers/shared/contract/runner.ts";
+import type { JobError } from "@comfy-edge/shared/contract/jobs";
+import type { OutputRef, RunnerEvent } from "@comfy-edge/shared/contract/runner";
 import { tenantError } from "./comfy/redact.ts";
 import { type GatewayClient, GatewayError, LeaseLostError } from "./gateway.ts";
 import type { Logger } from "./log.ts";

@@ -5,7 +5,7 @@
  * (cancel-wait, heartbeat or event ack) takes the prompt out of ComfyUI.
  */
 import { randomUUID } from "node:crypto";
-import type { LeaseGrant } from "../../workers/shared/contract/runner.ts";
+import type { LeaseGrant } from "@comfy-edge/shared/contract/runner";
 import { type ComfyFolders, removeRunLeftovers } from "./cleanup.ts";
 import type { ComfyClient } from "./comfy/client.ts";
 import { executionError, partialPromptError } from "./comfy/errors.ts";

@@ -4,7 +4,7 @@
  * reaches the runner (and ComfyUI) within about a second instead of at the next heartbeat. `409 lease_lost`
  * from either means another attempt owns the job.
  */
-import { backoffMs } from "../../workers/shared/backoff.ts";
+import { backoffMs } from "@comfy-edge/shared/backoff";
 import { type GatewayClient, GatewayError, LeaseLostError, sleep } from "./gateway.ts";
 import { HttpError } from "./http.ts";
 import type { Logger } from "./log.ts";

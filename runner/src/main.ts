@@ -41,7 +41,7 @@ export async function runRunner(
   }
   const log = createLogger({ level: config.logLevel, secrets: [config.runnerToken] });
   if (config.allowPrivateUrls) {
-    const { privateUrlsWarning } = await import("../../workers/shared/url-guard/policy.ts");
+    const { privateUrlsWarning } = await import("@comfy-edge/shared/url-guard/policy");
     const warning = privateUrlsWarning({ ALLOW_PRIVATE_URLS: "true" });
     if (warning) log.warn(warning);
   }

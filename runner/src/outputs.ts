@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { OutputRef } from "../../workers/shared/contract/runner.ts";
+import type { OutputRef } from "@comfy-edge/shared/contract/runner";
 import type { ComfyClient } from "./comfy/client.ts";
 import type { CollectedOutput } from "./comfy/history.ts";
 import { ConversionError, convertedName, convertImage, type OutputFormat, wantsConversion } from "./convert.ts";

@@ -3,7 +3,7 @@
  * throttle that lets at most one frame per `intervalMs` (1 s) through, the latest one winning. The reporter
  * sends what passes (reporter.ts); frames over PREVIEW_MAX_BYTES are dropped there. Best effort throughout.
  */
-import { PREVIEW_MAX_BYTES } from "../../workers/shared/contract/runner.ts";
+import { PREVIEW_MAX_BYTES } from "@comfy-edge/shared/contract/runner";
 import type { BinaryFrame } from "./comfy/messages.ts";
 
 export { PREVIEW_MAX_BYTES };

@@ -5,7 +5,7 @@
  * Sampler previews take their own lane: at most 1 per second (latest wins), one request in flight and the
  * newest frame waiting behind it (older ones dropped), never retried; the job never waits for them.
  */
-import type { RunnerEvent } from "../../workers/shared/contract/runner.ts";
+import type { RunnerEvent } from "@comfy-edge/shared/contract/runner";
 import { type EventAnswer, type GatewayClient, LeaseLostError, withRetry } from "./gateway.ts";
 import type { Logger } from "./log.ts";
 import { LatestThrottle, PREVIEW_MAX_BYTES, type PreviewFrame } from "./preview.ts";

@@ -4,8 +4,8 @@
  * again. While ComfyUI is down the slot does not lease: it reports unhealthy and re-checks with backoff.
  */
 import { randomBytes } from "node:crypto";
-import { backoffMs } from "../../workers/shared/backoff.ts";
-import type { CapabilitiesPut, LeaseGrant } from "../../workers/shared/contract/runner.ts";
+import { backoffMs } from "@comfy-edge/shared/backoff";
+import type { CapabilitiesPut, LeaseGrant } from "@comfy-edge/shared/contract/runner";
 import { ComfyCapabilities, publishCapabilities } from "./capabilities.ts";
 import type { ComfyFolders } from "./cleanup.ts";
 import { ComfyClient } from "./comfy/client.ts";

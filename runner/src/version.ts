@@ -1,2 +1,2 @@
-/** The runner's version, sent with every lease request (kept equal to package.json's; a test checks). */
+/** The runner's version, sent with every lease request (kept equal to runner/package.json's; a test checks). */
 export const RUNNER_VERSION = "0.1.0";

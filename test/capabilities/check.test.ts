@@ -1,10 +1,11 @@
 /** Capability reports from the real 0.33 /object_info, and the submit-time check against a pool's union. */
+
+import { buildReport, canonicalJson, reportDigest } from "@comfy-edge/shared/capabilities/build";
+import { CapabilityReport } from "@comfy-edge/shared/contract/runner";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { describe, expect, it } from "vitest";
 import { checkAgainstPool } from "../../workers/gateway/src/capabilities/check.ts";
 import { CapIndex, unionReports } from "../../workers/gateway/src/capabilities/union.ts";
-import { buildReport, canonicalJson, reportDigest } from "../../workers/shared/capabilities/build.ts";
-import { CapabilityReport } from "../../workers/shared/contract/runner.ts";
-import { ApiError } from "../../workers/shared/errors.ts";
 import { objectInfo033, report033, txt2img } from "./fixtures.ts";
 
 function refusal(fn: () => unknown): ApiError {

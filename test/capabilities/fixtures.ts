@@ -1,9 +1,9 @@
 /** The real ComfyUI 0.33 /object_info (886 classes) as a capability report, and workflows against it. */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { buildReport } from "../../workers/shared/capabilities/build.ts";
-import type { Workflow } from "../../workers/shared/contract/jobs.ts";
-import type { CapabilityReport } from "../../workers/shared/contract/runner.ts";
+import { buildReport } from "@comfy-edge/shared/capabilities/build";
+import type { Workflow } from "@comfy-edge/shared/contract/jobs";
+import type { CapabilityReport } from "@comfy-edge/shared/contract/runner";
 import { txt2imgWorkflow } from "../harness/workflows.ts";
 
 const FIXTURE = path.join(import.meta.dirname, "../comfyui-double/fixtures/object_info_v0.33.json");

@@ -1,6 +1,6 @@
 /** Pool-group test helpers: pools with regions, a runner per pool, and submits carrying a `request.cf`. */
-import type { Workflow } from "../../workers/shared/contract/jobs.ts";
-import type { CapabilityReport } from "../../workers/shared/contract/runner.ts";
+import type { Workflow } from "@comfy-edge/shared/contract/jobs";
+import type { CapabilityReport } from "@comfy-edge/shared/contract/runner";
 import type { Stack } from "../harness/stack.ts";
 import { CapableRunner } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 /** A runner that speaks the capability protocol over HTTP, driven step by step by the test. */
-import { reportDigest } from "../../workers/shared/capabilities/build.ts";
-import type { CapabilityReport, LeaseGrant } from "../../workers/shared/contract/runner.ts";
+import { reportDigest } from "@comfy-edge/shared/capabilities/build";
+import type { CapabilityReport, LeaseGrant } from "@comfy-edge/shared/contract/runner";
 import type { Stack } from "../harness/stack.ts";
 
 export class CapableRunner {

@@ -1,6 +1,6 @@
 /** The capability routes' calls for test/openapi/responses.test.ts (each documented status answered once). */
-import { reportDigest } from "../../workers/shared/capabilities/build.ts";
-import type { CapabilityReport } from "../../workers/shared/contract/runner.ts";
+import { reportDigest } from "@comfy-edge/shared/capabilities/build";
+import type { CapabilityReport } from "@comfy-edge/shared/contract/runner";
 import { exercisePoolGroups } from "./openapi-group-calls.ts";
 
 type Call = (

@@ -4,8 +4,9 @@
  * runner is lost is re-queued and moves to the other member, a job waiting in a member whose runners went
  * away moves on its dispatch re-send, and new submits go to the member that still has a live runner.
  */
+
+import type { LeaseGrant } from "@comfy-edge/shared/contract/runner";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LeaseGrant } from "../../workers/shared/contract/runner.ts";
 import { api, tenantWithKey } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
 import { report033, txt2img } from "./fixtures.ts";

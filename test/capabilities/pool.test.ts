@@ -3,9 +3,10 @@
  * GET /v1/pools/:name/capabilities, 422s at submit against the pool's union, capability-aware dispatch
  * with waiting_for, queue position and estimate, admission with max_wait_s, Prometheus metrics.
  */
+
+import { reportDigest } from "@comfy-edge/shared/capabilities/build";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reportDigest } from "../../workers/shared/capabilities/build.ts";
 import { api, runnerToken, ScriptedRunner, tenantWithKey } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
 import { report033, txt2img } from "./fixtures.ts";

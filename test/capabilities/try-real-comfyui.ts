@@ -8,9 +8,9 @@
  *   node test/capabilities/try-real-comfyui.ts
  */
 import assert from "node:assert/strict";
+import { buildReport, reportDigest } from "@comfy-edge/shared/capabilities/build";
+import { CapabilityReport } from "@comfy-edge/shared/contract/runner";
 import { readComfy } from "../../runner/src/capabilities.ts";
-import { buildReport, reportDigest } from "../../workers/shared/capabilities/build.ts";
-import { CapabilityReport } from "../../workers/shared/contract/runner.ts";
 import { startTestRunner } from "../e2e/helpers.ts";
 import { api, tenantWithKey } from "../harness/api.ts";
 import { startStack } from "../harness/stack.ts";

@@ -2,7 +2,7 @@
 // nodes below really run (8-bit RGB); every other class runs "opaque": typed outputs carrying digests.
 import { readFileSync } from "node:fs";
 import path from "node:path/posix";
-import { KNOWN_MODEL_INPUTS } from "../../workers/shared/capabilities/build.ts";
+import { KNOWN_MODEL_INPUTS } from "@comfy-edge/shared/capabilities/build";
 import { annotatedInputPath, DIRS, type FileStore, getSaveImagePath, inputImageFiles, sha256 } from "./files.ts";
 import {
   asImage,

@@ -4,6 +4,7 @@
  * can ask for within the Queues per-message delay limit (jitter included), and both files' [vars] parse.
  */
 import path from "node:path";
+import { QUEUE_MAX_DELAY_S, queueDoublingS } from "@comfy-edge/shared/backoff";
 import { describe, expect, it } from "vitest";
 import { experimental_readRawConfig } from "wrangler";
 import { parseGatewayConfig } from "../../workers/gateway/src/config.ts";
@@ -15,7 +16,6 @@ import {
   parseConsumerConfig,
 } from "../../workers/queue-consumer/src/config.ts";
 import { webhookRetryDelay } from "../../workers/queue-consumer/src/delivery/retry.ts";
-import { QUEUE_MAX_DELAY_S, queueDoublingS } from "../../workers/shared/backoff.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const read = (file: string) => experimental_readRawConfig({ config: path.join(root, file) }).rawConfig;

@@ -7,8 +7,8 @@
  */
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
+import type { RunnerEvent } from "@comfy-edge/shared/contract/runner";
 import { describe, expect, it, vi } from "vitest";
-import type { RunnerEvent } from "../../workers/shared/contract/runner.ts";
 import type { ComfyDouble } from "../comfyui-double/index.ts";
 import { executing, finished } from "./helpers.ts";
 import { useRunnerSuite } from "./runner-suite.ts";

@@ -1,5 +1,5 @@
 /** Small HTTP helpers for cross-component tests: a tenant+key fixture and a scripted runner. */
-import { LeaseGrant } from "../../workers/shared/contract/index.ts";
+import { LeaseGrant } from "@comfy-edge/shared/contract";
 import type { Stack } from "./stack.ts";
 
 export interface Tenant {

@@ -1,6 +1,7 @@
 /** Templates served as image models, and a scripted runner that answers every job with distinct PNGs. */
+
+import type { LeaseGrant } from "@comfy-edge/shared/contract";
 import OpenAI from "openai";
-import type { LeaseGrant } from "../../workers/shared/contract/index.ts";
 import { ensurePool, runnerToken, type ScriptedRunner, tenantWithKey } from "../harness/api.ts";
 import type { Stack } from "../harness/stack.ts";
 import { txt2imgWorkflow } from "../harness/workflows.ts";

@@ -4,8 +4,9 @@
  * before the job is queued; the runner gets the answer, the job records the step, its SSE stream starts
  * with an `llm` event, and an identical second job is answered by the LLM cache.
  */
+
+import { JobLlmEvent } from "@comfy-edge/shared/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JobLlmEvent } from "../../workers/shared/contract/index.ts";
 import { api, ensurePool, readSse, runnerToken, ScriptedRunner } from "../harness/api.ts";
 import { png, serveJobs, T2I } from "../images/fixtures.ts";
 import { forwarded, type LlmStack, startLlmStack, unique } from "../llm/fixtures.ts";

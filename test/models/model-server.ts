@@ -6,9 +6,9 @@
 import { readFileSync } from "node:fs";
 import https from "node:https";
 import { fileURLToPath } from "node:url";
+import type { UrlPolicy } from "@comfy-edge/shared/url-guard";
 import type { Resolver } from "../../runner/src/net/guarded-fetch.ts";
 import { nodeTransportWithCa } from "../../runner/src/net/node-transport.ts";
-import type { UrlPolicy } from "../../workers/shared/url-guard/index.ts";
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)));
 export const TEST_CA = fixture("ca.pem");

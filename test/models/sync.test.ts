@@ -2,13 +2,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ModelEntry } from "@comfy-edge/shared/contract/models";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../runner/src/log.ts";
 import { downloadModel, ModelDownloadError } from "../../runner/src/models/download.ts";
 import { ModelStore } from "../../runner/src/models/store.ts";
 import { ManifestSync } from "../../runner/src/models/sync.ts";
 import { UrlModels, urlModelFilename } from "../../runner/src/models/url-models.ts";
-import type { ModelEntry } from "../../workers/shared/contract/models.ts";
 import { devPolicy, loopbackResolver, type ModelServer, startModelServer, testTransport } from "./model-server.ts";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");

@@ -11,9 +11,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { crc32, deflateSync } from "node:zlib";
+import type { Workflow } from "@comfy-edge/shared/contract";
 import { buildTemplate, DEFAULT_SPECS } from "../../workers/gateway/src/templates/build.ts";
 import { compactSpecs, RawObjectInfo } from "../../workers/gateway/src/templates/specs.ts";
-import type { Workflow } from "../../workers/shared/contract/index.ts";
 
 const base = process.env.COMFYUI_URL ?? "http://127.0.0.1:8188";
 const dir = path.join(import.meta.dirname, "../fixtures/workflows");

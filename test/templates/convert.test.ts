@@ -1,7 +1,8 @@
 /** UI format -> API format on real saved workflows (test/fixtures/workflows/README.md names their sources). */
+
+import type { Workflow } from "@comfy-edge/shared/contract";
 import { describe, expect, it } from "vitest";
 import { convertUiWorkflow } from "../../workers/gateway/src/templates/ui-convert.ts";
-import type { Workflow } from "../../workers/shared/contract/index.ts";
 import { CORE, fixture, WITH_CUSTOM } from "./fixtures.ts";
 
 type Ui = { nodes: Array<{ id: number; type: string; mode: number }>; extra?: Record<string, unknown> } & Record<

@@ -1,10 +1,11 @@
 /** Typed inputs detected from real workflows, the author's overrides, the JSON Schema and run-input checks. */
+
+import type { Workflow } from "@comfy-edge/shared/contract";
 import Ajv2020 from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
 import { buildTemplate } from "../../workers/gateway/src/templates/build.ts";
 import type { TemplateInput } from "../../workers/gateway/src/templates/detect.ts";
 import { applyInputs, checkRunInputs, exampleRun, inputsSchema } from "../../workers/gateway/src/templates/schema.ts";
-import type { Workflow } from "../../workers/shared/contract/index.ts";
 import { CORE, fixture, WITH_CUSTOM } from "./fixtures.ts";
 
 const byName = (inputs: TemplateInput[]) => Object.fromEntries(inputs.map((i) => [i.name, i]));

@@ -3,8 +3,9 @@
  * is parsed with zod. Failures to reach ComfyUI (refused, reset, timed out, 502/503/504 from a proxy) throw
  * ComfyUnavailableError; other unexpected answers throw ComfyProtocolError.
  */
+
+import type { Workflow } from "@comfy-edge/shared/contract/jobs";
 import { z } from "zod";
-import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
 import { HttpError, type HttpResponse, parseJson, send, sendBytes, sendText } from "../http.ts";
 import { NodeErrors } from "./errors.ts";
 import { HistoryEntry, HistoryResponse } from "./history.ts";

@@ -2,9 +2,10 @@
  * ComfyUI's refusals and failures turned into the job's error (pure). Shapes as recorded in
  * 04_validation_errors.json (400 from POST /prompt, or 200 with node_errors) and 05_execution_error.json.
  */
+
+import type { JsonObject } from "@comfy-edge/shared/contract/common";
+import type { JobError } from "@comfy-edge/shared/contract/jobs";
 import { z } from "zod";
-import type { JsonObject } from "../../../workers/shared/contract/common.ts";
-import type { JobError } from "../../../workers/shared/contract/jobs.ts";
 
 export const NodeErrorEntry = z.looseObject({
   type: z.string().nullish(),

@@ -3,8 +3,8 @@
  * (home directory, virtualenv, ComfyUI's folders), addresses and URLs taken out. Tracebacks never reach
  * the job's error; they go to the runner's log.
  */
-import type { JsonObject, JsonValue } from "../../../workers/shared/contract/common.ts";
-import type { JobError } from "../../../workers/shared/contract/jobs.ts";
+import type { JsonObject, JsonValue } from "@comfy-edge/shared/contract/common";
+import type { JobError } from "@comfy-edge/shared/contract/jobs";
 
 // A character that may belong to a path segment (not space, quote, bracket or separator).
 const SEG = String.raw`[^\s'"\x60,;:()\[\]{}<>|/\\]`;

@@ -3,7 +3,7 @@
  * SaveVideo, SaveAudio and custom nodes' savers are all covered), asked once per class and kept for the
  * slot's life. Lets the runner give such a node its prefix when the client left it out.
  */
-import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
+import type { Workflow } from "@comfy-edge/shared/contract/jobs";
 import type { ComfyClient } from "./client.ts";
 
 export class NodeSchemas {

@@ -7,8 +7,8 @@
  * included) would then be inflated here for nothing on a loopback or LAN link.
  */
 
+import { backoffMs } from "@comfy-edge/shared/backoff";
 import WebSocket from "ws";
-import { backoffMs } from "../../../workers/shared/backoff.ts";
 import type { Logger } from "../log.ts";
 import { type BinaryFrame, type ComfyMessage, decodeBinaryFrame, parseTextFrame } from "./messages.ts";
 

@@ -6,7 +6,7 @@
  * memory). Refused connections and slow answers (the ~0.5 s garbage-collection pause, a busy server) are
  * waited out for up to `unreachableGraceMs` (default 30 s), never treated as a failure before that.
  */
-import { doublingMs } from "../../../workers/shared/backoff.ts";
+import { doublingMs } from "@comfy-edge/shared/backoff";
 import type { Logger } from "../log.ts";
 import { type PreviewFrame, previewOf } from "../preview.ts";
 import type { ProgressValue } from "../progress.ts";

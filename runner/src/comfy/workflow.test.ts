@@ -1,5 +1,5 @@
+import type { Workflow } from "@comfy-edge/shared/contract/jobs";
 import { describe, expect, it } from "vitest";
-import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
 import { clientPrefix, inputFileName, newRunFolder, rewriteWorkflow, WorkflowRewriteError } from "./workflow.ts";
 
 const WORKFLOW: Workflow = {

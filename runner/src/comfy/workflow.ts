@@ -9,7 +9,7 @@
  *  - seeds given as -1 (`seed`, `noise_seed`, `*_seed`) -> a random seed, reported back for reproducibility.
  */
 import { randomBytes, randomInt } from "node:crypto";
-import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
+import type { Workflow } from "@comfy-edge/shared/contract/jobs";
 
 export interface UploadedInput {
   /** What ComfyUI answered for /upload/image: the name (maybe deduplicated, "x (1).png") and subfolder. */

@@ -1,5 +1,5 @@
 /** The runner's calls for model assets: GET /runner/v1/manifest and PUT /runner/v1/manifest/status. */
-import { PoolManifest, type RunnerModelsReport } from "../../../workers/shared/contract/models.ts";
+import { PoolManifest, type RunnerModelsReport } from "@comfy-edge/shared/contract/models";
 import { parseJson, sendText } from "../http.ts";
 
 export interface ModelsApi {

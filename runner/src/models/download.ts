@@ -9,7 +9,7 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { UrlGuardError, type UrlPolicy } from "../../../workers/shared/url-guard/index.ts";
+import { UrlGuardError, type UrlPolicy } from "@comfy-edge/shared/url-guard";
 import { type Resolver, runnerFetch } from "../net/guarded-fetch.ts";
 import { nodeTransport, type Transport } from "../net/node-transport.ts";
 

@@ -3,7 +3,7 @@
  * answers the workflow with local file names; a download that fails fails the job (JobFailure,
  * model_download_failed). The slot calls `release` when the job ended, so its files may be evicted again.
  */
-import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
+import type { Workflow } from "@comfy-edge/shared/contract/jobs";
 import { JobFailure } from "../job-failure.ts";
 import { ModelDownloadError } from "./download.ts";
 import { UrlModelError, type UrlModels } from "./url-models.ts";

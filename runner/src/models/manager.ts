@@ -4,7 +4,7 @@
  * warmup workflow. Slots lease only while `ready` (files present, warmup passed); /readyz says the same.
  * Every change of state is reported to the gateway (PUT /runner/v1/manifest/status).
  */
-import type { PoolManifest, RunnerModelsReport } from "../../../workers/shared/contract/models.ts";
+import type { PoolManifest, RunnerModelsReport } from "@comfy-edge/shared/contract/models";
 import type { ComfyClient } from "../comfy/client.ts";
 import { sleep } from "../gateway.ts";
 import type { Logger } from "../log.ts";

@@ -1,6 +1,7 @@
 /** Wires model assets into the runner (docs/models.md) when COMFYUI_MODELS_DIR is set. */
+
+import type { UrlPolicy } from "@comfy-edge/shared/url-guard";
 import type * as PromClient from "prom-client";
-import type { UrlPolicy } from "../../../workers/shared/url-guard/index.ts";
 import { ComfyClient } from "../comfy/client.ts";
 import type { RunnerConfig } from "../config.ts";
 import type { Logger } from "../log.ts";

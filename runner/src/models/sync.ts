@@ -3,7 +3,7 @@
  * downloaded, one at a time, verified (size, SHA-256) and renamed into place; a failed file is reported
  * and retried on the next sync. The state of every file is kept for the runner's report.
  */
-import type { ModelEntry, RunnerModelsReport } from "../../../workers/shared/contract/models.ts";
+import type { ModelEntry, RunnerModelsReport } from "@comfy-edge/shared/contract/models";
 import type { Logger } from "../log.ts";
 import { type DownloadNet, describeFailure, downloadModel, ModelDownloadError } from "./download.ts";
 import type { ModelMetrics } from "./metrics.ts";

@@ -5,8 +5,8 @@
  * the same URL share one download (also when they ask at the same time).
  */
 import { createHash } from "node:crypto";
-import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
-import { urlModelInputs } from "../../../workers/shared/models/url-inputs.ts";
+import type { Workflow } from "@comfy-edge/shared/contract/jobs";
+import { urlModelInputs } from "@comfy-edge/shared/models/url-inputs";
 import type { Logger } from "../log.ts";
 import { type DownloadNet, describeFailure, downloadModel } from "./download.ts";
 import type { ModelMetrics } from "./metrics.ts";

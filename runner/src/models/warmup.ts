@@ -1,6 +1,6 @@
 /** Runs a pool's warmup workflow on one ComfyUI and waits for it to finish; throws WarmupError on failure. */
 import { randomUUID } from "node:crypto";
-import type { Workflow } from "../../../workers/shared/contract/jobs.ts";
+import type { Workflow } from "@comfy-edge/shared/contract/jobs";
 import type { ComfyClient } from "../comfy/client.ts";
 import { outcomeFromHistory } from "../comfy/history.ts";
 import { sleep } from "../gateway.ts";

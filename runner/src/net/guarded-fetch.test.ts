@@ -1,6 +1,6 @@
+import { type GuardedFetchOptions, UrlGuardError, type UrlPolicy } from "@comfy-edge/shared/url-guard";
+import { ALLOWED, BASE_POLICY, type CorpusCase, HOSTILE } from "@comfy-edge/shared/url-guard/corpus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ALLOWED, BASE_POLICY, type CorpusCase, HOSTILE } from "../../../workers/shared/url-guard/corpus.ts";
-import { type GuardedFetchOptions, UrlGuardError, type UrlPolicy } from "../../../workers/shared/url-guard/index.ts";
 import { type Resolver, type RunnerFetchOptions, runnerFetch } from "./guarded-fetch.ts";
 import { nodeTransport, type PinnedRequest, type Transport } from "./node-transport.ts";
 import { deferred, PNG_BYTES, type Route, startTestServer, type TestServer } from "./test-server.ts";

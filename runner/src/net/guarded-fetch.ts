@@ -7,7 +7,7 @@ import {
   runGuardedExchange,
   UrlGuardError,
   type UrlPolicy,
-} from "../../../workers/shared/url-guard/index.ts";
+} from "@comfy-edge/shared/url-guard";
 import { nodeTransport, type Transport } from "./node-transport.ts";
 
 export type Resolver = (hostname: string) => Promise<Array<{ address: string; family: 4 | 6 }>>;

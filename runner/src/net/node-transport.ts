@@ -2,7 +2,7 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import http from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
-import type { HopResponse } from "../../../workers/shared/url-guard/index.ts";
+import type { HopResponse } from "@comfy-edge/shared/url-guard";
 
 /** One request to an address that was resolved and checked; `hostname` is kept for Host and TLS SNI. */
 export interface PinnedRequest {

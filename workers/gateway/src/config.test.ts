@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
+import { ConfigError } from "@comfy-edge/shared/config";
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../shared/config.ts";
 import { createApp } from "./app.ts";
 import { gatewayConfig, parseGatewayConfig } from "./config.ts";
 

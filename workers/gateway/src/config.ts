@@ -4,8 +4,9 @@
  * variable, never its value. The LLM proxy's settings stay apart (llm/config.ts): a broken LLM_UPSTREAMS
  * fails only LLM requests.
  */
+
+import { memoPerEnv, parseVars, wholeNumber } from "@comfy-edge/shared/config";
 import { z } from "zod";
-import { memoPerEnv, parseVars, wholeNumber } from "../../shared/config.ts";
 import { type JobConfig, JobVars, toJobConfig } from "./jobs/config.ts";
 
 const GatewayVars = z.object({

@@ -2,12 +2,13 @@
  * The one place that renders errors: every failure leaves the gateway in the envelope
  * `{"error": {type, code, message, param, request_id}}` (OpenAI-compatible shape).
  */
+
+import { ConfigError } from "@comfy-edge/shared/config";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { log } from "@comfy-edge/shared/log";
 import type { Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ConfigError } from "../../shared/config.ts";
-import { ApiError } from "../../shared/errors.ts";
-import { log } from "../../shared/log.ts";
 import { newRequestId } from "./middleware/request-id.ts";
 import type { AppEnv } from "./types.ts";
 

@@ -1,4 +1,4 @@
-import type { NodePolicy, Scope } from "../../shared/contract/index.ts";
+import type { NodePolicy, Scope } from "@comfy-edge/shared/contract";
 
 /** Tenant settings the hot path needs, carried in the key record so routes never read D1 for them. */
 export interface TenantSnapshot {

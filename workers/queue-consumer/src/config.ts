@@ -4,9 +4,10 @@
  * and the log line says what to fix. The constants below are checked against both wrangler.toml files by
  * test/config/wrangler-invariants.test.ts.
  */
+
+import { QUEUE_MAX_DELAY_S } from "@comfy-edge/shared/backoff";
+import { memoPerEnv, parseVars, wholeNumber, wholeNumberList } from "@comfy-edge/shared/config";
 import { z } from "zod";
-import { QUEUE_MAX_DELAY_S } from "../../shared/backoff.ts";
-import { memoPerEnv, parseVars, wholeNumber, wholeNumberList } from "../../shared/config.ts";
 
 /** max_retries of the "jobs" consumer in wrangler.toml (attempts = retries + 1). */
 export const JOBS_MAX_RETRIES = 5;

@@ -5,8 +5,8 @@
  * and moves the job to the first that can (the job object records the move and is the judge: a job that no
  * longer waits for this attempt does not move).
  */
-import type { DispatchMessage, PoolPlacement } from "../../shared/contract/index.ts";
-import { type MemberState, pickMember } from "../../shared/pool-groups/choose.ts";
+import type { DispatchMessage, PoolPlacement } from "@comfy-edge/shared/contract";
+import { type MemberState, pickMember } from "@comfy-edge/shared/pool-groups/choose";
 import { jobObject, poolObject } from "./stubs.ts";
 
 type MoveEnv = Pick<ConsumerEnv, "JOBS" | "POOLS">;

@@ -4,8 +4,8 @@
  * Durable Objects; the pure parts (settle, failedMessageDelayS) directly.
  */
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { QUEUE_MAX_DELAY_S } from "@comfy-edge/shared/backoff";
 import { describe, expect, it } from "vitest";
-import { QUEUE_MAX_DELAY_S } from "../../shared/backoff.ts";
 import { createQueueHandler, failedMessageDelayS, settle } from "./index.ts";
 
 const consumerEnv = env as unknown as ConsumerEnv;

@@ -3,8 +3,8 @@
  * once. The handler object is created once per isolate and holds what lasts across batches: the health of
  * webhook endpoints (delivery/endpoints.ts) and the parsed settings.
  */
-import { queueDoublingS } from "../../shared/backoff.ts";
-import { log } from "../../shared/log.ts";
+import { queueDoublingS } from "@comfy-edge/shared/backoff";
+import { log } from "@comfy-edge/shared/log";
 import { consumerConfig, FAILED_MESSAGE_RETRY, JOBS_MAX_ATTEMPTS } from "./config.ts";
 import { DEFAULT_ENDPOINT_LIMITS, EndpointHealth } from "./delivery/endpoints.ts";
 import { type Outcome, processDeadJobMessage, processJobMessage } from "./jobs.ts";

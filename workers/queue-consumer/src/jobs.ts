@@ -2,10 +2,10 @@
  * Queue "jobs": ingest a job's URL inputs into R2 (the URL guard's edge fetch; retries see identical
  * inputs), then insert the job into its pool's dispatcher, idempotently by (job, attempt).
  */
-import { queueDoublingS } from "../../shared/backoff.ts";
-import { type DispatchMessage, DispatchMessage as DispatchSchema, type JobError } from "../../shared/contract/index.ts";
-import { log } from "../../shared/log.ts";
-import { guardedFetch, policyFor, UrlGuardError } from "../../shared/url-guard/index.ts";
+import { queueDoublingS } from "@comfy-edge/shared/backoff";
+import { type DispatchMessage, DispatchMessage as DispatchSchema, type JobError } from "@comfy-edge/shared/contract";
+import { log } from "@comfy-edge/shared/log";
+import { guardedFetch, policyFor, UrlGuardError } from "@comfy-edge/shared/url-guard";
 import { consumerConfig, INPUT_RETRY } from "./config.ts";
 import { edgeFetch } from "./delivery/edge-fetch.ts";
 import { placeRequeued } from "./group-move.ts";

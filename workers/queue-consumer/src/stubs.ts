@@ -5,8 +5,8 @@
  * the one place the untyped namespace is narrowed (a plain `as`, no double cast; the gateway's classes implement
  * these interfaces, checked in workers/gateway/src/jobs/job-do.ts and pools/pool-do.ts by `implements`).
  */
-import type { JobDispatchRpc, JobWebhookRpc, PoolDispatchRpc } from "../../shared/contract/index.ts";
-import { jobObjectId } from "../../shared/job-id.ts";
+import type { JobDispatchRpc, JobWebhookRpc, PoolDispatchRpc } from "@comfy-edge/shared/contract";
+import { jobObjectId } from "@comfy-edge/shared/job-id";
 
 interface JobObject extends Rpc.DurableObjectBranded, JobDispatchRpc, JobWebhookRpc {}
 interface PoolObject extends Rpc.DurableObjectBranded, PoolDispatchRpc {}

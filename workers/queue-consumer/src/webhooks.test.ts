@@ -3,8 +3,8 @@
  * doubles (a fetch answering per host). Batches go through createMessageBatch / getQueueResult.
  */
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import type { WebhookMessage } from "@comfy-edge/shared/contract";
 import { describe, expect, it } from "vitest";
-import type { WebhookMessage } from "../../shared/contract/index.ts";
 import { ReceiverDouble } from "../test/receiver-double.ts";
 import { DEFAULT_RETRY_DELAYS_S } from "./config.ts";
 import { DEFAULT_ENDPOINT_LIMITS, EndpointHealth } from "./delivery/endpoints.ts";

@@ -12,13 +12,13 @@
  * Every retry tells the job object when the next attempt is due (`webhookPending`), so an event lost with
  * an in-memory queue is re-sent promptly after a restart; `ackWebhook` when the consumer is done with it.
  */
-import { WebhookMessage } from "../../shared/contract/index.ts";
-import { toPublicJob } from "../../shared/job-view.ts";
-import { log } from "../../shared/log.ts";
-import { Presigner } from "../../shared/presign.ts";
-import { openSecret, secretBox } from "../../shared/secret-box.ts";
-import { policyFor } from "../../shared/url-guard/index.ts";
-import { signWebhook } from "../../shared/webhook-sign.ts";
+import { WebhookMessage } from "@comfy-edge/shared/contract";
+import { toPublicJob } from "@comfy-edge/shared/job-view";
+import { log } from "@comfy-edge/shared/log";
+import { Presigner } from "@comfy-edge/shared/presign";
+import { openSecret, secretBox } from "@comfy-edge/shared/secret-box";
+import { policyFor } from "@comfy-edge/shared/url-guard";
+import { signWebhook } from "@comfy-edge/shared/webhook-sign";
 import type { EndpointHealth, EndpointResult, Refused } from "./delivery/endpoints.ts";
 import { JobSnapshot } from "./delivery/job-snapshot.ts";
 import { alreadyDone, openDelivery, type TenantSecrets, writeLog } from "./delivery/log.ts";

@@ -4,9 +4,9 @@
  * ComfyUI declares, every required input given. Throws the first refusal as a 422 naming the input; answers
  * what the job needs from a runner (its classes and model files), which the pool's dispatcher matches.
  */
-import type { DispatchNeeds, InputCapability, Workflow } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import { isRandomSeed, RUNNER_SET_INPUTS } from "../../../shared/runner-filled.ts";
+import type { DispatchNeeds, InputCapability, Workflow } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { isRandomSeed, RUNNER_SET_INPUTS } from "@comfy-edge/shared/runner-filled";
 import { closest, quoteList } from "./closest.ts";
 import type { CapIndex } from "./union.ts";
 

@@ -5,8 +5,9 @@
  * they never go stale). A miss asks the pool's object once and fills both. A runner that joins or leaves
  * is seen by submits within 30 s (STORAGE.md).
  */
+
+import type { NodeClassCapability } from "@comfy-edge/shared/contract";
 import { z } from "zod";
-import type { NodeClassCapability } from "../../../shared/contract/index.ts";
 import { poolStub } from "../pools/access.ts";
 import { CapIndex } from "./union.ts";
 

@@ -1,6 +1,7 @@
 /** The capabilities a tenant sees of a pool (pure): classes its node policy refuses are left out. */
+
+import { InputCapability } from "@comfy-edge/shared/contract";
 import { z } from "zod";
-import { InputCapability } from "../../../shared/contract/index.ts";
 import { decide, type PolicyLayer } from "../jobs/node-policy.ts";
 import type { PoolCapabilities } from "./union.ts";
 

@@ -1,5 +1,5 @@
 /** A queued job's place, estimated start and what it waits for, from its pool's object (one call, queued jobs only). */
-import type { Job } from "../../../shared/contract/index.ts";
+import type { Job } from "@comfy-edge/shared/contract";
 import { iso } from "../lib/time.ts";
 import { poolStub } from "../pools/access.ts";
 

@@ -1,8 +1,9 @@
 /** `PUT /runner/v1/capabilities`: a runner sends the capability report whose digest it leases with. */
+
+import { reportDigest } from "@comfy-edge/shared/capabilities/build";
+import { CapabilitiesAck, CapabilitiesPut, ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
-import { reportDigest } from "../../../shared/capabilities/build.ts";
-import { CapabilitiesAck, CapabilitiesPut, ErrorEnvelope } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { readJson } from "../lib/body.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { poolStub } from "../pools/access.ts";

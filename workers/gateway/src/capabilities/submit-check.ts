@@ -3,8 +3,8 @@
  * of the live runners' capability reports (no Durable Object call while this data centre's cache holds
  * it), and, when the client sets `max_wait_s`, admission against the pool's estimated queue wait.
  */
-import type { DispatchNeeds, Workflow } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import type { DispatchNeeds, Workflow } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { poolStub } from "../pools/access.ts";
 import { checkAgainstPool } from "./check.ts";
 import { capabilityReader } from "./pool-caps.ts";

@@ -3,7 +3,7 @@
  * known; an enum takes every runner's values; a number range the widest; a model folder every runner's
  * files. `CapIndex` is the same with sets, built once per union and read on every submit.
  */
-import type { CapabilityReport, InputCapability, NodeClassCapability } from "../../../shared/contract/index.ts";
+import type { CapabilityReport, InputCapability, NodeClassCapability } from "@comfy-edge/shared/contract";
 
 export interface PoolCapabilities {
   /** sha256 of the sorted digests of the live runners' reports: names this union. */

@@ -4,10 +4,11 @@
  * content-hashed names (cached for a year). The console calls the public API like any client, with the
  * key the person signed in with; these routes need no key. Documented beside /docs (HTML, not under /v1).
  */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";
 import { CONSOLE_CSS, CONSOLE_JS, CONSOLE_VERSION } from "./assets.gen.ts";

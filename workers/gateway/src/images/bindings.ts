@@ -5,9 +5,9 @@
  * `images_bindings`; and the OpenAI values turned into template input values.
  */
 
-import type { Workflow } from "../../../shared/contract/index.ts";
-import type { ImagesBindings } from "../../../shared/contract/templates.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import type { Workflow } from "@comfy-edge/shared/contract";
+import type { ImagesBindings } from "@comfy-edge/shared/contract/templates";
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { InputValue, TemplateInput } from "../templates/detect.ts";
 
 export interface Bindings {

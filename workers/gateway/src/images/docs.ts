@@ -1,6 +1,7 @@
 /** OpenAPI route docs of the Images API (routes/images.ts, docs/images.md). */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
 import { z } from "zod";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { ImageEditFields, ImageGenerate, ImagesResponse, SessionView } from "./params.ts";
 

@@ -3,11 +3,12 @@
  * gateway's own chat route (the caller's key and its `llm` scope, the answer cache, usage recording, the
  * upstream failover) writes the prompt; its answer is the `revised_prompt` and a step on the job.
  */
+
+import type { JobStep } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
-import type { JobStep } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { renderError } from "../errors.ts";
 import { requestId } from "../middleware/request-id.ts";
 import { chatRoutes } from "../routes/chat.ts";

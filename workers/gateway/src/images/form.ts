@@ -3,9 +3,10 @@
  * the fields checked by zod, `image` / `image[]` (up to 4) and `mask` as files (PNG, JPEG or WebP, each at
  * most MAX_IMAGE_BYTES) turned into data: URLs, or as https:// URLs left to the submit core's URL guard.
  */
+
+import { toBase64 } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { Context } from "hono";
-import { toBase64 } from "../../../shared/crypto.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { parseWith, readBodyBytes } from "../lib/body.ts";
 import type { AppEnv } from "../types.ts";
 import { ImageEditFields } from "./params.ts";

@@ -3,10 +3,11 @@
  * "Chains"): each is a chat completion through the gateway's own chat route, run before the job is queued;
  * its answer becomes the input's value and a step on the job. Raw jobs' inputs: jobs/llm-inputs.ts.
  */
+
+import type { JobStep } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { Context, Hono } from "hono";
 import { z } from "zod";
-import type { JobStep } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { parseWith } from "../lib/body.ts";
 import type { AppEnv } from "../types.ts";
 import { runChat } from "./enhance.ts";

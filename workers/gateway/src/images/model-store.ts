@@ -2,8 +2,8 @@
  * Image models in D1 (migration 0011): a template's `images_model` column names it per tenant; its
  * `images_bindings` (JSON) overrides the derived bindings.
  */
-import { ImagesBindings, type ImagesBindings as Overrides } from "../../../shared/contract/templates.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import { ImagesBindings, type ImagesBindings as Overrides } from "@comfy-edge/shared/contract/templates";
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { TemplateInput } from "../templates/detect.ts";
 import { deriveBindings } from "./bindings.ts";
 

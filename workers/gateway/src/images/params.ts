@@ -1,6 +1,7 @@
 /** OpenAI Images request shapes (docs/images.md): a generation body (JSON) and an edit form's fields. */
+
+import { ImagesModelName } from "@comfy-edge/shared/contract/templates";
 import { z } from "zod";
-import { ImagesModelName } from "../../../shared/contract/templates.ts";
 import { PromptEnhance } from "./enhance.ts";
 
 const Common = {

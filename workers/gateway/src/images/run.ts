@@ -3,11 +3,12 @@
  * OpenAI parameters bound to its inputs, one job per run through the jobs submit core (a batch-size input
  * makes n one run), each waited for with the job DO's waitFor, and the answer in OpenAI's shape.
  */
+
+import type { JobCreate, JobStep } from "@comfy-edge/shared/contract";
+import { toBase64 } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
+import type { JobView, StoredOutput } from "@comfy-edge/shared/job-view";
 import type { Context } from "hono";
-import type { JobCreate, JobStep } from "../../../shared/contract/index.ts";
-import { toBase64 } from "../../../shared/crypto.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import type { JobView, StoredOutput } from "../../../shared/job-view.ts";
 import { publicJob } from "../jobs/public.ts";
 import { createJob } from "../routes/job-submit.ts";
 import { usedInputs } from "../routes/templates.ts";

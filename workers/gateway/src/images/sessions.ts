@@ -3,8 +3,9 @@
  * turns with their prompts and the R2 keys of their outputs; a session expires SESSION_TTL_MS after its
  * last turn (an expired row is treated as absent and removed when read).
  */
+
+import { ApiError } from "@comfy-edge/shared/errors";
 import { z } from "zod";
-import { ApiError } from "../../../shared/errors.ts";
 import { SessionTurn } from "./params.ts";
 
 export const SESSION_TTL_MS = 24 * 3600 * 1000;

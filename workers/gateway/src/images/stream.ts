@@ -5,11 +5,12 @@
  * DO's nextPreview), then one `<kind>.completed` per image; a failure after the stream began is an `error`
  * event in OpenAI's shape.
  */
+
+import { TERMINAL } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { jobObjectId } from "@comfy-edge/shared/job-id";
+import { log } from "@comfy-edge/shared/log";
 import type { Context } from "hono";
-import { TERMINAL } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import { jobObjectId } from "../../../shared/job-id.ts";
-import { log } from "../../../shared/log.ts";
 import type { AppEnv } from "../types.ts";
 import type { ImagesResponse } from "./params.ts";
 import { answerImages, IMAGES_WAIT_MS, type ImageJobs, type ImagesAnswer, type ImagesRun } from "./run.ts";

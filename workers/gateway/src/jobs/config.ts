@@ -1,6 +1,7 @@
 /** The job object's settings (wrangler.toml [vars]): part of the gateway's config (../config.ts). */
+
+import { wholeNumber } from "@comfy-edge/shared/config";
 import { z } from "zod";
-import { wholeNumber } from "../../../shared/config.ts";
 import { DEFAULT_MAX_ATTEMPTS, LEASE_MS } from "./state.ts";
 
 export const JobVars = z.object({

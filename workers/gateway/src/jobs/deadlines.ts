@@ -1,5 +1,5 @@
 /** Pure: the deadlines of a job (lease expiry, run limits, queue time limit) and what is due at a time. */
-import type { JobError } from "../../../shared/contract/index.ts";
+import type { JobError } from "@comfy-edge/shared/contract";
 import type { JobConfig } from "./config.ts";
 import type { JobState } from "./state.ts";
 

@@ -1,5 +1,5 @@
+import type { JsonValue } from "@comfy-edge/shared/contract";
 import { describe, expect, it } from "vitest";
-import type { JsonValue } from "../../../shared/contract/index.ts";
 import { expectedOutputs, PREMINT_MAX } from "./expected-outputs.ts";
 
 const node = (class_type: string, inputs: Record<string, JsonValue> = {}) => ({ class_type, inputs });

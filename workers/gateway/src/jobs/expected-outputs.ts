@@ -5,7 +5,7 @@
  * the largest literal `batch_size`, at least 1 and at most PREMINT_MAX. The runner mints more if it needs
  * more (POST /runner/v1/leases/:id/uploads), so a low estimate costs a round trip, never an output.
  */
-import type { Workflow } from "../../../shared/contract/index.ts";
+import type { Workflow } from "@comfy-edge/shared/contract";
 
 export const PREMINT_MAX = 16;
 const VIDEO_WRITERS = new Set(["VHS_VideoCombine"]);

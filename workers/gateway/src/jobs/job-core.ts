@@ -4,9 +4,9 @@
  * owed and enforces the job's deadlines. Storage layout: workers/gateway/STORAGE.md.
  */
 import { DurableObject } from "cloudflare:workers";
-import { equalJitterMs } from "../../../shared/backoff.ts";
-import { TERMINAL } from "../../../shared/contract/index.ts";
-import { log } from "../../../shared/log.ts";
+import { equalJitterMs } from "@comfy-edge/shared/backoff";
+import { TERMINAL } from "@comfy-edge/shared/contract";
+import { log } from "@comfy-edge/shared/log";
 import { gatewayConfig } from "../config.ts";
 import type { JobConfig } from "./config.ts";
 import { dueAction, jobDeadlines } from "./deadlines.ts";

@@ -12,8 +12,8 @@ import type {
   JobWebhookRpc,
   RunnerEvent,
   Workflow,
-} from "../../../shared/contract/index.ts";
-import { TERMINAL } from "../../../shared/contract/index.ts";
+} from "@comfy-edge/shared/contract";
+import { TERMINAL } from "@comfy-edge/shared/contract";
 import { rememberJob } from "../templates/output-cache-store.ts";
 import { expectedOutputs } from "./expected-outputs.ts";
 import { JobCore } from "./job-core.ts";

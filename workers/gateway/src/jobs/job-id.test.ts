@@ -1,7 +1,7 @@
 /** Job ids: short (`job_` + 26 base32) for new jobs, and the 64-hex ids issued before keep working (issue 12.12). */
 import { env } from "cloudflare:test";
+import { idempotentJobId, jobObjectId, newJobId } from "@comfy-edge/shared/job-id";
 import { describe, expect, it } from "vitest";
-import { idempotentJobId, jobObjectId, newJobId } from "../../../shared/job-id.ts";
 import { call, createKey, createPool, createTenant, json } from "../../test/helpers.ts";
 import { leaseId, parseLeaseId } from "./lease-token.ts";
 import type { CreateJobInput } from "./state.ts";

@@ -5,9 +5,9 @@
  * `secret` is the current secret of the SIGNING_SECRET key ring (shared/signing-keys.ts); a lease signed
  * with any secret still in the ring verifies, so rotating the secret does not end running jobs.
  */
-import { bytesEqual, hmacSha256, toBase64Url } from "../../../shared/crypto.ts";
-import { JOB_ID_SOURCE } from "../../../shared/job-id.ts";
-import { ringSecrets } from "../../../shared/signing-keys.ts";
+import { bytesEqual, hmacSha256, toBase64Url } from "@comfy-edge/shared/crypto";
+import { JOB_ID_SOURCE } from "@comfy-edge/shared/job-id";
+import { ringSecrets } from "@comfy-edge/shared/signing-keys";
 
 const LEASE = new RegExp(`^ls_(${JOB_ID_SOURCE})_(\\d{1,6})_([A-Za-z0-9_-]{22})$`);
 

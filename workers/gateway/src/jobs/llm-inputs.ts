@@ -4,9 +4,10 @@
  * completion through the gateway's own chat route (the caller's key and its `llm` scope, the answer cache,
  * usage), its answer becomes the input's value, and the job records one `llm` step (and SSE event) each.
  */
+
+import type { JobStep, Workflow } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { Context, Hono } from "hono";
-import type { JobStep, Workflow } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { runChat } from "../images/enhance.ts";
 import { LlmInput, llmMessages } from "../images/llm-inputs.ts";
 import { parseWith } from "../lib/body.ts";

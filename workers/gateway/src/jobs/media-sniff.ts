@@ -2,7 +2,7 @@
  * Pure: does an output's first bytes match the media type its runner declared? Only types with a known
  * signature are checked (images, video, audio, glTF); other declared types are served as attachments.
  */
-import { mimeEssence, sniffImageType } from "../../../shared/url-guard/image-type.ts";
+import { mimeEssence, sniffImageType } from "@comfy-edge/shared/url-guard/image-type";
 
 /** Bytes to read from the start of an object to check it. */
 export const SNIFF_BYTES = 64;

@@ -6,8 +6,8 @@
  * and deny beats allow. Pure logic; the route gathers the layers.
  */
 
-import { type NodeClassGroup, NodePolicy } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import { type NodeClassGroup, NodePolicy } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { COMFYUI_0_33_CLASSES } from "./node-policy-classes.ts";
 
 /** File readers of widely used custom nodes (not in ComfyUI's own object_info): class -> file inputs. */

@@ -3,10 +3,11 @@
  * transaction as the state that owes it (SQL table `outbox`, STORAGE.md). Rows are parsed on the way out
  * with a discriminated union, so a row this code cannot read is logged and dropped, never half-sent.
  */
+
+import { doublingMs } from "@comfy-edge/shared/backoff";
+import { DispatchMessage, WebhookMessage } from "@comfy-edge/shared/contract";
+import { log } from "@comfy-edge/shared/log";
 import { z } from "zod";
-import { doublingMs } from "../../../shared/backoff.ts";
-import { DispatchMessage, WebhookMessage } from "../../../shared/contract/index.ts";
-import { log } from "../../../shared/log.ts";
 import type { JobConfig } from "./config.ts";
 
 export const IndexRow = z.object({

@@ -3,7 +3,7 @@
  * uploaded under this attempt's prefix, there are at most MAX_OUTPUTS of them and MAX_OUTPUT_BYTES in all,
  * and each one's first bytes match its declared media type.
  */
-import type { JobError, JsonObject, OutputRef } from "../../../shared/contract/index.ts";
+import type { JobError, JsonObject, OutputRef } from "@comfy-edge/shared/contract";
 import type { JobConfig } from "./config.ts";
 import { contentMismatch, SNIFF_BYTES } from "./media-sniff.ts";
 import type { StoredOutput } from "./state.ts";

@@ -1,8 +1,8 @@
 /** Job DO view -> public Job shape, minting signed output URLs when read. */
-import type { Job } from "../../../shared/contract/index.ts";
-import { jobObjectId } from "../../../shared/job-id.ts";
-import { type JobView, toPublicJob } from "../../../shared/job-view.ts";
-import { Presigner } from "../../../shared/presign.ts";
+import type { Job } from "@comfy-edge/shared/contract";
+import { jobObjectId } from "@comfy-edge/shared/job-id";
+import { type JobView, toPublicJob } from "@comfy-edge/shared/job-view";
+import { Presigner } from "@comfy-edge/shared/presign";
 import type { JobDO } from "./job-do.ts";
 
 /** The job DO's RPC surface (typed stub: values crossing it are JSON-typed, see contract JsonValue). */

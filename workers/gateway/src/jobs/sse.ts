@@ -3,7 +3,7 @@
  * previews are ephemeral: sent without `id:` (Last-Event-ID is untouched), held in memory only, the latest
  * one given to a subscriber that connects while the attempt runs.
  */
-import type { JobPreviewEvent } from "../../../shared/contract/index.ts";
+import type { JobPreviewEvent } from "@comfy-edge/shared/contract";
 import type { JobEventRecord } from "./state.ts";
 
 const KEEPALIVE_MS = 15_000;

@@ -1,8 +1,8 @@
 /** What a job Durable Object stores, and the view it returns (storage layout: STORAGE.md). */
 
+import type { DispatchGroup, DispatchNeeds, JobStep, JsonValue } from "@comfy-edge/shared/contract";
+import type { JobView, ResolvedInputs, StoredOutput, StoredTemplate } from "@comfy-edge/shared/job-view";
 import type { z } from "zod";
-import type { DispatchGroup, DispatchNeeds, JobStep, JsonValue } from "../../../shared/contract/index.ts";
-import type { JobView, ResolvedInputs, StoredOutput, StoredTemplate } from "../../../shared/job-view.ts";
 
 export type { JobView, StoredOutput };
 
@@ -13,7 +13,7 @@ import type {
   OutputOptions,
   WebhookEvent,
   Workflow,
-} from "../../../shared/contract/index.ts";
+} from "@comfy-edge/shared/contract";
 
 export const LEASE_MS = 60_000;
 export const DEFAULT_MAX_ATTEMPTS = 3;

@@ -3,8 +3,8 @@
  * and the answer to a refused create, which first removes what the refused request stored (never an object
  * the existing job uses), so a refused request changes nothing.
  */
-import { toHex } from "../../../shared/crypto.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import { toHex } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { CreateResult } from "./state.ts";
 
 /** Seconds a client is asked to wait when its tenant's queue is full. */

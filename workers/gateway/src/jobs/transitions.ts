@@ -2,7 +2,7 @@
  * Job transitions inside one storage transaction: each mutates the state and records, through `tx`, the
  * events and the outbox rows it owes. The payload builders are pure.
  */
-import type { DispatchMessage, JobError, WebhookEvent, WebhookMessage } from "../../../shared/contract/index.ts";
+import type { DispatchMessage, JobError, WebhookEvent, WebhookMessage } from "@comfy-edge/shared/contract";
 import type { IndexRow, Outbox } from "./outbox.ts";
 import { type JobEventRecord, type JobState, viewOf } from "./state.ts";
 

@@ -4,13 +4,13 @@
  * png/jpeg/webp/gif image, and the Content-Type it was uploaded with (if any) names that same type.
  * One ranged R2 read of the leading bytes.
  */
-import { ApiError } from "../../../shared/errors.ts";
+import { ApiError } from "@comfy-edge/shared/errors";
 import {
   acceptedImageType,
   IMAGE_TYPES_TEXT,
   mimeEssence,
   sniffImageType,
-} from "../../../shared/url-guard/image-type.ts";
+} from "@comfy-edge/shared/url-guard/image-type";
 
 /** Enough for every signature sniffImageType knows (webp: 12 bytes). */
 const SNIFF_BYTES = 16;

@@ -3,8 +3,8 @@
  * nodes that exist and at sensible outputs, no cycles, at least one output node. Every rejection names
  * the node in `param` (e.g. `workflow.7.inputs.clip`).
  */
-import { isLink, JobCreate, type Workflow } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import { isLink, JobCreate, type Workflow } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { parseWith } from "../lib/body.ts";
 import { FILE_READER_INPUTS } from "./node-policy.ts";
 

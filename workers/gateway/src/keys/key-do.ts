@@ -4,7 +4,7 @@
  * Storage layout: workers/gateway/STORAGE.md.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Scope } from "../../../shared/contract/index.ts";
+import type { Scope } from "@comfy-edge/shared/contract";
 import { gatewayConfig } from "../config.ts";
 import type { TenantSnapshot } from "../types.ts";
 import { admit, type RateWindow, reservationStep, resumeWindow, type StoredWindow, WINDOW_MS } from "./rate-window.ts";

@@ -1,5 +1,5 @@
 /** The key record a KeyDO holds: loaded from D1 (the source of truth) once, then served from memory. */
-import type { Scope } from "../../../shared/contract/index.ts";
+import type { Scope } from "@comfy-edge/shared/contract";
 import { nodePolicyFromColumn } from "../jobs/node-policy.ts";
 import { jsonArray } from "../lib/json.ts";
 import type { TenantSnapshot } from "../types.ts";

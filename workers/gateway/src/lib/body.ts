@@ -2,9 +2,10 @@
  * Request body and query parsing with one set of rules: size limit (413), content type (415),
  * malformed JSON (400 invalid_json), schema failures (400 invalid_request, `param` = first bad field).
  */
+
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { Context } from "hono";
 import type { z } from "zod";
-import { ApiError } from "../../../shared/errors.ts";
 import { gatewayConfig } from "../config.ts";
 import type { AppEnv } from "../types.ts";
 import { parseWith, schemaError } from "./schema-error.ts";

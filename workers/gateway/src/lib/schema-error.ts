@@ -2,8 +2,9 @@
  * Schema errors as the gateway reports them (pure: no bindings, so pure modules such as the template
  * builder use it outside the Worker too).
  */
+
+import { ApiError, formatParam } from "@comfy-edge/shared/errors";
 import type { z } from "zod";
-import { ApiError, formatParam } from "../../../shared/errors.ts";
 import { issueMessage } from "./issue-message.ts";
 
 /**

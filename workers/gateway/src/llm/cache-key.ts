@@ -4,7 +4,7 @@
  * Everything else, including pass-through fields such as `response_format` or `guided_json`, is part
  * of the key. KV key layout: workers/gateway/STORAGE.md.
  */
-import { toHex } from "../../../shared/crypto.ts";
+import { toHex } from "@comfy-edge/shared/crypto";
 
 /** Top-level fields that never change the answer. */
 export const KEY_DENYLIST: ReadonlySet<string> = new Set(["stream", "stream_options", "user"]);

@@ -4,9 +4,10 @@
  * Request headers: `Cache-Control: no-cache` skips the read, `no-store` skips the write,
  * `x-cache-ttl: <seconds>` (>= 60, KV's minimum) overrides the TTL. Key layout: STORAGE.md.
  */
+
+import { ApiError } from "@comfy-edge/shared/errors";
+import { log } from "@comfy-edge/shared/log";
 import { z } from "zod";
-import { ApiError } from "../../../shared/errors.ts";
-import { log } from "../../../shared/log.ts";
 import type { TokenUsage } from "./completion.ts";
 import { MAX_CACHE_TTL_S, MIN_CACHE_TTL_S } from "./config.ts";
 

@@ -8,9 +8,10 @@
  * LLM_UPSTREAMS is an operator error: it is logged once and every LLM request answers 503
  * `llm_not_configured` until it is fixed.
  */
+
+import { ConfigError, parseVars, wholeNumber } from "@comfy-edge/shared/config";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { z } from "zod";
-import { ConfigError, parseVars, wholeNumber } from "../../../shared/config.ts";
-import { ApiError } from "../../../shared/errors.ts";
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_RETRIES = 2;

@@ -3,7 +3,7 @@
  * requests in the same isolate wait for it instead of calling the upstream again. One instance per
  * isolate, created by the chat route factory.
  */
-import type { ApiError } from "../../../shared/errors.ts";
+import type { ApiError } from "@comfy-edge/shared/errors";
 import type { TokenUsage } from "./completion.ts";
 
 export type FlightResult =

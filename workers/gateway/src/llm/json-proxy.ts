@@ -3,9 +3,10 @@
  * retries and fallback (dispatch), the answer checked before it is served, the KV answer cache with the
  * isolate copy and single flight, and usage recorded per key through waitUntil. One per route factory.
  */
+
+import { ApiError } from "@comfy-edge/shared/errors";
+import { log } from "@comfy-edge/shared/log";
 import type { Context } from "hono";
-import { ApiError } from "../../../shared/errors.ts";
-import { log } from "../../../shared/log.ts";
 import type { AppEnv } from "../types.ts";
 import { type CachedAnswer, newEntry, putEntry, readEntry } from "./cache.ts";
 import type { TokenUsage } from "./completion.ts";

@@ -8,8 +8,8 @@
  * becomes a final `data: {"error": {...}}` event (OpenAI style) instead of a hang or a cut connection.
  * An upstream error event is re-issued in the gateway's envelope with its message scrubbed.
  */
-import type { ApiError } from "../../../shared/errors.ts";
-import { log } from "../../../shared/log.ts";
+import type { ApiError } from "@comfy-edge/shared/errors";
+import { log } from "@comfy-edge/shared/log";
 import { CompletionAssembler, readUsage, type TokenUsage } from "./completion.ts";
 import { upstreamMessage } from "./scrub.ts";
 import { eventData, SSE_DONE, SseSplitter, sseEvent } from "./sse.ts";

@@ -1,5 +1,5 @@
+import { policyFor } from "@comfy-edge/shared/url-guard";
 import { describe, expect, it } from "vitest";
-import { policyFor } from "../../../shared/url-guard/index.ts";
 import { guardImages, isDeterministic, parseChatRequest, upstreamBody } from "./request.ts";
 
 const base = { model: "m", messages: [{ role: "user", content: "hi" }] };

@@ -3,9 +3,10 @@
  * everywhere else so unknown fields (response_format, guided_json, ...) reach the upstream untouched.
  * The validated copy is only read; the client's own parsed object is what gets forwarded.
  */
+
+import { ApiError } from "@comfy-edge/shared/errors";
+import { assertSafeUrl, type UrlPolicy } from "@comfy-edge/shared/url-guard";
 import { z } from "zod";
-import { ApiError } from "../../../shared/errors.ts";
-import { assertSafeUrl, type UrlPolicy } from "../../../shared/url-guard/index.ts";
 import { schemaError } from "../lib/body.ts";
 
 const TextPart = z.looseObject({ type: z.literal("text"), text: z.string() });

@@ -1,6 +1,6 @@
 /** Reading a non-stream upstream answer: within the upstream's deadline, checked before it is served. */
 
-import { log } from "../../../shared/log.ts";
+import { log } from "@comfy-edge/shared/log";
 import { isCompleteCompletion, readUsage, type TokenUsage } from "./completion.ts";
 import { upstreamMessage } from "./scrub.ts";
 import { type Dispatched, upstreamBroken, upstreamTimedOut } from "./upstream.ts";

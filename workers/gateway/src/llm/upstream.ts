@@ -12,9 +12,9 @@
  * Every one of these carries `x-should-retry: false`: the gateway has done the retrying, so the OpenAI
  * SDKs must not multiply it.
  */
-import { equalJitterMs } from "../../../shared/backoff.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import { log } from "../../../shared/log.ts";
+import { equalJitterMs } from "@comfy-edge/shared/backoff";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { log } from "@comfy-edge/shared/log";
 import { notConfigured, type Upstream, upstreamApiKey, upstreamFetcher } from "./config.ts";
 import { upstreamMessage, upstreamParam } from "./scrub.ts";
 

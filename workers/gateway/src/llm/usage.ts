@@ -8,9 +8,10 @@
  * only add their numbers. No request ever waits on another request's promise (workerd cancels
  * continuations that cross into a request that has finished).
  */
+
+import { sha256Hex } from "@comfy-edge/shared/crypto";
+import { log } from "@comfy-edge/shared/log";
 import type { Context } from "hono";
-import { sha256Hex } from "../../../shared/crypto.ts";
-import { log } from "../../../shared/log.ts";
 import type { LlmUsage } from "../keys/key-do.ts";
 import { keyStub } from "../middleware/api-key-auth.ts";
 import { bearerToken } from "../middleware/client-limit.ts";

@@ -1,6 +1,6 @@
+import { timingSafeEqual } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { MiddlewareHandler } from "hono";
-import { timingSafeEqual } from "../../../shared/crypto.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import type { AppEnv } from "../types.ts";
 import { bearerToken, limitUnauthenticated } from "./client-limit.ts";
 

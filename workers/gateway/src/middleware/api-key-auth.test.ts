@@ -1,7 +1,7 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { sha256Hex } from "@comfy-edge/shared/crypto";
+import { issueToken } from "@comfy-edge/shared/tokens";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../../../shared/crypto.ts";
-import { issueToken } from "../../../shared/tokens.ts";
 import { admin, call, createKey, createPool, createTenant, expectError, json } from "../../test/helpers.ts";
 import type { KeyDO } from "../keys/key-do.ts";
 import { WINDOW_MS } from "../keys/rate-window.ts";

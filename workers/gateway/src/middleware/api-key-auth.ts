@@ -6,12 +6,13 @@
  * 401 missing_api_key | invalid_api_key | revoked_api_key, 403 insufficient_scope, 429 rate_limited.
  * `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` go on every authenticated response.
  */
+
+import { Scope } from "@comfy-edge/shared/contract";
+import { sha256Hex } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { signingRingMemo } from "@comfy-edge/shared/signing-keys";
+import { verifyTokenTag } from "@comfy-edge/shared/tokens";
 import type { MiddlewareHandler } from "hono";
-import { Scope } from "../../../shared/contract/index.ts";
-import { sha256Hex } from "../../../shared/crypto.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import { signingRingMemo } from "../../../shared/signing-keys.ts";
-import { verifyTokenTag } from "../../../shared/tokens.ts";
 import type { KeyDO } from "../keys/key-do.ts";
 import type { AppEnv } from "../types.ts";
 import { bearerToken, limitUnauthenticated } from "./client-limit.ts";

@@ -1,6 +1,6 @@
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { Context } from "hono";
 import ipaddr from "ipaddr.js";
-import { ApiError } from "../../../shared/errors.ts";
 import type { AppEnv } from "../types.ts";
 
 const PERIOD_S = 60;

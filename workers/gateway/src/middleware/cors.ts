@@ -11,9 +11,10 @@
  * (called by api-key-auth.ts) refuses it with 403 `origin_not_allowed` before the route runs when its
  * tenant does not allow the origin, so passing a preflight thanks to another tenant's list does nothing.
  */
+
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import { ApiError } from "../../../shared/errors.ts";
 import type { AppEnv, TenantSnapshot } from "../types.ts";
 import { tenantOrigins } from "./cors-tenants.ts";
 

@@ -1,5 +1,5 @@
+import { randomBase62 } from "@comfy-edge/shared/crypto";
 import type { MiddlewareHandler } from "hono";
-import { randomBase62 } from "../../../shared/crypto.ts";
 import type { AppEnv } from "../types.ts";
 
 export function newRequestId(): string {

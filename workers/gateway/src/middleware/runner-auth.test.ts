@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
+import { sha256Hex } from "@comfy-edge/shared/crypto";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../../../shared/crypto.ts";
 import { admin, call, createPool, json } from "../../test/helpers.ts";
 
 describe("runner auth cache", () => {

@@ -2,12 +2,13 @@
  * Runner authentication: `Authorization: Bearer ce_rt_...`, a token scoped to one pool. The token record
  * is cached with the Cache API for up to 30 s (revocation takes effect within that time).
  */
+
+import { sha256Hex } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { signingRingMemo } from "@comfy-edge/shared/signing-keys";
+import { verifyTokenTag } from "@comfy-edge/shared/tokens";
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { sha256Hex } from "../../../shared/crypto.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import { signingRingMemo } from "../../../shared/signing-keys.ts";
-import { verifyTokenTag } from "../../../shared/tokens.ts";
 import type { AppEnv } from "../types.ts";
 import { bearerToken, limitUnauthenticated } from "./client-limit.ts";
 

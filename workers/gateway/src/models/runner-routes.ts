@@ -1,7 +1,8 @@
 /** Runner API for model assets: the pool's manifest and the runner's report of its model files. */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { PoolManifest, RunnerModelsReport } from "@comfy-edge/shared/contract/models";
 import { Hono } from "hono";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
-import { PoolManifest, RunnerModelsReport } from "../../../shared/contract/models.ts";
 import { readJson } from "../lib/body.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";

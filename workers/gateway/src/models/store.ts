@@ -1,14 +1,14 @@
 /** D1 access for pool manifests, runners' model reports and tenants' model hosts (migration 0010). */
 
-import { z } from "zod";
-import { Workflow } from "../../../shared/contract/jobs.ts";
+import { Workflow } from "@comfy-edge/shared/contract/jobs";
 import {
   ModelEntry,
   type PoolManifest,
   type PoolManifestBody,
   RunnerModelsReport,
   UrlModelsSetting,
-} from "../../../shared/contract/models.ts";
+} from "@comfy-edge/shared/contract/models";
+import { z } from "zod";
 import { iso } from "../lib/time.ts";
 
 interface ManifestRow {

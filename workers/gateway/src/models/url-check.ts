@@ -3,10 +3,10 @@
  * `url_models`, only from the tenant's model hosts, and only URLs the URL guard accepts (https, public host,
  * no credentials). The runner downloads the file through its guarded fetcher under the pool's size cap.
  */
-import type { Workflow } from "../../../shared/contract/jobs.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import { urlModelInputs } from "../../../shared/models/url-inputs.ts";
-import { assertSafeUrl, normaliseAllowlistEntry, policyFor } from "../../../shared/url-guard/index.ts";
+import type { Workflow } from "@comfy-edge/shared/contract/jobs";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { urlModelInputs } from "@comfy-edge/shared/models/url-inputs";
+import { assertSafeUrl, normaliseAllowlistEntry, policyFor } from "@comfy-edge/shared/url-guard";
 import { getManifest, getTenantModelHosts } from "./store.ts";
 import { checkUrlModelSizes } from "./url-size.ts";
 

@@ -6,10 +6,10 @@
  * the runner enforces the same cap while it downloads. Answers are cached for 5 minutes (Cache API), so
  * jobs naming the same URL ask once. Only jobs with URL models get here.
  */
-import { sha256Hex } from "../../../shared/crypto.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import type { UrlModelInput } from "../../../shared/models/url-inputs.ts";
-import { guardedFetch, UrlGuardError, type UrlPolicy } from "../../../shared/url-guard/index.ts";
+import { sha256Hex } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
+import type { UrlModelInput } from "@comfy-edge/shared/models/url-inputs";
+import { guardedFetch, UrlGuardError, type UrlPolicy } from "@comfy-edge/shared/url-guard";
 
 const HEAD_TIMEOUT_MS = 5000;
 const TTL_S = 300;

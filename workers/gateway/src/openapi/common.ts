@@ -3,8 +3,9 @@
  * their own: the error envelope with every detail field the gateway may add, the headers every
  * response carries, and the failures every body, credential or rate limit can cause.
  */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
 import { z } from "zod";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import type { HeaderDoc, ResponseDoc, RouteDoc } from "./route-doc.ts";
 
 /**

@@ -1,6 +1,7 @@
 /** Builds the OpenAPI 3.1 document from the same zod schemas the routes validate with. */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
 import { z } from "zod";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import { commonResponseHeaders, commonResponses, ERROR_EXAMPLE, ErrorDoc } from "./common.ts";
 import type { HeaderDoc, ResponseDoc, RouteDoc } from "./route-doc.ts";
 

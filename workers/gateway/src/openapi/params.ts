@@ -2,8 +2,9 @@
  * Request and response headers (and examples) that route docs share, stated once so generated clients
  * get one name and one schema for each.
  */
+
+import { INLINE_MEDIA_TYPES } from "@comfy-edge/shared/download";
 import { z } from "zod";
-import { INLINE_MEDIA_TYPES } from "../../../shared/download.ts";
 import type { HeaderDoc, ResponseDoc } from "./route-doc.ts";
 
 export const IDEMPOTENCY_KEY: HeaderDoc = {

@@ -1,5 +1,5 @@
+import type { Scope } from "@comfy-edge/shared/contract";
 import type { z } from "zod";
-import type { Scope } from "../../../shared/contract/index.ts";
 
 /** A request or response header as the document states it. */
 export interface HeaderDoc {

@@ -1,6 +1,6 @@
 /** Pool lookups on the submit path, cached with the Cache API for 30 s (pools change rarely). */
-import type { NodePolicy } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import type { NodePolicy } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { nodePolicyFromColumn } from "../jobs/node-policy.ts";
 import { jsonArray } from "../lib/json.ts";
 import type { PoolDO } from "./pool-do.ts";

@@ -3,8 +3,8 @@
  * digest each runner (token, id) last leased with, and the union of the live runners' reports. Parsed
  * reports and the union are held in the object's memory, keyed by digest (a digest names one report).
  */
-import { CapabilityReport, type DispatchNeeds } from "../../../shared/contract/index.ts";
-import { sha256Hex } from "../../../shared/crypto.ts";
+import { CapabilityReport, type DispatchNeeds } from "@comfy-edge/shared/contract";
+import { sha256Hex } from "@comfy-edge/shared/crypto";
 import { CapIndex, type PoolCapabilities, unionReports } from "../capabilities/union.ts";
 
 /** A report's JSON is stored in parts of this many characters (a SQLite row holds at most 2 MB). */

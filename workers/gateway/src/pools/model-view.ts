@@ -8,7 +8,7 @@ import type {
   PoolManifest,
   PoolModelState,
   RunnerModelsReport,
-} from "../../../shared/contract/models.ts";
+} from "@comfy-edge/shared/contract/models";
 
 const zero = (): ModelStateCounts => ({ present: 0, pending: 0, downloading: 0, failed: 0 });
 

@@ -3,8 +3,8 @@
  * idempotent enqueue, round-robin across tenants, max_running, long-poll leases, release and stats.
  */
 import { env } from "cloudflare:test";
+import type { DispatchMessage } from "@comfy-edge/shared/contract";
 import { describe, expect, it } from "vitest";
-import type { DispatchMessage } from "../../../shared/contract/index.ts";
 import type { CreateJobInput } from "../jobs/state.ts";
 import type { RunnerInfo } from "./pool-do.ts";
 

@@ -12,7 +12,7 @@ import type {
   DispatchNeeds,
   PoolDispatchRpc,
   PoolPlacement,
-} from "../../../shared/contract/index.ts";
+} from "@comfy-edge/shared/contract";
 import type { PoolCapabilities } from "../capabilities/union.ts";
 import { gatewayConfig } from "../config.ts";
 import { jobStub } from "../jobs/public.ts";

@@ -4,12 +4,13 @@
  * on every image_url (422) -> route by model (404) -> cache (HIT) / single flight -> upstream (retry,
  * fallback) -> answer; cache write and usage go through waitUntil.
  */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { log } from "@comfy-edge/shared/log";
+import { policyFor } from "@comfy-edge/shared/url-guard";
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import { log } from "../../../shared/log.ts";
-import { policyFor } from "../../../shared/url-guard/index.ts";
 import { readJsonValue } from "../lib/body.ts";
 import { type CachedAnswer, cacheDirectives, newEntry, putEntry, readEntry } from "../llm/cache.ts";
 import { cacheKey } from "../llm/cache-key.ts";

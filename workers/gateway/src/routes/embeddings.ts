@@ -4,8 +4,9 @@
  * every answer is cached in KV (per tenant by default): `x-cache: HIT|MISS|BYPASS`, `Cache-Control:
  * no-cache` / `no-store` and `x-cache-ttl` as for chat.
  */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
 import { Hono } from "hono";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
 import { configReader } from "../llm/config.ts";
 import { type JsonCall, JsonProxy } from "../llm/json-proxy.ts";
 import { answerJson, readLlmRequest } from "../llm/json-route.ts";

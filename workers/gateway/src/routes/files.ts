@@ -1,8 +1,9 @@
 /** `POST /v1/files`: a presigned PUT for a client upload, referred to in a workflow as `file:<id>`. */
+
+import { ErrorEnvelope, FileCreate, FileUpload } from "@comfy-edge/shared/contract";
+import { newId } from "@comfy-edge/shared/crypto";
+import { Presigner } from "@comfy-edge/shared/presign";
 import { Hono } from "hono";
-import { ErrorEnvelope, FileCreate, FileUpload } from "../../../shared/contract/index.ts";
-import { newId } from "../../../shared/crypto.ts";
-import { Presigner } from "../../../shared/presign.ts";
 import { readJson } from "../lib/body.ts";
 import { iso } from "../lib/time.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";

@@ -4,11 +4,12 @@
  * request runs its model's template as job(s) through the jobs submit core and answers like OpenAI once
  * they finish (job ids in `x-job-id`).
  */
+
+import { toBase64 } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { OUTPUT_URL_TTL_S } from "@comfy-edge/shared/job-view";
+import { Presigner } from "@comfy-edge/shared/presign";
 import { type Context, Hono } from "hono";
-import { toBase64 } from "../../../shared/crypto.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import { OUTPUT_URL_TTL_S } from "../../../shared/job-view.ts";
-import { Presigner } from "../../../shared/presign.ts";
 import { chatApp, enhancePrompt, type PromptEnhance } from "../images/enhance.ts";
 import { readEditForm } from "../images/form.ts";
 import { ImageGenerate } from "../images/params.ts";

@@ -3,10 +3,11 @@
  * authenticates). Served as workers/shared/download.ts decides: known media types inline, anything else
  * `application/octet-stream` as an attachment, always `nosniff` and a sandboxing CSP.
  */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { downloadHeaders, INLINE_MEDIA_TYPES } from "@comfy-edge/shared/download";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
-import { downloadHeaders, INLINE_MEDIA_TYPES } from "../../../shared/download.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { jobStub } from "../jobs/public.ts";
 import { OUTPUT_DOWNLOAD } from "../openapi/params.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";

@@ -4,13 +4,14 @@
  * referenced, the job object created (Idempotency-Key, queued-job limit), then `Prefer: wait` and the
  * answer (202 unfinished / 200 finished, Location, Idempotent-Replayed).
  */
+
+import type { Job, JobCreate, JobInputRef, Workflow } from "@comfy-edge/shared/contract";
+import { sha256Hex } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { idempotentJobId, newJobId } from "@comfy-edge/shared/job-id";
+import { assertSafeUrl, policyFor } from "@comfy-edge/shared/url-guard";
 import type { Context } from "hono";
 import type { z } from "zod";
-import type { Job, JobCreate, JobInputRef, Workflow } from "../../../shared/contract/index.ts";
-import { sha256Hex } from "../../../shared/crypto.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import { idempotentJobId, newJobId } from "../../../shared/job-id.ts";
-import { assertSafeUrl, policyFor } from "../../../shared/url-guard/index.ts";
 import { admit } from "../capabilities/submit-check.ts";
 import { gatewayConfig } from "../config.ts";
 import { type JobApi, jobStubById, publicJob } from "../jobs/public.ts";

@@ -1,10 +1,11 @@
 /** Jobs API (scope `jobs`): submit, read, list, cancel, delete, live events, outputs. */
+
+import { ErrorEnvelope, Job, JobCreate, JobListQuery } from "@comfy-edge/shared/contract";
+import { fromBase64Url, toBase64Url } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
 import { stream } from "hono/streaming";
 import { z } from "zod";
-import { ErrorEnvelope, Job, JobCreate, JobListQuery } from "../../../shared/contract/index.ts";
-import { fromBase64Url, toBase64Url } from "../../../shared/crypto.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { withQueueInfo } from "../capabilities/queue-view.ts";
 import { chatApp } from "../images/enhance.ts";
 import { resolveWorkflowLlmInputs } from "../jobs/llm-inputs.ts";

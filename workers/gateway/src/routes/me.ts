@@ -1,6 +1,6 @@
+import { ErrorEnvelope, Scope } from "@comfy-edge/shared/contract";
 import { Hono } from "hono";
 import { z } from "zod";
-import { ErrorEnvelope, Scope } from "../../../shared/contract/index.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";

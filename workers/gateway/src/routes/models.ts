@@ -3,9 +3,10 @@
  * from the config; upstreams configured with wildcards are asked for their own list (`GET {base_url}/models`,
  * short timeout), filtered by their patterns. An upstream that does not answer is left out (and logged).
  */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { log } from "@comfy-edge/shared/log";
 import { Hono } from "hono";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
-import { log } from "../../../shared/log.ts";
 import { listImageModels } from "../images/model-store.ts";
 import { candidatesFor, configReader, type Upstream, upstreamApiKey, upstreamFetcher } from "../llm/config.ts";
 import { ModelList } from "../llm/schemas.ts";

@@ -1,8 +1,8 @@
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { PoolModelState } from "@comfy-edge/shared/contract/models";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
 import { z } from "zod";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
-import { PoolModelState } from "../../../shared/contract/models.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { capabilitiesView, PoolCapabilitiesView } from "../capabilities/public-view.ts";
 import { nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";

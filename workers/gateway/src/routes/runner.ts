@@ -1,6 +1,5 @@
 /** Runner API (pool-scoped runner tokens): long-poll leases, heartbeats, upload URLs, events, give-back. */
-import { type Context, Hono } from "hono";
-import { z } from "zod";
+
 import {
   CancelWaitRequest,
   CancelWaitResponse,
@@ -12,10 +11,12 @@ import {
   RunnerEvent,
   UploadRequest,
   UploadResponse,
-} from "../../../shared/contract/index.ts";
-import { randomBase62 } from "../../../shared/crypto.ts";
-import { ApiError } from "../../../shared/errors.ts";
-import { Presigner } from "../../../shared/presign.ts";
+} from "@comfy-edge/shared/contract";
+import { randomBase62 } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { Presigner } from "@comfy-edge/shared/presign";
+import { type Context, Hono } from "hono";
+import { z } from "zod";
 import { capabilityDocs, capabilityRoutes } from "../capabilities/runner-routes.ts";
 import { leaseId, parseLeaseId } from "../jobs/lease-token.ts";
 import { jobStub } from "../jobs/public.ts";

@@ -1,7 +1,8 @@
 /** OpenAPI route docs of the template routes (routes/templates.ts). */
+
+import { ErrorEnvelope, Job } from "@comfy-edge/shared/contract";
+import { TemplateCreate, TemplateRun, TemplateSummary, TemplateView } from "@comfy-edge/shared/contract/templates";
 import { z } from "zod";
-import { ErrorEnvelope, Job } from "../../../shared/contract/index.ts";
-import { TemplateCreate, TemplateRun, TemplateSummary, TemplateView } from "../../../shared/contract/templates.ts";
 import { IDEMPOTENCY_KEY, PREFER_WAIT, SUBMIT_RESPONSE_HEADERS } from "../openapi/params.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 

@@ -4,10 +4,11 @@
  * a per-template OpenAPI document, and runs: a run is a job submitted through the jobs submit core, so it
  * has every job guarantee (Idempotency-Key, Prefer: wait, SSE, webhooks, cancel).
  */
+
+import type { TemplateCreate as TemplateCreateBody } from "@comfy-edge/shared/contract/templates";
+import { TemplateCreate, TemplateName, TemplateRun } from "@comfy-edge/shared/contract/templates";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { type Context, Hono } from "hono";
-import type { TemplateCreate as TemplateCreateBody } from "../../../shared/contract/templates.ts";
-import { TemplateCreate, TemplateName, TemplateRun } from "../../../shared/contract/templates.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { capabilityReader } from "../capabilities/pool-caps.ts";
 import { chatApp } from "../images/enhance.ts";
 import { resolveLlmInputs } from "../images/llm-inputs.ts";

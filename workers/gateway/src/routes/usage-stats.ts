@@ -3,9 +3,10 @@
  * latency, error rates per route), from D1 `request_stats`; never another tenant's. Mounted under
  * `/v1/usage` (routes/usage.ts), whose API-key auth it shares.
  */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { RequestStats, TenantStatsQuery } from "@comfy-edge/shared/contract/stats";
 import { Hono } from "hono";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
-import { RequestStats, TenantStatsQuery } from "../../../shared/contract/stats.ts";
 import { readQuery } from "../lib/body.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { flushStats } from "../stats/flush.ts";

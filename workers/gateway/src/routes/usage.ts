@@ -2,9 +2,10 @@
  * `GET /v1/usage?from=&to=`: the calling key's usage per UTC day and its tenant's totals, from D1
  * `usage_daily` (flushed from the key Durable Objects within about 10 s).
  */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
-import { ErrorEnvelope } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { USAGE_FIELDS } from "../keys/usage-fields.ts";
 import { readQuery } from "../lib/body.ts";
 import { UsageQuery, UsageReport } from "../llm/schemas.ts";

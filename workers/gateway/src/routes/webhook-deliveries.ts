@@ -1,8 +1,9 @@
 /** Webhook delivery log and redelivery for one job (mounted under /v1/jobs/:id, which authenticates). */
+
+import { ErrorEnvelope, RedeliverRequest, WebhookDelivery } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
 import { z } from "zod";
-import { ErrorEnvelope, RedeliverRequest, WebhookDelivery } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { jobStub } from "../jobs/public.ts";
 import { readJson } from "../lib/body.ts";
 import { iso } from "../lib/time.ts";

@@ -4,7 +4,7 @@
  * the latency histograms in SQL. Runs in the background (a request's waitUntil), never on the answer's path.
  * Rows older than RETENTION_MS are deleted by a flush at most once per PRUNE_EVERY_MS per isolate.
  */
-import { log } from "../../../shared/log.ts";
+import { log } from "@comfy-edge/shared/log";
 import { type Bucket, FLUSH_INTERVAL_MS, type StatsAggregator } from "./aggregator.ts";
 import { toJson } from "./histogram.ts";
 

@@ -2,7 +2,7 @@
  * Reads `request_stats` for a window (one D1 batch of grouped queries: counts and merged histogram buckets
  * per route, per tenant and per series point) and builds the report (report.ts).
  */
-import type { RequestStats } from "../../../shared/contract/stats.ts";
+import type { RequestStats } from "@comfy-edge/shared/contract/stats";
 import { type CountRow, emptyGroup, figures, groupRows, type HistRow, mergeGroup, series, span } from "./report.ts";
 
 export interface StatsFilter {

@@ -2,7 +2,7 @@
  * From grouped D1 rows to the figures of GET /admin/v1/stats (pure): requests per second, p50/p95 from the
  * merged latency histograms, error rates. query.ts reads the rows; this module only adds them up.
  */
-import type { RequestFigures } from "../../../shared/contract/stats.ts";
+import type { RequestFigures } from "@comfy-edge/shared/contract/stats";
 import { addCount, type Histogram, mergeInto, percentile } from "./histogram.ts";
 
 export interface Counts {

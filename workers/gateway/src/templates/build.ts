@@ -3,8 +3,8 @@
  * format when needed) with every input's default written in, and its typed inputs (detected, then the
  * author's overrides). The specs are the pool's object_info (today: ComfyUI 0.33's table).
  */
-import { Workflow } from "../../../shared/contract/index.ts";
-import type { InputOverride } from "../../../shared/contract/templates.ts";
+import { Workflow } from "@comfy-edge/shared/contract";
+import type { InputOverride } from "@comfy-edge/shared/contract/templates";
 import { parseWith } from "../lib/schema-error.ts";
 import { detectInputs, type TemplateInput } from "./detect.ts";
 import table from "./object-info-0.33.json" with { type: "json" };

@@ -10,8 +10,8 @@
  * Every other widget input is reachable as `"<node>.<input>"` (`"6.text"`). Types, ranges, steps and
  * enums come from the class's input spec; defaults from the graph.
  */
-import type { Workflow } from "../../../shared/contract/index.ts";
-import { isLink } from "../../../shared/contract/index.ts";
+import type { Workflow } from "@comfy-edge/shared/contract";
+import { isLink } from "@comfy-edge/shared/contract";
 import type { InputSpec, SpecTable } from "./specs.ts";
 
 export type InputKind = "int" | "float" | "string" | "boolean" | "enum" | "file" | "image";

@@ -3,9 +3,10 @@
  * operation, whose request body's `inputs` is the template's JSON Schema, so a client generator gives a
  * typed `run(prompt, seed, ...)`.
  */
+
+import { ErrorEnvelope, Job } from "@comfy-edge/shared/contract";
+import { TemplateRun } from "@comfy-edge/shared/contract/templates";
 import { z } from "zod";
-import { ErrorEnvelope, Job } from "../../../shared/contract/index.ts";
-import { TemplateRun } from "../../../shared/contract/templates.ts";
 import type { TemplateInput } from "./detect.ts";
 import { exampleRun, inputsSchema } from "./schema.ts";
 

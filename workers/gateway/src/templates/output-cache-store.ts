@@ -2,7 +2,7 @@
  * The output cache's index and hits (effects; the rules are in output-cache.ts): KV `LLM_CACHE` key
  * `job-cache/<tenant>/<sha256>` -> the job that ran the graph, and the copy of its outputs for a hit.
  */
-import type { StoredOutput } from "../../../shared/job-view.ts";
+import type { StoredOutput } from "@comfy-edge/shared/job-view";
 import { jobStub } from "../jobs/public.ts";
 import { OUTPUT_CACHE_TTL_S, usable } from "./output-cache.ts";
 

@@ -11,9 +11,9 @@
  * a lookup trusts it only if that job (read from its own object, same tenant) has succeeded within the TTL.
  * Never across tenants: the tenant is in the key and the job object checks it again.
  */
-import { isLink, type Workflow } from "../../../shared/contract/index.ts";
-import { sha256Hex } from "../../../shared/crypto.ts";
-import type { JobView } from "../../../shared/job-view.ts";
+import { isLink, type Workflow } from "@comfy-edge/shared/contract";
+import { sha256Hex } from "@comfy-edge/shared/crypto";
+import type { JobView } from "@comfy-edge/shared/job-view";
 
 export const OUTPUT_CACHE_TTL_S = 24 * 3600;
 const SEED_INPUTS = new Set(["seed", "noise_seed"]);

@@ -4,9 +4,9 @@
  * (`{"from": ["6.text", "16.text"]}`), hide (`"seed": false` or `{"hidden": true}`; a hidden input keeps
  * its default and a run may not set it). A graph input named by an override leaves every other input.
  */
-import type { Workflow } from "../../../shared/contract/index.ts";
-import type { InputOverride } from "../../../shared/contract/templates.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import type { Workflow } from "@comfy-edge/shared/contract";
+import type { InputOverride } from "@comfy-edge/shared/contract/templates";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { inputOver, literalSlots, type Slot, type TemplateInput } from "./detect.ts";
 import { checkValue } from "./schema.ts";
 import type { SpecTable } from "./specs.ts";

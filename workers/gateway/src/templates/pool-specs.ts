@@ -6,7 +6,7 @@
  * 0.33 table still gives what reports leave out: widget order, defaults, seed controls, upload slots,
  * output types. `mergeSpecs` is pure.
  */
-import type { InputCapability } from "../../../shared/contract/index.ts";
+import type { InputCapability } from "@comfy-edge/shared/contract";
 import type { CapIndex } from "../capabilities/union.ts";
 import { DEFAULT_SPECS } from "./build.ts";
 import type { InputSpec, SpecTable } from "./specs.ts";

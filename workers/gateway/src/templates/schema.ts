@@ -3,8 +3,8 @@
  * JSON type, 422 for a value out of range, not in the enum or not an input; `param` is `inputs.<name>`),
  * and the graph a run queues (pure).
  */
-import type { Workflow } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import type { Workflow } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import type { InputValue, TemplateInput } from "./detect.ts";
 
 const JSON_TYPE = { int: "integer", float: "number", boolean: "boolean" } as const;

@@ -3,7 +3,7 @@
  * row per version with its API-format graph and typed inputs. A new version takes the next number in the
  * same batch that writes it, so two concurrent creates get two versions and nothing is half-written.
  */
-import type { Workflow } from "../../../shared/contract/index.ts";
+import type { Workflow } from "@comfy-edge/shared/contract";
 import type { TemplateInput } from "./detect.ts";
 
 export interface TemplateRow {

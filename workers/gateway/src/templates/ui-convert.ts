@@ -7,9 +7,10 @@
  * nodes (mode 4) passed through (the bypassed node's input of the consumer's type takes its place), and
  * inputs left linking to a dropped node removed. Group nodes and subgraphs are refused (422).
  */
+
+import type { Workflow } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { z } from "zod";
-import type { Workflow } from "../../../shared/contract/index.ts";
-import { ApiError } from "../../../shared/errors.ts";
 import { type ClassSpec, isWidget, type SpecTable } from "./specs.ts";
 
 const Id = z.union([z.number(), z.string()]);

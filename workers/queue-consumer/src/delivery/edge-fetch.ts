@@ -3,7 +3,7 @@
  * reports a DNS lookup failure only as "internal error; reference = ..." (the host is in its own log),
  * which says nothing to a tenant: it becomes "could not resolve host <name>".
  */
-import { UrlGuardError } from "../../../shared/url-guard/index.ts";
+import { UrlGuardError } from "@comfy-edge/shared/url-guard";
 
 function isRuntimeInternalError(error: unknown): boolean {
   return error instanceof Error && /^internal error; reference = /.test(error.message);

@@ -17,7 +17,7 @@
  * no extra call on the delivery path, and each isolate learns about a dead endpoint from its own attempts.
  */
 
-import { doublingMs } from "../../../shared/backoff.ts";
+import { doublingMs } from "@comfy-edge/shared/backoff";
 export interface EndpointLimits {
   maxInFlight: number;
   failureThreshold: number;

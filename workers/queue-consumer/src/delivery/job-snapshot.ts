@@ -2,9 +2,10 @@
  * The job snapshot a webhooks message carries (the job object's JobView at the event), parsed before it is
  * rendered into the payload. Loose: a field added by a newer gateway passes through to the payload.
  */
+
+import { JobError, JobStatus, JsonValue } from "@comfy-edge/shared/contract";
+import type { JobView } from "@comfy-edge/shared/job-view";
 import { z } from "zod";
-import { JobError, JobStatus, JsonValue } from "../../../shared/contract/index.ts";
-import type { JobView } from "../../../shared/job-view.ts";
 
 const InputValue = z.union([z.number(), z.string(), z.boolean()]);
 const ms = z.number().nullable();

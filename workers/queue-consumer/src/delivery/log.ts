@@ -1,5 +1,5 @@
 /** The webhook delivery log (D1 `webhook_deliveries`, one row per event id): what the consumer reads and writes. */
-import type { WebhookMessage } from "../../../shared/contract/index.ts";
+import type { WebhookMessage } from "@comfy-edge/shared/contract";
 
 export type DeliveryStatus = "pending" | "delivered" | "failed" | "gone" | "skipped";
 

@@ -1,5 +1,5 @@
+import { QUEUE_MAX_DELAY_S } from "@comfy-edge/shared/backoff";
 import { describe, expect, it } from "vitest";
-import { QUEUE_MAX_DELAY_S } from "../../../shared/backoff.ts";
 import { DEFAULT_RETRY_DELAYS_S, parseConsumerConfig } from "../config.ts";
 import { isLastAttempt, webhookRetryDelay } from "./retry.ts";
 

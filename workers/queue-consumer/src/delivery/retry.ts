@@ -1,5 +1,5 @@
 /** Webhook retry schedule: WEBHOOK_RETRY_DELAYS_S (config.ts), one delay per retry, with +-20% jitter. */
-import { scheduleDelayS } from "../../../shared/backoff.ts";
+import { scheduleDelayS } from "@comfy-edge/shared/backoff";
 import { WEBHOOK_JITTER } from "../config.ts";
 
 /** Delay before retry number `attempt` (1-based) with +-20% jitter, within [1 s, 12 h] (the Queues limit). */

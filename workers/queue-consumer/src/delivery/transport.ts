@@ -3,7 +3,7 @@
  * answer's status decides: a 2xx body is never read (cancelled at once, whatever its size), an error
  * answer's first bytes are kept for the delivery log.
  */
-import { type Hop, runGuardedExchange, UrlGuardError, type UrlPolicy } from "../../../shared/url-guard/index.ts";
+import { type Hop, runGuardedExchange, UrlGuardError, type UrlPolicy } from "@comfy-edge/shared/url-guard";
 import { edgeFetch } from "./edge-fetch.ts";
 
 export const DELIVERY_TIMEOUT_MS = 10_000;

@@ -5,9 +5,9 @@
  * use, whose checks refuse the workflow (node policy, URL models, capabilities), that have no live runner, or
  * whose wait estimate is above the group's `max_wait_s`. Each member gets the checks a plain pool gets.
  */
-import type { DispatchGroup, DispatchNeeds, Workflow } from "../../../../shared/contract/index.ts";
-import { ApiError } from "../../../../shared/errors.ts";
-import { groupTarget, type MemberState, orderMembers, pickMember } from "../../../../shared/pool-groups/choose.ts";
+import type { DispatchGroup, DispatchNeeds, Workflow } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { groupTarget, type MemberState, orderMembers, pickMember } from "@comfy-edge/shared/pool-groups/choose";
 import { poolCapabilityCheck } from "../../capabilities/submit-check.ts";
 import { enforceNodePolicy, nodePolicyReader, policyLayers } from "../../jobs/node-policy.ts";
 import { checkUrlModels } from "../../models/url-check.ts";

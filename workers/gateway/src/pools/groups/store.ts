@@ -2,8 +2,9 @@
  * Pool groups and tenants' region affinities in D1 (STORAGE.md), and their reads on the submit path,
  * cached with the Cache API for 30 s (like pool records: they change rarely).
  */
+
+import type { PoolGroup } from "@comfy-edge/shared/contract";
 import { z } from "zod";
-import type { PoolGroup } from "../../../../shared/contract/index.ts";
 
 const TTL_S = 30;
 

@@ -2,9 +2,9 @@
  * Model files a workflow names by URL, as dispatch preferences (docs/models.md): the pool's matcher gives
  * the job to a waiting runner that already holds them (its report lists `url-<16 hex of SHA-256(url)>-...`).
  */
-import type { DispatchNeeds, Workflow } from "../../../../shared/contract/index.ts";
-import { sha256Hex } from "../../../../shared/crypto.ts";
-import { urlModelInputs } from "../../../../shared/models/url-inputs.ts";
+import type { DispatchNeeds, Workflow } from "@comfy-edge/shared/contract";
+import { sha256Hex } from "@comfy-edge/shared/crypto";
+import { urlModelInputs } from "@comfy-edge/shared/models/url-inputs";
 
 /** `needs` with the workflow's URL models added (null stays null: without reports nothing is matched). */
 export async function withUrlModels(needs: DispatchNeeds | null, workflow: Workflow): Promise<DispatchNeeds | null> {

@@ -1,4 +1,4 @@
-import { ApiError } from "../../../../shared/errors.ts";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { keyStub } from "../../middleware/api-key-auth.ts";
 import type { PoolRow, TenantRow } from "./rows.ts";
 

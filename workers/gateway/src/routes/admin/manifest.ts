@@ -1,13 +1,9 @@
 /** Admin API for model assets (docs/models.md): pool manifests, runners' model state, re-sync, tenants' model hosts. */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { PoolManifest, PoolManifestBody, PoolModelsView, TenantModelHosts } from "@comfy-edge/shared/contract/models";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
-import { ErrorEnvelope } from "../../../../shared/contract/index.ts";
-import {
-  PoolManifest,
-  PoolManifestBody,
-  PoolModelsView,
-  TenantModelHosts,
-} from "../../../../shared/contract/models.ts";
-import { ApiError } from "../../../../shared/errors.ts";
 import { readJson } from "../../lib/body.ts";
 import {
   getManifest,

@@ -2,16 +2,17 @@
  * Admin API for pool groups (docs/capabilities.md "Regions and failover") and tenants' region affinity.
  * A group lists member pools with a region and a weight, and a failover threshold on the wait estimate.
  */
-import { Hono } from "hono";
-import { z } from "zod";
+
 import {
   ErrorEnvelope,
   PoolGroup,
   PoolGroupCreate,
   type PoolGroupMember,
   PoolGroupPatch,
-} from "../../../../shared/contract/index.ts";
-import { ApiError } from "../../../../shared/errors.ts";
+} from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { Hono } from "hono";
+import { z } from "zod";
 import { readJson } from "../../lib/body.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import {

@@ -1,7 +1,7 @@
+import { ErrorEnvelope, Pool, PoolCreate, PoolPatch } from "@comfy-edge/shared/contract";
+import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
 import { z } from "zod";
-import { ErrorEnvelope, Pool, PoolCreate, PoolPatch } from "../../../../shared/contract/index.ts";
-import { ApiError } from "../../../../shared/errors.ts";
 import { nodePolicyToColumn } from "../../jobs/node-policy.ts";
 import { readJson } from "../../lib/body.ts";
 import { toJsonColumn } from "../../lib/json.ts";

@@ -1,6 +1,7 @@
 /** D1 row -> API object mappers for the admin resources. */
+
+import type { ApiKey, Pool, RunnerToken, Tenant } from "@comfy-edge/shared/contract";
 import type { z } from "zod";
-import type { ApiKey, Pool, RunnerToken, Tenant } from "../../../../shared/contract/index.ts";
 import { nodePolicyFromColumn } from "../../jobs/node-policy.ts";
 import { jsonArray } from "../../lib/json.ts";
 import { iso } from "../../lib/time.ts";

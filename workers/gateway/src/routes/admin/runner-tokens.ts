@@ -1,14 +1,9 @@
+import { ErrorEnvelope, RunnerToken, RunnerTokenCreate, RunnerTokenWithSecret } from "@comfy-edge/shared/contract";
+import { newId } from "@comfy-edge/shared/crypto";
+import { ApiError } from "@comfy-edge/shared/errors";
+import { issueToken } from "@comfy-edge/shared/tokens";
 import { Hono } from "hono";
 import { z } from "zod";
-import {
-  ErrorEnvelope,
-  RunnerToken,
-  RunnerTokenCreate,
-  RunnerTokenWithSecret,
-} from "../../../../shared/contract/index.ts";
-import { newId } from "../../../../shared/crypto.ts";
-import { ApiError } from "../../../../shared/errors.ts";
-import { issueToken } from "../../../../shared/tokens.ts";
 import { readJson, readQuery } from "../../lib/body.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import type { AppEnv } from "../../types.ts";

@@ -3,10 +3,11 @@
  * WEBHOOK_SECRET_KEY (plaintext rows from before encryption included), the step between adding a new key
  * and removing the previous one (infra/README.md, "Rotating secrets"). Tenants' secrets do not change.
  */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { resealSecret, secretBox } from "@comfy-edge/shared/secret-box";
 import { Hono } from "hono";
 import { z } from "zod";
-import { ErrorEnvelope } from "../../../../shared/contract/index.ts";
-import { resealSecret, secretBox } from "../../../../shared/secret-box.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import type { AppEnv } from "../../types.ts";
 

@@ -3,9 +3,10 @@
  * route and per tenant (docs/monitoring.md), from D1 `request_stats`. This isolate's pending counts are
  * written first, so the answer includes them; other isolates' reach D1 within about 10 s.
  */
+
+import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { RequestStats, StatsQuery } from "@comfy-edge/shared/contract/stats";
 import { Hono } from "hono";
-import { ErrorEnvelope } from "../../../../shared/contract/index.ts";
-import { RequestStats, StatsQuery } from "../../../../shared/contract/stats.ts";
 import { readQuery } from "../../lib/body.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { flushStats } from "../../stats/flush.ts";

@@ -1,5 +1,3 @@
-import { Hono } from "hono";
-import { z } from "zod";
 import {
   ErrorEnvelope,
   Tenant,
@@ -7,9 +5,11 @@ import {
   TenantPatch,
   TenantWithSecret,
   WebhookSecretRotated,
-} from "../../../../shared/contract/index.ts";
-import { newId, toBase64 } from "../../../../shared/crypto.ts";
-import { resealSecret, sealSecret, secretBox } from "../../../../shared/secret-box.ts";
+} from "@comfy-edge/shared/contract";
+import { newId, toBase64 } from "@comfy-edge/shared/crypto";
+import { resealSecret, sealSecret, secretBox } from "@comfy-edge/shared/secret-box";
+import { Hono } from "hono";
+import { z } from "zod";
 import { nodePolicyToColumn } from "../../jobs/node-policy.ts";
 import { readJson } from "../../lib/body.ts";
 import { toJsonColumn } from "../../lib/json.ts";
