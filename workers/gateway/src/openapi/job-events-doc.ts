@@ -3,8 +3,9 @@
  * (one item per event: its `event:` name, `id:` and the JSON of its `data:` line). The `llm`, `started` and
  * `preview` data are the contract's schemas (components JobLlmEvent, JobStartedEvent, JobPreviewEvent).
  */
+
+import { JobLlmEvent, JobPreviewEvent, JobStartedEvent } from "@comfy-edge/shared/contract";
 import { z } from "zod";
-import { JobLlmEvent, JobPreviewEvent, JobStartedEvent } from "../../../shared/contract/index.ts";
 
 const id = z.string().describe("The event's sequence (resume with Last-Event-ID)");
 

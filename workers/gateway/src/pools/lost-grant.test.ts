@@ -4,8 +4,8 @@
  * to queued at once, no attempt counted, and the pool does not count it running. A live caller gets it.
  */
 import { env } from "cloudflare:test";
+import type { DispatchMessage } from "@comfy-edge/shared/contract";
 import { describe, expect, it } from "vitest";
-import type { DispatchMessage } from "../../../shared/contract/index.ts";
 import type { CreateJobInput } from "../jobs/state.ts";
 import { callerAlive, type PollAlive } from "./lost-grant.ts";
 import type { RunnerInfo } from "./pool-do.ts";
