@@ -139,11 +139,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       host: "127.0.0.1",
       port: options.port ?? 0,
       ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
-      d1Persist: join(persist, "d1"),
-      kvPersist: join(persist, "kv"),
-      r2Persist: join(persist, "r2"),
-      durableObjectsPersist: join(persist, "do"),
-      cachePersist: join(persist, "cache"),
+      // Miniflare 5 keeps every binding's state under one root (its converter drops the v4 *Persist paths),
+      // so a restarted stack on the same persistDir finds its D1, KV, R2 and Durable Objects again.
+      resourcePersistencePath: persist,
       workers: [
         {
           ...gateway,
