@@ -29,6 +29,10 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
+          // A test's first request cold-starts workerd's Durable Objects and D1; on a loaded 2-core CI machine that
+          // alone can pass vitest's 5 s default. A limit for hangs, not a timing assertion.
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
           include: [
             "workers/gateway/**/*.test.ts",
             "workers/queue-consumer/**/*.test.ts",
