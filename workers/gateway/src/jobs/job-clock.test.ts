@@ -2,72 +2,22 @@
  * The job object on a controlled clock (its `now` is moved by the test; the alarm is run on demand):
  * webhook events re-sent after a lost queue message, the run limit, and the cancel long poll.
  */
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { JobDO } from "./job-do.ts";
-import { jobStubById } from "./public.ts";
+import { type JobInternals, jobInput, newJobObject } from "../../test/job-fixtures.ts";
 import type { CreateJobInput } from "./state.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 const S = 1000;
 
+/** The job's create input, for tenant ten_clock (queued for up to a week). */
 function input(id: string, extra: Partial<CreateJobInput> = {}): CreateJobInput {
-  return {
-    id,
-    tenant_id: "ten_clock",
-    key_id: "key_clock",
-    pool: "local",
-    workflow: { "1": { class_type: "SaveImage", inputs: { filename_prefix: "x" } } },
-    output: null,
-    timeout_s: null,
-    metadata: {},
-    inputs: [],
-    max_running: null,
-    queue_timeout_s: 7 * 24 * 3600,
-    image_allowlist: null,
-    webhook: null,
-    idempotency: null,
-    origin: null,
-    max_run_s: null,
-    max_queued: null,
-    ...extra,
-  };
-}
-
-interface Internals {
-  now: () => number;
-  flush(): Promise<void>;
-  ctx: DurableObjectState;
+  return jobInput(id, { tenant_id: "ten_clock", key_id: "key_clock", queue_timeout_s: 7 * 24 * 3600, ...extra });
 }
 
 /** A job object whose clock the test sets; `at(ms)` moves it. */
-function clocked() {
-  const id = env.JOBS.newUniqueId();
-  const stub = env.JOBS.get(id);
-  let clock = T0;
-  const inside = <T>(fn: (job: JobDO, internals: Internals) => Promise<T>) =>
-    runInDurableObject(stub, async (instance: JobDO) => {
-      const internals = instance as unknown as Internals;
-      internals.now = () => clock;
-      return fn(instance, internals);
-    });
-  return {
-    jobId: `job_${id.toString()}`,
-    /** The job's RPC surface with its declared types. */
-    api: jobStubById(env.JOBS, id),
-    inside,
-    at: (ms: number) => {
-      clock = ms;
-    },
-    /** Runs the alarm at the current clock (it was set by the object). */
-    alarm: async () => {
-      await inside(async () => undefined); // the clock is set before the alarm reads it
-      return runDurableObjectAlarm(stub);
-    },
-  };
-}
+const clocked = () => newJobObject({ clock: T0 });
 
-function webhookRow(internals: Internals) {
+function webhookRow(internals: JobInternals) {
   return internals.ctx.storage.sql
     .exec<{ attempts: number; next_at: number; event_id: string }>(
       "SELECT attempts, next_at, json_extract(payload, '$.event_id') AS event_id FROM outbox WHERE kind = 'webhook'",

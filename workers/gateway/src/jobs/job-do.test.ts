@@ -1,48 +1,17 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { JobDO } from "./job-do.ts";
-import type { CreateJobInput } from "./state.ts";
-
-function input(id: string): CreateJobInput {
-  return {
-    id,
-    tenant_id: "ten_test",
-    key_id: "key_test",
-    pool: "local",
-    workflow: { "1": { class_type: "SaveImage", inputs: { filename_prefix: "x" } } },
-    output: null,
-    timeout_s: null,
-    metadata: {},
-    inputs: [],
-    max_running: null,
-    queue_timeout_s: 3600,
-    image_allowlist: null,
-    webhook: null,
-    idempotency: null,
-    origin: null,
-    max_run_s: null,
-    max_queued: null,
-  };
-}
-
-interface Internals {
-  env: Env;
-  flush(): Promise<void>;
-  ctx: DurableObjectState;
-}
+import { jobInput, newJobObject } from "../../test/job-fixtures.ts";
 
 describe("job outbox", () => {
   it("writes the dispatch with the state, sends it through the queue and re-sends it until a lease", async () => {
-    const id = env.JOBS.newUniqueId();
-    const jobId = `job_${id.toString()}`;
-    const stub = env.JOBS.get(id);
+    const job = newJobObject();
+    const jobId = job.jobId;
     const dispatchRow = (sql: SqlStorage) =>
       sql
         .exec<{ attempts: number; next_at: number }>("SELECT attempts, next_at FROM outbox WHERE kind = 'dispatch'")
         .one();
-    await runInDurableObject(stub, async (instance: JobDO) => {
-      const internals = instance as unknown as Internals;
-      expect((await instance.create(input(jobId))).status).toBe("created");
+    await job.inside(async (instance, internals) => {
+      expect((await instance.create(jobInput(jobId))).status).toBe("created");
       await internals.flush();
       // Sent once through the real queue binding; kept, since only a lease settles it.
       expect(dispatchRow(internals.ctx.storage.sql).attempts).toBe(1);
@@ -50,10 +19,10 @@ describe("job outbox", () => {
       internals.ctx.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE kind = 'dispatch'");
     });
     const before = Date.now();
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await job.alarm()).toBe(true);
     const after = Date.now();
-    await runInDurableObject(stub, async (instance: JobDO) => {
-      const row = dispatchRow((instance as unknown as Internals).ctx.storage.sql);
+    await job.inside(async (_, internals) => {
+      const row = dispatchRow(internals.ctx.storage.sql);
       expect(row.attempts).toBe(2);
       // The next re-send doubles: 30 s, then 60 s (DISPATCH_RESEND_S).
       expect(row.next_at).toBeGreaterThanOrEqual(before + 60_000);
@@ -65,12 +34,9 @@ describe("job outbox", () => {
   });
 
   it("keeps the dispatch row until a lease is granted, and drops it then", async () => {
-    const id = env.JOBS.newUniqueId();
-    const jobId = `job_${id.toString()}`;
-    const stub = env.JOBS.get(id);
-    await runInDurableObject(stub, async (instance: JobDO) => {
-      const internals = instance as unknown as Internals;
-      await instance.create(input(jobId));
+    const job = newJobObject();
+    await job.inside(async (instance, internals) => {
+      await instance.create(jobInput(job.jobId));
       await internals.flush();
       const count = () =>
         internals.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE kind = 'dispatch'").one()

@@ -3,8 +3,8 @@ import { env } from "cloudflare:test";
 import { idempotentJobId, jobObjectId, newJobId } from "@comfy-edge/shared/job-id";
 import { describe, expect, it } from "vitest";
 import { call, createKey, createPool, createTenant, json } from "../../test/helpers.ts";
+import { jobInput, newJobObject } from "../../test/job-fixtures.ts";
 import { leaseId, parseLeaseId } from "./lease-token.ts";
-import type { CreateJobInput } from "./state.ts";
 
 const SHORT = /^job_[0-9abcdefghjkmnpqrstvwxyz]{26}$/;
 const workflow = {
@@ -73,29 +73,10 @@ describe("job ids", () => {
 
   it("a job created under an old 64-hex id still answers GET, events and cancel", async () => {
     const { tenant, key } = await fixture("job-id-legacy");
-    const doId = env.JOBS.newUniqueId();
-    const jobId = `job_${doId.toString()}`;
-    const create: CreateJobInput = {
-      id: jobId,
-      tenant_id: tenant.id,
-      key_id: "key_test",
-      pool: "job-id-legacy",
-      workflow,
-      output: null,
-      timeout_s: null,
-      metadata: {},
-      inputs: [],
-      max_running: null,
-      queue_timeout_s: 3600,
-      image_allowlist: null,
-      webhook: null,
-      idempotency: null,
-      origin: null,
-      max_run_s: null,
-      max_queued: null,
-    };
-    const stub = env.JOBS.get(doId) as unknown as { create(i: CreateJobInput): Promise<{ status: string }> };
-    expect((await stub.create(create)).status).toBe("created");
+    const job = newJobObject();
+    const jobId = job.jobId;
+    const create = jobInput(jobId, { tenant_id: tenant.id, pool: "job-id-legacy", workflow });
+    expect((await job.api.create(create)).status).toBe("created");
     const got = await json<{ id: string; status: string }>(await call(`/v1/jobs/${jobId}`, { token: key }));
     expect(got).toMatchObject({ id: jobId, status: "queued" });
     expect((await call(`/v1/jobs/${jobId}/cancel`, { token: key, method: "POST" })).status).toBe(202);
