@@ -8,6 +8,10 @@
  *  (e) duplicate queue deliveries are injected.
  * Then it checks: exactly one terminal state per job; succeeded outputs are those of the final attempt,
  * exactly once; no orphan objects after the sweep; every webhook event delivered with a valid signature.
+ *
+ * It runs inside vitest (`faults.test.ts`; `npm run test:faults` runs that file with 500 jobs): every wait for
+ * state is `vi.waitFor`. Timers left are the fault schedule itself (a 500 ms chaos tick, a killed runner's
+ * restart a second later) and the submission rate.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -15,7 +19,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as pace, setInterval } from "node:timers/promises";
 import { Webhook } from "standardwebhooks";
+import { vi } from "vitest";
 import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
 import { api, ensurePool, readSse, runnerToken, TRIVIAL_WORKFLOW, tenantWithKey } from "../harness/api.ts";
 import { ROOT } from "../harness/build.ts";
@@ -63,8 +69,6 @@ async function freePort(): Promise<number> {
   await new Promise((r) => server.close(r));
   return port;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface RunnerProc {
   id: string;
@@ -148,8 +152,8 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
       let tick = 0;
       const t0 = Date.now();
       let receiverDownAt = 0;
-      while (!stopping) {
-        await sleep(500);
+      for await (const _ of setInterval(500)) {
+        if (stopping) break;
         tick++;
         const elapsed = Date.now() - t0;
         // (a) every 4 s, SIGKILL one runner mid-job and restart it a second later.
@@ -218,41 +222,40 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     // Spread the submissions over at least 15 s so every fault of the schedule meets jobs in flight.
     const rate = Math.min(options.rate ?? 25, options.jobs / 15);
     for (let i = 0; i < options.jobs; i++) {
-      for (;;) {
-        try {
+      // While the stack restarts the submission fails: retried with the same idempotency key until accepted.
+      const id = await vi.waitFor(
+        async () => {
           const res = await call("/v1/jobs", {
             // cache: false: every job must really run through the faults (not be served from the output cache).
             body: { workflow: TRIVIAL_WORKFLOW, webhook: { url: receiver.url }, metadata: { i }, cache: false },
             headers: { "idempotency-key": `fault-${i}` },
           });
-          if (res.status === 202 || res.status === 200) {
-            jobIds.push(res.json.id);
-            break;
-          }
-          throw new Error(`submit ${res.status}`);
-        } catch {
-          await sleep(200); // the stack is restarting: retry with the same idempotency key
-        }
-      }
-      await sleep(1000 / rate);
+          if (res.status !== 202 && res.status !== 200) throw new Error(`submit ${i}: ${res.status}`);
+          return res.json.id as string;
+        },
+        { timeout: 60_000, interval: 200 },
+      );
+      jobIds.push(id);
+      await pace(1000 / rate);
     }
     log(`[faults] submitted ${jobIds.length} jobs`);
 
-    // Wait until every job is terminal.
-    const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+    // Wait until every job is terminal (the ones that never are count as unfinished in the report).
     const final = new Map<string, Record<string, any>>();
-    while ((final.size < jobIds.length || !chaosDone) && Date.now() < deadline) {
-      for (const id of jobIds) {
-        if (final.has(id)) continue;
-        try {
-          const res = await call(`/v1/jobs/${id}`);
-          if (["succeeded", "failed", "canceled"].includes(res.json?.status)) final.set(id, res.json);
-        } catch {
-          // restarting
-        }
-      }
-      if (final.size < jobIds.length) await sleep(500);
-    }
+    await vi
+      .waitFor(
+        async () => {
+          for (const id of jobIds) {
+            if (final.has(id)) continue;
+            const res = await call(`/v1/jobs/${id}`).catch(() => null); // null: the stack is restarting
+            if (["succeeded", "failed", "canceled"].includes(res?.json?.status)) final.set(id, res!.json);
+          }
+          if (final.size < jobIds.length || !chaosDone)
+            throw new Error(`${final.size}/${jobIds.length} jobs terminal, chaos done: ${chaosDone}`);
+        },
+        { timeout: options.timeoutMs ?? 300_000, interval: 500 },
+      )
+      .catch((err: Error) => log(`[faults] ${err.message}`));
     stopping = true;
     await chaos;
     receiver.respond = answer(200);
@@ -290,35 +293,43 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     for (const j of final.values()) if (j.status === "succeeded") allowed.add(`jobs/${j.id}/a${j.attempt}/`);
     const files = await stack.files();
     let orphans = 0;
-    const sweepDeadline = Date.now() + 30_000;
-    for (;;) {
-      const listed = await files.list({ prefix: "jobs/" });
-      orphans = listed.objects.filter((o) => {
-        const m = /^(jobs\/job_(?:[0-9a-z]{26}|[0-9a-f]{64})\/a\d+\/)/.exec(o.key);
-        return m !== null && !allowed.has(m[1]!);
-      }).length;
-      if (orphans === 0 || Date.now() > sweepDeadline) break;
-      await sleep(1000);
-    }
+    await vi
+      .waitFor(
+        async () => {
+          const listed = await files.list({ prefix: "jobs/" });
+          orphans = listed.objects.filter((o) => {
+            const m = /^(jobs\/job_(?:[0-9a-z]{26}|[0-9a-f]{64})\/a\d+\/)/.exec(o.key);
+            return m !== null && !allowed.has(m[1]!);
+          }).length;
+          if (orphans > 0) throw new Error(`${orphans} orphan objects`);
+        },
+        { timeout: 30_000, interval: 1000 },
+      )
+      .catch((err: Error) => log(`[faults] ${err.message}`));
 
     // Every webhook event delivered (delivery log) with a valid signature (standardwebhooks).
-    let undelivered = 0;
-    const whDeadline = Date.now() + 60_000;
-    for (const id of jobIds) {
-      for (;;) {
-        const rows = ((await call(`/v1/jobs/${id}/webhook-deliveries`)).json?.data ?? []) as Array<{
-          status: string;
-          event: string;
-        }>;
-        const pending = rows.filter((r) => r.status !== "delivered");
-        const hasTerminal = rows.some((r) => ["job.succeeded", "job.failed", "job.canceled"].includes(r.event));
-        if ((pending.length === 0 && hasTerminal) || Date.now() > whDeadline) {
-          undelivered += pending.length + (hasTerminal ? 0 : 1);
-          break;
-        }
-        await sleep(500);
-      }
-    }
+    // Per job: its deliveries not yet delivered, plus one while its terminal event has no delivery row.
+    const undeliveredByJob = new Map(jobIds.map((id) => [id, Number.NaN]));
+    await vi
+      .waitFor(
+        async () => {
+          for (const [id, left] of undeliveredByJob) {
+            if (left === 0) continue;
+            const rows = ((await call(`/v1/jobs/${id}/webhook-deliveries`)).json?.data ?? []) as Array<{
+              status: string;
+              event: string;
+            }>;
+            const pending = rows.filter((r) => r.status !== "delivered").length;
+            const hasTerminal = rows.some((r) => ["job.succeeded", "job.failed", "job.canceled"].includes(r.event));
+            undeliveredByJob.set(id, pending + (hasTerminal ? 0 : 1));
+          }
+          const waiting = [...undeliveredByJob.values()].filter((n) => n > 0).length;
+          if (waiting > 0) throw new Error(`${waiting} jobs with webhook events not delivered`);
+        },
+        { timeout: 60_000, interval: 500 },
+      )
+      .catch((err: Error) => log(`[faults] ${err.message}`));
+    const undelivered = [...undeliveredByJob.values()].reduce((a, b) => a + (Number.isNaN(b) ? 1 : b), 0);
     const missingTerminal = jobIds.filter((id) => final.has(id) && !terminalByJob.has(id)).length;
 
     return {
@@ -346,16 +357,4 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     await stack.close();
     rmSync(persistDir, { recursive: true, force: true });
   }
-}
-
-export function passed(r: FaultReport): boolean {
-  return (
-    r.statuses.unfinished === 0 &&
-    r.terminal_events_not_one === 0 &&
-    r.wrong_outputs === 0 &&
-    r.orphans === 0 &&
-    r.webhooks.bad_signatures === 0 &&
-    r.webhooks.undelivered === 0 &&
-    r.webhooks.jobs_missing_terminal_webhook === 0
-  );
 }
