@@ -3,7 +3,8 @@
  * has it: the Cache API holds a pointer `pool -> union digest` for 30 s and the union by digest for an
  * hour; each isolate keeps the last few unions' lookup indexes by digest (a digest names one union, so
  * they never go stale). A miss asks the pool's object once and fills both. A runner that joins or leaves
- * is seen by submits within 30 s (STORAGE.md).
+ * is seen by submits within 30 s (STORAGE.md); a submit the cached union would refuse for a missing model
+ * file or node class asks the object first (submit-check.ts), so a file a runner just reported counts at once.
  */
 
 import type { NodeClassCapability } from "@comfy-edge/shared/contract";
@@ -67,9 +68,13 @@ export function capabilityReader() {
     return { digest: caps.digest, index };
   }
 
-  /** The pool's union as a lookup index; null when no live runner of the pool reports capabilities. */
-  return async function read(env: Env, pool: string): Promise<PoolCapIndex | null> {
+  /**
+   * The pool's union as a lookup index; null when no live runner of the pool reports capabilities. `fresh`:
+   * ask the pool's object (and refresh this data centre's pointer), e.g. before refusing a submit.
+   */
+  return async function read(env: Env, pool: string, options: { fresh?: boolean } = {}): Promise<PoolCapIndex | null> {
     const cache = caches.default;
+    if (options.fresh) return fromObject(env, pool, cache);
     const hit = await cache.match(url(pool));
     if (!hit) return fromObject(env, pool, cache);
     const pointer = Pointer.safeParse(await hit.json().catch(() => null));

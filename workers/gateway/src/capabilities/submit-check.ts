@@ -11,16 +11,30 @@ import { capabilityReader } from "./pool-caps.ts";
 
 /** Retry-After when the pool has no live runner at all. */
 const NO_RUNNER_RETRY_S = 30;
+/** Refusals a runner's newer report may lift (a model file just downloaded, a node class just installed). */
+const RECHECK = new Set(["model_not_available", "unknown_node_class"]);
 
 /**
  * A checker with its own in-isolate memo. It answers what the job needs from a runner, or null when no
- * live runner of the pool reports capabilities (then the workflow is checked as before capabilities).
+ * live runner of the pool reports capabilities (then the workflow is checked as before capabilities). A
+ * missing model file or node class is looked up again in the pool's object before the submit is refused.
  */
 export function poolCapabilityCheck() {
   const read = capabilityReader();
   return async (env: Env, pool: string, workflow: Workflow): Promise<DispatchNeeds | null> => {
     const caps = await read(env, pool);
-    return caps ? checkAgainstPool(workflow, caps.index) : null;
+    if (!caps) return null;
+    try {
+      return checkAgainstPool(workflow, caps.index);
+    } catch (err) {
+      if (!(err instanceof ApiError) || !RECHECK.has(err.code)) throw err;
+      // The cached union may predate a runner's new report (its pointer lives 30 s): before refusing, ask
+      // the pool's object once. Only refused submits pay for it.
+      const fresh = await read(env, pool, { fresh: true });
+      if (!fresh) return null;
+      if (fresh.digest === caps.digest) throw err;
+      return checkAgainstPool(workflow, fresh.index);
+    }
   };
 }
 
