@@ -7,12 +7,18 @@
  */
 import type { DispatchMessage, PoolPlacement } from "@comfy-edge/shared/contract";
 import { type MemberState, pickMember } from "@comfy-edge/shared/pool-groups/choose";
-import { jobObject, poolObject } from "./stubs.ts";
+import { jobObject, jobPoolObject } from "./stubs.ts";
 
-type MoveEnv = Pick<ConsumerEnv, "JOBS" | "POOLS">;
+type MoveEnv = Pick<ConsumerEnv, "JOBS" | "POOLS" | "DB">;
 
 function state(pool: string, p: PoolPlacement): MemberState {
   return { pool, live: p.live_runners > 0, capable: p.capable, wait_s: p.estimated_wait_s };
+}
+
+/** A member's placement as seen by the shard the job would land on (a 1-shard pool: its object). */
+async function placement(env: MoveEnv, pool: string, jobId: string, needs: DispatchMessage["needs"]) {
+  const { stub, shards } = await jobPoolObject(env, pool, jobId);
+  return stub.placement(needs ?? null, shards);
 }
 
 /** A first dispatch this fresh was placed at submit: not checked again. */
@@ -28,7 +34,7 @@ export async function placeRequeued(env: MoveEnv, msg: DispatchMessage): Promise
   const max = group.max_wait_s;
   const fine = (s: MemberState) => s.live && s.capable && (max === null || s.wait_s === null || s.wait_s <= max);
   const needs = msg.needs ?? null;
-  const here = state(msg.pool, await poolObject(env, msg.pool).placement(needs));
+  const here = state(msg.pool, await placement(env, msg.pool, msg.job_id, needs));
   if (fine(here)) return msg;
   const states: MemberState[] = [];
   for (const m of group.members) {
@@ -36,7 +42,7 @@ export async function placeRequeued(env: MoveEnv, msg: DispatchMessage): Promise
       states.push(here);
       continue;
     }
-    const s = state(m.pool, await poolObject(env, m.pool).placement(needs));
+    const s = state(m.pool, await placement(env, m.pool, msg.job_id, needs));
     states.push(s);
     if (fine(s)) break;
   }
@@ -44,6 +50,6 @@ export async function placeRequeued(env: MoveEnv, msg: DispatchMessage): Promise
   if (!chosen || chosen.pool === msg.pool) return msg;
   const moved = await jobObject(env, msg.job_id).movePool(msg.attempt, msg.pool, chosen.pool);
   // A re-sent attempt waits in the old pool's queue too: take it out (the old pool's metrics stay honest).
-  if (moved) await poolObject(env, msg.pool).release(msg.job_id, msg.attempt);
+  if (moved) await (await jobPoolObject(env, msg.pool, msg.job_id)).stub.release(msg.job_id, msg.attempt);
   return moved;
 }

@@ -5,11 +5,12 @@
 import { queueDoublingS } from "@comfy-edge/shared/backoff";
 import { type DispatchMessage, DispatchMessage as DispatchSchema, type JobError } from "@comfy-edge/shared/contract";
 import { log } from "@comfy-edge/shared/log";
+import { perShardMaxRunning } from "@comfy-edge/shared/pool-shards/route";
 import { guardedFetch, policyFor, UrlGuardError } from "@comfy-edge/shared/url-guard";
 import { consumerConfig, INPUT_RETRY } from "./config.ts";
 import { edgeFetch } from "./delivery/edge-fetch.ts";
 import { placeRequeued } from "./group-move.ts";
-import { jobObject, poolObject } from "./stubs.ts";
+import { jobObject, jobPoolObject } from "./stubs.ts";
 
 export type Outcome = { action: "ack"; note?: string } | { action: "retry"; delaySeconds: number; reason: string };
 
@@ -19,6 +20,7 @@ export type JobsEnv = Pick<
   | "FILES"
   | "JOBS"
   | "POOLS"
+  | "DB"
   | "MAX_INPUT_BYTES"
   | "MAX_DATA_URL_BYTES"
   | "IMAGE_URL_ALLOWLIST"
@@ -134,7 +136,11 @@ export async function processJobMessage(
   // A re-queued job of a pool group may move to another member (group-move.ts).
   const placed = await placeRequeued(env, msg);
   if (!placed) return { action: "ack", note: "stale" };
-  const result = await poolObject(env, placed.pool).enqueue(placed);
+  // The job's shard of its pool (docs/capabilities.md §7); each shard enforces its share of max_running.
+  const { stub, shards } = await jobPoolObject(env, placed.pool, placed.job_id);
+  const result = await stub.enqueue(
+    shards > 1 ? { ...placed, max_running: perShardMaxRunning(placed.max_running, shards) } : placed,
+  );
   return { action: "ack", note: placed.pool === msg.pool ? result : `${result} (moved to ${placed.pool})` };
 }
 

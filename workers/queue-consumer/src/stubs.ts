@@ -7,6 +7,8 @@
  */
 import type { JobDispatchRpc, JobWebhookRpc, PoolDispatchRpc } from "@comfy-edge/shared/contract";
 import { jobObjectId } from "@comfy-edge/shared/job-id";
+import { shardCount } from "@comfy-edge/shared/pool-shards/count";
+import { jobShard, shardName } from "@comfy-edge/shared/pool-shards/route";
 
 interface JobObject extends Rpc.DurableObjectBranded, JobDispatchRpc, JobWebhookRpc {}
 interface PoolObject extends Rpc.DurableObjectBranded, PoolDispatchRpc {}
@@ -19,8 +21,18 @@ export function jobObject(env: Pick<ConsumerEnv, "JOBS">, jobId: string): Durabl
   return ns.get(id);
 }
 
-/** The dispatcher of pool `pool`. */
+/** The dispatcher of pool `pool` (a sharded pool: pass the shard's name, shared/pool-shards/route.ts). */
 export function poolObject(env: Pick<ConsumerEnv, "POOLS">, pool: string): DurableObjectStub<PoolObject> {
   const ns = env.POOLS as DurableObjectNamespace<PoolObject>;
   return ns.get(ns.idFromName(pool));
+}
+
+/** The shard of `pool` that holds `jobId`, and the pool's shard count (1: the pool's own object). */
+export async function jobPoolObject(
+  env: Pick<ConsumerEnv, "POOLS" | "DB">,
+  pool: string,
+  jobId: string,
+): Promise<{ stub: DurableObjectStub<PoolObject>; shards: number }> {
+  const shards = await shardCount(env.DB, caches.default, pool);
+  return { stub: poolObject(env, shardName(pool, jobShard(jobId, shards))), shards };
 }

@@ -29,7 +29,13 @@ export const TenantCreate = z
     name: z.string().trim().min(1).max(200),
     image_url_allowlist: z.array(HostPattern).max(1000).nullish(),
     webhook_host_allowlist: z.array(HostPattern).max(1000).nullish(),
-    default_pool: PoolName.nullish(),
+    default_pool: z
+      .string()
+      .regex(/^(group:)?[a-z0-9][a-z0-9-]{0,62}$/, "must be a pool name or group:<pool group name>")
+      .nullish()
+      .describe(
+        "Pool for jobs that name none; `group:<name>` makes it a pool group (as a job's `pool`, docs/capabilities.md)",
+      ),
     cache_all: z.boolean().optional(),
     limits: Limits.optional(),
     node_policy: NodePolicy.nullish().describe(
@@ -91,6 +97,14 @@ export const PoolCreate = z
     node_policy: NodePolicy.nullish().describe(
       "Node-class policy of this pool (docs/node-policy.md); null = the deployment's applies",
     ),
+    shards: z
+      .int()
+      .min(1)
+      .max(16)
+      .optional()
+      .describe(
+        "Durable Objects serving the pool's queue (default 1); more for more dispatches per second (docs/capabilities.md §7). Changed only while the pool has no queued or running job",
+      ),
   })
   .strict();
 
@@ -103,6 +117,7 @@ export const Pool = z
     region: z.string().nullable(),
     tenants: z.array(z.string()).nullable(),
     node_policy: NodePolicy.nullable(),
+    shards: z.int().describe("Durable Objects serving the pool's queue (1: not sharded)"),
     created_at: z.string(),
   })
   .meta({ id: "Pool" });

@@ -10,9 +10,10 @@ export interface PoolDispatchRpc {
   enqueue(msg: DispatchMessage): Promise<"queued" | "duplicate">;
   /**
    * Whether this pool could take a job with `needs` now (pool groups): live runners, whether one of them can
-   * run it (a runner without a report counts as able), and the wait estimate of a job queued now.
+   * run it (a runner without a report counts as able), and the wait estimate of a job queued now. Asked of
+   * one shard of a pool with `shards` shards (default 1), the estimate scales that shard's counts up.
    */
-  placement(needs: DispatchNeeds | null): Promise<PoolPlacement>;
+  placement(needs: DispatchNeeds | null, shards?: number): Promise<PoolPlacement>;
   /** Attempts up to `attempt` of a job are over here (a pool group's job moved away): forget them. */
   release(jobId: string, attempt: number): Promise<void>;
 }

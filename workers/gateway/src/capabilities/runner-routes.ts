@@ -6,7 +6,7 @@ import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
 import { readJson } from "../lib/body.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
-import { poolStub } from "../pools/access.ts";
+import { allShardStubs } from "../pools/shards.ts";
 import type { AppEnv } from "../types.ts";
 
 const MAX_REPORT_BYTES = 8 * 1024 * 1024;
@@ -24,7 +24,9 @@ capabilityRoutes.put("/", async (c) => {
       { param: "digest" },
     );
   }
-  await poolStub(c.env, c.get("runner").pool).putCapabilities(digest, body.report);
+  // Every shard of the pool holds the report (a runner leases from each in turn; reports are rare).
+  const shards = await allShardStubs(c.env, c.get("runner").pool);
+  await Promise.all(shards.map((s) => s.putCapabilities(digest, body.report)));
   return c.json({
     digest,
     node_classes: Object.keys(body.report.node_classes).length,

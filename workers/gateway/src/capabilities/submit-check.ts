@@ -5,7 +5,7 @@
  */
 import type { DispatchNeeds, Workflow } from "@comfy-edge/shared/contract";
 import { ApiError } from "@comfy-edge/shared/errors";
-import { poolStub } from "../pools/access.ts";
+import { poolMetricsAll } from "../pools/shards.ts";
 import { checkAgainstPool } from "./check.ts";
 import { capabilityReader } from "./pool-caps.ts";
 
@@ -40,7 +40,7 @@ export function poolCapabilityCheck() {
 
 /** 503 pool_saturated unless a job submitted now is estimated to start within `maxWaitS`. */
 export async function admit(env: Env, pool: string, maxWaitS: number): Promise<void> {
-  const m = await poolStub(env, pool).metrics();
+  const m = await poolMetricsAll(env, pool);
   const wait = m.estimated_wait_s;
   if (wait !== null && wait <= maxWaitS) return;
   const retry = wait === null ? NO_RUNNER_RETRY_S : Math.min(3600, Math.max(1, Math.ceil(wait - maxWaitS)));

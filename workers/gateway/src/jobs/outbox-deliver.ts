@@ -1,5 +1,5 @@
 /** Sends one outbox entry to where it is owed (queues, D1 index, pool dispatcher, R2, queued-job counter). */
-import { poolStub } from "../pools/access.ts";
+import { jobShardStub } from "../pools/shards.ts";
 import type { OutboxEntry } from "./outbox.ts";
 import { queueSlotsStub } from "./queue-slots.ts";
 
@@ -35,7 +35,11 @@ export async function deliver(env: Env, jobId: string, entry: OutboxEntry): Prom
       return;
     }
     case "pool_release":
-      await poolStub(env, entry.payload.pool).release(entry.payload.job_id, entry.payload.attempt);
+      // The job's shard of its pool (pools/shards.ts; a 1-shard pool: the pool's object, as before).
+      await (await jobShardStub(env, entry.payload.pool, entry.payload.job_id)).stub.release(
+        entry.payload.job_id,
+        entry.payload.attempt,
+      );
       return;
     case "sweep": {
       const keep = entry.payload.keep_attempt === null ? null : `jobs/${jobId}/a${entry.payload.keep_attempt}/`;

@@ -2,7 +2,7 @@
  * Load facts of a pool from its Durable Object's SQLite (queued, running, live runners and their slots,
  * recent run times): the wait estimate, a queued job's place, and the metrics for autoscalers.
  */
-import { estimateWaitMs, type LoadFacts } from "./estimate.ts";
+import { estimateWaitMs, type LoadFacts, typicalRunMs } from "./estimate.ts";
 
 const RECENT_RUNS = 50;
 
@@ -17,6 +17,8 @@ export interface PoolMetrics {
   oldest_queued_age_s: number;
   /** Estimated wait of a job submitted now (null: no live runner). */
   estimated_wait_s: number | null;
+  /** Median of the recent attempt durations (the estimate's run time; shards are summed with it). */
+  typical_run_ms: number;
 }
 
 export function initLoadTables(sql: SqlStorage): void {
@@ -47,12 +49,20 @@ export function loadFacts(sql: SqlStorage, now: number, liveMs: number): LoadFac
   };
 }
 
-export function poolMetrics(sql: SqlStorage, now: number, liveMs: number, waiting: number): PoolMetrics {
+/**
+ * One shard of a pool with `shards` shards sees about 1/shards of the queue and of the running jobs, while
+ * the live runners (who lease from every shard) serve them all: its estimates scale its counts up.
+ */
+function scaled(facts: LoadFacts, shards: number): LoadFacts {
+  return shards <= 1 ? facts : { ...facts, running: facts.running * shards };
+}
+
+export function poolMetrics(sql: SqlStorage, now: number, liveMs: number, waiting: number, shards = 1): PoolMetrics {
   const facts = loadFacts(sql, now, liveMs);
   const q = sql
     .exec<{ n: number; oldest: number | null }>("SELECT COUNT(*) AS n, MIN(enqueued_at) AS oldest FROM queued")
     .one();
-  const wait = estimateWaitMs(q.n + 1, facts);
+  const wait = estimateWaitMs(q.n * Math.max(1, shards) + 1, scaled(facts, shards));
   return {
     queued: q.n,
     running: facts.running,
@@ -62,19 +72,24 @@ export function poolMetrics(sql: SqlStorage, now: number, liveMs: number, waitin
     free_slots: Math.max(0, facts.slots - facts.running),
     oldest_queued_age_s: q.oldest === null ? 0 : Math.max(0, (now - q.oldest) / 1000),
     estimated_wait_s: wait === null ? null : wait / 1000,
+    typical_run_ms: typicalRunMs(facts.recentRunMs),
   };
 }
 
-/** 1-based place of a queued job (by enqueue time) and its estimated start, or null if not queued here. */
+/**
+ * 1-based place of a queued job (by enqueue time) and its estimated start, or null if not queued here. In a
+ * pool of `shards` shards: its place in its shard times `shards` (an estimate; docs/capabilities.md §7).
+ */
 export function queuePlace(
   sql: SqlStorage,
   jobId: string,
   now: number,
   liveMs: number,
+  shards = 1,
 ): { position: number; estimated_start_at: number | null } | null {
   const row = sql.exec<{ enqueued_at: number }>("SELECT enqueued_at FROM queued WHERE job_id = ?", jobId).toArray()[0];
   if (!row) return null;
-  const position =
+  const inShard =
     sql
       .exec<{ n: number }>(
         "SELECT COUNT(*) AS n FROM queued WHERE enqueued_at < ? OR (enqueued_at = ? AND job_id < ?)",
@@ -83,6 +98,7 @@ export function queuePlace(
         jobId,
       )
       .one().n + 1;
-  const wait = estimateWaitMs(position, loadFacts(sql, now, liveMs));
+  const position = shards <= 1 ? inShard : (inShard - 1) * shards + 1;
+  const wait = estimateWaitMs(position, scaled(loadFacts(sql, now, liveMs), shards));
   return { position, estimated_start_at: wait === null ? null : now + wait };
 }

@@ -155,7 +155,8 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
       runner.slots,
       Date.now(),
     );
-    if (this.waiters.length === 0) {
+    // Waiting runners come first; a poll that will not wait (a sharded pool's scan) may take what they cannot run.
+    if (this.waiters.length === 0 || waitMs <= 0) {
       const grant = await this.next(pool, runner);
       if (grant || waitMs <= 0) return grant;
     }
@@ -201,10 +202,10 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
     return poolMetrics(this.ctx.storage.sql, Date.now(), this.liveMs, this.waiters.length);
   }
 
-  /** Pool groups: live runners, whether one can run a job with `needs`, and the wait of a job queued now. */
-  async placement(needs: DispatchNeeds | null): Promise<PoolPlacement> {
+  /** Pool groups: live runners, whether one can run a job with `needs`, and the wait of a job queued now (in a pool of `shards`). */
+  async placement(needs: DispatchNeeds | null, shards = 1): Promise<PoolPlacement> {
     const now = Date.now();
-    const m = poolMetrics(this.ctx.storage.sql, now, this.liveMs, this.waiters.length);
+    const m = poolMetrics(this.ctx.storage.sql, now, this.liveMs, this.waiters.length, shards);
     // A runner in a long poll right now is live even when its poll began longer than RUNNER_LIVE_S ago.
     const waiting = this.waiters.some((w) => !needs || !w.runner.digest || !this.caps.missing(w.runner.digest, needs));
     const capable = waiting || (m.live_runners > 0 && (!needs || this.caps.canRun(needs, now)));
@@ -213,10 +214,10 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
   }
 
   /** A queued job's place and estimated start, and what it waits for if no live runner can run it. */
-  async queueInfo(jobId: string): Promise<QueueInfo | null> {
+  async queueInfo(jobId: string, shards = 1): Promise<QueueInfo | null> {
     const sql = this.ctx.storage.sql;
     const now = Date.now();
-    const place = queuePlace(sql, jobId, now, this.liveMs);
+    const place = queuePlace(sql, jobId, now, this.liveMs, shards);
     if (!place) return null;
     const row = sql.exec<{ needs: string | null }>("SELECT needs FROM queued WHERE job_id = ?", jobId).one();
     return { ...place, waiting_for: row.needs ? this.waitingFor(JSON.parse(row.needs), now) : null };

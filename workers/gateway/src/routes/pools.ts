@@ -10,6 +10,7 @@ import { getManifest, runnerReports } from "../models/store.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { poolStub, requirePoolAccess } from "../pools/access.ts";
 import { modelState } from "../pools/model-view.ts";
+import { poolStatsAll } from "../pools/shards.ts";
 import type { AppEnv } from "../types.ts";
 import type { PoolRow } from "./admin/rows.ts";
 
@@ -38,7 +39,7 @@ poolRoutes.get("/", async (c) => {
     .bind(tenant.id)
     .all<PoolRow>();
   const defaultPool = tenant.default_pool ?? "local";
-  const stats = await Promise.all(results.map((p) => poolStub(c.env, p.name).stats()));
+  const stats = await Promise.all(results.map((p) => poolStatsAll(c.env, p.name)));
   return c.json({
     data: results.map((p, i) => ({ name: p.name, region: p.region, default: p.name === defaultPool, ...stats[i]! })),
   });
@@ -59,7 +60,7 @@ poolRoutes.get("/:name", async (c) => {
   });
   const [row, stats, manifest, reports] = await Promise.all([
     c.env.DB.prepare("SELECT region FROM pools WHERE name = ?").bind(pool.name).first<{ region: string | null }>(),
-    poolStub(c.env, pool.name).stats(),
+    poolStatsAll(c.env, pool.name),
     getManifest(c.env.DB, pool.name),
     runnerReports(c.env.DB, pool.name),
   ]);

@@ -26,7 +26,7 @@ import { iso } from "../lib/time.ts";
 import { runnerAuth } from "../middleware/runner-auth.ts";
 import { manifestRunnerDocs, manifestRunnerRoutes } from "../models/runner-routes.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
-import { poolStub } from "../pools/access.ts";
+import { leaseFromPool } from "../pools/shard-lease.ts";
 import type { AppEnv } from "../types.ts";
 
 const INPUT_URL_TTL_S = 3600;
@@ -70,7 +70,6 @@ runnerRoutes.post("/lease", async (c) => {
   const body = await readJson(c, LeaseRequest, { maxBytes: 16 * 1024 });
   const { pool, tokenId } = c.get("runner");
   const waitMs = Math.round((body.wait_s ?? DEFAULT_WAIT_S) * 1000);
-  const stub = poolStub(c.env, pool);
   const runner = {
     token_id: tokenId,
     runner_id: body.runner_id,
@@ -84,7 +83,8 @@ runnerRoutes.post("/lease", async (c) => {
   // runner hung up (workerd cancels this handler, so the call fails, or the signal says so) the pool gives
   // the job back at once instead of leaving it "running" on nobody until the lease expires.
   const alive = () => !c.req.raw.signal.aborted;
-  const grant = await stub.lease(pool, runner, waitMs, alive);
+  // A sharded pool: every shard in turn, then a parked poll (pools/shard-lease.ts); else one long poll.
+  const grant = await leaseFromPool(c.env, pool, runner, waitMs, alive);
   if (grant === "capabilities_required") {
     throw new ApiError(
       409,

@@ -4,7 +4,7 @@
  * submits to a group costs at most one pool-object call per member per LOAD_TTL_S.
  */
 import { z } from "zod";
-import { poolStub } from "../access.ts";
+import { poolMetricsAll } from "../shards.ts";
 
 const LOAD_TTL_S = 5;
 
@@ -22,7 +22,7 @@ export async function memberLoad(env: Env, pool: string): Promise<MemberLoad> {
     const parsed = Load.safeParse(await hit.json().catch(() => null));
     if (parsed.success) return parsed.data;
   }
-  const m = await poolStub(env, pool).metrics();
+  const m = await poolMetricsAll(env, pool);
   // A runner waiting on a long poll is live even when its poll began longer than RUNNER_LIVE_S ago.
   const load: MemberLoad = { live: m.live_runners > 0 || m.waiting_runners > 0, wait_s: m.estimated_wait_s };
   await cache.put(

@@ -1,4 +1,5 @@
 import { ApiError } from "@comfy-edge/shared/errors";
+import { groupTarget } from "@comfy-edge/shared/pool-groups/choose";
 import { keyStub } from "../../middleware/api-key-auth.ts";
 import type { PoolRow, TenantRow } from "./rows.ts";
 
@@ -20,6 +21,24 @@ export async function requirePool(db: D1Database, name: string, param: string): 
       param,
     });
   return pool;
+}
+
+/** A tenant's default_pool: a pool, or `group:<name>` a pool group (422 unknown_pool naming default_pool). */
+export async function requireDefaultPool(db: D1Database, target: string): Promise<void> {
+  const group = groupTarget(target);
+  if (group === null) {
+    await requirePool(db, target, "default_pool");
+    return;
+  }
+  const row = await db.prepare("SELECT name FROM pool_groups WHERE name = ?").bind(group).first<{ name: string }>();
+  if (!row) {
+    throw new ApiError(
+      422,
+      "unknown_pool",
+      `No pool group named '${group.slice(0, 80)}' for default_pool '${target.slice(0, 90)}'. Create it with POST /admin/v1/pool-groups first.`,
+      { param: "default_pool" },
+    );
+  }
 }
 
 /** 409 tenant_name_taken naming the tenant that has the name (case-insensitively). */

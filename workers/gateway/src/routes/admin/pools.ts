@@ -1,13 +1,15 @@
 import { ErrorEnvelope, Pool, PoolCreate, PoolPatch } from "@comfy-edge/shared/contract";
 import { ApiError } from "@comfy-edge/shared/errors";
+import { forgetShardCount } from "@comfy-edge/shared/pool-shards/count";
 import { Hono } from "hono";
 import { z } from "zod";
 import { nodePolicyToColumn } from "../../jobs/node-policy.ts";
 import { readJson } from "../../lib/body.ts";
 import { toJsonColumn } from "../../lib/json.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
-import { forgetPool, poolStub } from "../../pools/access.ts";
+import { forgetPool } from "../../pools/access.ts";
 import { metricsText } from "../../pools/metrics-text.ts";
+import { poolMetricsAll, poolStatsAll } from "../../pools/shards.ts";
 import type { AppEnv } from "../../types.ts";
 import { getPoolRow } from "./lookups.ts";
 import { type PoolRow, toPool } from "./rows.ts";
@@ -42,13 +44,14 @@ poolAdminRoutes.post("/", async (c) => {
     region: body.region ?? null,
     tenants: toJsonColumn(tenants),
     node_policy: nodePolicyToColumn(body.node_policy),
+    shards: body.shards ?? 1,
     created_at: Date.now(),
   };
   const inserted = await c.env.DB.prepare(
-    `INSERT INTO pools (name, region, tenants, node_policy, created_at) VALUES (?, ?, ?, ?, ?)
+    `INSERT INTO pools (name, region, tenants, node_policy, shards, created_at) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (name) DO NOTHING`,
   )
-    .bind(row.name, row.region, row.tenants, row.node_policy, row.created_at)
+    .bind(row.name, row.region, row.tenants, row.node_policy, row.shards, row.created_at)
     .run();
   if (inserted.meta.changes === 0) {
     const existing = await getPoolRow(c.env.DB, body.name);
@@ -58,6 +61,7 @@ poolAdminRoutes.post("/", async (c) => {
     });
   }
   await forgetPool(body.name);
+  await forgetShardCount(caches.default, body.name);
   return c.json(toPool(row), 201);
 });
 
@@ -72,6 +76,22 @@ async function existingPool(db: D1Database, name: string): Promise<PoolRow> {
   return row;
 }
 
+/**
+ * A job's shard follows from its id and the shard count, so the count changes only while no shard holds a
+ * queued or running job (a dispatch already on its way lands by the count its sender read; docs §7).
+ */
+async function requireIdle(env: Env, pool: string): Promise<void> {
+  const stats = await poolStatsAll(env, pool);
+  if (stats.queued > 0 || stats.running > 0) {
+    throw new ApiError(
+      409,
+      "pool_busy",
+      `shards can change only while the pool has no queued or running job; it has ${stats.queued} queued and ${stats.running} running.`,
+      { param: "shards", details: { queued: stats.queued, running: stats.running } },
+    );
+  }
+}
+
 poolAdminRoutes.get("/:name", async (c) => c.json(toPool(await existingPool(c.env.DB, c.req.param("name")))));
 
 poolAdminRoutes.patch("/:name", async (c) => {
@@ -82,17 +102,20 @@ poolAdminRoutes.patch("/:name", async (c) => {
     region: body.region === undefined ? current.region : body.region,
     tenants: body.tenants === undefined ? current.tenants : toJsonColumn(await knownTenants(c.env.DB, body.tenants)),
     node_policy: body.node_policy === undefined ? current.node_policy : nodePolicyToColumn(body.node_policy),
+    shards: body.shards ?? current.shards,
   };
-  await c.env.DB.prepare("UPDATE pools SET region = ?, tenants = ?, node_policy = ? WHERE name = ?")
-    .bind(next.region, next.tenants, next.node_policy, next.name)
+  if (next.shards !== current.shards) await requireIdle(c.env, current.name);
+  await c.env.DB.prepare("UPDATE pools SET region = ?, tenants = ?, node_policy = ?, shards = ? WHERE name = ?")
+    .bind(next.region, next.tenants, next.node_policy, next.shards, next.name)
     .run();
   await forgetPool(next.name);
+  await forgetShardCount(caches.default, next.name);
   return c.json(toPool(next));
 });
 
 poolAdminRoutes.get("/:name/metrics", async (c) => {
   const pool = await existingPool(c.env.DB, c.req.param("name"));
-  const text = metricsText(pool.name, await poolStub(c.env, pool.name).metrics());
+  const text = metricsText(pool.name, await poolMetricsAll(c.env, pool.name));
   return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
 });
 
@@ -108,7 +131,7 @@ export const poolAdminDocs: RouteDoc[] = [
     path: "/admin/v1/pools",
     summary: "Create a GPU pool",
     description:
-      "`tenants` lists the tenants that may use the pool; absent or null means every tenant. `node_policy` sets which node classes its workflows may use (docs/node-policy.md).",
+      "`tenants` lists the tenants that may use the pool; absent or null means every tenant. `node_policy` sets which node classes its workflows may use (docs/node-policy.md). `shards` (default 1): Durable Objects serving its queue (docs/capabilities.md §7).",
     tag: "Admin",
     security: "admin",
     body: PoolCreate,
@@ -140,7 +163,7 @@ export const poolAdminDocs: RouteDoc[] = [
     path: "/admin/v1/pools/:name",
     summary: "Update a pool",
     description:
-      "Changes `region`, `tenants` or `node_policy` (null clears it). Submits see the change within 30 s (pool records are cached per data centre).",
+      "Changes `region`, `tenants`, `node_policy` (null clears it) or `shards` (docs/capabilities.md §7; only while the pool has no queued or running job, else 409 `pool_busy`). Submits see the change within 30 s (pool records are cached per data centre).",
     tag: "Admin",
     security: "admin",
     body: PoolPatch,
@@ -148,6 +171,7 @@ export const poolAdminDocs: RouteDoc[] = [
       200: { description: "The updated pool", schema: Pool },
       ...errors,
       ...notFound,
+      409: { description: "pool_busy: shards changed while jobs are queued or running", schema: ErrorEnvelope },
       422: { description: "Unknown tenant", schema: ErrorEnvelope },
     },
   },

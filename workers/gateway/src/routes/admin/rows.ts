@@ -56,6 +56,8 @@ export interface PoolRow {
   region: string | null;
   tenants: string | null;
   node_policy: string | null;
+  /** Migration 0015 (default 1). */
+  shards: number;
   created_at: number;
 }
 
@@ -65,6 +67,7 @@ export function toPool(row: PoolRow): z.infer<typeof Pool> {
     region: row.region,
     tenants: jsonArray(row.tenants),
     node_policy: nodePolicyFromColumn(row.node_policy),
+    shards: row.shards ?? 1,
     created_at: iso(row.created_at),
   };
 }

@@ -17,7 +17,7 @@ import { iso } from "../../lib/time.ts";
 import { forgetTenantOrigins } from "../../middleware/cors-tenants.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import type { AppEnv } from "../../types.ts";
-import { getTenantRow, refreshTenantKeys, requirePool, tenantNameTaken } from "./lookups.ts";
+import { getTenantRow, refreshTenantKeys, requireDefaultPool, tenantNameTaken } from "./lookups.ts";
 import { type TenantRow, toTenant } from "./rows.ts";
 
 /** How long the previous webhook secret keeps signing after a rotation. */
@@ -31,7 +31,7 @@ export const tenantRoutes = new Hono<AppEnv>();
 
 tenantRoutes.post("/", async (c) => {
   const body = await readJson(c, TenantCreate, { maxBytes: 1024 * 1024 });
-  if (body.default_pool) await requirePool(c.env.DB, body.default_pool, "default_pool");
+  if (body.default_pool) await requireDefaultPool(c.env.DB, body.default_pool);
   const now = Date.now();
   const id = newId("ten");
   // Stored encrypted (shared/secret-box.ts); shown in plain text only in this answer.
@@ -100,7 +100,7 @@ tenantRoutes.patch("/:id", async (c) => {
   const id = c.req.param("id");
   const body = await readJson(c, TenantPatch, { maxBytes: 1024 * 1024 });
   const current = await getTenantRow(c.env.DB, id);
-  if (body.default_pool) await requirePool(c.env.DB, body.default_pool, "default_pool");
+  if (body.default_pool) await requireDefaultPool(c.env.DB, body.default_pool);
   const pick = <T>(value: T | undefined, fallback: T): T => (value === undefined ? fallback : value);
   const limits = body.limits ?? {};
   const next: TenantRow = {
@@ -199,7 +199,7 @@ export const tenantDocs: RouteDoc[] = [
       201: { description: "Created", schema: TenantWithSecret },
       ...errors,
       409: { description: "A tenant with that name exists (tenant_name_taken)", schema: ErrorEnvelope },
-      422: { description: "Unknown default_pool", schema: ErrorEnvelope },
+      422: { description: "Unknown default_pool (a pool, or group:<name> a pool group)", schema: ErrorEnvelope },
     },
   },
   {
@@ -231,7 +231,7 @@ export const tenantDocs: RouteDoc[] = [
       ...errors,
       ...notFound,
       409: { description: "Another tenant has that name (tenant_name_taken)", schema: ErrorEnvelope },
-      422: { description: "Unknown default_pool", schema: ErrorEnvelope },
+      422: { description: "Unknown default_pool (a pool, or group:<name> a pool group)", schema: ErrorEnvelope },
     },
   },
   {
