@@ -2,6 +2,7 @@
 
 import { ErrorEnvelope } from "@comfy-edge/shared/contract";
 import { z } from "zod";
+import { authedJsonErrors } from "../openapi/common.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { ImageEditFields, ImageGenerate, ImagesResponse, SessionView } from "./params.ts";
 
@@ -12,13 +13,13 @@ const JOB_IDS = {
 };
 const runErrors = {
   400: E("A parameter of the wrong shape or one the model's template cannot take (param names it)"),
-  401: E("Missing, invalid or revoked API key"),
-  403: E("Key lacks the jobs scope"),
-  404: E("model_not_found: no image model of that name for the tenant"),
+  ...authedJsonErrors("jobs", {
+    404: "model_not_found: no image model of that name for the tenant",
+    429: "Rate limited, or the tenant's queued-job limit",
+  }),
   409: E("job_canceled"),
   413: E("Body or an image too large"),
   422: E("A bound template input refused the value (invalid_input)"),
-  429: E("Rate limited, or the tenant's queued-job limit"),
   502: E("image_generation_failed: the job failed (the message says why; x-job-id names it)"),
   504: E("image_generation_timeout: the job(s) did not finish within 300 s and keep running (x-job-id)"),
 };

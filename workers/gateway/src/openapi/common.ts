@@ -4,7 +4,7 @@
  * response carries, and the failures every body, credential or rate limit can cause.
  */
 
-import { ErrorEnvelope } from "@comfy-edge/shared/contract";
+import { ErrorEnvelope, type Scope } from "@comfy-edge/shared/contract";
 import { z } from "zod";
 import type { HeaderDoc, ResponseDoc, RouteDoc } from "./route-doc.ts";
 
@@ -77,6 +77,23 @@ export const SHOULD_RETRY_HEADER: HeaderDoc = {
 };
 
 const E = (description: string): ResponseDoc => ({ description, schema: ErrorEnvelope });
+
+/**
+ * The error responses an API-key route states in its own words: 401, 403 when it needs a scope, 429 ("Rate
+ * limited" unless `described` says more), and a 404 when `described` names what may be missing.
+ */
+export function authedJsonErrors(
+  scope: Scope | null,
+  described: { 404?: string; 429?: string } = {},
+): Record<number, ResponseDoc> {
+  const out: Record<number, ResponseDoc> = {
+    401: E("Missing, invalid or revoked API key"),
+    429: E(described[429] ?? "Rate limited"),
+  };
+  if (scope) out[403] = E(`Key lacks the ${scope} scope`);
+  if (described[404]) out[404] = E(described[404]);
+  return out;
+}
 
 /** Failures every route of a kind can answer with, unless the route states its own. */
 export function commonResponses(route: RouteDoc): Record<number, ResponseDoc> {

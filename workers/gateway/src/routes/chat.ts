@@ -28,6 +28,7 @@ import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import { CACHE_REQUEST_HEADERS, CACHE_RESPONSE_HEADERS, CHAT_EXAMPLE, EVENT_STREAM } from "../openapi/params.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";
+import { llmErrorDocs } from "./embeddings.ts";
 
 type XCache = "HIT" | "MISS" | "BYPASS";
 
@@ -230,12 +231,6 @@ export function chatRoutes(): Hono<AppEnv> {
   return app;
 }
 
-const errors = {
-  400: { description: "Invalid request (`param` names the field)", schema: ErrorEnvelope },
-  401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
-  403: { description: "Key lacks the llm scope", schema: ErrorEnvelope },
-};
-
 export const chatDocs: RouteDoc[] = [
   {
     method: "post",
@@ -263,26 +258,11 @@ export const chatDocs: RouteDoc[] = [
         alternatives: { "text/event-stream": EVENT_STREAM },
         headers: CACHE_RESPONSE_HEADERS,
       },
-      ...errors,
-      400: {
-        description:
-          "Invalid request (`param` names the field), or the upstream refused it (`upstream_invalid_request`)",
-        schema: ErrorEnvelope,
-      },
-      404: { description: "No upstream serves the model (`model_not_found`)", schema: ErrorEnvelope },
-      413: {
-        description: "Body too large, or the upstream said so (`upstream_invalid_request`)",
-        schema: ErrorEnvelope,
-      },
-      415: { description: "Body is not JSON", schema: ErrorEnvelope },
+      ...llmErrorDocs,
       422: {
         description: "An image URL was refused (`unsafe_url`, `url_not_allowed`), or the upstream refused the request",
         schema: ErrorEnvelope,
       },
-      429: { description: "Rate limited, or the upstreams are (`upstream_rate_limited`)", schema: ErrorEnvelope },
-      502: { description: "The upstream failed (`upstream_error`, with its status)", schema: ErrorEnvelope },
-      503: { description: "No usable upstream is configured (`llm_not_configured`)", schema: ErrorEnvelope },
-      504: { description: "The upstream did not answer in time (`upstream_timeout`)", schema: ErrorEnvelope },
     },
   },
 ];

@@ -12,6 +12,7 @@ import { type JsonCall, JsonProxy } from "../llm/json-proxy.ts";
 import { answerJson, readLlmRequest } from "../llm/json-route.ts";
 import { Embedding, EmbeddingRequest } from "../llm/more-requests.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import { authedJsonErrors } from "../openapi/common.ts";
 import { CACHE_REQUEST_HEADERS, CACHE_RESPONSE_HEADERS } from "../openapi/params.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";
@@ -42,13 +43,13 @@ export const llmErrorDocs = {
     description: "Invalid request (`param` names the field), or the upstream refused it (`upstream_invalid_request`)",
     schema: ErrorEnvelope,
   },
-  401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
-  403: { description: "Key lacks the llm scope", schema: ErrorEnvelope },
-  404: { description: "No upstream serves the model (`model_not_found`)", schema: ErrorEnvelope },
+  ...authedJsonErrors("llm", {
+    404: "No upstream serves the model (`model_not_found`)",
+    429: "Rate limited, or the upstreams are (`upstream_rate_limited`)",
+  }),
   413: { description: "Body too large, or the upstream said so (`upstream_invalid_request`)", schema: ErrorEnvelope },
   415: { description: "Body is not JSON", schema: ErrorEnvelope },
   422: { description: "The upstream refused the request (`upstream_invalid_request`)", schema: ErrorEnvelope },
-  429: { description: "Rate limited, or the upstreams are (`upstream_rate_limited`)", schema: ErrorEnvelope },
   502: { description: "The upstream failed (`upstream_error`, with its status)", schema: ErrorEnvelope },
   503: { description: "No usable upstream is configured (`llm_not_configured`)", schema: ErrorEnvelope },
   504: { description: "The upstream did not answer in time (`upstream_timeout`)", schema: ErrorEnvelope },

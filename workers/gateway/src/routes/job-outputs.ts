@@ -4,11 +4,11 @@
  * `application/octet-stream` as an attachment, always `nosniff` and a sandboxing CSP.
  */
 
-import { ErrorEnvelope } from "@comfy-edge/shared/contract";
 import { downloadHeaders, INLINE_MEDIA_TYPES } from "@comfy-edge/shared/download";
 import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
 import { jobStub } from "../jobs/public.ts";
+import { authedJsonErrors } from "../openapi/common.ts";
 import { OUTPUT_DOWNLOAD } from "../openapi/params.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";
@@ -37,8 +37,6 @@ outputRoutes.get("/:index", async (c) => {
   return c.body(object.body, 200, { ...downloadHeaders(output), "content-length": String(object.size) });
 });
 
-const E = (description: string) => ({ description, schema: ErrorEnvelope });
-
 export const outputDocs: RouteDoc[] = [
   {
     method: "get",
@@ -50,10 +48,7 @@ export const outputDocs: RouteDoc[] = [
     scope: "jobs",
     responses: {
       200: OUTPUT_DOWNLOAD,
-      404: E("No such job or output"),
-      401: E("Missing, invalid or revoked API key"),
-      403: E("Key lacks the jobs scope"),
-      429: E("Rate limited"),
+      ...authedJsonErrors("jobs", { 404: "No such job or output" }),
     },
   },
 ];

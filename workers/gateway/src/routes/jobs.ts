@@ -14,6 +14,7 @@ import type { JobView } from "../jobs/state.ts";
 import { parseJobCreate } from "../jobs/validate.ts";
 import { readJsonValue, readQuery } from "../lib/body.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import { authedJsonErrors } from "../openapi/common.ts";
 import { JobStreamEvent } from "../openapi/job-events-doc.ts";
 import {
   EVENTS_QUERY,
@@ -149,11 +150,7 @@ jobRoutes.get("/:id/events", async (c) => {
 });
 
 const E = (description: string) => ({ description, schema: ErrorEnvelope });
-const authErrors = {
-  401: E("Missing, invalid or revoked API key"),
-  403: E("Key lacks the jobs scope"),
-  429: E("Rate limited"),
-};
+const authErrors = authedJsonErrors("jobs");
 
 export const jobDocs: RouteDoc[] = [
   {
@@ -179,10 +176,9 @@ export const jobDocs: RouteDoc[] = [
       422: E(
         "Workflow refused on meaning (missing link target, cycle, no output node, unknown pool, unsafe URL, node class not allowed: node_not_allowed, docs/node-policy.md), or against what the pool's live runners can run: `unknown_node_class`, `model_not_available`, `invalid_input_value`, `missing_input` (param names the node or input; docs/capabilities.md)",
       ),
-      ...authErrors,
-      429: E(
-        "Rate limited (`rate_limited`), or `too_many_jobs`: the tenant already has limits.max_queued_jobs jobs queued (counted exactly; a job leaves the count when it starts or ends). Retry-After says when to try again.",
-      ),
+      ...authedJsonErrors("jobs", {
+        429: "Rate limited (`rate_limited`), or `too_many_jobs`: the tenant already has limits.max_queued_jobs jobs queued (counted exactly; a job leaves the count when it starts or ends). Retry-After says when to try again.",
+      }),
       503: E(
         "`pool_saturated`: the pool estimates a wait longer than `max_wait_s` (or has no live runner). Retry-After says when to try again.",
       ),
@@ -224,8 +220,7 @@ export const jobDocs: RouteDoc[] = [
         schema: Job,
         headers: { "Preference-Applied": PREFERENCE_APPLIED },
       },
-      404: E("No such job"),
-      ...authErrors,
+      ...authedJsonErrors("jobs", { 404: "No such job" }),
     },
   },
   {
@@ -239,9 +234,8 @@ export const jobDocs: RouteDoc[] = [
     scope: "jobs",
     responses: {
       202: { description: "Cancel accepted", schema: Job },
-      404: E("No such job"),
       409: E("Already finished"),
-      ...authErrors,
+      ...authedJsonErrors("jobs", { 404: "No such job" }),
     },
   },
   {
@@ -253,9 +247,8 @@ export const jobDocs: RouteDoc[] = [
     scope: "jobs",
     responses: {
       200: { description: "Deleted", schema: z.object({ id: z.string(), deleted: z.literal(true) }) },
-      404: E("No such job"),
       409: E("Not finished"),
-      ...authErrors,
+      ...authedJsonErrors("jobs", { 404: "No such job" }),
     },
   },
   {
@@ -276,8 +269,7 @@ export const jobDocs: RouteDoc[] = [
         schema: JobStreamEvent,
         headers: SSE_HEADERS,
       },
-      404: E("No such job"),
-      ...authErrors,
+      ...authedJsonErrors("jobs", { 404: "No such job" }),
     },
   },
 ];

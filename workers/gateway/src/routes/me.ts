@@ -1,7 +1,8 @@
-import { ErrorEnvelope, Scope } from "@comfy-edge/shared/contract";
+import { Scope } from "@comfy-edge/shared/contract";
 import { Hono } from "hono";
 import { z } from "zod";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import { authedJsonErrors } from "../openapi/common.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -32,8 +33,7 @@ export const meDocs: RouteDoc[] = [
     security: "apiKey",
     responses: {
       200: { description: "The key", schema: Me },
-      401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
-      429: { description: "Rate limited", schema: ErrorEnvelope },
+      ...authedJsonErrors(null),
     },
   },
 ];

@@ -11,6 +11,7 @@ import { listImageModels } from "../images/model-store.ts";
 import { candidatesFor, configReader, type Upstream, upstreamApiKey, upstreamFetcher } from "../llm/config.ts";
 import { ModelList } from "../llm/schemas.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import { authedJsonErrors } from "../openapi/common.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -86,9 +87,7 @@ export const modelDocs: RouteDoc[] = [
     scope: "llm",
     responses: {
       200: { description: "Models (OpenAI list format)", schema: ModelList },
-      401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
-      403: { description: "Key lacks the llm scope", schema: ErrorEnvelope },
-      429: { description: "Rate limited", schema: ErrorEnvelope },
+      ...authedJsonErrors("llm"),
       503: { description: "The LLM upstreams are misconfigured (`llm_not_configured`)", schema: ErrorEnvelope },
     },
   },

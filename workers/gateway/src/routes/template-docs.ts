@@ -3,15 +3,12 @@
 import { ErrorEnvelope, Job } from "@comfy-edge/shared/contract";
 import { TemplateCreate, TemplateRun, TemplateSummary, TemplateView } from "@comfy-edge/shared/contract/templates";
 import { z } from "zod";
+import { authedJsonErrors } from "../openapi/common.ts";
 import { IDEMPOTENCY_KEY, PREFER_WAIT, SUBMIT_RESPONSE_HEADERS } from "../openapi/params.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 
 const E = (description: string) => ({ description, schema: ErrorEnvelope });
-const authErrors = {
-  401: E("Missing, invalid or revoked API key"),
-  403: E("Key lacks the jobs scope"),
-  429: E("Rate limited"),
-};
+const authErrors = authedJsonErrors("jobs");
 const bodyErrors = {
   400: E("Malformed JSON or a field of the wrong shape (param names it)"),
   413: E("Body or workflow too large"),

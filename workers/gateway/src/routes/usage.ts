@@ -10,6 +10,7 @@ import { USAGE_FIELDS } from "../keys/usage-fields.ts";
 import { readQuery } from "../lib/body.ts";
 import { UsageQuery, UsageReport } from "../llm/schemas.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
+import { authedJsonErrors } from "../openapi/common.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import type { AppEnv } from "../types.ts";
 import { usageStatsDocs, usageStatsRoutes } from "./usage-stats.ts";
@@ -98,8 +99,7 @@ export const usageDocs: RouteDoc[] = [
     responses: {
       200: { description: "Usage", schema: UsageReport },
       400: { description: "Bad from/to", schema: ErrorEnvelope },
-      401: { description: "Missing, invalid or revoked API key", schema: ErrorEnvelope },
-      429: { description: "Rate limited", schema: ErrorEnvelope },
+      ...authedJsonErrors(null),
     },
   },
 ];

@@ -72,7 +72,6 @@ keyRoutes.delete("/:id", async (c) => {
 
 const errors = {
   400: { description: "Invalid request", schema: ErrorEnvelope },
-  401: { description: "Missing or invalid admin token", schema: ErrorEnvelope },
 };
 
 export const keyDocs: RouteDoc[] = [

@@ -74,7 +74,6 @@ tenantModelHostRoutes.get("/:id/model-hosts", async (c) => {
 
 const errors = {
   400: { description: "Invalid request", schema: ErrorEnvelope },
-  401: { description: "Missing or invalid admin token", schema: ErrorEnvelope },
 };
 const poolMissing = { description: "No such pool", schema: ErrorEnvelope };
 const manifestMissing = { description: "No such pool, or the pool has no manifest", schema: ErrorEnvelope };

@@ -4,7 +4,6 @@
  * and removing the previous one (infra/README.md, "Rotating secrets"). Tenants' secrets do not change.
  */
 
-import { ErrorEnvelope } from "@comfy-edge/shared/contract";
 import { resealSecret, secretBox } from "@comfy-edge/shared/secret-box";
 import { Hono } from "hono";
 import { z } from "zod";
@@ -58,7 +57,6 @@ export const secretDocs: RouteDoc[] = [
     security: "admin",
     responses: {
       200: { description: "Counts", schema: ResealResult },
-      401: { description: "Missing or invalid admin token", schema: ErrorEnvelope },
     },
   },
 ];

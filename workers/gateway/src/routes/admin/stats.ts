@@ -43,7 +43,6 @@ export const statsDocs: RouteDoc[] = [
     responses: {
       200: { description: "Request figures", schema: RequestStats },
       400: { description: "Bad window, tenant or route, or an unknown parameter", schema: ErrorEnvelope },
-      401: { description: "Missing or invalid admin token", schema: ErrorEnvelope },
     },
   },
 ];
