@@ -9,16 +9,12 @@
  *  - cancel -> `canceled` latency of a running job (bench/cancel.ts).
  *   node bench/runner.ts [--quick]
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { createServer } from "node:net";
-import { join } from "node:path";
 import { type ComfyDouble, startComfyDouble } from "../test/comfyui-double/index.ts";
 import { runnerToken, TRIVIAL_WORKFLOW, tenantWithKey } from "../test/harness/api.ts";
-import { ROOT } from "../test/harness/build.ts";
 import { startStack } from "../test/harness/stack.ts";
 import { benchCancel, type CancelResult } from "./cancel.ts";
 import { fmt, percentile } from "./lib/load.ts";
+import { type RunnerProcess, startRunnerProcess } from "./lib/runner-process.ts";
 
 export interface RunnerBenchResult {
   jobs: number;
@@ -39,11 +35,6 @@ export interface RunnerBenchResult {
   met: { overhead_p50: boolean; idle_rss: boolean; cancel_p99: boolean };
 }
 
-/** Compiles (and so caches) every module the runner loads, without starting it. */
-const WARM_CACHE = ["runner/src/main.ts", "runner/src/runner.ts"]
-  .map((m) => `await import(${JSON.stringify(join(ROOT, m))});`)
-  .join(" ");
-
 // Runner CPU per job is reported as a figure, not held to a target: GPU jobs take seconds, so a few ms of the
 // runner's CPU per job is noise beside them (the earlier 4 ms target is withdrawn, issue 13).
 const TARGETS = { overhead_p50_ms: 50, idle_rss_mb: 80, cancel_p99_ms: 2000 };
@@ -55,14 +46,6 @@ function stats(values: number[]) {
     p99: percentile(sorted, 99),
     mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
   };
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 interface Scrape {
@@ -83,21 +66,6 @@ async function scrape(metricsUrl: string): Promise<Scrape> {
     userS: value("process_cpu_user_seconds_total"),
     rssBytes: value("process_resident_memory_bytes"),
   };
-}
-
-/** Resolves when the runner answers /readyz with 200 (polling here is only a start-up wait, with a guard). */
-export async function waitReady(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the runner exited with code ${child.exitCode}`);
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error("the runner did not become ready");
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -123,39 +91,19 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
     startStack({ vars: { DEFAULT_REQUESTS_PER_MINUTE: "1000000" } }),
     startComfyDouble(),
   ]);
-  let child: ChildProcess | null = null;
+  let runner: RunnerProcess | null = null;
   try {
     const token = await runnerToken(stack, "local");
     const tenant = await tenantWithKey(stack);
-    const metricsPort = await freePort();
-    const cacheDir = join(ROOT, ".tmp", "node-compile-cache");
-    mkdirSync(cacheDir, { recursive: true });
-    const env = {
-      PATH: process.env.PATH,
-      GATEWAY_URL: stack.url,
-      RUNNER_TOKEN: token,
-      COMFYUI_URL: comfy.url,
-      RUNNER_ID: "bench-runner",
-      METRICS_PORT: String(metricsPort),
-      LOG_LEVEL: process.env.BENCH_RUNNER_LOG ?? "warn",
-      NODE_COMPILE_CACHE: cacheDir,
-    };
-    // Fill the compile cache first (as a deployed runner's first start, or the Docker build, does).
-    await new Promise<void>((resolve, reject) => {
-      const warm = spawn(process.execPath, ["--input-type=module", "-e", WARM_CACHE], {
-        env,
-        stdio: "inherit",
-      });
-      warm.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`compile-cache warm-up exited ${code}`))));
+    // Started with its compile cache filled first (as a deployed runner's first start, or the Docker build, does).
+    runner = await startRunnerProcess({
+      gatewayUrl: stack.url,
+      token,
+      comfyUrl: comfy.url,
+      id: "bench-runner",
+      compileCache: true,
     });
-    // BENCH_RUNNER_NODE_ARGS: extra node flags for the runner (e.g. --cpu-prof when investigating).
-    const nodeArgs = (process.env.BENCH_RUNNER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-    child = spawn(process.execPath, [...nodeArgs, join(ROOT, "runner/src/main.ts")], {
-      env,
-      stdio: ["ignore", process.env.BENCH_RUNNER_LOG ? "inherit" : "ignore", "inherit"],
-    });
-    await waitReady(`http://127.0.0.1:${metricsPort}/readyz`, child);
-    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    const metricsUrl = runner.metricsUrl;
     await settle(3_000);
     const idleStart = await scrape(metricsUrl);
     await settle(2_000);
@@ -220,11 +168,7 @@ export async function benchRunner(quick = false): Promise<RunnerBenchResult> {
       },
     };
   } finally {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
+    await runner?.stop();
     await comfy.close();
     await stack.close();
   }

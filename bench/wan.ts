@@ -11,15 +11,12 @@
  * Target (issue 14.8): added <= 3 round trips + 30 ms.
  *   node bench/wan.ts [--quick]
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
 import { type ComfyDouble, startComfyDouble } from "../test/comfyui-double/index.ts";
 import { runnerToken, TRIVIAL_WORKFLOW, tenantWithKey } from "../test/harness/api.ts";
-import { ROOT } from "../test/harness/build.ts";
 import { startBenchStack } from "./lib/bench-stack.ts";
 import { type DelayProxy, startDelayProxy } from "./lib/delay-proxy.ts";
 import { fmt, percentile } from "./lib/load.ts";
-import { freePort, waitReady } from "./runner.ts";
+import { type RunnerProcess, startRunnerProcess } from "./lib/runner-process.ts";
 
 const ONE_WAY_MS = 20;
 const RTT_MS = 2 * ONE_WAY_MS;
@@ -103,25 +100,12 @@ export async function benchWan(quick = false): Promise<WanBenchResult> {
     startComfyDouble(),
   ]);
   let proxy: DelayProxy | null = null;
-  let child: ChildProcess | null = null;
+  let runner: RunnerProcess | null = null;
   try {
     proxy = await startDelayProxy(new URL(stack.url), 0);
     const token = await runnerToken(stack, "local");
     const tenant = await tenantWithKey(stack);
-    const metricsPort = await freePort();
-    child = spawn(process.execPath, [join(ROOT, "runner/src/main.ts")], {
-      env: {
-        PATH: process.env.PATH,
-        GATEWAY_URL: proxy.url,
-        RUNNER_TOKEN: token,
-        COMFYUI_URL: comfy.url,
-        RUNNER_ID: "wan-runner",
-        METRICS_PORT: String(metricsPort),
-        LOG_LEVEL: process.env.BENCH_RUNNER_LOG ?? "warn",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    await waitReady(`http://127.0.0.1:${metricsPort}/readyz`, child);
+    runner = await startRunnerProcess({ gatewayUrl: proxy.url, token, comfyUrl: comfy.url, id: "wan-runner" });
 
     const headers = { authorization: `Bearer ${tenant.key}`, "content-type": "application/json", prefer: "wait=30" };
     let color = 0;
@@ -189,11 +173,7 @@ export async function benchWan(quick = false): Promise<WanBenchResult> {
       },
     };
   } finally {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
+    await runner?.stop();
     await proxy?.close();
     await comfy.close();
     await stack.close();
