@@ -91,4 +91,17 @@ describe("ComfyCapabilities", () => {
     await caps.digest("0.33.0");
     expect(objectInfoCalls).toBe(calls + 1);
   });
+
+  it("invalidate() while a build is under way: that build does not count as fresh, the next digest() rebuilds", async () => {
+    const caps = new ComfyCapabilities(url, 1, silentLogger);
+    const calls = objectInfoCalls;
+    const building = caps.digest("0.33.0");
+    caps.invalidate(); // a model file landed while ComfyUI was being read
+    await building;
+    expect(objectInfoCalls).toBe(calls + 1);
+    await caps.digest("0.33.0");
+    expect(objectInfoCalls).toBe(calls + 2);
+    await caps.digest("0.33.0");
+    expect(objectInfoCalls).toBe(calls + 2);
+  });
 });

@@ -3,7 +3,8 @@
  * GET /object_info (node classes, input specs), GET /models and /models/<folder> (model files; servers
  * without them: the loaders' combo lists), GET /system_stats (version, GPU). The digest goes with every
  * lease; the report itself only when the gateway asks (409 capabilities_required). Rebuilt at most every
- * REFRESH_MS (new models appear), and at once after ComfyUI changed version.
+ * REFRESH_MS, at once after ComfyUI changed version, and before the next lease after the runner's model
+ * files changed (`invalidate`: a download landed, a cached file was evicted).
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -53,7 +54,15 @@ export interface CapabilitySource {
 
 /** One per ComfyUI (slot). */
 export class ComfyCapabilities implements CapabilitySource {
-  private last: { digest: string; report: CapabilityReport; at: number; version: string | null } | null = null;
+  private last: {
+    digest: string;
+    report: CapabilityReport;
+    at: number;
+    version: string | null;
+    generation: number;
+  } | null = null;
+  /** Bumped by `invalidate`: a report built before the bump is stale, even one whose build was under way. */
+  private generation = 0;
   private failedAt = 0;
   private disabled = false;
   private readonly comfyUrl: string;
@@ -73,7 +82,7 @@ export class ComfyCapabilities implements CapabilitySource {
 
   /** Model files changed on this host (e.g. a download finished): rebuild the report before the next lease. */
   invalidate(): void {
-    if (this.last) this.last = { ...this.last, at: Number.NEGATIVE_INFINITY };
+    this.generation += 1;
     this.failedAt = 0;
   }
 
@@ -86,8 +95,10 @@ export class ComfyCapabilities implements CapabilitySource {
   async digest(comfyuiVersion: string | null): Promise<string | null> {
     if (this.disabled) return null;
     const t = this.now();
-    const fresh = this.last && t - this.last.at < REFRESH_MS && this.last.version === comfyuiVersion;
-    if (fresh) return this.last!.digest;
+    const generation = this.generation;
+    const last = this.last;
+    if (last && t - last.at < REFRESH_MS && last.version === comfyuiVersion && last.generation === generation)
+      return last.digest;
     // After a failure, keep leasing with the last digest (or none) for a minute before trying again.
     if (t - this.failedAt < 60_000) return this.last?.digest ?? null;
     try {
@@ -98,7 +109,7 @@ export class ComfyCapabilities implements CapabilitySource {
           node_classes: Object.keys(report.node_classes).length,
           model_files: Object.values(report.models).reduce((n, f) => n + f.length, 0),
         });
-      this.last = { digest, report, at: t, version: comfyuiVersion };
+      this.last = { digest, report, at: t, version: comfyuiVersion, generation };
       return digest;
     } catch (err) {
       this.failedAt = t;

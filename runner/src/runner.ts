@@ -1,7 +1,8 @@
 /**
  * The runner: one Slot per ComfyUI URL, a small HTTP server for /healthz, /readyz and /metrics, and a
- * graceful shutdown: stop leasing, let running jobs finish for up to the drain timeout, then interrupt them
- * and give them back (DELETE lease). `close()` is idempotent; `forceStop()` skips the drain.
+ * graceful shutdown: stop leasing (idle slots abandon their long poll at once), let running jobs finish for
+ * up to the drain timeout, then interrupt them and give them back (DELETE lease). With no job running it
+ * ends at once. `close()` is idempotent; `forceStop()` skips the drain.
  */
 import type http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -63,7 +64,10 @@ export class Runner {
     this.log = options.log ?? createLogger({ level: options.config.logLevel, secrets: [options.config.runnerToken] });
     this.metrics = new RunnerMetrics();
     this.gateway = new GatewayClient({ baseUrl: this.config.gatewayUrl, token: this.config.runnerToken });
-    this.models = store && createModelRuntime(store, this.config, this.log, this.metrics.registry, options.models);
+    // Ready only once some slot has leased with a capability report listing the synced files (models/manager.ts).
+    const announce = (signal: AbortSignal) => Promise.any(this.slots.map((s) => s.capabilitiesAnnounced(signal)));
+    this.models =
+      store && createModelRuntime(store, this.config, this.log, this.metrics.registry, { announce }, options.models);
     this.tokenRefused = new Promise((resolve) => {
       this.refusedToken = resolve;
     });
@@ -189,8 +193,8 @@ export class Runner {
   }
 
   /**
-   * Graceful shutdown (idempotent): stop leasing; wait up to `drainMs` (default DRAIN_TIMEOUT_S) for running
-   * jobs; then interrupt them in ComfyUI and give them back to the gateway.
+   * Graceful shutdown (idempotent): stop leasing (an idle slot's long poll is abandoned at once); wait up to
+   * `drainMs` (default DRAIN_TIMEOUT_S) for running jobs; then interrupt them in ComfyUI and give them back.
    */
   close(options: { drainMs?: number } = {}): Promise<void> {
     this.closing ??= this.shutdown(options.drainMs ?? this.config.drainTimeoutS * 1000);
@@ -209,7 +213,9 @@ export class Runner {
     const busy = this.jobs.length;
     this.log.info("runner stopping", { running_jobs: busy, drain_ms: drainMs });
     const abort = this.forced || drainMs <= 0;
-    for (const slot of this.slots) slot.stopLeasing({ abort });
+    // An idle slot has nothing to drain: its long poll is abandoned now (a job the gateway grants it anyway
+    // is caught by the pool's lost-grant check, docs/runner.md). A busy slot finishes its job first.
+    for (const slot of this.slots) slot.stopLeasing({ abort: abort || !slot.busy });
     const all = Promise.all(this.slots.map((s) => s.finished()));
     if (!abort) {
       // Running jobs finish and idle long-polls return (a job granted meanwhile is given back).

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { backoffMs } from "@comfy-edge/shared/backoff";
 import type { CapabilitiesPut, LeaseGrant } from "@comfy-edge/shared/contract/runner";
 import { ComfyCapabilities, publishCapabilities } from "./capabilities.ts";
+import { CapabilityAnnouncements } from "./capabilities-announce.ts";
 import type { ComfyFolders } from "./cleanup.ts";
 import { ComfyClient } from "./comfy/client.ts";
 import { NodeSchemas } from "./comfy/schemas.ts";
@@ -77,6 +78,8 @@ export class Slot {
   private healthFailures = 0;
   private leaseFailures = 0;
   private loopPromise: Promise<void> | null = null;
+  /** Changes of this host's model files and which of them the gateway has heard of. */
+  private readonly announcements = new CapabilityAnnouncements();
 
   constructor(options: SlotOptions) {
     this.options = options;
@@ -117,10 +120,10 @@ export class Slot {
   }
 
   /**
-   * Stops leasing; a running job continues (see Runner.shutdown). An idle long-poll is let finish by
-   * default: the gateway cannot tell that an abandoned long-poll's client is gone and may grant it a job,
-   * which would then wait for its lease to expire. A job granted now is given back at once. `abort`
-   * abandons the long-poll (drain timeout reached, or a forced stop).
+   * Stops leasing; a running job continues (see Runner.shutdown). `abort` abandons the long poll (the runner
+   * does so for an idle slot, and for all at the drain timeout or a forced stop); without it the poll may
+   * finish, and a job granted by it is given back at once. A job the gateway grants an abandoned poll is
+   * given back by the pool's lost-grant check where the platform passes the hang-up on (docs/runner.md).
    */
   stopLeasing(options: { abort?: boolean } = {}): void {
     this.stopping = true;
@@ -211,9 +214,38 @@ export class Slot {
     }
   }
 
-  /** Model files changed on this host (docs/models.md): the capability report is rebuilt before the next lease. */
+  /**
+   * Model files changed on this host (docs/models.md): the capability report is rebuilt before the next lease,
+   * and that lease is a short one (wait_s 0), so the gateway records the new report at once.
+   */
   modelsChanged(): void {
+    this.announcements.changed();
     this.capabilities.invalidate();
+  }
+
+  /**
+   * Resolves once the gateway has answered a lease of this slot made with a capability report built after
+   * the model files' last change (now); rejects when the signal aborts. A report that could not be built
+   * (ComfyUI's /object_info failing) counts as announced: the slot leases without it, as it always did.
+   */
+  capabilitiesAnnounced(signal: AbortSignal): Promise<void> {
+    return this.announcements.whenAnnounced(signal);
+  }
+
+  /** The capability digest, unless the runner stops first (the build reads ComfyUI in a child process). */
+  private async currentDigest(): Promise<string | null> {
+    const signal = this.stopSleeps.signal;
+    if (signal.aborted) return null;
+    let onStop = () => {};
+    const stopped = new Promise<null>((resolve) => {
+      onStop = () => resolve(null);
+      signal.addEventListener("abort", onStop, { once: true });
+    });
+    try {
+      return await Promise.race([this.capabilities.digest(this.comfyuiVersion), stopped]);
+    } finally {
+      signal.removeEventListener("abort", onStop);
+    }
   }
 
   private async leaseLoop(): Promise<void> {
@@ -222,6 +254,13 @@ export class Slot {
       if (!(await this.healthy())) continue;
       if (o.beforeLease) await o.beforeLease(this.stopSleeps.signal).catch(() => undefined);
       if (this.stopping) break;
+      const generation = this.announcements.current;
+      const digest = await this.currentDigest();
+      if (this.stopping) break;
+      // A report the gateway has not seen with this slot yet goes with a short lease (answered at once):
+      // its answer tells that the pool has recorded it, so waiting for the long poll's end is never needed.
+      const news = this.announcements.isNew(digest);
+      if (!news) this.announcements.announce(generation);
       this.state = "leasing";
       const askedAt = Date.now();
       let grant: LeaseGrant | null;
@@ -232,12 +271,13 @@ export class Slot {
             version: o.version,
             comfyui_version: this.comfyuiVersion,
             slots: o.slots,
-            wait_s: o.leaseWaitS ?? 20,
-            capabilities_digest: (await this.capabilities.digest(this.comfyuiVersion)) ?? undefined,
+            wait_s: news ? 0 : (o.leaseWaitS ?? 20),
+            capabilities_digest: digest ?? undefined,
           },
           this.leaseAbort.signal,
         );
         this.leaseFailures = 0;
+        this.announcements.acknowledged(digest, generation);
       } catch (err) {
         if (this.stopping) break;
         if (err instanceof GatewayError && err.status === 401) {

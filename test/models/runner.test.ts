@@ -5,6 +5,7 @@
  * URL is downloaded once for two jobs.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
 import { testLogger } from "../e2e/helpers.ts";
 import { api, runnerToken, TRIVIAL_WORKFLOW, tenantWithKey } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
+import { txt2imgWorkflow } from "../harness/workflows.ts";
 import { type ModelServer, startModelServer, testTransport } from "./model-server.ts";
 
 /** A prompt as the ComfyUI double recorded it. */
@@ -52,14 +54,31 @@ async function admin(path: string, method: string, body?: unknown) {
   return { status: res.status, json: (await res.json()) as Record<string, any> };
 }
 
-async function setup(manifest: Record<string, unknown>, comfyModels: Record<string, string[]> = {}) {
+/** Model files per folder as ComfyUI lists them: what is in `<dir>/<folder>` now (no hidden or .part files). */
+function onDisk(dir: string): Record<string, string[]> {
+  const list = (folder: string) => {
+    try {
+      return readdirSync(join(dir, folder)).filter((f) => !f.startsWith(".") && f.endsWith(".safetensors"));
+    } catch {
+      return [];
+    }
+  };
+  return new Proxy({}, { get: (_t, folder) => (typeof folder === "string" ? list(folder) : undefined) });
+}
+
+async function setup(
+  manifest: Record<string, unknown>,
+  comfyModels: Record<string, string[]> | ((modelsDir: string) => Record<string, string[]>) = {},
+  leaseWaitS = 2,
+) {
   const pool = `models${++seq}`;
   const token = await runnerToken(stack, pool);
   expect((await admin(`/admin/v1/pools/${pool}/manifest`, "PUT", manifest)).status).toBe(200);
-  const comfy: ComfyDouble = await startComfyDouble({ models: comfyModels });
-  cleanups.push(() => comfy.close());
   const modelsDir = await mkdtemp(join(tmpdir(), "runner-models-"));
   cleanups.push(() => rm(modelsDir, { recursive: true, force: true }));
+  const models = typeof comfyModels === "function" ? comfyModels(modelsDir) : comfyModels;
+  const comfy: ComfyDouble = await startComfyDouble({ models });
+  cleanups.push(() => comfy.close());
   const config = loadConfig({
     GATEWAY_URL: stack.url,
     RUNNER_TOKEN: token,
@@ -72,7 +91,7 @@ async function setup(manifest: Record<string, unknown>, comfyModels: Record<stri
   const runner = await Runner.start({
     config,
     log: testLogger(),
-    tuning: { leaseWaitS: 2, historyPollMs: 200 },
+    tuning: { leaseWaitS, historyPollMs: 200 },
     models: { transport: testTransport, pollMs: 300 },
   });
   cleanups.push(() => runner.close({ drainMs: 0 }));
@@ -181,3 +200,51 @@ describe("capabilities follow the model files", () => {
     await expect.poll(listed, { timeout: 15_000 }).toContain("added.safetensors");
   });
 });
+
+describe("capabilities are reported before the runner says ready", () => {
+  it("after a manifest sync the pool lists the new file and a submit naming it is accepted at once", async () => {
+    const first = { ...checkpoint("first.safetensors"), sha256: sha(weights), size: weights.length };
+    const s = await setup({ models: [first] }, onDisk);
+    const tenant = await tenantWithKey(stack);
+    const call = api(stack, tenant.key);
+    const listed = async () =>
+      ((await call(`/v1/pools/${s.pool}/capabilities`)).json.models?.checkpoints as string[] | undefined) ?? [];
+    const runnerView = async () => (await admin(`/admin/v1/pools/${s.pool}/models`, "GET")).json.runners[0];
+    await expect.poll(async () => (await runnerView())?.state, { timeout: 15_000 }).toBe("ready");
+    // Ready means the gateway already has the report with the manifest's file: no waiting here.
+    expect(await listed()).toContain("first.safetensors");
+    const workflow = (ckpt: string) => txt2imgWorkflow({ ckpt, width: 64, height: 64, steps: 1, seed: 3 });
+    // A file no runner has is refused (and the submit path now holds the pool's union in its cache).
+    const early = await call("/v1/jobs", { body: { pool: s.pool, workflow: workflow("second.safetensors") } });
+    expect(early.status).toBe(422);
+    expect(early.json.error).toMatchObject({ code: "model_not_available", param: "workflow.4.inputs.ckpt_name" });
+
+    const second = { ...checkpoint("second.safetensors"), sha256: sha(weights.subarray(0, 1000)) };
+    const put = await admin(`/admin/v1/pools/${s.pool}/manifest`, "PUT", { models: [first, second] });
+    expect(put.status).toBe(200);
+    await expect
+      .poll(
+        async () => {
+          const r = await runnerView();
+          return r?.manifest_digest === put.json.digest ? r.state : "old manifest";
+        },
+        { timeout: 20_000 },
+      )
+      .toBe("ready");
+    // The moment the runner says ready with the new manifest: its file is in the pool's capabilities, and a
+    // submit naming it is accepted (the cached union from the refusal above is not trusted for a refusal).
+    expect(await listed()).toContain("second.safetensors");
+    const job = await call("/v1/jobs", { body: { pool: s.pool, workflow: workflow("second.safetensors") } });
+    expect(job.status, JSON.stringify(job.json)).toBe(202);
+    await expect
+      .poll(async () => (await call(`/v1/jobs/${job.json.id}`)).json.status, { timeout: 20_000 })
+      .toBe("succeeded");
+    const sent = s.comfy.prompts().map((p) => (p.prompt as Prompt)["4"]?.inputs?.ckpt_name);
+    expect(sent).toEqual(["second.safetensors"]);
+  });
+});
+
+function checkpoint(filename: string) {
+  const path = filename === "first.safetensors" ? "/sd15.safetensors" : "/lora.safetensors";
+  return { url: server.url(path, "127.0.0.1"), folder: "checkpoints", filename };
+}

@@ -1,8 +1,10 @@
 /**
  * Keeps this runner's models in line with its pool's manifest (docs/models.md): polls the manifest, and when
  * its digest changes (a new manifest or an operator's re-sync) downloads what is missing, then runs the
- * warmup workflow. Slots lease only while `ready` (files present, warmup passed); /readyz says the same.
- * Every change of state is reported to the gateway (PUT /runner/v1/manifest/status).
+ * warmup workflow. Slots lease only once the files are present and the warmup passed (`whenLeasable`); the
+ * state becomes `ready` (and /readyz 200) only after that, once the gateway has the capability report that
+ * lists the files (`announce`), so a job naming a manifest file is accepted from the moment the runner says
+ * ready. Every change of state is reported to the gateway (PUT /runner/v1/manifest/status).
  */
 import type { PoolManifest, RunnerModelsReport } from "@comfy-edge/shared/contract/models";
 import type { ComfyClient } from "../comfy/client.ts";
@@ -27,6 +29,11 @@ export interface ModelManagerOptions {
   /** How often the manifest is fetched. Default 30 s. */
   pollMs?: number;
   warmupPollMs?: number;
+  /**
+   * Resolves once the gateway holds this runner's capability report built after the last change of its
+   * model files (the runner's slots lease with it); rejects when the signal aborts. Awaited before `ready`.
+   */
+  announce?: (signal: AbortSignal) => Promise<void>;
 }
 
 type State = RunnerModelsReport["state"];
@@ -39,7 +46,9 @@ export class ModelManager {
   private warmup: RunnerModelsReport["warmup"] = { state: "none", seconds: null, error: null };
   private readonly stopper = new AbortController();
   private wake: (() => void) | null = null;
-  private readyWaiters: Array<() => void> = [];
+  /** Files present and warmup passed: slots may lease (`ready` follows once the report is announced). */
+  private leasable = false;
+  private leasableWaiters: Array<() => void> = [];
   private loopPromise: Promise<void> | null = null;
   private reporting: Promise<void> = Promise.resolve();
   /** The manifest last synced (null before the first). */
@@ -68,14 +77,14 @@ export class ModelManager {
     this.wake?.();
   }
 
-  /** Resolves once ready; rejects when the signal aborts. */
-  whenReady(signal: AbortSignal): Promise<void> {
-    if (this.ready) return Promise.resolve();
+  /** Resolves once slots may lease (files present, warmup passed); rejects when the signal aborts. */
+  whenLeasable(signal: AbortSignal): Promise<void> {
+    if (this.leasable) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
       if (signal.aborted) return onAbort();
       signal.addEventListener("abort", onAbort, { once: true });
-      this.readyWaiters.push(() => {
+      this.leasableWaiters.push(() => {
         signal.removeEventListener("abort", onAbort);
         resolve();
       });
@@ -99,7 +108,7 @@ export class ModelManager {
 
   private setState(state: State): void {
     this.state = state;
-    if (state === "ready") for (const waiter of this.readyWaiters.splice(0)) waiter();
+    if (state === "syncing" || state === "failed") this.leasable = false;
     // One report at a time, in order (each sends the state as it is when it goes out): a slow earlier PUT
     // never lands after a later one.
     this.reporting = this.reporting.then(() =>
@@ -143,7 +152,7 @@ export class ModelManager {
     this.setState("synced");
     if (manifest.warmup === null) {
       this.warmup = { state: "none", seconds: null, error: null };
-      this.setState("ready");
+      await this.becomeReady(signal);
       return;
     }
     this.warmup = { state: "running", seconds: null, error: null };
@@ -153,13 +162,22 @@ export class ModelManager {
       this.o.metrics?.warmupSeconds.set(seconds);
       this.warmup = { state: "passed", seconds, error: null };
       this.o.log.info("warmup passed", { seconds });
-      this.setState("ready");
     } catch (error) {
       if (signal.aborted) throw error;
       const message = error instanceof Error ? error.message : String(error);
       this.warmup = { state: "failed", seconds: null, error: message.slice(0, 2000) };
       this.o.log.warn("warmup failed; not leasing jobs until it passes", { error: message });
       this.setState("failed");
+      return;
     }
+    await this.becomeReady(signal);
+  }
+
+  /** Lets the slots lease, waits until the gateway has the report listing the files, then says ready. */
+  private async becomeReady(signal: AbortSignal): Promise<void> {
+    this.leasable = true;
+    for (const waiter of this.leasableWaiters.splice(0)) waiter();
+    await this.o.announce?.(signal);
+    this.setState("ready");
   }
 }

@@ -34,6 +34,11 @@ export interface ModelTuning {
   api?: ModelsApi;
 }
 
+/** What the runner gives the model runtime: its slots' capability announcement (models/manager.ts). */
+export interface ModelHooks {
+  announce: (signal: AbortSignal) => Promise<void>;
+}
+
 export interface ModelRuntime {
   store: ModelStore;
   manager: ModelManager;
@@ -50,6 +55,7 @@ export function createModelRuntime(
   config: RunnerConfig,
   log: Logger,
   registry: PromClient.Registry,
+  hooks: ModelHooks,
   tuning: ModelTuning = {},
 ): ModelRuntime {
   const metrics = new ModelMetrics(registry);
@@ -67,6 +73,7 @@ export function createModelRuntime(
     log,
     metrics,
     pollMs: tuning.pollMs,
+    announce: hooks.announce,
   });
   const urlModels = new UrlModels({
     store,
@@ -76,5 +83,5 @@ export function createModelRuntime(
     cacheBytes: config.modelCacheBytes,
     maxBytes: () => manager.manifest?.url_models?.max_bytes ?? null,
   });
-  return { store, manager, urlModels, beforeLease: (signal) => manager.whenReady(signal) };
+  return { store, manager, urlModels, beforeLease: (signal) => manager.whenLeasable(signal) };
 }
