@@ -40,14 +40,12 @@ describe("images", () => {
     expect(big).toContain("          ...,\n");
   });
 
-  it("ImageScale: width 0 keeps the aspect ratio, center crop before resampling", () => {
+  it("ImageScale: width 0 keeps the aspect ratio, center crop before resampling", async () => {
     const img = emptyImage(40, 20, 1, 0);
-    expect([
-      scaleImage(img, 0, 10, "bilinear", "disabled").width,
-      scaleImage(img, 0, 10, "bilinear", "disabled").height,
-    ]).toEqual([20, 10]);
-    const cropped = scaleImage(img, 10, 10, "nearest-exact", "center");
-    expect([cropped.width, cropped.height]).toEqual([10, 10]);
+    const kept = await scaleImage(img, 0, 10, "bilinear", "disabled");
+    expect([kept.width, kept.height, kept.frames[0]?.length]).toEqual([20, 10, 20 * 10 * 3]);
+    const cropped = await scaleImage(img, 10, 10, "nearest-exact", "center");
+    expect([cropped.width, cropped.height, cropped.frames[0]?.length]).toEqual([10, 10, 10 * 10 * 3]);
   });
 });
 

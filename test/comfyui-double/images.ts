@@ -1,10 +1,11 @@
 /**
  * The double's stand-ins for ComfyUI's tensors: IMAGE = batch of 8-bit RGB frames (ComfyUI: float32 [B,H,W,3] in
  * 0..1; every value the built-in nodes make from 8-bit inputs is k/255, so 8 bits lose nothing that matters here),
- * MASK = batch of float32 planes. Ops are small and exact where ComfyUI's are (EmptyImage, ImageInvert, crop, batch,
- * nearest scaling) and approximations where they are numeric (bilinear for every smooth upscale method, box blur).
+ * MASK = batch of float32 planes. EmptyImage, ImageInvert and masks are exact; scaling and blurring go through sharp
+ * (libvips), whose resampling and Gaussian differ from torch's in the last bits.
  */
 import { createHash } from "node:crypto";
+import sharp, { type KernelEnum, type Sharp } from "sharp";
 import { decodeImage, encodeJpeg, encodePng } from "./codec.ts";
 import { PyError } from "./py.ts";
 
@@ -92,134 +93,59 @@ export function invertImage(img: ImageValue): ImageValue {
   };
 }
 
-function resizeFrame(
-  src: Uint8Array,
-  sw: number,
-  sh: number,
-  dw: number,
-  dh: number,
-  channels: number,
-  nearest: boolean,
-): Uint8Array {
-  const out = new Uint8Array(dw * dh * channels);
-  for (let y = 0; y < dh; y++) {
-    const fy = nearest ? Math.min(sh - 1, Math.floor(((y + 0.5) * sh) / dh)) : Math.max(0, ((y + 0.5) * sh) / dh - 0.5);
-    const y0 = Math.min(sh - 1, Math.floor(fy));
-    const y1 = Math.min(sh - 1, y0 + 1);
-    const wy = nearest ? 0 : fy - y0;
-    for (let x = 0; x < dw; x++) {
-      const fx = nearest
-        ? Math.min(sw - 1, Math.floor(((x + 0.5) * sw) / dw))
-        : Math.max(0, ((x + 0.5) * sw) / dw - 0.5);
-      const x0 = Math.min(sw - 1, Math.floor(fx));
-      const x1 = Math.min(sw - 1, x0 + 1);
-      const wx = nearest ? 0 : fx - x0;
-      for (let c = 0; c < channels; c++) {
-        const p00 = src[(y0 * sw + x0) * channels + c] as number;
-        const p01 = src[(y0 * sw + x1) * channels + c] as number;
-        const p10 = src[(y1 * sw + x0) * channels + c] as number;
-        const p11 = src[(y1 * sw + x1) * channels + c] as number;
-        const top = p00 + (p01 - p00) * wx;
-        const bottom = p10 + (p11 - p10) * wx;
-        out[(y * dw + x) * channels + c] = Math.round(top + (bottom - top) * wy);
-      }
-    }
-  }
-  return out;
+/** ComfyUI's upscale_method -> sharp's resampling kernel (libvips; ComfyUI: torch interpolate / PIL Lanczos). */
+const KERNELS: Record<string, keyof KernelEnum> = {
+  "nearest-exact": "nearest",
+  bilinear: "linear",
+  area: "linear",
+  bicubic: "cubic",
+  lanczos: "lanczos3",
+};
+
+/** Each frame through sharp: `op` on the frame as raw RGB, the result read back as raw RGB of `width` x `height`. */
+async function eachFrame(
+  img: ImageValue,
+  width: number,
+  height: number,
+  op: (frame: Sharp) => Sharp,
+): Promise<ImageValue> {
+  const raw = { width: img.width, height: img.height, channels: 3 as const };
+  const frames = await Promise.all(
+    img.frames.map(async (f) => new Uint8Array(await op(sharp(f, { raw })).raw().toBuffer())),
+  );
+  return { kind: "image", width, height, frames };
 }
 
-function cropFrame(
-  src: Uint8Array,
-  sw: number,
-  x: number,
-  y: number,
-  w: number,
-  h: number,
-  channels: number,
-): Uint8Array {
-  const out = new Uint8Array(w * h * channels);
-  for (let row = 0; row < h; row++) {
-    const start = ((y + row) * sw + x) * channels;
-    out.set(src.subarray(start, start + w * channels), row * w * channels);
-  }
-  return out;
-}
-
-/** comfy.utils.common_upscale: optional center crop to the target aspect, then resample. */
-export function scaleImage(img: ImageValue, width: number, height: number, method: string, crop: string): ImageValue {
+/** comfy.utils.common_upscale: width or height 0 keeps the aspect ratio; crop "center" crops to the target aspect
+ * before resampling (sharp's fit "cover"), "disabled" stretches (fit "fill"). */
+export function scaleImage(
+  img: ImageValue,
+  width: number,
+  height: number,
+  method: string,
+  crop: string,
+): Promise<ImageValue> {
   let w = width;
   let h = height;
-  if (w === 0 && h === 0) return img;
+  if (w === 0 && h === 0) return Promise.resolve(img);
   if (w === 0) w = Math.max(1, Math.round((img.width * h) / img.height));
   else if (h === 0) h = Math.max(1, Math.round((img.height * w) / img.width));
   checkAlloc(img.frames.length, h, w, 3);
-  let frames = img.frames;
-  let sw = img.width;
-  let sh = img.height;
-  if (crop === "center") {
-    const oldAspect = sw / sh;
-    const newAspect = w / h;
-    let x = 0;
-    let y = 0;
-    if (oldAspect > newAspect) x = Math.round((sw - sw * (newAspect / oldAspect)) / 2);
-    else if (oldAspect < newAspect) y = Math.round((sh - sh * (oldAspect / newAspect)) / 2);
-    const cw = sw - x * 2;
-    const ch = sh - y * 2;
-    frames = frames.map((f) => cropFrame(f, sw, x, y, cw, ch, 3));
-    sw = cw;
-    sh = ch;
-  }
-  const nearest = method === "nearest-exact";
-  return { kind: "image", width: w, height: h, frames: frames.map((f) => resizeFrame(f, sw, sh, w, h, 3, nearest)) };
+  const options = { fit: crop === "center" ? "cover" : "fill", kernel: KERNELS[method] ?? "linear" } as const;
+  return eachFrame(img, w, h, (f) => f.resize(w, h, options));
 }
 
-function isUniform(f: Uint8Array): boolean {
-  const r = f[0];
-  const g = f[1];
-  const b = f[2];
-  for (let i = 3; i < f.length; i += 3) if (f[i] !== r || f[i + 1] !== g || f[i + 2] !== b) return false;
-  return true;
-}
-
-/** One box-blur pass along rows (horizontal) or columns, edge pixels repeated. */
-function boxPass(src: Uint8Array, w: number, h: number, radius: number, horizontal: boolean): Uint8Array {
-  const out = new Uint8Array(src.length);
-  const len = horizontal ? w : h;
-  const lines = horizontal ? h : w;
-  const step = horizontal ? 3 : w * 3;
-  const lineStep = horizontal ? w * 3 : 3;
-  const size = 2 * radius + 1;
-  const last = (len - 1) * step;
-  for (let line = 0; line < lines; line++) {
-    const base = line * lineStep;
-    for (let c = 0; c < 3; c++) {
-      const b = base + c;
-      let sum = 0;
-      for (let i = -radius; i <= radius; i++) sum += src[b + (i < 0 ? 0 : i >= len ? last : i * step)] as number;
-      for (let i = 0; i < len; i++) {
-        out[b + i * step] = (sum + radius) / size;
-        const add = i + radius + 1;
-        const sub = i - radius;
-        sum += (src[b + (add >= len ? last : add * step)] as number) - (src[b + (sub < 0 ? 0 : sub * step)] as number);
-      }
-    }
-  }
-  return out;
-}
-
-/** ImageBlur approximation: separable box blur of radius blur_radius (ComfyUI: gaussian with sigma). */
-export function blurImage(img: ImageValue, radius: number): ImageValue {
-  if (radius <= 0) return img;
-  const { width: w, height: h } = img;
-  return {
-    ...img,
-    frames: img.frames.map((f) => (isUniform(f) ? f : boxPass(boxPass(f, w, h, radius, true), w, h, radius, false))),
-  };
+/** ImageBlur: a Gaussian blur of `sigma` (libvips; ComfyUI's kernel is cut at blur_radius, libvips' at ~3 sigma;
+ * sigma below libvips' 0.3 is taken as 0.3). */
+export function blurImage(img: ImageValue, radius: number, sigma: number): Promise<ImageValue> {
+  if (radius <= 0) return Promise.resolve(img);
+  return eachFrame(img, img.width, img.height, (f) => f.blur(Math.max(0.3, sigma)));
 }
 
 /** ImageBatch: image2 is resized (bilinear, center crop) to image1's size when they differ. */
-export function batchImages(a: ImageValue, b: ImageValue): ImageValue {
-  const b2 = a.width === b.width && a.height === b.height ? b : scaleImage(b, a.width, a.height, "bilinear", "center");
+export async function batchImages(a: ImageValue, b: ImageValue): Promise<ImageValue> {
+  const b2 =
+    a.width === b.width && a.height === b.height ? b : await scaleImage(b, a.width, a.height, "bilinear", "center");
   checkAlloc(a.frames.length + b2.frames.length, a.height, a.width, 3);
   return { kind: "image", width: a.width, height: a.height, frames: [...a.frames, ...b2.frames] };
 }

@@ -210,19 +210,25 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
     "ImageInvert",
     simple((i) => [invertImage(asImage(i.image, "__rsub__"))]),
   );
+  const image = (fn: (inputs: Record<string, unknown>) => Promise<unknown>): RunFn => {
+    return async (ctx, inputs) => {
+      await ctx.work();
+      return { outputs: [await fn(inputs)] };
+    };
+  };
   define(
     "ImageScale",
-    simple((i) => [
+    image((i) =>
       scaleImage(asImage(i.image, "movedim"), num(i.width), num(i.height), pyStr(i.upscale_method), pyStr(i.crop)),
-    ]),
+    ),
   );
   define(
     "ImageBlur",
-    simple((i) => [blurImage(asImage(i.image, "shape"), num(i.blur_radius))]),
+    image((i) => blurImage(asImage(i.image, "shape"), num(i.blur_radius), num(i.sigma))),
   );
   define(
     "ImageBatch",
-    simple((i) => [batchImages(asImage(i.image1, "shape"), asImage(i.image2, "shape"))]),
+    image((i) => batchImages(asImage(i.image1, "shape"), asImage(i.image2, "shape"))),
   );
   define(
     "SolidMask",
