@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, CREATE_TOKEN_HINT, loadConfig } from "./config.ts";
 import { RUNNER_VERSION } from "./version.ts";
 
 const BASE = { GATEWAY_URL: "https://edge.example.com/", RUNNER_TOKEN: "rt_0123456789abcdef" };
@@ -101,6 +101,12 @@ describe("runner config", () => {
 
   it("fails fast naming each bad variable", () => {
     expect(problems({}).join("\n")).toMatch(/GATEWAY_URL is required[\s\S]*RUNNER_TOKEN is required/);
+    // The token hint is the command the README documents (a checkout's CLI; `npx comfy-edge` never).
+    expect(problems({ GATEWAY_URL: "https://x" }).join("\n")).toContain(CREATE_TOKEN_HINT);
+    expect(CREATE_TOKEN_HINT).not.toContain("npx");
+    expect(readFileSync(new URL("../../README.md", import.meta.url), "utf8")).toContain(
+      CREATE_TOKEN_HINT.replace(" <pool>", ""),
+    );
     expect(problems({ ...BASE, GATEWAY_URL: "ftp://x" })[0]).toContain("GATEWAY_URL must be an http(s) URL");
     expect(problems({ ...BASE, GATEWAY_URL: "https://u:p@x" })[0]).toContain("GATEWAY_URL");
     expect(problems({ ...BASE, COMFYUI_URL: "http://ok:1,nope" })[0]).toContain('COMFYUI_URL entry "nope"');

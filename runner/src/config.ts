@@ -72,14 +72,16 @@ const pathList = (name: string, example: string) =>
       return list.map((entry) => resolve(entry));
     });
 
+/** How an operator mints a runner token (README, docs/runner.md): the CLI of a checkout, never `npx`. */
+export const CREATE_TOKEN_HINT = "npm run cli -- runner-tokens create --pool <pool>";
+const TOKEN_REQUIRED = `RUNNER_TOKEN is required (create one where the admin token is, in a checkout: ${CREATE_TOKEN_HINT})`;
+
 const EnvSchema = z.object({
   GATEWAY_URL: httpUrl("GATEWAY_URL", "https://comfy-edge.example.com"),
   RUNNER_TOKEN: z
-    .string({
-      message: "RUNNER_TOKEN is required (create one with: npx comfy-edge runner-tokens create --pool <pool>)",
-    })
+    .string({ message: TOKEN_REQUIRED })
     .trim()
-    .min(1, "RUNNER_TOKEN is required (create one with: npx comfy-edge runner-tokens create --pool <pool>)")
+    .min(1, TOKEN_REQUIRED)
     .refine((value) => !/\s/.test(value), "RUNNER_TOKEN must not contain spaces"),
   COMFYUI_URL: z
     .string()

@@ -1,5 +1,5 @@
 /**
- * Runner entry: `node runner/src/main.ts` or `npx comfy-edge runner`. Reads the environment once (failing
+ * Runner entry: `npm run runner` (= `node bin/comfy-edge.mjs runner`) or `node runner/src/main.ts`. Reads the environment once (failing
  * fast, naming the bad variable), starts the runner, and shuts down gracefully on SIGTERM/SIGINT: the first
  * signal drains (DRAIN_TIMEOUT_S), the second interrupts and gives jobs back at once, a third exits (a repeat
  * within a second counts as the same signal). Exits 3 if the gateway refuses the runner token.
@@ -26,7 +26,7 @@ export async function runRunner(
   io: RunIo = { err: (line) => process.stderr.write(`${line}\n`) },
 ): Promise<number> {
   tuneHeap();
-  const { ConfigError, loadConfig } = await import("./config.ts");
+  const { ConfigError, CREATE_TOKEN_HINT, loadConfig } = await import("./config.ts");
   const { createLogger } = await import("./log.ts");
   const { Runner } = await import("./runner.ts");
   let config: RunnerConfig;
@@ -85,7 +85,7 @@ export async function runRunner(
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
     void runner.tokenRefused.then(async (err) => {
-      const message = `the gateway refused RUNNER_TOKEN (HTTP ${err.status} ${err.code}): ${err.message}. The token is invalid or revoked; create one with \`npx comfy-edge runner-tokens create --pool <pool>\`, set RUNNER_TOKEN and start the runner again.`;
+      const message = `the gateway refused RUNNER_TOKEN (HTTP ${err.status} ${err.code}): ${err.message}. The token is invalid or revoked; create one with \`${CREATE_TOKEN_HINT}\` (in a checkout, where the admin token is), set RUNNER_TOKEN and start the runner again.`;
       log.error(message);
       io.err(`comfy-edge runner: ${message}`);
       await runner.close({ drainMs: 0 }).catch(() => {});

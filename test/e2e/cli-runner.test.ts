@@ -169,7 +169,7 @@ describe("npx comfy-edge runner", () => {
     expect(bogus.stderr()).toContain(
       "comfy-edge runner: the gateway refused RUNNER_TOKEN (HTTP 401 invalid_runner_token)",
     );
-    expect(bogus.stderr()).toContain("npx comfy-edge runner-tokens create --pool <pool>");
+    expect(bogus.stderr()).toContain("npm run cli -- runner-tokens create --pool <pool>");
 
     const issued = await stack.admin<{ id: string; token: string }>("/admin/v1/runner-tokens", { pool: "cli-revoked" });
     await stack.admin(`/admin/v1/runner-tokens/${issued.id}`, undefined, "DELETE");
