@@ -10,7 +10,7 @@ import { log } from "@comfy-edge/shared/log";
 import { gatewayConfig } from "../config.ts";
 import type { JobConfig } from "./config.ts";
 import { dueAction, jobDeadlines } from "./deadlines.ts";
-import { Outbox, resendDelayMs } from "./outbox.ts";
+import { OUTBOX_TABLE, Outbox, resendDelayMs } from "./outbox.ts";
 import { deliver } from "./outbox-deliver.ts";
 import { SseHub } from "./sse.ts";
 import { type FenceResult, type JobEventRecord, type JobState, upgradeState } from "./state.ts";
@@ -39,8 +39,9 @@ export class JobCore extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // Both tables in one statement batch (one call into storage per object start).
     ctx.storage.sql.exec(
-      `CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL, at INTEGER NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL, at INTEGER NOT NULL); ${OUTBOX_TABLE}`,
     );
     this.outbox = new Outbox(ctx.storage.sql);
     this.cfg = gatewayConfig(env).jobs;
@@ -94,7 +95,10 @@ export class JobCore extends DurableObject<Env> {
     this.afterCommit(state);
   }
 
-  /** Runs `mutate` in one storage transaction, then broadcasts events, schedules the alarm and flushes the outbox. */
+  /**
+   * Runs `mutate` in one storage transaction, then broadcasts events, schedules the alarm and flushes the
+   * outbox if the transaction added to it.
+   */
   protected commit(mutate: (state: JobState, now: number) => void): JobState {
     const state = this.job;
     if (!state) throw new Error("job not found");
@@ -122,8 +126,11 @@ export class JobCore extends DurableObject<Env> {
     this.sse.keepPreviewOf(state.status === "running" ? state.attempt : null);
     if (TERMINAL.has(state.status)) this.sse.close();
     this.waiters.check();
-    this.scheduleAlarm(state, true);
-    this.ctx.waitUntil(this.flush());
+    // Only a commit that owes something new flushes (a lease grant, heartbeat or progress report does not):
+    // rows owed from before are sent when the alarm set for them fires.
+    const flushing = this.outbox.takeAdded();
+    this.scheduleAlarm(state, flushing);
+    if (flushing) this.ctx.waitUntil(this.flush());
   }
 
   protected fence(attempt: number, pool: string): FenceResult<{ state: JobState }> {
