@@ -11,7 +11,6 @@ import { describe, expect, it } from "vitest";
 import { txt2imgWorkflow } from "../harness/workflows.ts";
 import { http, pngSize, useDouble, WsClient } from "./helpers.ts";
 import { type ComfyDouble, startComfyDouble } from "./index.ts";
-import { pyDumps } from "./py.ts";
 
 const { start, clients } = useDouble();
 
@@ -212,7 +211,7 @@ describe("SaveImage / PreviewImage files", () => {
     expect((await http(d.url, "GET", "/view?filename=x.png&subfolder=../secret")).status).toBe(403);
     const batch = await http(d.url, "GET", "/view?filename=batch_00002_.png");
     const text = (await sharp(batch.bytes).metadata()).comments?.find((c) => c.keyword === "workflow")?.text;
-    expect(text).toBe(pyDumps(workflow));
+    expect(JSON.parse(text ?? "")).toEqual(workflow);
     expect(text).toContain("\\u00e9");
     const history = Object.values(d.history()).at(-1);
     expect(history?.outputs).toEqual({

@@ -6,7 +6,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { decodeImage, encodePng } from "./codec.ts";
 import { emptyImage, scaleImage, tensorRepr } from "./images.ts";
-import { PyError, pyDumps, pyFloatValue, pyInt, pyRepr } from "./py.ts";
+import { PyError, pyFloatValue, pyInt, pyRepr } from "./py.ts";
 
 describe("sharp codec (codec.ts)", () => {
   it("SaveImage PNGs: pixels as given, tEXt chunks after IHDR; LoadImage decodes PNG, JPEG and WebP", async () => {
@@ -50,13 +50,6 @@ describe("images", () => {
 });
 
 describe("Python text forms", () => {
-  it("json.dumps: separators, ensure_ascii, floats, nesting", () => {
-    expect(pyDumps({ a: [1, 2.5, 'é\n"', null, true], b: {} })).toBe(
-      '{"a": [1, 2.5, "\\u00e9\\n\\"", null, true], "b": {}}',
-    );
-    expect(pyDumps(1e-7)).toBe("1e-07");
-  });
-
   it("repr/str and int()/float() conversions with CPython's error messages", () => {
     expect(pyRepr({ a: ["x", "it's"], b: null, c: false })).toBe(`{'a': ['x', "it's"], 'b': None, 'c': False}`);
     expect(pyInt(" 42 ")).toBe(42);

@@ -4,8 +4,8 @@
  * links replaced by ancestor positions), which decide what `execution_cached` reports.
  */
 import { randomUUID } from "node:crypto";
+import { canonicalJson } from "@comfy-edge/shared/capabilities/build";
 import type { NodeClass } from "./nodes.ts";
-import { canonicalJson } from "./py.ts";
 
 export type Prompt = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
 

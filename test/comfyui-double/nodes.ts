@@ -21,7 +21,7 @@ import {
   solidMask,
   synthImage,
 } from "./images.ts";
-import { PyError, pyDumps, pyStr } from "./py.ts";
+import { PyError, pyStr } from "./py.ts";
 
 export type InputType = string | string[];
 export type InputSpec = [InputType] | [InputType, Record<string, unknown>];
@@ -86,6 +86,11 @@ const PREVIEW_ALPHABET = "abcdefghijklmnopqrstupvxyz"; // sic, as in nodes.py
 
 function clone<T>(v: T): T {
   return structuredClone(v);
+}
+
+/** JSON for a PNG tEXt chunk (Latin-1): non-ASCII escaped, as json.dumps' ensure_ascii does in ComfyUI's SaveImage. */
+function asciiJson(v: unknown): string {
+  return JSON.stringify(v).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function num(v: unknown): number {
@@ -184,10 +189,10 @@ export function createRegistry(env: RegistryEnv): Map<string, NodeClass> {
       const saved = getSaveImagePath(ctx.files, prefix, DIRS[kind], images.width, images.height);
       let counter = saved.counter;
       const text: Array<[string, string]> = [];
-      if (inputs.prompt !== null && inputs.prompt !== undefined) text.push(["prompt", pyDumps(inputs.prompt)]);
+      if (inputs.prompt !== null && inputs.prompt !== undefined) text.push(["prompt", asciiJson(inputs.prompt)]);
       const pnginfo = inputs.extra_pnginfo;
       if (pnginfo !== null && typeof pnginfo === "object" && !Array.isArray(pnginfo)) {
-        for (const [k, v] of Object.entries(pnginfo)) text.push([k, pyDumps(v)]);
+        for (const [k, v] of Object.entries(pnginfo)) text.push([k, asciiJson(v)]);
       }
       const results: Array<{ filename: string; subfolder: string; type: string }> = [];
       for (let b = 0; b < images.frames.length; b++) {

@@ -1,7 +1,7 @@
 /**
- * Python-compatible text forms, so the double's bytes look like ComfyUI's (aiohttp + json.dumps):
- * `pyDumps` = json.dumps defaults (", " / ": " separators, ensure_ascii), `pyRepr`/`pyStr` = repr()/str() for the
- * values that appear in error messages, and `PyError` = a Python exception (type name + str(ex)).
+ * Python's text forms where they appear inside ComfyUI's messages (validation details, exception messages):
+ * `pyRepr`/`pyStr` = repr()/str(), int()/float()/bool() conversions with CPython's errors, and `PyError` = a Python
+ * exception (type name + str(ex)). JSON bodies are plain JSON.stringify (the values, not json.dumps' spacing).
  *
  * JS cannot tell 1 from 1.0, so floats that happen to be integral print as ints ("1" where Python prints "1.0");
  * parsed JSON is identical either way.
@@ -31,24 +31,6 @@ export class PyError extends Error {
 
 const HEX = "0123456789abcdef";
 
-function jsonString(s: string): string {
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x22) out += '\\"';
-    else if (c === 0x5c) out += "\\\\";
-    else if (c === 0x0a) out += "\\n";
-    else if (c === 0x0d) out += "\\r";
-    else if (c === 0x09) out += "\\t";
-    else if (c === 0x08) out += "\\b";
-    else if (c === 0x0c) out += "\\f";
-    else if (c < 0x20 || c > 0x7e) {
-      out += `\\u${HEX[(c >> 12) & 15]}${HEX[(c >> 8) & 15]}${HEX[(c >> 4) & 15]}${HEX[c & 15]}`;
-    } else out += s[i];
-  }
-  return `${out}"`;
-}
-
 export function pyFloat(n: number): string {
   if (Number.isNaN(n)) return "nan";
   if (n === Number.POSITIVE_INFINITY) return "inf";
@@ -62,32 +44,6 @@ function pyNumberText(n: number): string {
   const s = String(n);
   // JS "1e-7" / "1e+21" -> Python "1e-07" / "1e+21"
   return s.replace(/e([+-])(\d)$/, "e$10$2");
-}
-
-function jsonNumber(n: number): string {
-  if (Number.isNaN(n)) return "NaN";
-  if (n === Number.POSITIVE_INFINITY) return "Infinity";
-  if (n === Number.NEGATIVE_INFINITY) return "-Infinity";
-  return pyNumberText(n);
-}
-
-/** json.dumps(value) with Python's default separators and ensure_ascii=True. */
-export function pyDumps(value: unknown): string {
-  if (value === null || value === undefined) return "null";
-  if (typeof value === "boolean") return value ? "true" : "false";
-  if (typeof value === "number") return jsonNumber(value);
-  if (typeof value === "bigint") return value.toString();
-  if (typeof value === "string") return jsonString(value);
-  if (Array.isArray(value)) return `[${value.map((v) => pyDumps(v)).join(", ")}]`;
-  if (typeof value === "object") {
-    const parts: string[] = [];
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (v === undefined) continue;
-      parts.push(`${jsonString(k)}: ${pyDumps(v)}`);
-    }
-    return `{${parts.join(", ")}}`;
-  }
-  return "null";
 }
 
 function reprString(s: string): string {
@@ -203,15 +159,4 @@ export function pyEquals(a: unknown, b: unknown): boolean {
   const kb = Object.keys(b);
   const bo = b as Record<string, unknown>;
   return ka.length === kb.length && ka.every((k) => k in bo && pyEquals((a as Record<string, unknown>)[k], bo[k]));
-}
-
-/** A JSON value with object keys sorted, for cache signatures. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const o = value as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-    .join(",")}}`;
 }

@@ -134,7 +134,7 @@ export function expectFrame(e: TimelineEntry, m: WsMessage, ids: Map<string, str
       const meta = JSON.parse(Buffer.from(m.bytes.subarray(8, 8 + metaLen)).toString()) as unknown;
       expect(norm(meta, ids), label).toEqual(norm(d.metadata, ids));
       expect(hex(m.bytes.subarray(8 + metaLen), 8), label).toBe(d.image_magic_hex);
-      expect(hex(m.bytes, 8), label).toBe((e.head_hex as string).slice(0, 16)); // same metadata length
+      expect(hex(m.bytes, 4), label).toBe((e.head_hex as string).slice(0, 8)); // same event type
     }
     return;
   }

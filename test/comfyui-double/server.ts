@@ -1,14 +1,14 @@
 /**
  * The HTTP routes of ComfyUI's server.py that the runner calls (also under /api/...): /system_stats, /models,
- * /object_info, /prompt, /queue, /history/{id}, POST /history, /interrupt, /view, /upload/image. Answered like aiohttp: JSON via json.dumps with
- * "application/json; charset=utf-8", empty 200/400/404 bodies, plain-text 500 "Server got itself in trouble",
+ * /object_info, /prompt, /queue, /history/{id}, POST /history, /interrupt, /view, /upload/image. Answered like aiohttp:
+ * JSON with "application/json; charset=utf-8" (the same values; not json.dumps' spacing, which no client reads), empty 200/400/404 bodies, plain-text 500 "Server got itself in trouble",
  * "404: Not Found" / "405: Method Not Allowed", and the loopback Host/Origin check (403).
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type FileStore, uploadImage } from "./files.ts";
 import { type NodeClass, objectInfo } from "./nodes.ts";
-import { pyBool, pyDumps, pyFloatValue, pyStr } from "./py.ts";
+import { pyBool, pyFloatValue, pyStr } from "./py.ts";
 import type { QueueItem, Runtime } from "./runtime.ts";
 import { MODEL_FOLDERS, SYSTEM_STATS } from "./server-info.ts";
 import { ServerError, validatePrompt } from "./validate.ts";
@@ -41,7 +41,7 @@ class HttpError extends Error {
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = pyDumps(body);
+  const text = JSON.stringify(body);
   res.writeHead(status, {
     "Content-Type": "application/json; charset=utf-8",
     "Content-Length": Buffer.byteLength(text),

@@ -16,17 +16,10 @@ export function pyKey(prompt: Record<string, unknown>, key: unknown): Record<str
   return node as Record<string, unknown>;
 }
 
-export function getItem(node: unknown, key: string): unknown {
-  if (node === null || typeof node !== "object" || Array.isArray(node)) {
-    throw new PyError(
-      "TypeError",
-      Array.isArray(node)
-        ? "list indices must be integers or slices, not str"
-        : `'${pyTypeName(node)}' object is not subscriptable`,
-    );
-  }
+/** node[key] on a prompt node (validate_prompt has already refused nodes that are not dicts). */
+export function getItem(node: Record<string, unknown>, key: string): unknown {
   if (!Object.hasOwn(node, key)) throw new PyError("KeyError", pyRepr(key));
-  return (node as Record<string, unknown>)[key];
+  return node[key];
 }
 
 export function tupleIndex(types: string[] | undefined, index: unknown): string {

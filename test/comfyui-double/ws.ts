@@ -8,7 +8,6 @@
  */
 import { randomUUID } from "node:crypto";
 import type { WebSocket } from "ws";
-import { pyDumps } from "./py.ts";
 
 export const SERVER_FEATURES = { supports_preview_metadata: true, max_upload_size: 104857600 };
 
@@ -108,7 +107,7 @@ export class Hub {
 
   /** send_sync(event, data, sid): JSON `{"type", "data"}`; sid null broadcasts. */
   send(event: string, data: unknown, sid: string | null): void {
-    this.enqueue(() => pyDumps({ type: event, data }), sid);
+    this.enqueue(() => JSON.stringify({ type: event, data }), sid);
   }
 
   sendBytes(eventType: number, payload: Uint8Array, sid: string | null): void {
@@ -127,7 +126,7 @@ export class Hub {
     metadata: Record<string, unknown>,
     sid: string | null,
   ): void {
-    const json = Buffer.from(pyDumps({ ...metadata, image_type: `image/${format}` }), "utf8");
+    const json = Buffer.from(JSON.stringify({ ...metadata, image_type: `image/${format}` }), "utf8");
     this.sendBytes(BinaryEventTypes.PREVIEW_IMAGE_WITH_METADATA, Buffer.concat([u32(json.length), json, png]), sid);
   }
 
