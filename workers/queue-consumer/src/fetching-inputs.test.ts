@@ -2,6 +2,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { call, createKey, createPool, createTenant, json } from "../../gateway/test/helpers.ts";
+import { jobInput, newJobObject } from "../../gateway/test/job-fixtures.ts";
 import { type JobsEnv, processJobMessage } from "./jobs.ts";
 
 const jobsEnv = env as unknown as JobsEnv;
@@ -14,28 +15,15 @@ async function queuedJob(pool: string, inputs: unknown[]) {
   expect((await createPool(pool)).status).toBe(201);
   const tenant = await createTenant({ default_pool: pool });
   const { key } = await createKey(tenant.id);
-  const id = env.JOBS.newUniqueId();
-  const jobId = `job_${id.toString()}`;
-  const stub = env.JOBS.get(id) as unknown as { create(i: unknown): Promise<{ status: string }> };
-  const created = await stub.create({
-    id: jobId,
+  const job = newJobObject();
+  const jobId = job.jobId;
+  const input = jobInput(jobId, {
     tenant_id: tenant.id,
     key_id: "key_f",
     pool,
     workflow: { "1": { class_type: "LoadImage", inputs: { image: "input:1" } } },
-    inputs,
-    output: null,
-    timeout_s: null,
-    metadata: {},
-    max_running: null,
-    queue_timeout_s: 3600,
-    image_allowlist: null,
-    webhook: null,
-    idempotency: null,
-    origin: null,
-    max_run_s: null,
-    max_queued: null,
   });
+  const created = await job.api.create({ ...input, inputs: inputs as typeof input.inputs });
   expect(created.status).toBe("created");
   const message = { type: "dispatch", job_id: jobId, attempt: 1, tenant_id: tenant.id, pool, max_running: null };
   return { jobId, key, message: { ...message, inputs, image_allowlist: null } };

@@ -1,35 +1,21 @@
 /** processJobMessage against the real Durable Objects and R2 (run in the gateway's workerd, which hosts them). */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { jobInput, newJobObject } from "../../gateway/test/job-fixtures.ts";
 import { type JobsEnv, processDeadJobMessage, processJobMessage, retryDelaySeconds } from "./jobs.ts";
 
 const jobsEnv = env as unknown as JobsEnv;
 
 async function createJob(pool = "local", inputs: unknown[] = []) {
-  const id = env.JOBS.newUniqueId();
-  const jobId = `job_${id.toString()}`;
-  const stub = env.JOBS.get(id) as unknown as {
-    create(i: unknown): Promise<unknown>;
-    get(t: string): Promise<{ status: string; error: unknown } | null>;
-  };
-  await stub.create({
-    id: jobId,
+  const job = newJobObject();
+  const input = jobInput(job.jobId, {
     tenant_id: "ten_c",
     key_id: "key_c",
     pool,
     workflow: { "1": { class_type: "SaveImage", inputs: {} } },
-    output: null,
-    timeout_s: null,
-    metadata: {},
-    inputs,
-    max_running: null,
-    queue_timeout_s: 3600,
-    image_allowlist: null,
-    webhook: null,
-    idempotency: null,
-    origin: null,
   });
-  return { jobId, stub };
+  await job.api.create({ ...input, inputs: inputs as typeof input.inputs });
+  return { jobId: job.jobId, stub: job.api };
 }
 
 function dispatch(jobId: string, inputs: unknown[], pool = "local") {
