@@ -13,18 +13,9 @@ import { percentile } from "./lib/load.ts";
 
 export interface JobsBenchResult {
   submit_to_lease_ms: { p50: number; p99: number; n: number };
-  throughput: {
-    jobs: number;
-    seconds: number;
-    jobs_per_s: number;
-    succeeded: number;
-    lost: number;
-    duplicated: number;
-    runners: number;
-    submitters: number;
-    /** workerd's CPU time per job over the run (robust on a shared machine, unlike jobs/s). */
-    workerd_cpu_ms_per_job: number | null;
-  };
+  throughput: ThroughputResult;
+  /** The throughput run on a 1-shard and on a 2-shard pool (docs/capabilities.md §7). */
+  shards: { one: ThroughputResult; two: ThroughputResult };
   per_job: {
     do_calls: number;
     do_calls_excluding_auth: number;
@@ -66,6 +57,76 @@ async function countedJobs(stack: BenchStack, runner: ScriptedRunner, key: strin
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface ThroughputResult {
+  pool: string;
+  jobs: number;
+  seconds: number;
+  jobs_per_s: number;
+  succeeded: number;
+  lost: number;
+  duplicated: number;
+  runners: number;
+  submitters: number;
+  /** workerd's CPU time per job over the run (robust on a shared machine, unlike jobs/s). */
+  workerd_cpu_ms_per_job: number | null;
+  /** Durable Object calls per job over the run (under load: polls that find nothing count too). */
+  do_calls_per_job: number;
+}
+
+/** `total` jobs through submit -> lease -> success on `pool` with 8 instant runners and 8 submitters. */
+async function throughput(stack: BenchStack, pool: string, token: string, key: string, total: number) {
+  const call = api(stack, key);
+  const runners = 8;
+  const submitters = 8;
+  const outcomes = new Map<string, number>();
+  let submittedCount = 0;
+  let finished = 0;
+  await stack.counters();
+  const cpuBefore = workerdCpuMs();
+  const start = performance.now();
+  const submitLoop = async () => {
+    while (submittedCount < total) {
+      submittedCount++;
+      const r = await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW, pool } });
+      if (r.status !== 202) throw new Error(`submit ${r.status} ${JSON.stringify(r.json)}`);
+    }
+  };
+  const runLoop = async (i: number) => {
+    const r = new ScriptedRunner(stack, token, `bench-${pool}-${i}`);
+    while (finished < total) {
+      const g = await r.lease(1);
+      if (!g) continue;
+      const res = await r.event(g.lease.id, { type: "succeeded", outputs: [] });
+      if (res.status === 200) {
+        outcomes.set(g.job.id, (outcomes.get(g.job.id) ?? 0) + 1);
+        finished++;
+      }
+    }
+  };
+  await Promise.all([
+    ...Array.from({ length: submitters }, submitLoop),
+    ...Array.from({ length: runners }, (_, i) => runLoop(i)),
+  ]);
+  const seconds = (performance.now() - start) / 1000;
+  const cpuAfter = workerdCpuMs();
+  await sleep(500); // outbox deliveries (index rows, pool releases) of the last jobs
+  const counted = perJobCounts(await stack.counters(), total);
+  const duplicated = [...outcomes.values()].filter((v) => v > 1).length;
+  return {
+    pool,
+    jobs: total,
+    seconds,
+    jobs_per_s: total / seconds,
+    succeeded: outcomes.size,
+    lost: total - outcomes.size,
+    duplicated,
+    runners,
+    submitters,
+    workerd_cpu_ms_per_job: cpuBefore !== null && cpuAfter !== null ? (cpuAfter - cpuBefore) / total : null,
+    do_calls_per_job: counted.do_calls,
+  } satisfies ThroughputResult;
+}
 
 export async function benchJobs(quick = false): Promise<JobsBenchResult> {
   const stack = await startBenchStack({ vars: { DEFAULT_REQUESTS_PER_MINUTE: "1000000" } });
@@ -112,54 +173,16 @@ export async function benchJobs(quick = false): Promise<JobsBenchResult> {
       },
     };
 
-    // 3. Throughput with instant runners.
+    // 3. Throughput with instant runners, on the 1-shard pool and on a 2-shard pool (docs/capabilities.md §7).
     const total = quick ? 200 : 1000;
-    const runners = 8;
-    const submitters = 8;
-    const outcomes = new Map<string, number>();
-    let submittedCount = 0;
-    let finished = 0;
-    const cpuBefore = workerdCpuMs();
-    const start = performance.now();
-    const submitLoop = async () => {
-      while (submittedCount < total) {
-        submittedCount++;
-        const r = await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW } });
-        if (r.status !== 202) throw new Error(`submit ${r.status} ${JSON.stringify(r.json)}`);
-      }
-    };
-    const runLoop = async (i: number) => {
-      const r = new ScriptedRunner(stack, token, `bench-${i}`);
-      while (finished < total) {
-        const g = await r.lease(1);
-        if (!g) continue;
-        const res = await r.event(g.lease.id, { type: "succeeded", outputs: [] });
-        if (res.status === 200) {
-          outcomes.set(g.job.id, (outcomes.get(g.job.id) ?? 0) + 1);
-          finished++;
-        }
-      }
-    };
-    await Promise.all([
-      ...Array.from({ length: submitters }, submitLoop),
-      ...Array.from({ length: runners }, (_, i) => runLoop(i)),
-    ]);
-    const seconds = (performance.now() - start) / 1000;
-    const cpuAfter = workerdCpuMs();
-    const duplicated = [...outcomes.values()].filter((v) => v > 1).length;
+    const one = await throughput(stack, "local", token, t.key, total);
+    await stack.admin("/admin/v1/pools", { name: "bench-2", shards: 2 });
+    const token2 = await runnerToken(stack, "bench-2");
+    const two = await throughput(stack, "bench-2", token2, t.key, total);
     return {
       submit_to_lease_ms: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), n: latencies.length },
-      throughput: {
-        jobs: total,
-        seconds,
-        jobs_per_s: total / seconds,
-        succeeded: outcomes.size,
-        lost: total - outcomes.size,
-        duplicated,
-        runners,
-        submitters,
-        workerd_cpu_ms_per_job: cpuBefore !== null && cpuAfter !== null ? (cpuAfter - cpuBefore) / total : null,
-      },
+      throughput: one,
+      shards: { one, two },
       per_job: perJob,
     };
   } finally {
@@ -176,11 +199,14 @@ function breakdown(b: Record<string, number>): string {
 
 export function printJobs(r: JobsBenchResult): string[] {
   const f = (n: number) => n.toFixed(2);
+  const cpu = (t: ThroughputResult) =>
+    t.workerd_cpu_ms_per_job === null ? "n/a" : `${f(t.workerd_cpu_ms_per_job)} ms`;
   return [
     "## Jobs: submit -> lease, throughput, operations per job",
     "",
     `- submit -> lease (runner already waiting): p50 ${f(r.submit_to_lease_ms.p50)} ms, p99 ${f(r.submit_to_lease_ms.p99)} ms over ${r.submit_to_lease_ms.n} jobs (targets p50 <= 20 ms, p99 <= 100 ms)`,
     `- throughput: ${r.throughput.jobs} jobs in ${f(r.throughput.seconds)} s = ${f(r.throughput.jobs_per_s)} jobs/s with ${r.throughput.runners} instant runners and ${r.throughput.submitters} submitters (target >= 200/s); succeeded ${r.throughput.succeeded}, lost ${r.throughput.lost}, duplicated outcomes ${r.throughput.duplicated}; workerd CPU ${r.throughput.workerd_cpu_ms_per_job === null ? "n/a" : `${f(r.throughput.workerd_cpu_ms_per_job)} ms`} per job (jobs/s is noise on a shared machine; CPU per job is not)`,
+    `- pool shards, same run on a 2-shard pool: ${f(r.shards.two.jobs_per_s)} jobs/s (1 shard ${f(r.shards.one.jobs_per_s)}), workerd CPU ${cpu(r.shards.two)} per job (1 shard ${cpu(r.shards.one)}), ${f(r.shards.two.do_calls_per_job)} DO calls per job under load (1 shard ${f(r.shards.one.do_calls_per_job)}); succeeded ${r.shards.two.succeeded}, lost ${r.shards.two.lost}, duplicated ${r.shards.two.duplicated}. On 2 shared cores both shards, the front worker and the load generator compete for the same CPU: 2 shards show the cost of sharding (CPU per job), not the gain a second core would give`,
     `- per job: ${f(r.per_job.do_calls)} Durable Object calls (${f(r.per_job.do_calls_excluding_auth)} without the submit's auth call; budget <= 3), ${f(r.per_job.d1_writes)} D1 writes (budget <= 2), ${f(r.per_job.d1_reads)} D1 reads`,
     `  - by call: ${breakdown(r.per_job.breakdown)}`,
     `- per job, tenant with max_queued_jobs set: ${f(r.per_job.limited_tenant.do_calls)} Durable Object calls, ${f(r.per_job.limited_tenant.d1_writes)} D1 writes; by call: ${breakdown(r.per_job.limited_tenant.breakdown)}`,

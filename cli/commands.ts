@@ -127,14 +127,16 @@ export async function runAdmin(
         name: required(s("name"), "name"),
         region: s("region"),
         tenants: list(s("tenants")),
+        shards: int(s("shards"), "shards"),
       });
-      return print(p, () => [`pool created: ${p.name}`]);
+      return print(p, () => [`pool created: ${p.name}${p.shards !== 1 ? ` (${p.shards} shards)` : ""}`]);
     }
     case "pools list": {
       const r = await client.request<{ data: Obj[] }>("GET", "/admin/v1/pools");
       return print(r, () =>
         r.data.map(
-          (p) => `${p.name}\t${p.region ?? "-"}\t${p.tenants ? (p.tenants as string[]).join(",") : "all tenants"}`,
+          (p) =>
+            `${p.name}\t${p.region ?? "-"}\t${p.tenants ? (p.tenants as string[]).join(",") : "all tenants"}\tshards ${p.shards ?? 1}`,
         ),
       );
     }

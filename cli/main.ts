@@ -33,7 +33,7 @@ the ADMIN_TOKEN in ./.dev.vars is used for a loopback COMFY_EDGE_URL only):
                  [--cors-origins <origins>|none]   (browser origins for the tenant's keys, docs/cors.md;
                                                     none = the deployment's CORS_ALLOWED_ORIGINS)
   tenants rotate-webhook-secret <tenant id>   (the previous secret keeps signing for 24 h)
-  pools create --name <name> [--region <region>] [--tenants <id,id>]
+  pools create --name <name> [--region <region>] [--tenants <id,id>] [--shards <n>]
   pools list
   keys create --tenant <tenant id> [--scopes llm,jobs] [--name <name>] [--rpm <n>]
   keys list --tenant <tenant id>
