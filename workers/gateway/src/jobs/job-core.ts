@@ -128,9 +128,9 @@ export class JobCore extends DurableObject<Env> {
     this.waiters.check();
     // Only a commit that owes something new flushes (a lease grant, heartbeat or progress report does not):
     // rows owed from before are sent when the alarm set for them fires.
-    const flushing = this.outbox.takeAdded();
-    this.scheduleAlarm(state, flushing);
-    if (flushing) this.ctx.waitUntil(this.flush());
+    const added = this.outbox.takeAdded();
+    this.scheduleAlarm(state, added);
+    if (added !== null) this.ctx.waitUntil(this.flush());
   }
 
   protected fence(attempt: number, pool: string): FenceResult<{ state: JobState }> {
@@ -156,20 +156,22 @@ export class JobCore extends DurableObject<Env> {
     const action = dueAction(s, this.now(), this.cfg);
     if (action?.kind === "lease_expired") this.commit((n, now) => expireLease(this.tx, n, now));
     else if (action) this.commit((n, now) => finish(this.tx, n, "failed", now, action.error));
+    // The flush ends by setting the alarm again (flushOnce).
     await this.flush();
-    this.scheduleAlarm(this.job);
   }
 
   /**
-   * Sets the alarm to the earliest deadline. `flushing`: an outbox flush has just started, so rows due now
-   * only need the alarm as a safety net in case this object dies before delivering them.
+   * Sets the alarm to the earliest deadline. `flushing`: an outbox flush is starting for rows just added,
+   * the earliest of them due at `flushing`; rows due now only need the alarm as a safety net in case this
+   * object dies before delivering them (and when one of the new rows is due now, the table's earliest row
+   * is too: no need to read it).
    */
-  protected scheduleAlarm(s: JobState | null, flushing = false): void {
+  protected scheduleAlarm(s: JobState | null, flushing: number | null = null): void {
     if (!s) return;
     const now = this.now();
     const times = jobDeadlines(s, this.cfg);
-    const owed = this.outbox.earliest();
-    if (owed !== null) times.push(flushing ? Math.max(owed, now + OUTBOX_SAFETY_MS) : owed);
+    const owed = flushing !== null && flushing <= now ? flushing : this.outbox.earliest();
+    if (owed !== null) times.push(flushing !== null ? Math.max(owed, now + OUTBOX_SAFETY_MS) : owed);
     if (times.length === 0) return;
     const at = Math.max(now, Math.min(...times));
     if (at === this.alarmAt) return;

@@ -80,8 +80,8 @@ export class Outbox {
    * earlier life of the object, are parsed as before).
    */
   private readonly written = new Set<string>();
-  /** A row was added since `takeAdded` last looked. */
-  private added = false;
+  /** The earliest `next_at` of the rows added since `takeAdded` last looked (null: none added). */
+  private addedMin: number | null = null;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -97,13 +97,16 @@ export class Outbox {
     );
     if (this.written.size >= WRITTEN_MAX) this.written.clear();
     this.written.add(`${entry.kind}\n${payload}`);
-    this.added = true;
+    this.addedMin = this.addedMin === null ? nextAt : Math.min(this.addedMin, nextAt);
   }
 
-  /** True when a row was added since the last call (the job object flushes only then). */
-  takeAdded(): boolean {
-    const added = this.added;
-    this.added = false;
+  /**
+   * The earliest `next_at` of the rows added since the last call, or null when none was (the job object
+   * flushes only after a commit that added rows; one added due now also tells it the table's earliest).
+   */
+  takeAdded(): number | null {
+    const added = this.addedMin;
+    this.addedMin = null;
     return added;
   }
 
