@@ -121,20 +121,36 @@ describe("pool shards", () => {
     await expect.poll(async () => poolCounts(call, "shard-many")).toMatchObject({ queued: 0, running: 0 });
   });
 
-  it("a runner parked on one shard gets a job that lands on the other", async () => {
+  it("runners parked on a sharded pool get the jobs that land on any shard, each exactly once", async () => {
     const token = await shardedPool(stack, "shard-park");
     const t = await tenantWithKey(stack);
     const call = api(stack, t.key);
-    const runner = new ScriptedRunner(stack, token, "parked");
-    for (let i = 0; i < 4; i++) {
-      const pending = runner.lease(20);
-      await expect.poll(async () => (await poolCounts(call, "shard-park")).runners).toBe(1);
-      const res = await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW, pool: "shard-park" } });
-      expect(res.status).toBe(202);
-      const g = await pending;
-      expect(g?.job.id).toBe(res.json.id);
-      expect((await runner.event(g!.lease.id, { type: "succeeded", outputs: [] })).status).toBe(200);
+    const runners = [new ScriptedRunner(stack, token, "parked-1"), new ScriptedRunner(stack, token, "parked-2")];
+    const leased = new Map<string, number>();
+    const shardsHit = new Set<number>();
+    let rounds = 0;
+    // At least 4 rounds, and until jobs have landed on both shards.
+    for (; rounds < 20 && (rounds < 4 || shardsHit.size < 2); rounds++) {
+      const pending = runners.map((r) => r.lease(20));
+      await expect.poll(async () => (await poolCounts(call, "shard-park")).runners).toBe(2);
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const res = await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW, pool: "shard-park" } });
+        expect(res.status).toBe(202);
+        ids.push(res.json.id);
+        shardsHit.add(jobShard(res.json.id, 2));
+      }
+      const grants = await Promise.all(pending);
+      expect(grants.map((g) => g?.job.id).sort()).toEqual([...ids].sort());
+      for (const [i, g] of grants.entries()) {
+        leased.set(g!.job.id, (leased.get(g!.job.id) ?? 0) + 1);
+        expect((await runners[i]!.event(g!.lease.id, { type: "succeeded", outputs: [] })).status).toBe(200);
+      }
     }
+    expect(shardsHit.size).toBe(2);
+    expect(leased.size).toBe(rounds * 2);
+    expect([...leased.values()].every((n) => n === 1)).toBe(true);
+    await expect.poll(async () => poolCounts(call, "shard-park")).toMatchObject({ queued: 0, running: 0 });
   });
 
   it("capability filtering holds on shards: no runner is leased a job it lacks the checkpoint for", async () => {

@@ -47,6 +47,8 @@ export interface QueueInfo {
 interface Waiter {
   runner: RunnerInfo;
   alive?: PollAlive | undefined;
+  /** Parked on every shard of a sharded pool at once: asked whether it still wants a job before a grant. */
+  shared?: boolean | undefined;
   resolve: (grant: LeaseGrantInternal | null) => void;
 }
 
@@ -139,6 +141,7 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
     runner: RunnerInfo,
     waitMs: number,
     alive?: PollAlive,
+    shared?: boolean,
   ): Promise<LeaseGrantInternal | null | "capabilities_required"> {
     if (runner.digest) {
       if (!this.caps.has(runner.digest)) return "capabilities_required";
@@ -164,6 +167,7 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
       const waiter: Waiter = {
         runner,
         alive,
+        shared,
         resolve: (g) => {
           clearTimeout(timer);
           resolve(g);
@@ -252,6 +256,12 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
         served = false;
         for (const waiter of [...this.waiters]) {
           if (!this.waiters.includes(waiter)) continue;
+          // A poll parked on every shard that another shard has answered: dropped before it takes a job.
+          if (waiter.shared && this.firstRunnable(waiter.runner) && !(await callerAlive(waiter.alive))) {
+            this.waiters = this.waiters.filter((w) => w !== waiter);
+            waiter.resolve(null);
+            continue;
+          }
           const grant = await this.next(this.poolName, waiter.runner);
           if (!grant) continue;
           this.waiters = this.waiters.filter((w) => w !== waiter);

@@ -30,9 +30,8 @@ export async function allShardStubs(env: Env, pool: string): Promise<PoolApi[]> 
 }
 
 /**
- * Counts of a sharded pool (pure): queued and running add up; a runner leases from every shard (in
- * rotation), so live runners and their slots are the most any shard saw; waiting runners park on one
- * shard each, so they add up.
+ * Counts of a sharded pool (pure): queued and running add up; a runner leases from every shard and parks
+ * its poll on all of them, so live runners, their slots and waiting runners are the most any shard saw.
  */
 export function sumStats(parts: PoolStats[]): PoolStats {
   return {
@@ -44,8 +43,9 @@ export function sumStats(parts: PoolStats[]): PoolStats {
 
 export function sumMetrics(parts: PoolMetrics[]): PoolMetrics {
   if (parts.length === 1) return parts[0]!;
-  const sum = (k: "queued" | "running" | "waiting_runners") => parts.reduce((n, p) => n + p[k], 0);
-  const max = (k: "live_runners" | "slots" | "oldest_queued_age_s") => Math.max(0, ...parts.map((p) => p[k]));
+  const sum = (k: "queued" | "running") => parts.reduce((n, p) => n + p[k], 0);
+  const max = (k: "live_runners" | "slots" | "oldest_queued_age_s" | "waiting_runners") =>
+    Math.max(0, ...parts.map((p) => p[k]));
   const slots = max("slots");
   const running = sum("running");
   const queued = sum("queued");
@@ -55,7 +55,7 @@ export function sumMetrics(parts: PoolMetrics[]): PoolMetrics {
     queued,
     running,
     live_runners: max("live_runners"),
-    waiting_runners: sum("waiting_runners"),
+    waiting_runners: max("waiting_runners"),
     slots,
     free_slots: Math.max(0, slots - running),
     oldest_queued_age_s: max("oldest_queued_age_s"),

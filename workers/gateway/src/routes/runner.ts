@@ -83,8 +83,13 @@ runnerRoutes.post("/lease", async (c) => {
   // runner hung up (workerd cancels this handler, so the call fails, or the signal says so) the pool gives
   // the job back at once instead of leaving it "running" on nobody until the lease expires.
   const alive = () => !c.req.raw.signal.aborted;
-  // A sharded pool: every shard in turn, then a parked poll (pools/shard-lease.ts); else one long poll.
-  const grant = await leaseFromPool(c.env, pool, runner, waitMs, alive);
+  // A sharded pool: every shard in turn, then a poll parked on all of them (pools/shard-lease.ts).
+  const grant = await leaseFromPool(c.env, pool, {
+    runner,
+    waitMs,
+    alive,
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
+  });
   if (grant === "capabilities_required") {
     throw new ApiError(
       409,
