@@ -155,10 +155,14 @@ describe("runner model assets", () => {
   it("downloads a model named by URL once for two jobs and gives ComfyUI the local name", async () => {
     const url = server.url("/lora.safetensors", "127.0.0.1");
     const local = urlModelFilename(url);
-    const s = await setup({ models: [], url_models: { max_bytes: 1_000_000 } }, { checkpoints: [local] });
+    const s = await setup({ models: [], url_models: { max_bytes: 1_000_000 } }, onDisk);
     const tenant = await tenantWithKey(stack);
     await admin(`/admin/v1/tenants/${tenant.id}/model-hosts`, "PUT", { hosts: ["127.0.0.1"] });
     const call = api(stack, tenant.key);
+    const listed = async () =>
+      ((await call(`/v1/pools/${s.pool}/capabilities`)).json.models?.checkpoints as string[] | undefined) ?? [];
+    await expect.poll(async () => (await call(`/v1/pools/${s.pool}/capabilities`)).json.reported).toBe(true);
+    expect(await listed()).not.toContain(local);
     const workflow = (color: number) => ({
       ...structuredClone(TRIVIAL_WORKFLOW),
       "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color } },
@@ -176,6 +180,8 @@ describe("runner model assets", () => {
     const sent = s.comfy.prompts().map((p) => (p.prompt as Prompt)["5"]?.inputs?.ckpt_name);
     expect(sent).toEqual([local, local]);
     expect(await readFile(join(s.modelsDir, "checkpoints", local))).toEqual(weights.subarray(0, 1000));
+    // The downloaded file joins the runner's report (its next lease after the job carries it).
+    await expect.poll(listed, { timeout: 15_000 }).toContain(local);
   });
 });
 
