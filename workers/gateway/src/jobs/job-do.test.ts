@@ -33,6 +33,30 @@ describe("job outbox", () => {
     expect(row).toEqual({ status: "queued", seq: 1 });
   });
 
+  it("drops a row it cannot read (another version's) unsent, and still sends the rows it wrote itself", async () => {
+    const job = newJobObject();
+    const bogus = JSON.stringify({ id: 42, tenant_id: "ten_other" }); // an index row of no known shape
+    await job.inside(async (instance, internals) => {
+      await instance.create(jobInput(job.jobId));
+      await internals.flush();
+      const sql = internals.ctx.storage.sql;
+      sql.exec("INSERT INTO outbox (kind, payload, attempts, next_at) VALUES ('index', ?, 0, 0)", bogus);
+      sql.exec("UPDATE outbox SET next_at = 0 WHERE kind = 'dispatch'");
+    });
+    expect(await job.alarm()).toBe(true);
+    await job.inside(async (_, internals) => {
+      const rows = internals.ctx.storage.sql
+        .exec<{ kind: string; payload: string; attempts: number }>("SELECT kind, payload, attempts FROM outbox")
+        .toArray();
+      // The unreadable row is gone and was never sent; the job's own dispatch went out again.
+      expect(rows.map((r) => r.payload)).not.toContain(bogus);
+      expect(rows).toEqual([expect.objectContaining({ kind: "dispatch", attempts: 2 })]);
+    });
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM jobs_index WHERE tenant_id = 'ten_other'").first()).toEqual({
+      n: 0,
+    });
+  });
+
   it("keeps the dispatch row until a lease is granted, and drops it then", async () => {
     const job = newJobObject();
     await job.inside(async (instance, internals) => {
