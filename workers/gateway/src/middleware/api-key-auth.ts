@@ -27,24 +27,52 @@ export function keyStub(env: Env, keyHash: string): DurableObjectStub<KeyDO> {
   return env.KEYS.get(env.KEYS.idFromName(keyHash));
 }
 
+/** Keys an isolate remembers at most (the least recently stored go first). */
+const VERIFIED_KEYS_MAX = 1000;
+
+/**
+ * The isolate's memo of keys whose tag verified, with their hash, per signing secret: a repeat skips the tag
+ * check and the hash. Whether the key is still valid is the KeyDO's answer on every request, as before.
+ */
+function verifiedKeys() {
+  const memo = new Map<string, { secret: string; hash: string }>();
+  return {
+    get(token: string, secret: string): string | null {
+      const m = memo.get(token);
+      return m && m.secret === secret ? m.hash : null;
+    },
+    set(token: string, secret: string, hash: string): void {
+      memo.delete(token);
+      memo.set(token, { secret, hash });
+      while (memo.size > VERIFIED_KEYS_MAX) memo.delete(memo.keys().next().value as string);
+    },
+  };
+}
+
 export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv> {
   const scope = options.scope === undefined ? undefined : Scope.parse(options.scope);
   const signingRing = signingRingMemo();
+  const verified = verifiedKeys();
   return async (c, next) => {
     const token = bearerToken(c);
     if (token === null) {
       await limitUnauthenticated(c);
       throw new ApiError(401, "missing_api_key", "No API key given. Send 'Authorization: Bearer <your API key>'.");
     }
-    if (token === "malformed" || !(await verifyTokenTag("sk", token, await signingRing(c.env.SIGNING_SECRET)))) {
-      await limitUnauthenticated(c);
-      throw new ApiError(
-        401,
-        "invalid_api_key",
-        "The API key is not valid. Check that you copied the whole key (it starts with 'ce_sk_').",
-      );
+    const secret = c.env.SIGNING_SECRET;
+    let keyHash = token === "malformed" ? null : verified.get(token, secret);
+    if (keyHash === null) {
+      if (token === "malformed" || !(await verifyTokenTag("sk", token, await signingRing(secret)))) {
+        await limitUnauthenticated(c);
+        throw new ApiError(
+          401,
+          "invalid_api_key",
+          "The API key is not valid. Check that you copied the whole key (it starts with 'ce_sk_').",
+        );
+      }
+      keyHash = await sha256Hex(token);
+      verified.set(token, secret, keyHash);
     }
-    const keyHash = await sha256Hex(token);
     const decision = await keyStub(c.env, keyHash).authorize(keyHash);
     if (decision.status === "invalid") {
       await limitUnauthenticated(c);
