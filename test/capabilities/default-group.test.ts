@@ -4,6 +4,7 @@ import { api } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
 import { report033, txt2img } from "./fixtures.ts";
 import { adminCall, poolWithRunner } from "./group-helpers.ts";
+import { CapableRunner } from "./helpers.ts";
 
 describe("pool group as a tenant's default_pool", () => {
   let stack: Stack;
@@ -16,7 +17,10 @@ describe("pool group as a tenant's default_pool", () => {
 
   it("is validated at admin create/PATCH and routes jobs that name no pool to the member with their model", async () => {
     const eu = await poolWithRunner(stack, "dg-eu", "eu-west", report033({ checkpoints: ["eu.safetensors"] }));
-    const us = await poolWithRunner(stack, "dg-us", "us-east", report033({ checkpoints: ["us.safetensors"] }));
+    // The US member is a 2-shard pool (docs/capabilities.md §7): a group's member may be sharded.
+    await stack.admin("/admin/v1/pools", { name: "dg-us", region: "us-east", shards: 2 });
+    const usToken = await stack.admin<{ token: string }>("/admin/v1/runner-tokens", { pool: "dg-us" });
+    const us = new CapableRunner(stack, usToken.token, "dg-us-runner", report033({ checkpoints: ["us.safetensors"] }));
     for (const r of [eu, us]) expect(await r.lease()).toBeNull();
     await stack.admin("/admin/v1/pool-groups", { name: "dg", members: [{ pool: "dg-eu" }, { pool: "dg-us" }] });
 
