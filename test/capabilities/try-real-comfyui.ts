@@ -6,6 +6,7 @@
  * server. Not part of `npm test` (needs the server).
  *
  *   node test/capabilities/try-real-comfyui.ts
+ *   POOL_SHARDS=2 node test/capabilities/try-real-comfyui.ts   (the pool served by 2 shards, docs/capabilities.md §7)
  */
 import assert from "node:assert/strict";
 import { buildReport, reportDigest } from "@comfy-edge/shared/capabilities/build";
@@ -34,8 +35,10 @@ console.log(
 );
 assert.ok(!JSON.stringify(report).includes("/root/"), "no host paths");
 
+const shards = Number(process.env.POOL_SHARDS ?? "1");
 const stack = await startStack();
 try {
+  if (shards > 1) await stack.admin("/admin/v1/pools", { name: "real", shards });
   const runner = await startTestRunner(stack, [comfyUrl], { pool: "real" });
   const client = api(stack, (await tenantWithKey(stack)).key);
   for (let i = 0; ; i++) {
@@ -65,9 +68,14 @@ try {
     "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 1, color: 1234 } },
     "9": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "caps-check" } },
   };
-  const run = await client("/v1/jobs", { body: { workflow: small, pool: "real" }, headers: { Prefer: "wait=60" } });
-  console.log("small job:", run.json.status, run.json.error?.code ?? "");
-  assert.equal(run.json.status, "succeeded");
+  // Several small jobs (no sampler): on a sharded pool they land on both shards, the runner leases from each.
+  for (let i = 0; i < (shards > 1 ? 4 : 1); i++) {
+    const run = await client("/v1/jobs", { body: { workflow: small, pool: "real" }, headers: { Prefer: "wait=60" } });
+    console.log("small job:", run.json.id, run.json.status, run.json.error?.code ?? "");
+    assert.equal(run.json.status, "succeeded");
+  }
+  const pool = (await client("/v1/pools/real")).json;
+  console.log("pool:", JSON.stringify({ runners: pool.runners, queued: pool.queued, running: pool.running }));
   await runner.close();
   console.log("ok");
 } finally {
