@@ -14,7 +14,15 @@ export { QueueSlotsDO } from "../../workers/gateway/src/jobs/queue-slots.ts";
 
 import { countingNamespace } from "./counting.ts";
 
-const counters = { do_calls: 0, d1_reads: 0, d1_writes: 0, window_writes: 0, by_method: {} as Record<string, number> };
+const counters = {
+  do_calls: 0,
+  d1_reads: 0,
+  d1_writes: 0,
+  window_writes: 0,
+  job_objects_started: 0,
+  job_alarms: 0,
+  by_method: {} as Record<string, number>,
+};
 
 function countingDb(db: D1Database): D1Database {
   const wrapStmt = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
@@ -98,6 +106,12 @@ export class KeyDO extends BaseKeyDO {
 export class JobDO extends BaseJobDO {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, instrument(env));
+    counters.job_objects_started++;
+  }
+
+  override async alarm(): Promise<void> {
+    counters.job_alarms++;
+    await super.alarm();
   }
 }
 
@@ -112,6 +126,7 @@ export default {
     if (new URL(request.url).pathname === "/__bench/counters") {
       const snapshot = { ...counters };
       counters.do_calls = counters.d1_reads = counters.d1_writes = counters.window_writes = 0;
+      counters.job_objects_started = counters.job_alarms = 0;
       counters.by_method = {};
       return Response.json(snapshot);
     }

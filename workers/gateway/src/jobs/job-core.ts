@@ -64,6 +64,7 @@ export class JobCore extends DurableObject<Env> {
   /** After deleteAll: the job is gone. */
   protected forget(): void {
     this.cached = null;
+    this.alarmAt = null;
   }
 
   protected event(s: JobState, type: JobEventRecord["type"], data: Record<string, unknown>, now: number) {
@@ -172,7 +173,15 @@ export class JobCore extends DurableObject<Env> {
     const times = jobDeadlines(s, this.cfg);
     const owed = flushing !== null && flushing <= now ? flushing : this.outbox.earliest();
     if (owed !== null) times.push(flushing !== null ? Math.max(owed, now + OUTBOX_SAFETY_MS) : owed);
-    if (times.length === 0) return;
+    if (times.length === 0) {
+      // Nothing owed and no deadline (a finished job whose outbox is delivered): the alarm this instance
+      // set would only wake the object (often evicted by then) to find nothing to do.
+      if (this.alarmAt !== null) {
+        this.alarmAt = null;
+        this.ctx.waitUntil(this.ctx.storage.deleteAlarm());
+      }
+      return;
+    }
     const at = Math.max(now, Math.min(...times));
     if (at === this.alarmAt) return;
     this.alarmAt = at;

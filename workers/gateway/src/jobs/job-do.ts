@@ -42,6 +42,14 @@ export { upgradeState };
 const SLOT_SAFETY_MS = 3600_000;
 
 export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
+  /** The workflow this instance stored at create (it never changes): the lease grant need not read it back. */
+  private createdWorkflow: Workflow | null = null;
+
+  protected override forget(): void {
+    super.forget();
+    this.createdWorkflow = null;
+  }
+
   // ---- client API -----------------------------------------------------------------------------------
 
   async create(input: CreateJobInput): Promise<CreateResult> {
@@ -77,6 +85,7 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
       // The workflow is written once, apart from the state that every heartbeat rewrites.
       this.ctx.storage.kv.put("workflow", input.workflow);
     });
+    this.createdWorkflow = input.workflow;
     return { status: "created", job: viewOf(state) };
   }
 
@@ -161,6 +170,7 @@ export class JobDO extends JobCore implements JobDispatchRpc, JobWebhookRpc {
     const s = this.job;
     if (s?.status !== "queued" || s.next_attempt !== attempt || s.pool !== pool) return null;
     const workflow =
+      this.createdWorkflow ??
       this.ctx.storage.kv.get<Workflow>("workflow") ??
       // Jobs stored before the workflow moved to its own key kept it inside the state.
       this.ctx.storage.kv.get<{ workflow?: Workflow }>("state")?.workflow ??
