@@ -24,6 +24,7 @@ import { templateDocs } from "./routes/template-docs.ts";
 import { templateRoutes } from "./routes/templates.ts";
 import { usageDocs, usageRoutes } from "./routes/usage.ts";
 import { deliveryDocs } from "./routes/webhook-deliveries.ts";
+import type { StatsAggregator } from "./stats/aggregator.ts";
 import { requestStats } from "./stats/middleware.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -49,11 +50,12 @@ export function allRouteDocs(): RouteDoc[] {
   ];
 }
 
-export function createApp(): Hono<AppEnv> {
+/** `stats`: the isolate's request-stats aggregator, shared with the worker's cron flush (index.ts). */
+export function createApp(options: { stats?: StatsAggregator } = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("*", requestId());
   // Request monitoring (stats/): counted in the isolate, written to D1 in the background; not the console.
-  app.use("*", requestStats({ skipPrefixes: ["/console", "/health"] }));
+  app.use("*", requestStats({ stats: options.stats, skipPrefixes: ["/console", "/health"] }));
   // Settings are parsed before any route runs: a bad one answers 503 `misconfigured` naming it (errors.ts).
   app.use("*", async (c, next) => {
     gatewayConfig(c.env);

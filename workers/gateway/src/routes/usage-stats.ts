@@ -9,7 +9,7 @@ import { RequestStats, TenantStatsQuery } from "@comfy-edge/shared/contract/stat
 import { Hono } from "hono";
 import { readQuery } from "../lib/body.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
-import { flushStats } from "../stats/flush.ts";
+import { flushPending } from "../stats/flush.ts";
 import { pendingStats } from "../stats/middleware.ts";
 import { readStats } from "../stats/query.ts";
 import type { AppEnv } from "../types.ts";
@@ -19,11 +19,16 @@ export const usageStatsRoutes = new Hono<AppEnv>();
 usageStatsRoutes.get("/", async (c) => {
   const query = readQuery(c, TenantStatsQuery);
   const pending = pendingStats(c);
-  if (pending) await flushStats(c.env.DB, pending, Date.now(), c.get("requestId"));
+  if (pending) await flushPending(c.env.DB, pending, c.get("requestId"));
   const { tenantId } = c.get("auth");
-  return c.json(
-    await readStats(c.env.DB, { window: query.window, tenantId, route: query.route, perTenant: false }, Date.now()),
-  );
+  const filter = {
+    window: query.window,
+    tenant: tenantId,
+    route: query.route,
+    category: "all" as const,
+    perTenant: false,
+  };
+  return c.json(await readStats(c.env.DB, filter, Date.now()));
 });
 
 export const usageStatsDocs: RouteDoc[] = [

@@ -15,9 +15,11 @@ export interface Sample {
   at: number;
   route: string;
   method: string;
-  /** '' without an API key. */
+  /** The API key's tenant, or a caller label without one (classify.ts callerKey). */
   tenantId: string;
   status: number;
+  /** The answer is the route's normal protocol outcome (classify.ts isExpectedOutcome). */
+  expected?: boolean;
   latencyMs: number;
 }
 
@@ -29,16 +31,18 @@ export interface Bucket {
   requests: number;
   /** Counts of 2xx, 3xx, 4xx, 5xx (1xx and others count as 2xx/5xx by range). */
   status: [number, number, number, number];
+  /** Answers that are the route's normal outcome although 4xx (also counted in `status`). */
+  expected: number;
   latencyMsSum: number;
   hist: Histogram;
 }
 
 /**
  * Most distinct buckets held at once; past it new keys are dropped (and counted) until the next flush. Keeps a
- * flush within about 220 statements (9 rows each), well under D1's per-invocation query limit.
+ * flush within 250 statements (8 rows each), well under D1's per-invocation query limit.
  */
 export const MAX_PENDING_BUCKETS = 2000;
-/** Flushes of one isolate are at least this far apart. */
+/** A request flushes the isolate's counts when the last flush is at least this old (flush.ts). */
 export const FLUSH_INTERVAL_MS = 10_000;
 
 function statusIndex(status: number): 0 | 1 | 2 | 3 {
@@ -52,8 +56,8 @@ export class StatsAggregator {
   private pending = new Map<string, Bucket>();
   /** Unix ms of the last flush start (0: none yet). */
   lastFlushAt = 0;
-  /** When the flush a request holds in its waitUntil is due (null: none scheduled). */
-  flushDueAt: number | null = null;
+  /** The flush under way (a request's waitUntil or the cron's), if any: one at a time. */
+  flushing: Promise<void> | null = null;
   /** Unix ms of the last prune of old rows (0: none yet). */
   lastPruneAt = 0;
   /** Samples dropped because MAX_PENDING_BUCKETS was reached (reported in the flush's log line). */
@@ -75,6 +79,7 @@ export class StatsAggregator {
         tenantId: s.tenantId,
         requests: 0,
         status: [0, 0, 0, 0],
+        expected: 0,
         latencyMsSum: 0,
         hist: new Map(),
       };
@@ -82,6 +87,7 @@ export class StatsAggregator {
     }
     b.requests++;
     b.status[statusIndex(s.status)]++;
+    if (s.expected) b.expected++;
     b.latencyMsSum += s.latencyMs;
     addSample(b.hist, s.latencyMs);
   }
@@ -109,6 +115,7 @@ export class StatsAggregator {
       }
       open.requests += b.requests;
       for (let i = 0; i < 4; i++) open.status[i] = (open.status[i] ?? 0) + (b.status[i] ?? 0);
+      open.expected += b.expected;
       open.latencyMsSum += b.latencyMsSum;
       mergeInto(open.hist, b.hist);
     }

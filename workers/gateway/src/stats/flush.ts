@@ -1,7 +1,8 @@
 /**
- * Writes an isolate's pending request counts to D1 `request_stats` (migration 0012): one batch of upserts
- * that add the counts to what other isolates wrote for the same minute, route, method and tenant, merging
- * the latency histograms in SQL. Runs in the background (a request's waitUntil), never on the answer's path.
+ * Writes an isolate's pending request counts to D1 `request_stats` (migrations 0012, 0016): one batch of
+ * upserts that add the counts to what other isolates wrote for the same minute, route, method and tenant,
+ * merging the latency histograms in SQL. Runs in the background (a request's waitUntil, at once, or the cron),
+ * never on the answer's path and never behind a timer.
  * Rows older than RETENTION_MS are deleted by a flush at most once per PRUNE_EVERY_MS per isolate.
  */
 import { log } from "@comfy-edge/shared/log";
@@ -10,8 +11,6 @@ import { toJson } from "./histogram.ts";
 
 export const RETENTION_MS = 2 * 24 * 3600 * 1000;
 export const PRUNE_EVERY_MS = 3600 * 1000;
-/** waitUntil work ends at most 30 s after the answer: a flush not run by then never will be. */
-const LOST_FLUSH_MS = 60_000;
 
 const COLUMNS = [
   "minute",
@@ -23,6 +22,7 @@ const COLUMNS = [
   "status_3xx",
   "status_4xx",
   "status_5xx",
+  "status_expected",
   "latency_ms_sum",
   "latency_hist",
 ] as const;
@@ -35,13 +35,14 @@ const UPSERT_TAIL = `ON CONFLICT (minute, route, method, tenant_id) DO UPDATE SE
   status_3xx = status_3xx + excluded.status_3xx,
   status_4xx = status_4xx + excluded.status_4xx,
   status_5xx = status_5xx + excluded.status_5xx,
+  status_expected = status_expected + excluded.status_expected,
   latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum,
   latency_hist = (SELECT json_group_object(k, n) FROM (SELECT k, SUM(v) AS n FROM (
     SELECT key AS k, value AS v FROM json_each(request_stats.latency_hist)
     UNION ALL SELECT key, value FROM json_each(excluded.latency_hist)) GROUP BY k))`;
 
 function values(b: Bucket): Array<string | number> {
-  return [b.minute, b.route, b.method, b.tenantId, b.requests, ...b.status, b.latencyMsSum, toJson(b.hist)];
+  return [b.minute, b.route, b.method, b.tenantId, b.requests, ...b.status, b.expected, b.latencyMsSum, toJson(b.hist)];
 }
 
 /** The statements that add `buckets` to the table (pure apart from preparing them). */
@@ -87,26 +88,49 @@ export async function flushStats(db: D1Database, stats: StatsAggregator, now: nu
   }
 }
 
+/** Runs `flushStats` as the isolate's one flush under way (after the one already under way, if any). */
+function track(db: D1Database, stats: StatsAggregator, requestId: string): Promise<void> {
+  const before = stats.flushing;
+  const run = (async () => {
+    if (before) await before;
+    await flushStats(db, stats, Date.now(), requestId);
+  })();
+  stats.flushing = run;
+  void run.finally(() => {
+    if (stats.flushing === run) stats.flushing = null;
+  });
+  return run;
+}
+
 /**
- * Schedules this isolate's next flush in the current request's waitUntil (when none is scheduled): it runs
- * FLUSH_INTERVAL_MS after the previous one (at once if that is past), so an isolate writes at most every
- * 10 s and counts reach D1 within about 10 s even when no other request follows.
+ * Called by the middleware after each measured request: when the last flush is FLUSH_INTERVAL_MS old or more
+ * and none is under way, starts one now in this request's waitUntil. Never waits for a timer, so the
+ * request's execution context ends as soon as the D1 batch does (one batch per isolate per 10 s at most).
+ * Counts of an isolate that then goes quiet are written by the next request, a stats read or the cron
+ * (flushOnCron).
  */
-export function scheduleFlush(
+export function flushIfDue(
   db: D1Database,
   stats: StatsAggregator,
   waitUntil: (p: Promise<unknown>) => void,
   requestId: string,
-): void {
-  const now = Date.now();
-  // A scheduled flush whose request was cut off (it never ran) is given up after LOST_FLUSH_MS.
-  if (stats.flushDueAt !== null && now < stats.flushDueAt + LOST_FLUSH_MS) return;
-  const dueAt = Math.max(now, stats.lastFlushAt + FLUSH_INTERVAL_MS);
-  stats.flushDueAt = dueAt;
-  const run = async () => {
-    if (dueAt > now) await new Promise((resolve) => setTimeout(resolve, dueAt - now));
-    if (stats.flushDueAt === dueAt) stats.flushDueAt = null;
-    await flushStats(db, stats, Date.now(), requestId);
-  };
-  waitUntil(run());
+  now = Date.now(),
+): boolean {
+  if (stats.flushing !== null || stats.size === 0 || now - stats.lastFlushAt < FLUSH_INTERVAL_MS) return false;
+  waitUntil(track(db, stats, requestId));
+  return true;
+}
+
+/** Writes everything pending now (after a flush already under way): stats reads and the cron. */
+export function flushPending(db: D1Database, stats: StatsAggregator, requestId: string): Promise<void> {
+  return track(db, stats, requestId);
+}
+
+/**
+ * The worker's `scheduled` handler (wrangler.toml `[triggers] crons`, every minute): flushes the counts the
+ * isolate it runs in holds, so a quiet isolate's last requests reach D1 within a minute without a request.
+ */
+export function flushOnCron(stats: StatsAggregator): ExportedHandlerScheduledHandler<Env> {
+  // The handler's own promise: the runtime keeps the invocation until the D1 batch is done.
+  return (controller, env) => flushPending(env.DB, stats, `cron_${controller.scheduledTime}`);
 }

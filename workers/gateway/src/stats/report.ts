@@ -11,6 +11,7 @@ export interface Counts {
   status_3xx: number;
   status_4xx: number;
   status_5xx: number;
+  status_expected: number;
   latency_ms_sum: number;
 }
 
@@ -24,11 +25,27 @@ export type CountRow = Partial<Counts> & Record<string, unknown>;
 /** A row of a grouped histogram query: the group's key columns, bucket `b` and its count `n`. */
 export type HistRow = { b: unknown; n: unknown } & Record<string, unknown>;
 
-const COUNT_FIELDS = ["requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "latency_ms_sum"] as const;
+const COUNT_FIELDS = [
+  "requests",
+  "status_2xx",
+  "status_3xx",
+  "status_4xx",
+  "status_5xx",
+  "status_expected",
+  "latency_ms_sum",
+] as const;
 
 export function emptyGroup(): Group {
   return {
-    counts: { requests: 0, status_2xx: 0, status_3xx: 0, status_4xx: 0, status_5xx: 0, latency_ms_sum: 0 },
+    counts: {
+      requests: 0,
+      status_2xx: 0,
+      status_3xx: 0,
+      status_4xx: 0,
+      status_5xx: 0,
+      status_expected: 0,
+      latency_ms_sum: 0,
+    },
     hist: new Map(),
   };
 }
@@ -59,6 +76,8 @@ export function groupRows(counts: CountRow[], hists: HistRow[], key: (row: Recor
 }
 
 const round = (v: number | null, digits = 2) => (v === null ? null : Number(v.toFixed(digits)));
+/** 4xx answers that are errors (the expected ones are the protocol's normal outcome). */
+const clientErrors = (c: Counts) => Math.max(0, c.status_4xx - c.status_expected);
 
 export function figures(g: Group, windowS: number): RequestFigures {
   const n = g.counts.requests;
@@ -69,7 +88,8 @@ export function figures(g: Group, windowS: number): RequestFigures {
     p95_ms: round(percentile(g.hist, 0.95)),
     mean_ms: n > 0 ? round(g.counts.latency_ms_sum / n) : null,
     error_rate: n > 0 ? (round(g.counts.status_5xx / n, 4) ?? 0) : 0,
-    client_error_rate: n > 0 ? (round(g.counts.status_4xx / n, 4) ?? 0) : 0,
+    client_error_rate: n > 0 ? (round(clientErrors(g.counts) / n, 4) ?? 0) : 0,
+    expected: g.counts.status_expected,
     status: {
       "2xx": g.counts.status_2xx,
       "3xx": g.counts.status_3xx,
@@ -103,7 +123,7 @@ export function series(s: Span, groups: Map<string, Group>) {
     points.push({
       t: new Date((s.fromMinute + slot * s.stepMinutes) * 60_000).toISOString(),
       requests: g.counts.requests,
-      client_errors: g.counts.status_4xx,
+      client_errors: clientErrors(g.counts),
       errors: g.counts.status_5xx,
       p50_ms: round(percentile(g.hist, 0.5)),
       p95_ms: round(percentile(g.hist, 0.95)),

@@ -1,8 +1,9 @@
-import { env } from "cloudflare:test";
-import { describe, expect, it, vi } from "vitest";
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
 import { admin, call, createKey, createTenant, expectError, json } from "../../test/helpers.ts";
 import { StatsAggregator } from "./aggregator.ts";
-import { flushStats, RETENTION_MS, scheduleFlush } from "./flush.ts";
+import { flushIfDue, flushOnCron, flushStats, RETENTION_MS } from "./flush.ts";
 import { bucketOf } from "./histogram.ts";
 
 interface Figures {
@@ -16,11 +17,13 @@ interface Figures {
 interface Report {
   object: string;
   window: string;
+  category: string;
+  categories: Array<Figures & { category: string }>;
   step_s: number;
   tenant_id: string | null;
   totals: Figures;
-  routes: Array<Figures & { method: string; route: string }>;
-  tenants?: Array<Figures & { tenant_id: string | null }>;
+  routes: Array<Figures & { method: string; route: string; category: string; long_poll: boolean; expected: number }>;
+  tenants?: Array<Figures & { tenant_id: string | null; caller: string }>;
   series: Array<{ t: string; requests: number; client_errors: number; errors: number; p95_ms: number | null }>;
 }
 
@@ -72,6 +75,41 @@ describe("request monitoring", () => {
     expect(report.tenants?.every((t) => t.tenant_id === null)).toBe(true);
   });
 
+  it("keeps the runner protocol apart from the API, its normal 409 not an error, and labels refused requests unauthenticated", async () => {
+    const pool = `stats-runner-${crypto.randomUUID().slice(0, 8)}`;
+    expect((await admin("/admin/v1/pools", { body: { name: pool } })).status).toBe(201);
+    const { token } = await json<{ token: string }>(await admin("/admin/v1/runner-tokens", { body: { pool } }));
+    const lease = (body: Record<string, unknown>) =>
+      call("/runner/v1/lease", { token, body: { runner_id: "r-stats", version: "test", wait_s: 0, ...body } });
+    // A long poll with no work (204), and the protocol's "send your capability report first" (409).
+    expect((await lease({})).status).toBe(204);
+    await expectError(await lease({ capabilities_digest: "a".repeat(64) }), 409, "capabilities_required");
+    // Refused at authentication: a bad runner token and a request without an API key.
+    await expectError(await call("/runner/v1/lease", { token: "ce_rt_nope", body: {} }), 401, "invalid_runner_token");
+    await expectError(await call("/v1/me"), 401, "missing_api_key");
+
+    const api = await stats("?tenant=-");
+    expect(api.category).toBe("api");
+    expect(api.routes.every((r) => r.category === "api")).toBe(true);
+    expect(api.routes.some((r) => r.route.startsWith("/runner/"))).toBe(false);
+    const unauth = api.tenants?.find((t) => t.caller === "unauthenticated");
+    expect(unauth).toMatchObject({ tenant_id: null });
+    expect(unauth?.status["4xx"]).toBeGreaterThanOrEqual(1);
+
+    const runner = await stats("?category=runner&tenant=runner");
+    expect(runner.tenant_id).toBe("runner");
+    const row = runner.routes.find((r) => r.route === "/runner/v1/lease");
+    expect(row).toMatchObject({ category: "runner", long_poll: true, expected: 1, client_error_rate: 0 });
+    expect(row?.requests).toBeGreaterThanOrEqual(2);
+    expect(row?.status["4xx"]).toBe(1);
+    expect(runner.series.reduce((n, p) => n + p.client_errors, 0)).toBe(0);
+    expect(runner.categories.find((c) => c.category === "runner")?.requests).toBeGreaterThanOrEqual(2);
+    // The 401 of the bad runner token: a runner route, under the caller "unauthenticated".
+    const refused = await stats("?category=runner&tenant=unauthenticated");
+    expect(refused.routes.find((r) => r.route === "/runner/v1/lease")?.status["4xx"]).toBeGreaterThanOrEqual(1);
+    expect(refused.tenants?.map((t) => t.caller)).toEqual(["unauthenticated"]);
+  });
+
   it("shows a tenant its own figures only", async () => {
     const mine = await createTenant();
     const other = await createTenant();
@@ -104,10 +142,10 @@ describe("request monitoring", () => {
   });
 
   it("does not count the console or the liveness check", async () => {
-    const before = await stats("?tenant=-");
+    const before = await stats("?tenant=-&category=all");
     await call("/health");
     await call("/console");
-    const after = await stats("?tenant=-");
+    const after = await stats("?tenant=-&category=all");
     const routes = after.routes.map((r) => r.route);
     expect(routes.some((r) => r.startsWith("/console") || r === "/health")).toBe(false);
     // Only the first stats call itself was added.
@@ -116,42 +154,77 @@ describe("request monitoring", () => {
 });
 
 describe("request stats flush", () => {
-  it("reaches D1 in the background after a request, without anyone reading the stats", async () => {
+  it("reaches D1 without anyone reading the stats: the worker's cron writes what the isolate holds", async () => {
     const tenant = await createTenant();
     const { key } = await createKey(tenant.id);
     expect((await call("/v1/me", { token: key })).status).toBe(200);
-    await vi.waitFor(
-      async () => {
-        const row = await env.DB.prepare("SELECT SUM(requests) AS n FROM request_stats WHERE tenant_id = ?")
-          .bind(tenant.id)
-          .first<{ n: number | null }>();
-        expect(row?.n).toBe(1);
-      },
-      { timeout: 20_000, interval: 200 },
-    );
-  }, 30_000);
+    // The gateway's scheduled handler (wrangler.toml [triggers] crons), as the runtime calls it.
+    const worker = exports.default as unknown as { scheduled(o: { cron: string }): Promise<unknown> };
+    await worker.scheduled({ cron: "* * * * *" });
+    const row = await env.DB.prepare("SELECT SUM(requests) AS n FROM request_stats WHERE tenant_id = ?")
+      .bind(tenant.id)
+      .first<{ n: number | null }>();
+    expect(row?.n).toBe(1);
+  });
 
-  it("flushes at once after a quiet spell, then at most every 10 s, with one pending flush at a time", async () => {
+  it("flushes at once in the request's waitUntil when due (no timer), then leaves the next 10 s to the cron", async () => {
     const route = `/schedule-test/${crypto.randomUUID()}`;
     const agg = new StatsAggregator();
     const held: Array<Promise<unknown>> = [];
     const hold = (p: Promise<unknown>) => held.push(p);
     agg.record({ at: Date.now(), route, method: "GET", tenantId: "", status: 200, latencyMs: 2 });
-    scheduleFlush(env.DB, agg, hold, "req_test");
+    expect(flushIfDue(env.DB, agg, hold, "req_test")).toBe(true);
     expect(held).toHaveLength(1);
     expect(agg.size).toBe(0);
-    await held[0];
-    const row = await env.DB.prepare("SELECT requests FROM request_stats WHERE route = ?")
-      .bind(route)
-      .first<{ requests: number }>();
-    expect(row?.requests).toBe(1);
-    // The next request's counts wait for a flush 10 s after the previous one; later requests add no other.
+    // A second request while that flush is under way starts none.
     agg.record({ at: Date.now(), route, method: "GET", tenantId: "", status: 200, latencyMs: 2 });
-    scheduleFlush(env.DB, agg, hold, "req_test");
-    scheduleFlush(env.DB, agg, hold, "req_test");
-    expect(held).toHaveLength(2);
-    expect(agg.flushDueAt).toBe(agg.lastFlushAt + 10_000);
+    expect(flushIfDue(env.DB, agg, hold, "req_test")).toBe(false);
+    await held[0];
+    const count = async () =>
+      (
+        await env.DB.prepare("SELECT requests FROM request_stats WHERE route = ?")
+          .bind(route)
+          .first<{ requests: number }>()
+      )?.requests;
+    expect(await count()).toBe(1);
+    // Within 10 s of the last flush a request adds to memory only: nothing is held in its waitUntil.
+    expect(flushIfDue(env.DB, agg, hold, "req_test")).toBe(false);
+    expect(held).toHaveLength(1);
     expect(agg.size).toBe(1);
+    // The cron writes what the quiet isolate holds; its execution context ends with the D1 batch.
+    const ctx = createExecutionContext();
+    await flushOnCron(agg)(createScheduledController({ cron: "* * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(agg.size).toBe(0);
+    expect(await count()).toBe(2);
+  });
+
+  it("a request's flush does not hold its execution context for a timer; a flushed window shows in GET /admin/v1/stats", async () => {
+    const { createApp } = await import("../app.ts");
+    const agg = new StatsAggregator();
+    const app = createApp({ stats: agg });
+    const tenant = await createTenant();
+    const { key } = await createKey(tenant.id);
+    const ask = async () => {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(
+        new Request("https://gateway.test/v1/me", { headers: { authorization: `Bearer ${key}` } }),
+        env,
+        ctx,
+      );
+      expect(res.status).toBe(200);
+      await waitOnExecutionContext(ctx);
+    };
+    await ask(); // the isolate's first flush is due at once: written by this request's waitUntil
+    await ask(); // within 10 s: kept in memory
+    expect(agg.size).toBe(1);
+    const flushed = await stats(`?tenant=${tenant.id}`);
+    expect(flushed.routes.find((r) => r.route === "/v1/me")?.requests).toBe(1);
+    const ctx = createExecutionContext();
+    await flushOnCron(agg)(createScheduledController(), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const after = await stats(`?tenant=${tenant.id}`);
+    expect(after.routes.find((r) => r.route === "/v1/me")?.requests).toBe(2);
   });
 
   it("adds counts and merges histograms from several isolates into one row, and prunes old rows", async () => {
