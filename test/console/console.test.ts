@@ -77,6 +77,13 @@ describe("web console", () => {
     expect(await page.getByRole("spinbutton", { name: "steps" }).getAttribute("max")).toBe("10000");
     await prompt.fill("a red lighthouse at dusk, film grain");
     await page.getByRole("spinbutton", { name: "seed" }).fill("1234");
+    // An optional webhook: its URL and the events wanted (job.started left out, job.progress added).
+    await page.getByText("Webhook (optional)").click();
+    await page.getByLabel("Webhook URL").fill(w.receiver.url);
+    expect(await page.getByRole("checkbox", { name: "job.started" }).isChecked()).toBe(true);
+    expect(await page.getByRole("checkbox", { name: "job.progress" }).isChecked()).toBe(false);
+    await page.getByRole("checkbox", { name: "job.started" }).uncheck();
+    await page.getByRole("checkbox", { name: "job.progress" }).check();
     await recordProgress(page);
     await page.getByRole("button", { name: "Run", exact: true }).click();
 
@@ -106,6 +113,12 @@ describe("web console", () => {
     expect(ran["3"]!.inputs.seed).toBe(1234);
     expect(await page.locator(".run-result .badge").first().textContent()).toBe("succeeded");
     await shot(page, "run");
+    // The submitted job carried the webhook: its receiver gets the chosen events only.
+    const runId = (await page.locator(".run-result a.mono").first().textContent()) ?? "";
+    expect(runId).toMatch(/^job_/);
+    const mine = (type: string) => w.receiver.received.filter((x) => x.json.type === type && x.json.data.id === runId);
+    await w.receiver.waitFor(() => mine("job.succeeded").length > 0 && mine("job.progress").length > 0, 30_000);
+    expect(mine("job.started")).toEqual([]);
 
     // The job in the list, then its page: timeline, outputs as <img>.
     await page.getByRole("link", { name: "Jobs" }).click();

@@ -5,7 +5,7 @@
  */
 import { type Browser, chromium, type Locator } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Tenant, tenantWithKey } from "../harness/api.ts";
+import { ensurePool, runnerToken, type Tenant, tenantWithKey } from "../harness/api.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
 import { shot, signIn } from "./fixtures.ts";
 
@@ -38,9 +38,26 @@ describe("web console: monitoring", () => {
       .filter({ has: table.page().getByRole("cell", { name, exact: true }) })
       .getByRole("cell");
 
+  const lease = (token: string, body: Record<string, unknown>) =>
+    fetch(`${stack.url}/runner/v1/lease`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ runner_id: "r-monitoring", version: "test", wait_s: 0, ...body }),
+    }).then(async (r) => {
+      await r.arrayBuffer();
+      return r.status;
+    });
+
   it("shows per-route counts, p95 and error rates to the operator, and a tenant its own", async () => {
     for (let i = 0; i < 3; i++) expect(await get("/v1/me", tenant.key)).toBe(200);
     expect(await get("/v1/jobs/job_0000000000000000000000000a", tenant.key)).toBe(404);
+    // Refused at authentication: listed as "unauthenticated", a 401.
+    expect(await get("/v1/usage", "ce_sk_not-a-key")).toBe(401);
+    // A runner: a long poll with no work and the protocol's "send your capabilities" 409.
+    await ensurePool(stack, "monitoring");
+    const rt = await runnerToken(stack, "monitoring");
+    expect(await lease(rt, {})).toBe(204);
+    expect(await lease(rt, { capabilities_digest: "b".repeat(64) })).toBe(409);
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
@@ -65,6 +82,12 @@ describe("web console: monitoring", () => {
     const job = rowCells(routes, "/v1/jobs/:id");
     expect(await job.nth(2).textContent()).toBe("1");
     expect(await job.nth(6).textContent()).toBe("100.0 %");
+    // The runner's long polls are not among the clients' routes; the refused request is "unauthenticated".
+    expect(await routes.getByText("/runner/v1/lease").count()).toBe(0);
+    const callers = page.getByRole("table", { name: "Per tenant" });
+    expect(await rowCells(callers, "unauthenticated (refused, 401)").nth(1).textContent()).toBe("1");
+    const categories = page.getByRole("table", { name: "By category" });
+    expect(await rowCells(categories, "Runners").nth(1).textContent()).toBe("2");
     // The charts are inline SVG with their numbers in the caption.
     expect(await page.getByRole("img", { name: "p95 latency" }).count()).toBe(1);
     expect(
@@ -74,6 +97,18 @@ describe("web console: monitoring", () => {
         .count(),
     ).toBe(1);
     await shot(page, "monitoring");
+
+    // The runners' view: the lease marked as a long poll, its 409 expected (not an error).
+    await page.getByRole("link", { name: "Runners" }).first().click();
+    await page.getByRole("heading", { name: "Runners" }).waitFor();
+    const runnerRoutes = page.getByRole("table", { name: "Per route" });
+    const leaseRow = rowCells(runnerRoutes, "/runner/v1/lease long poll");
+    expect(await leaseRow.nth(2).textContent()).toBe("2");
+    expect(await leaseRow.nth(6).textContent()).toBe("0.0 %");
+    expect(await leaseRow.nth(8).textContent()).toBe("1");
+    await shot(page, "monitoring-runners");
+    await page.getByRole("link", { name: "API (clients)" }).first().click();
+    await page.getByRole("heading", { name: "API (clients)" }).waitFor();
 
     // Narrow to the tenant: only its requests.
     const tenants = page.getByRole("table", { name: "Per tenant" });

@@ -1,6 +1,6 @@
 /**
  * A request-stats report (GET /admin/v1/stats or /v1/usage/stats) on screen: the window switch, the totals,
- * charts of requests, errors and p95 latency over the window, and tables per route (and per tenant).
+ * charts of requests, errors and p95 latency over the window, and tables per route (and per tenant or caller).
  */
 import { barChart, lineChart, type Point } from "./charts.ts";
 import { h } from "./dom.ts";
@@ -14,8 +14,13 @@ export type Figures = {
   mean_ms: number | null;
   error_rate: number;
   client_error_rate: number;
+  /** 4xx answers that are the route's normal protocol outcome (not in the error rates). */
+  expected?: number;
   status: Record<string, number>;
 };
+
+export type Category = "api" | "admin" | "runner";
+export type Caller = "tenant" | "unauthenticated" | "admin" | "runner" | "no_key";
 
 export interface StatsReport {
   window: "1h" | "24h";
@@ -24,9 +29,11 @@ export interface StatsReport {
   step_s: number;
   tenant_id: string | null;
   route: string | null;
+  category?: Category | "all";
   totals: Figures;
-  routes: Array<Figures & { method: string; route: string }>;
-  tenants?: Array<Figures & { tenant_id: string | null }>;
+  categories?: Array<Figures & { category: Category }>;
+  routes: Array<Figures & { method: string; route: string; category?: Category; long_poll?: boolean }>;
+  tenants?: Array<Figures & { tenant_id: string | null; caller?: Caller }>;
   series: Array<{
     t: string;
     requests: number;
@@ -42,6 +49,32 @@ export type Window = (typeof WINDOWS)[number];
 
 export function windowOf(query: URLSearchParams): Window {
   return query.get("window") === "24h" ? "24h" : "1h";
+}
+
+export const CATEGORY_LABELS: Record<Category | "all", string> = {
+  api: "API (clients)",
+  admin: "Admin API",
+  runner: "Runners",
+  all: "Everything",
+};
+
+const CALLER_LABELS: Record<Exclude<Caller, "tenant">, string> = {
+  unauthenticated: "unauthenticated (refused, 401)",
+  admin: "admin token",
+  runner: "runner tokens",
+  no_key: "no key (public pages, unknown paths)",
+};
+
+/** A per-tenant row's name: the tenant id, or what called without a tenant. */
+export function callerLabel(row: { tenant_id?: unknown; caller?: unknown }): string {
+  const caller = (row.caller ?? (row.tenant_id ? "tenant" : "no_key")) as Caller;
+  return caller === "tenant" ? String(row.tenant_id) : CALLER_LABELS[caller];
+}
+
+/** The `tenant` filter value of a per-tenant row (tenant id or caller name). */
+export function callerFilter(row: { tenant_id?: unknown; caller?: unknown }): string {
+  const caller = (row.caller ?? (row.tenant_id ? "tenant" : "-")) as string;
+  return caller === "tenant" ? String(row.tenant_id) : caller;
 }
 
 const latency = (v: number | null) => (v === null ? "—" : v < 10 ? `${v.toFixed(1)} ms` : `${Math.round(v)} ms`);
@@ -93,7 +126,20 @@ const FIGURE_RENDER: Record<string, (row: Record<string, unknown>) => Cell> = {
   p95_ms: (r) => latency(r.p95_ms as number | null),
   client_error_rate: (r) => percent(Number(r.client_error_rate)),
   error_rate: (r) => percent(Number(r.error_rate)),
+  expected: (r) => String(r.expected ?? 0),
 };
+
+/** A route cell: the pattern, marked when it is a long poll (its latency is the wait). */
+function routeName(row: Record<string, unknown>, name: Node | string): Cell {
+  if (!row.long_poll) return name;
+  return h(
+    "span",
+    null,
+    name,
+    " ",
+    h("span", { class: "badge", title: "Waits by design: latency is the wait" }, "long poll"),
+  );
+}
 
 /** hh:mm in the browser's time zone. */
 function tick(iso: string): string {
@@ -126,25 +172,30 @@ export function charts(report: StatsReport): HTMLElement {
 
 export interface StatsViewOptions {
   /** Rendering of a route cell (e.g. a link that filters by it). */
-  routeCell?: (row: Record<string, unknown>) => Cell;
+  routeCell?: (row: Record<string, unknown>) => Node | string;
   /** Rendering of a tenant cell. */
   tenantCell?: (row: Record<string, unknown>) => Cell;
 }
 
 export function statsView(report: StatsReport, options: StatsViewOptions = {}): HTMLElement[] {
+  const runners = report.category === "runner" || report.category === "all";
+  const columns: Array<[string, string]> = runners ? [...FIGURE_COLUMNS, ["expected", "Expected 4xx"]] : FIGURE_COLUMNS;
   const out: HTMLElement[] = [
     h(
       "p",
       { class: "muted" },
       `${new Date(report.from).toLocaleString()} to ${new Date(report.to).toLocaleString()}. ` +
-        "Latency is measured in the gateway up to the answer's headers; counts arrive within about 10 s.",
+        "Latency is measured in the gateway up to the answer's headers; counts arrive within about 10 s" +
+        (runners
+          ? ". Long polls wait by design; expected 4xx (a cancel-wait ending with its job) are not errors."
+          : "."),
     ),
     summary(report.totals),
     charts(report),
     table(
       report.routes,
-      [["method", "Method"], ["route", "Route"], ...FIGURE_COLUMNS],
-      options.routeCell ? { ...FIGURE_RENDER, route: options.routeCell } : FIGURE_RENDER,
+      [["method", "Method"], ["route", "Route"], ...columns],
+      { ...FIGURE_RENDER, route: (r) => routeName(r, options.routeCell ? options.routeCell(r) : String(r.route)) },
       "Per route",
       false,
     ),
@@ -153,11 +204,8 @@ export function statsView(report: StatsReport, options: StatsViewOptions = {}): 
     out.push(
       table(
         report.tenants,
-        [["tenant_id", "Tenant"], ...FIGURE_COLUMNS],
-        {
-          ...FIGURE_RENDER,
-          tenant_id: options.tenantCell ?? ((r) => (r.tenant_id as string | null) ?? "(no API key)"),
-        },
+        [["tenant_id", "Tenant or caller"], ...columns],
+        { ...FIGURE_RENDER, tenant_id: options.tenantCell ?? ((r) => callerLabel(r)) },
         "Per tenant",
         false,
       ),

@@ -1,6 +1,7 @@
 /**
  * Run: a template by name (where GET /v1/templates exists) or a pasted / uploaded API-format workflow, a
- * form for its inputs, the Run button, then live progress from the job's SSE stream and the outputs.
+ * form for its inputs, an optional webhook (URL and events), the Run button, then live progress from the job's
+ * SSE stream and the outputs.
  */
 import { call, optional } from "../api.ts";
 import type { PageContext } from "../context.ts";
@@ -11,6 +12,7 @@ import { progressView } from "../progress.ts";
 import { type ObjectSchema, type SchemaForm, schemaForm } from "../schema-form.ts";
 import { readEvents } from "../sse.ts";
 import { type Job, parseEvent, TERMINAL } from "../types.ts";
+import { webhookField } from "../webhook-field.ts";
 import { errorView } from "./job.ts";
 import { saveTemplateBox } from "./save-template.ts";
 
@@ -38,6 +40,7 @@ export async function runPage(ctx: PageContext): Promise<void> {
   const runButton = h("button", { type: "submit", class: "primary", disabled: true }, "Run");
   let form: SchemaForm | null = null;
   let submit: (() => Promise<Response>) | null = null;
+  const webhook = webhookField();
 
   const workflowArea = h("textarea", {
     id: "workflow",
@@ -84,7 +87,7 @@ export async function runPage(ctx: PageContext): Promise<void> {
     runButton.disabled = false;
     submit = () => {
       const workflow = applyInputs(parsed, d, form?.values() ?? {});
-      return fetchJson("/v1/jobs", { workflow });
+      return fetchJson("/v1/jobs", { workflow, webhook: webhook.value() });
     };
   };
   workflowArea.addEventListener("input", useWorkflow);
@@ -135,7 +138,11 @@ export async function runPage(ctx: PageContext): Promise<void> {
           form = schemaForm(inputSchema(data), "in");
           fill(formBox, h("h2", null, "Inputs"), form.el);
           runButton.disabled = false;
-          submit = () => fetchJson(`/v1/templates/${encodeURIComponent(name)}/runs`, { inputs: form?.values() ?? {} });
+          submit = () =>
+            fetchJson(`/v1/templates/${encodeURIComponent(name)}/runs`, {
+              inputs: form?.values() ?? {},
+              webhook: webhook.value(),
+            });
         },
         (err: unknown) => fill(formBox, errorBox(err)),
       );
@@ -232,7 +239,15 @@ export async function runPage(ctx: PageContext): Promise<void> {
       h(
         "div",
         { class: "split" },
-        h("form", { class: "card", onsubmit: (e: Event) => void onSubmit(e) }, source, formBox, message, runButton),
+        h(
+          "form",
+          { class: "card", onsubmit: (e: Event) => void onSubmit(e) },
+          source,
+          formBox,
+          webhook.el,
+          message,
+          runButton,
+        ),
         result,
       ),
     ),
