@@ -121,10 +121,12 @@ export async function createJob(c: Context<AppEnv>, body: JobCreate, options: Su
   // stored now; file:<id> must exist. The stored workflow names each input by node only.
   const imagePolicy = policyFor("image", urlEnv, auth.tenant);
   const inputs: JobInputRef[] = [];
-  const workflow: Workflow = structuredClone(body.workflow);
+  const files = fileInputs(body.workflow);
+  // Copied only when an input is rewritten below (a copy of a large graph costs more than the rest here).
+  const workflow: Workflow = files.length > 0 ? structuredClone(body.workflow) : body.workflow;
   const puts: Array<() => Promise<unknown>> = [];
   const written: string[] = [];
-  for (const input of fileInputs(body.workflow)) {
+  for (const input of files) {
     const param = `workflow.${input.node_id}.inputs.${input.input}`;
     const key = `jobs/${jobId}/inputs/${input.node_id}`;
     if (input.kind === "url") {
