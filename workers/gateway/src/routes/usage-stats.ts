@@ -25,7 +25,7 @@ usageStatsRoutes.get("/", async (c) => {
     window: query.window,
     tenant: tenantId,
     route: query.route,
-    category: "all" as const,
+    category: "api" as const,
     perTenant: false,
   };
   return c.json(await readStats(c.env.DB, filter, Date.now()));
