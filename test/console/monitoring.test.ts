@@ -84,6 +84,8 @@ describe("web console: monitoring", () => {
     expect(await job.nth(6).textContent()).toBe("100.0 %");
     // The runner's long polls are not among the clients' routes; the refused request is "unauthenticated".
     expect(await routes.getByText("/runner/v1/lease").count()).toBe(0);
+    // The console's own page load adds no 404 (no /favicon.ico request: the page names an inline icon).
+    expect(await routes.getByText("(unmatched)").count()).toBe(0);
     const callers = page.getByRole("table", { name: "Per tenant" });
     expect(await rowCells(callers, "unauthenticated (refused, 401)").nth(1).textContent()).toBe("1");
     const categories = page.getByRole("table", { name: "By category" });

@@ -31,6 +31,7 @@ export function renderShell(assets: ShellAssets) {
 <meta name="color-scheme" content="light dark">
 <title>comfy-edge console</title>
 <link rel="stylesheet" href="${assets.style}">
+<link rel="icon" href="data:,">
 <script defer src="${assets.script}"></script>
 </head>
 <body>
