@@ -35,6 +35,8 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     auth: AuthContext;
+    /** The key's tenant when the key check refused the request after identifying it (429, 403): request stats. */
+    refusedTenantId: string;
     runner: RunnerContext;
   };
 }

@@ -89,6 +89,8 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv
     c.header("ratelimit-limit", String(decision.limit));
     c.header("ratelimit-remaining", String(decision.remaining));
     c.header("ratelimit-reset", String(resetS));
+    // The refusals below know the tenant: request stats file them under it, not under "no key".
+    c.set("refusedTenantId", decision.tenantId);
     if (decision.status === "limited") {
       throw new ApiError(
         429,

@@ -57,7 +57,7 @@ export type Caller = "tenant" | "unauthenticated" | "admin" | "runner" | "no_key
 /**
  * The `tenant_id` column of a request: its API key's tenant; without one, `(unauthenticated)` for a 401 (the
  * request was refused at authentication), `(admin)` / `(runner)` on those routes, `''` otherwise (public
- * routes, unmatched paths, and the key check's 403/429, which are answered before the tenant is attached).
+ * routes, unmatched paths). The key check's 403/429 name the key's tenant (`refusedTenantId`).
  */
 export function callerKey(tenantId: string | undefined, status: number, route: string): string {
   if (tenantId) return tenantId;

@@ -83,7 +83,7 @@ export function requestStats(options: RequestStatsOptions = {}): MiddlewareHandl
     const auth = c.get("auth") as AuthContext | undefined;
     const method = c.req.method;
     const status = c.res.status;
-    const tenantId = callerKey(auth?.tenantId, status, route);
+    const tenantId = callerKey(auth?.tenantId ?? c.get("refusedTenantId"), status, route);
     const code = c.error instanceof ApiError ? c.error.code : null;
     const expected = isExpectedOutcome(method, route, status, code);
     stats.record({ at, route, method, tenantId, status, expected, latencyMs });
