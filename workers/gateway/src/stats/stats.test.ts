@@ -113,11 +113,7 @@ describe("request monitoring", () => {
   it("files the key check's scope refusal under the key's tenant, not under a caller without one", async () => {
     const tenant = await createTenant();
     const { key } = await createKey(tenant.id, { scopes: ["llm"] });
-    await expectError(
-      await call("/v1/jobs/job_00000000000000000000000000", { token: key }),
-      403,
-      "insufficient_scope",
-    );
+    await expectError(await call("/v1/jobs/job_00000000000000000000000000", { token: key }), 403, "insufficient_scope");
     const report = await stats(`?window=1h&tenant=${tenant.id}`);
     expect(report.routes.find((r) => r.route === "/v1/jobs/:id")?.status["4xx"]).toBe(1);
     expect(report.tenants).toEqual([expect.objectContaining({ tenant_id: tenant.id, caller: "tenant", requests: 1 })]);
