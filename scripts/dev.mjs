@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { DEV_CONFIG, devConfig, newS3Credentials, WELL_KNOWN_S3 } from "./dev-config.mjs";
 import { bin, root, run, toolEnv } from "./lib.mjs";
 
@@ -158,6 +158,12 @@ async function ensureLocalPool(adminToken) {
     throw new Error(`creating pool "local" failed: ${res.status} ${await res.text()}`);
 }
 
+/** A state directory as the user can find it: relative to the checkout when inside it. */
+function shownPath(dir) {
+  const rel = relative(root, dir);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : dir;
+}
+
 /** A runner token the gateway accepts (401 = unknown or revoked; 404 = accepted, the lease id is fake). */
 async function runnerTokenWorks(token) {
   const res = await fetch(`${BASE}/runner/v1/leases/check/heartbeat`, {
@@ -232,7 +238,7 @@ function printNextSteps(adminToken, generated) {
     `  curl ${BASE}/v1/pools -H "Authorization: Bearer <key>"`,
     `  then open ${BASE}/console and paste the key`,
     "",
-    "Press Ctrl+C to stop. State persists in .wrangler/state.",
+    `Press Ctrl+C to stop. State persists in ${shownPath(PERSIST)}.`,
     "",
   ];
   console.log(lines.join("\n"));
