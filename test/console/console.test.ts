@@ -276,7 +276,7 @@ describe("web console", () => {
     expect(key).toMatch(/^ce_sk_/);
     const me = await fetch(`${w.stack.url}/v1/me`, { headers: { authorization: `Bearer ${key}` } });
     expect(me.status).toBe(200);
-    await shot(page, "admin");
+    await shot(page, "admin", [secret]);
 
     page.once("dialog", (d) => void d.accept());
     const prefix = key.slice(0, 10);

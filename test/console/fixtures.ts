@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { type ComfyDouble, startComfyDouble } from "../comfyui-double/index.ts";
 import { startTestRunner, type TestRunner } from "../e2e/helpers.ts";
 import { type Tenant, tenantWithKey } from "../harness/api.ts";
@@ -118,8 +118,9 @@ export async function signIn(page: Page, url: string, token: string): Promise<vo
  * CONSOLE_SCREENSHOTS=1 (so a test run leaves the work tree as it was); otherwise the picture is still
  * taken, which checks the page renders, and kept in the OS temp folder.
  */
-export async function shot(page: Page, name: string): Promise<void> {
+export async function shot(page: Page, name: string, mask: Locator[] = []): Promise<void> {
   const dir = process.env.CONSOLE_SCREENSHOTS === "1" ? SHOTS : join(tmpdir(), "comfy-edge-console-shots");
   mkdirSync(dir, { recursive: true });
-  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+  // `mask` paints over secrets (a key shown once) so committed pictures never carry one.
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true, mask, maskColor: "#9aa0a6" });
 }

@@ -278,11 +278,17 @@ export async function adminPage(ctx: PageContext): Promise<void> {
   const poolBox = h(
     "div",
     null,
-    table(pools.data.data, [
-      ["name", "Pool"],
-      ["region", "Region"],
-      ["tenants", "Tenants"],
-    ]),
+    table(
+      pools.data.data,
+      [
+        ["name", "Pool"],
+        ["region", "Region"],
+        ["tenants", "Tenants"],
+        ["shards", "Shards"],
+        ["created_at", "Created"],
+      ],
+      { created_at: (r) => when(String(r.created_at)) },
+    ),
   );
   const createPool = async (e: Event) => {
     e.preventDefault();
