@@ -33,6 +33,6 @@ export async function jobPoolObject(
   pool: string,
   jobId: string,
 ): Promise<{ stub: DurableObjectStub<PoolObject>; shards: number }> {
-  const shards = await shardCount(env.DB, caches.default, pool);
+  const shards = await shardCount(env, caches.default, pool);
   return { stub: poolObject(env, shardName(pool, jobShard(jobId, shards))), shards };
 }

@@ -2,12 +2,14 @@
  * The pool's capability union on the submit path, without a Durable Object call when this data centre
  * has it: the Cache API holds a pointer `pool -> union digest` for 30 s and the union by digest for an
  * hour; each isolate keeps the last few unions' lookup indexes by digest (a digest names one union, so
- * they never go stale). A miss asks the pool's object once and fills both. A runner that joins or leaves
- * is seen by submits within 30 s (STORAGE.md); a submit the cached union would refuse for a missing model
+ * they never go stale), and remembers pointers until 30 s after the object answered them (so a submit pays
+ * no Cache API read; shared/pool-shards/memo.ts). A miss asks the pool's object once and fills both. A
+ * runner that joins or leaves is seen by submits within 30 s (STORAGE.md); a submit the cached union would refuse for a missing model
  * file or node class asks the object first (submit-check.ts), so a file a runner just reported counts at once.
  */
 
 import type { NodeClassCapability } from "@comfy-edge/shared/contract";
+import { agedMemo, READ_AT_HEADER, readAtOf } from "@comfy-edge/shared/pool-shards/memo";
 import { z } from "zod";
 import { poolStub } from "../pools/access.ts";
 import { CapIndex } from "./union.ts";
@@ -15,6 +17,11 @@ import { CapIndex } from "./union.ts";
 const POINTER_TTL_S = 30;
 const UNION_TTL_S = 3600;
 const MEMO_ENTRIES = 8;
+/** Pools an isolate remembers the pointer of at most. */
+const POINTER_MEMO_ENTRIES = 1000;
+
+/** The isolate's pointers `pool -> digest` (null: no reporting runner), per env, until 30 s after they were read. */
+const pointers = agedMemo<string | null>(POINTER_TTL_S * 1000, POINTER_MEMO_ENTRIES);
 
 const Pointer = z.object({
   digest: z
@@ -58,9 +65,12 @@ export function capabilityReader() {
     const all = await poolStub(env, pool).capabilities();
     // A live runner without a report might run anything: check nothing until it reports or leaves.
     const caps = all && all.unreported_runners === 0 ? all : null;
-    const pointer = JSON.stringify({ digest: caps?.digest ?? null });
+    const digest = caps?.digest ?? null;
+    const readAt = Date.now();
     const headers = (ttl: number) => ({ "cache-control": `max-age=${ttl}`, "content-type": "application/json" });
-    await cache.put(url(pool), new Response(pointer, { headers: headers(POINTER_TTL_S) }));
+    const pointerHeaders = { ...headers(POINTER_TTL_S), [READ_AT_HEADER]: String(readAt) };
+    await cache.put(url(pool), new Response(JSON.stringify({ digest }), { headers: pointerHeaders }));
+    pointers.set(env, pool, digest, readAt);
     if (!caps) return null;
     await cache.put(url(pool, caps.digest), new Response(JSON.stringify(caps), { headers: headers(UNION_TTL_S) }));
     const index = new CapIndex(caps);
@@ -75,11 +85,8 @@ export function capabilityReader() {
   return async function read(env: Env, pool: string, options: { fresh?: boolean } = {}): Promise<PoolCapIndex | null> {
     const cache = caches.default;
     if (options.fresh) return fromObject(env, pool, cache);
-    const hit = await cache.match(url(pool));
-    if (!hit) return fromObject(env, pool, cache);
-    const pointer = Pointer.safeParse(await hit.json().catch(() => null));
-    if (!pointer.success) return fromObject(env, pool, cache);
-    const { digest } = pointer.data;
+    const digest = (await pointerOf(env, pool, cache))?.digest;
+    if (digest === undefined) return fromObject(env, pool, cache);
     if (!digest) return null;
     const known = memo.get(digest);
     if (known) return { digest, index: known };
@@ -93,7 +100,20 @@ export function capabilityReader() {
   };
 }
 
-/** Drops this data centre's pointer (tests and the admin API after a change). */
-export async function forgetCapabilities(pool: string): Promise<void> {
+/** The pool's pointer from this isolate's memo, else this data centre's cache (undefined: neither holds it). */
+async function pointerOf(env: Env, pool: string, cache: Cache): Promise<{ digest: string | null } | undefined> {
+  const known = pointers.get(env, pool);
+  if (known) return { digest: known.value };
+  const hit = await cache.match(url(pool));
+  if (!hit) return undefined;
+  const pointer = Pointer.safeParse(await hit.json().catch(() => null));
+  if (!pointer.success) return undefined;
+  pointers.set(env, pool, pointer.data.digest, readAtOf(hit));
+  return pointer.data;
+}
+
+/** Drops this data centre's pointer and this isolate's memo of it (tests and the admin API after a change). */
+export async function forgetCapabilities(env: Env, pool: string): Promise<void> {
+  pointers.forget(env, pool);
   await caches.default.delete(url(pool));
 }

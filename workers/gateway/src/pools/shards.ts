@@ -11,7 +11,7 @@ import type { PoolMetrics } from "./load.ts";
 import type { PoolStats } from "./pool-do.ts";
 
 export function poolShards(env: Env, pool: string): Promise<number> {
-  return shardCount(env.DB, caches.default, pool);
+  return shardCount(env, caches.default, pool);
 }
 
 export function shardStub(env: Env, pool: string, shard: number): PoolApi {

@@ -60,8 +60,8 @@ poolAdminRoutes.post("/", async (c) => {
       details: existing ? { pool: toPool(existing) } : undefined,
     });
   }
-  await forgetPool(body.name);
-  await forgetShardCount(caches.default, body.name);
+  await forgetPool(c.env, body.name);
+  await forgetShardCount(c.env, caches.default, body.name);
   return c.json(toPool(row), 201);
 });
 
@@ -108,8 +108,8 @@ poolAdminRoutes.patch("/:name", async (c) => {
   await c.env.DB.prepare("UPDATE pools SET region = ?, tenants = ?, node_policy = ?, shards = ? WHERE name = ?")
     .bind(next.region, next.tenants, next.node_policy, next.shards, next.name)
     .run();
-  await forgetPool(next.name);
-  await forgetShardCount(caches.default, next.name);
+  await forgetPool(c.env, next.name);
+  await forgetShardCount(c.env, caches.default, next.name);
   return c.json(toPool(next));
 });
 
