@@ -83,6 +83,23 @@ describe("PoolDO", () => {
     expect(await stub.stats()).toMatchObject({ queued: 1, running: 3, runners: 1 });
   });
 
+  it("takes never-served tenants by enqueue time, then the least recently served; a capped tenant is skipped", async () => {
+    const { name, stub } = newPool();
+    const a1 = await job(name, "ten_ra");
+    const b1 = await job(name, "ten_rb");
+    const a2 = await job(name, "ten_ra");
+    const c1 = await job(name, "ten_rc", 1);
+    const c2 = await job(name, "ten_rc", 1);
+    const b2 = await job(name, "ten_rb");
+    for (const m of [a1, b1, a2, c1, c2, b2]) await stub.enqueue(m);
+    const order = [];
+    for (let i = 0; i < 6; i++) order.push(await leaseId(stub, name));
+    // c2 waits: its tenant is at max_running 1 with c1 running; nobody else is held back by it.
+    expect(order).toEqual([a1.job_id, b1.job_id, c1.job_id, a2.job_id, b2.job_id, null]);
+    await stub.release(c1.job_id, 1);
+    expect(await leaseId(stub, name)).toBe(c2.job_id);
+  });
+
   it("holds a tenant at max_running until a run is released", async () => {
     const { name, stub } = newPool();
     const [c1, c2] = [await job(name, "ten_c", 1), await job(name, "ten_c", 1)];

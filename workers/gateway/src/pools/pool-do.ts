@@ -20,6 +20,7 @@ import type { LeaseGrantInternal } from "../jobs/state.ts";
 import { CapabilityStore, type WaitingFor } from "./capability-store.ts";
 import { initLoadTables, type PoolMetrics, poolMetrics, queuePlace, recordRun } from "./load.ts";
 import { callerAlive, type PollAlive } from "./lost-grant.ts";
+import { queuedInOrder } from "./queue-order.ts";
 
 /** Default of RUNNER_LIVE_S: a runner is live this long after its last lease call. */
 export const RUNNER_LIVE_MS = 90_000;
@@ -296,23 +297,10 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
 
   /**
    * The first queued job (round-robin across tenants, FIFO within one) this runner can run: its report
-   * covers the job's classes and models. Looks at most MATCH_SCAN jobs deep.
+   * covers the job's classes and models. Looks at most MATCH_SCAN jobs deep (queue-order.ts: no sort).
    */
   private firstRunnable(runner: RunnerInfo) {
-    const rows = this.ctx.storage.sql.exec<{
-      job_id: string;
-      attempt: number;
-      tenant_id: string;
-      max_running: number | null;
-      needs: string | null;
-    }>(
-      `SELECT q.job_id, q.attempt, q.tenant_id, q.max_running, q.needs FROM queued q
-         LEFT JOIN rr ON rr.tenant_id = q.tenant_id
-        WHERE q.max_running IS NULL
-           OR (SELECT COUNT(*) FROM running r WHERE r.tenant_id = q.tenant_id) < q.max_running
-        ORDER BY COALESCE(rr.last_served, 0), q.enqueued_at
-        LIMIT ${MATCH_SCAN}`,
-    );
+    const rows = queuedInOrder(this.ctx.storage.sql, MATCH_SCAN);
     for (const row of rows) {
       const needs = row.needs ? (JSON.parse(row.needs) as DispatchNeeds) : null;
       if (!needs) return row;
