@@ -13,6 +13,38 @@ export interface PresignEnv {
   R2_BUCKET_NAME: string;
 }
 
+/** Derived signing keys an isolate keeps per env (a new UTC day or secret adds one; the oldest go first). */
+const SIGNING_KEYS_MAX = 4;
+
+/**
+ * aws4fetch's cache of derived SigV4 signing keys (HMAC chain of secret, day, region, service; its key names
+ * all four), bounded. Without it every signature repeats the chain: four HMACs and their key imports.
+ */
+class SigningKeys extends Map<string, ArrayBuffer> {
+  override set(key: string, value: ArrayBuffer): this {
+    super.delete(key);
+    super.set(key, value);
+    while (this.size > SIGNING_KEYS_MAX) this.delete(this.keys().next().value as string);
+    return this;
+  }
+}
+
+/**
+ * One cache per env object (a WeakMap keyed by it, as shared/config.ts parses settings once per env; no
+ * other state): requests of an isolate share it. The URLs are the same as without it (same date, scope and
+ * expiry; the key depends on nothing else).
+ */
+const signingKeysByEnv = new WeakMap<PresignEnv, SigningKeys>();
+
+function signingKeys(env: PresignEnv): SigningKeys {
+  let keys = signingKeysByEnv.get(env);
+  if (!keys) {
+    keys = new SigningKeys();
+    signingKeysByEnv.set(env, keys);
+  }
+  return keys;
+}
+
 export class Presigner {
   private readonly client: AwsClient;
   private readonly base: string;
@@ -22,6 +54,7 @@ export class Presigner {
       secretAccessKey: env.R2_SECRET_ACCESS_KEY,
       service: "s3",
       region: "auto",
+      cache: signingKeys(env),
     });
     const endpoint = env.R2_S3_ENDPOINT || `${requestOrigin}/cdn-cgi/local/r2/s3`;
     this.base = `${endpoint.replace(/\/$/, "")}/${env.R2_BUCKET_NAME}`;
