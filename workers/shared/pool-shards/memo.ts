@@ -1,7 +1,7 @@
 /**
  * An isolate's memo of Cache API lookups, kept per `env` object (a WeakMap keyed by it, as shared/config.ts
- * parses settings once per env: no other state; within an isolate the fetch handler and every Durable
- * Object see the same env). Each entry lives until `read_at + ttl`, where `read_at` is when the value was
+ * parses settings once per env: no other state; locally the fetch handler and every Durable Object of an
+ * isolate see the same env object, and where they did not, the memo would only miss more). Each entry lives until `read_at + ttl`, where `read_at` is when the value was
  * read from D1 (or the pool's object): never longer than the Cache API entry it copies would serve, so the
  * staleness bound of the cached lookup (e.g. 30 s) holds. `forget` drops an entry in this isolate only;
  * other isolates see a change when their entry runs out. Bounded: the least recently stored go first.
