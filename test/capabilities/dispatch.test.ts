@@ -1,28 +1,25 @@
 /** Capability-aware dispatch under a mixed queue: no runner is ever leased a job it lacks a model for. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { api, runnerToken, tenantWithKey } from "../harness/api.ts";
-import { type Stack, startStack } from "../harness/stack.ts";
+import { useStack } from "../harness/use-stack.ts";
 import { report033, txt2img } from "./fixtures.ts";
 import { CapableRunner } from "./helpers.ts";
 
 describe("capability-aware dispatch", () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack();
-  }, 60_000);
-  afterAll(async () => {
-    await stack?.close();
-  });
+  const stack = useStack();
 
   it("leases every job, each only to a runner that has its checkpoint", async () => {
-    const token = await runnerToken(stack, "caps-mix");
+    const token = await runnerToken(stack(), "caps-mix");
     const runners = [
-      new CapableRunner(stack, token, "ab", report033({ checkpoints: ["a.safetensors", "b.safetensors"] })),
-      new CapableRunner(stack, token, "b", report033({ checkpoints: ["b.safetensors"] })),
-      new CapableRunner(stack, token, "c", report033({ checkpoints: ["c.safetensors"] })),
+      new CapableRunner(stack(), token, "ab", report033({ checkpoints: ["a.safetensors", "b.safetensors"] })),
+      new CapableRunner(stack(), token, "b", report033({ checkpoints: ["b.safetensors"] })),
+      new CapableRunner(stack(), token, "c", report033({ checkpoints: ["c.safetensors"] })),
     ];
     for (const r of runners) expect(await r.lease()).toBeNull();
-    const tenants = [api(stack, (await tenantWithKey(stack)).key), api(stack, (await tenantWithKey(stack)).key)];
+    const tenants = [
+      api(stack(), (await tenantWithKey(stack())).key),
+      api(stack(), (await tenantWithKey(stack())).key),
+    ];
     const wanted = new Map<string, string>();
     const ckpts = ["a.safetensors", "b.safetensors", "c.safetensors"];
     for (let i = 0; i < 18; i++) {
@@ -60,16 +57,16 @@ describe("capability-aware dispatch", () => {
   });
 
   it("a waiting runner that cannot run the job does not hold it back from one behind it that can", async () => {
-    const token = await runnerToken(stack, "caps-wait");
-    const a = new CapableRunner(stack, token, "a", report033({ checkpoints: ["a.safetensors"] }));
-    const b = new CapableRunner(stack, token, "b", report033({ checkpoints: ["b.safetensors"] }));
+    const token = await runnerToken(stack(), "caps-wait");
+    const a = new CapableRunner(stack(), token, "a", report033({ checkpoints: ["a.safetensors"] }));
+    const b = new CapableRunner(stack(), token, "b", report033({ checkpoints: ["b.safetensors"] }));
     expect(await a.lease()).toBeNull();
     expect(await b.lease()).toBeNull();
-    const client = api(stack, (await tenantWithKey(stack)).key);
+    const client = api(stack(), (await tenantWithKey(stack())).key);
     const metrics = async () =>
       (
-        await fetch(`${stack.url}/admin/v1/pools/caps-wait/metrics`, {
-          headers: { authorization: `Bearer ${stack.adminToken}` },
+        await fetch(`${stack().url}/admin/v1/pools/caps-wait/metrics`, {
+          headers: { authorization: `Bearer ${stack().adminToken}` },
         })
       ).text();
     const waiting = (n: number) => new RegExp(`comfy_edge_pool_waiting_runners\\{[^}]*\\} ${n}\n`);
@@ -85,17 +82,17 @@ describe("capability-aware dispatch", () => {
   });
 
   it("a job no live runner can run waits (waiting_for), is never leased, and fails no_capacity at its queue limit", async () => {
-    const token = await runnerToken(stack, "caps-none");
+    const token = await runnerToken(stack(), "caps-none");
     const a = new CapableRunner(
-      stack,
+      stack(),
       token,
       "a",
       report033({ checkpoints: ["a.safetensors"], loras: ["x.safetensors"] }),
     );
-    const b = new CapableRunner(stack, token, "b", report033({ checkpoints: ["b.safetensors"] }));
+    const b = new CapableRunner(stack(), token, "b", report033({ checkpoints: ["b.safetensors"] }));
     expect(await a.lease()).toBeNull();
     expect(await b.lease()).toBeNull();
-    const client = api(stack, (await tenantWithKey(stack, { limits: { queue_timeout_s: 2 } })).key);
+    const client = api(stack(), (await tenantWithKey(stack(), { limits: { queue_timeout_s: 2 } })).key);
     const wf = txt2img("b.safetensors");
     wf["11"] = {
       class_type: "LoraLoader",

@@ -6,28 +6,22 @@
 
 import { reportDigest } from "@comfy-edge/shared/capabilities/build";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { api, runnerToken, ScriptedRunner, tenantWithKey } from "../harness/api.ts";
-import { type Stack, startStack } from "../harness/stack.ts";
+import { useStack } from "../harness/use-stack.ts";
 import { report033, txt2img } from "./fixtures.ts";
 import { CapableRunner } from "./helpers.ts";
 
 describe("pool capabilities", () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack();
-  }, 60_000);
-  afterAll(async () => {
-    await stack?.close();
-  });
+  const stack = useStack();
 
   async function tenantApi() {
-    return api(stack, (await tenantWithKey(stack)).key);
+    return api(stack(), (await tenantWithKey(stack())).key);
   }
 
   it("a lease with an unknown digest gets 409 capabilities_required; the report is checked against its digest", async () => {
-    const token = await runnerToken(stack, "caps-proto");
-    const runner = new CapableRunner(stack, token, "r1", report033());
+    const token = await runnerToken(stack(), "caps-proto");
+    const runner = new CapableRunner(stack(), token, "r1", report033());
     const first = await runner.leaseRaw(0);
     expect(first.status).toBe(409);
     expect(first.json.error).toMatchObject({ code: "capabilities_required", param: "capabilities_digest" });
@@ -43,14 +37,14 @@ describe("pool capabilities", () => {
 
   it("GET /v1/pools/:name/capabilities: the live runners' union, refused classes hidden, no host paths", async () => {
     const a = new CapableRunner(
-      stack,
-      await runnerToken(stack, "caps-view"),
+      stack(),
+      await runnerToken(stack(), "caps-view"),
       "a",
       report033({ checkpoints: ["a.safetensors"] }),
     );
     const b = new CapableRunner(
-      stack,
-      await runnerToken(stack, "caps-view"),
+      stack(),
+      await runnerToken(stack(), "caps-view"),
       "b",
       report033({ checkpoints: ["b.safetensors"] }),
     );
@@ -75,8 +69,8 @@ describe("pool capabilities", () => {
 
   it("submit: 422 for a model no runner has, an unknown class, a bad enum; a valid graph is queued", async () => {
     const runner = new CapableRunner(
-      stack,
-      await runnerToken(stack, "caps-submit"),
+      stack(),
+      await runnerToken(stack(), "caps-submit"),
       "s",
       report033({ checkpoints: ["sd15.safetensors"] }),
     );
@@ -101,14 +95,14 @@ describe("pool capabilities", () => {
   });
 
   it("dispatch: a job goes only to a runner that has its model; otherwise it says what it waits for", async () => {
-    const token = await runnerToken(stack, "caps-dispatch");
+    const token = await runnerToken(stack(), "caps-dispatch");
     const a = new CapableRunner(
-      stack,
+      stack(),
       token,
       "a",
       report033({ checkpoints: ["a.safetensors"], loras: ["x.safetensors"] }),
     );
-    const b = new CapableRunner(stack, token, "b", report033({ checkpoints: ["b.safetensors"] }));
+    const b = new CapableRunner(stack(), token, "b", report033({ checkpoints: ["b.safetensors"] }));
     await a.lease();
     await b.lease();
     const client = await tenantApi();
@@ -137,9 +131,9 @@ describe("pool capabilities", () => {
   });
 
   it("while a live runner sends no report (an older runner), submits are not checked", async () => {
-    const token = await runnerToken(stack, "caps-mixed");
-    await new CapableRunner(stack, token, "new", report033({ checkpoints: ["a.safetensors"] })).lease();
-    expect(await new ScriptedRunner(stack, token, "old").lease(0)).toBeNull();
+    const token = await runnerToken(stack(), "caps-mixed");
+    await new CapableRunner(stack(), token, "new", report033({ checkpoints: ["a.safetensors"] })).lease();
+    expect(await new ScriptedRunner(stack(), token, "old").lease(0)).toBeNull();
     const client = await tenantApi();
     const view = (await client("/v1/pools/caps-mixed/capabilities")).json;
     expect(view).toMatchObject({ reported: true, runners: 1, unreported_runners: 1 });
@@ -154,7 +148,7 @@ describe("pool capabilities", () => {
     );
     const report = report033({ checkpoints: files });
     expect(JSON.stringify(report).length).toBeGreaterThan(2 * 1024 * 1024);
-    const runner = new CapableRunner(stack, await runnerToken(stack, "caps-big"), "big", report);
+    const runner = new CapableRunner(stack(), await runnerToken(stack(), "caps-big"), "big", report);
     expect(await runner.lease()).toBeNull();
     const res = await (await tenantApi())("/v1/pools/caps-big/capabilities");
     expect(res.json.models.checkpoints).toEqual(report.models.checkpoints);
@@ -162,11 +156,11 @@ describe("pool capabilities", () => {
   });
 
   it("a job needing a class one live runner lacks goes to the runner that has it; nothing is missing", async () => {
-    const token = await runnerToken(stack, "caps-class");
-    const full = new CapableRunner(stack, token, "full", report033());
+    const token = await runnerToken(stack(), "caps-class");
+    const full = new CapableRunner(stack(), token, "full", report033());
     const trimmed = report033();
     delete trimmed.node_classes.ImageInvert;
-    const small = new CapableRunner(stack, token, "small", trimmed);
+    const small = new CapableRunner(stack(), token, "small", trimmed);
     await full.lease();
     await small.lease();
     const client = await tenantApi();
@@ -185,7 +179,7 @@ describe("pool capabilities", () => {
   });
 
   it("admission: max_wait_s beyond the estimate -> 503 pool_saturated with Retry-After; metrics in Prometheus text", async () => {
-    const runner = new CapableRunner(stack, await runnerToken(stack, "caps-admit"), "m", report033());
+    const runner = new CapableRunner(stack(), await runnerToken(stack(), "caps-admit"), "m", report033());
     await runner.lease();
     const client = await tenantApi();
     const submittedAt = Date.now();
@@ -202,8 +196,8 @@ describe("pool capabilities", () => {
     expect(
       (await client("/v1/jobs", { body: { workflow: txt2img(), pool: "caps-admit", max_wait_s: 60 } })).status,
     ).toBe(202);
-    const res = await fetch(`${stack.url}/admin/v1/pools/caps-admit/metrics`, {
-      headers: { authorization: `Bearer ${stack.adminToken}` },
+    const res = await fetch(`${stack().url}/admin/v1/pools/caps-admit/metrics`, {
+      headers: { authorization: `Bearer ${stack().adminToken}` },
     });
     expect(res.headers.get("content-type")).toContain("text/plain");
     const readAt = Date.now();

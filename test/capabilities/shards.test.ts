@@ -1,8 +1,9 @@
 /** Pool shards (docs/capabilities.md §7): a pool served by 2 Durable Objects behind its one name. */
 import { jobShard } from "@comfy-edge/shared/pool-shards/route";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { api, ScriptedRunner, TRIVIAL_WORKFLOW, tenantWithKey } from "../harness/api.ts";
-import { type Stack, startStack } from "../harness/stack.ts";
+import type { Stack } from "../harness/stack.ts";
+import { useStack } from "../harness/use-stack.ts";
 import { report033, txt2img } from "./fixtures.ts";
 import { CapableRunner } from "./helpers.ts";
 
@@ -21,19 +22,13 @@ async function poolCounts(call: Call, name: string): Promise<{ queued: number; r
 }
 
 describe("pool shards", () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack();
-  }, 60_000);
-  afterAll(async () => {
-    await stack?.close();
-  });
+  const stack = useStack();
 
   it("shards dispatch fairly across tenants", async () => {
-    const token = await shardedPool(stack, "shard-fair");
-    const a = await tenantWithKey(stack);
-    const b = await tenantWithKey(stack);
-    const calls = { [a.id]: api(stack, a.key), [b.id]: api(stack, b.key) };
+    const token = await shardedPool(stack(), "shard-fair");
+    const a = await tenantWithKey(stack());
+    const b = await tenantWithKey(stack());
+    const calls = { [a.id]: api(stack(), a.key), [b.id]: api(stack(), b.key) };
     const owner = new Map<string, string>();
     // Interleaved submits: a, b, a, b, ...
     for (let i = 0; i < 24; i++) {
@@ -53,7 +48,7 @@ describe("pool shards", () => {
     const queuedView = await calls[a.id]!(`/v1/jobs/${first}`);
     expect(queuedView.json.queue_position).toBeGreaterThanOrEqual(1);
 
-    const runners = [0, 1, 2].map((i) => new ScriptedRunner(stack, token, `fair-${i}`));
+    const runners = [0, 1, 2].map((i) => new ScriptedRunner(stack(), token, `fair-${i}`));
     const order: string[] = []; // job ids in grant order
     const leased = new Map<string, number>();
     while (order.length < 24) {
@@ -88,9 +83,9 @@ describe("pool shards", () => {
   });
 
   it("leases every job exactly once with 2 shards and several concurrent runners", async () => {
-    const token = await shardedPool(stack, "shard-many");
-    const t = await tenantWithKey(stack);
-    const call = api(stack, t.key);
+    const token = await shardedPool(stack(), "shard-many");
+    const t = await tenantWithKey(stack());
+    const call = api(stack(), t.key);
     const total = 40;
     const ids = new Set<string>();
     const submits = (async () => {
@@ -103,7 +98,7 @@ describe("pool shards", () => {
     const leased = new Map<string, number>();
     let done = 0;
     const runLoop = async (i: number) => {
-      const r = new ScriptedRunner(stack, token, `many-${i}`);
+      const r = new ScriptedRunner(stack(), token, `many-${i}`);
       while (done < total) {
         const g = await r.lease(1);
         if (!g) continue;
@@ -122,10 +117,10 @@ describe("pool shards", () => {
   });
 
   it("runners parked on a sharded pool get the jobs that land on any shard, each exactly once", async () => {
-    const token = await shardedPool(stack, "shard-park");
-    const t = await tenantWithKey(stack);
-    const call = api(stack, t.key);
-    const runners = [new ScriptedRunner(stack, token, "parked-1"), new ScriptedRunner(stack, token, "parked-2")];
+    const token = await shardedPool(stack(), "shard-park");
+    const t = await tenantWithKey(stack());
+    const call = api(stack(), t.key);
+    const runners = [new ScriptedRunner(stack(), token, "parked-1"), new ScriptedRunner(stack(), token, "parked-2")];
     const leased = new Map<string, number>();
     const shardsHit = new Set<number>();
     let rounds = 0;
@@ -154,14 +149,14 @@ describe("pool shards", () => {
   });
 
   it("capability filtering holds on shards: no runner is leased a job it lacks the checkpoint for", async () => {
-    const token = await shardedPool(stack, "shard-caps");
+    const token = await shardedPool(stack(), "shard-caps");
     const runners = [
-      new CapableRunner(stack, token, "a", report033({ checkpoints: ["a.safetensors"] })),
-      new CapableRunner(stack, token, "b", report033({ checkpoints: ["b.safetensors"] })),
+      new CapableRunner(stack(), token, "a", report033({ checkpoints: ["a.safetensors"] })),
+      new CapableRunner(stack(), token, "b", report033({ checkpoints: ["b.safetensors"] })),
     ];
     // Each runner's report reaches every shard (409 capabilities_required, then PUT).
     for (const r of runners) expect(await r.lease()).toBeNull();
-    const call = api(stack, (await tenantWithKey(stack)).key);
+    const call = api(stack(), (await tenantWithKey(stack())).key);
     const wanted = new Map<string, string>();
     for (let i = 0; i < 12; i++) {
       const ckpt = i % 3 === 0 ? "b.safetensors" : "a.safetensors";
@@ -191,23 +186,23 @@ describe("pool shards", () => {
   });
 
   it("admin API: shards default to 1, bad values are 400 naming the field, a change waits for an idle pool", async () => {
-    const plain = await stack.admin<{ shards: number }>("/admin/v1/pools", { name: "shard-admin" });
+    const plain = await stack().admin<{ shards: number }>("/admin/v1/pools", { name: "shard-admin" });
     expect(plain.shards).toBe(1);
-    const bad = await fetch(`${stack.url}/admin/v1/pools/shard-admin`, {
+    const bad = await fetch(`${stack().url}/admin/v1/pools/shard-admin`, {
       method: "PATCH",
-      headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${stack().adminToken}`, "content-type": "application/json" },
       body: JSON.stringify({ shards: 0 }),
     });
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.param).toBe("shards");
-    const t = await tenantWithKey(stack);
-    const call = api(stack, t.key);
+    const t = await tenantWithKey(stack());
+    const call = api(stack(), t.key);
     const job = await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW, pool: "shard-admin" } });
     expect(job.status).toBe(202);
     await expect.poll(async () => (await poolCounts(call, "shard-admin")).queued).toBe(1);
-    const busy = await fetch(`${stack.url}/admin/v1/pools/shard-admin`, {
+    const busy = await fetch(`${stack().url}/admin/v1/pools/shard-admin`, {
       method: "PATCH",
-      headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${stack().adminToken}`, "content-type": "application/json" },
       body: JSON.stringify({ shards: 2 }),
     });
     expect(busy.status).toBe(409);
@@ -215,7 +210,7 @@ describe("pool shards", () => {
     expect(busyBody.error).toMatchObject({ code: "pool_busy", param: "shards" });
     expect(await call(`/v1/jobs/${job.json.id}/cancel`, { method: "POST" })).toMatchObject({ status: 202 });
     await expect.poll(async () => (await poolCounts(call, "shard-admin")).queued).toBe(0);
-    const changed = await stack.admin<{ shards: number }>("/admin/v1/pools/shard-admin", { shards: 2 }, "PATCH");
+    const changed = await stack().admin<{ shards: number }>("/admin/v1/pools/shard-admin", { shards: 2 }, "PATCH");
     expect(changed.shards).toBe(2);
   });
 });
