@@ -1,7 +1,7 @@
 /**
  * Job Durable Object fixtures for workers tests: a job's create input with defaults, and a fresh job object on the
  * real JOBS namespace whose internals (clock, outbox flush, SQLite storage) a test can reach through
- * runInDurableObject. The pool tests (src/pools/*.test.ts) set up jobs the same way and could use these too.
+ * runInDurableObject. The pool tests (src/pools/*.test.ts) create their jobs with `jobInput` too.
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import type { JobDO } from "../src/jobs/job-do.ts";

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import type { DispatchMessage } from "@comfy-edge/shared/contract";
 import { describe, expect, it } from "vitest";
-import type { CreateJobInput } from "../jobs/state.ts";
+import { jobInput } from "../../test/job-fixtures.ts";
 import { callerAlive, type PollAlive } from "./lost-grant.ts";
 import type { RunnerInfo } from "./pool-do.ts";
 
@@ -17,25 +17,7 @@ async function setup() {
   const pool = `lg-${crypto.randomUUID().slice(0, 8)}`;
   const id = env.JOBS.newUniqueId();
   const jobId = `job_${id.toString()}`;
-  const input: CreateJobInput = {
-    id: jobId,
-    tenant_id: TENANT,
-    key_id: "key_lost",
-    pool,
-    workflow: { "1": { class_type: "SaveImage", inputs: { filename_prefix: "x" } } },
-    output: null,
-    timeout_s: null,
-    metadata: {},
-    inputs: [],
-    max_running: null,
-    queue_timeout_s: 3600,
-    image_allowlist: null,
-    webhook: null,
-    idempotency: null,
-    origin: null,
-    max_run_s: null,
-    max_queued: null,
-  };
+  const input = jobInput(jobId, { tenant_id: TENANT, key_id: "key_lost", pool });
   expect((await env.JOBS.get(id).create(input)).status).toBe("created");
   const msg: DispatchMessage = {
     type: "dispatch",

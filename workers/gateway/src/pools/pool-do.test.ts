@@ -5,7 +5,7 @@
 import { env } from "cloudflare:test";
 import type { DispatchMessage } from "@comfy-edge/shared/contract";
 import { describe, expect, it } from "vitest";
-import type { CreateJobInput } from "../jobs/state.ts";
+import { jobInput } from "../../test/job-fixtures.ts";
 import type { RunnerInfo } from "./pool-do.ts";
 
 const RUNNER: RunnerInfo = {
@@ -25,25 +25,7 @@ function newPool() {
 async function job(pool: string, tenant: string, maxRunning: number | null = null): Promise<DispatchMessage> {
   const id = env.JOBS.newUniqueId();
   const jobId = `job_${id.toString()}`;
-  const input: CreateJobInput = {
-    id: jobId,
-    tenant_id: tenant,
-    key_id: "key_pool_test",
-    pool,
-    workflow: { "1": { class_type: "SaveImage", inputs: { filename_prefix: "x" } } },
-    output: null,
-    timeout_s: null,
-    metadata: {},
-    inputs: [],
-    max_running: maxRunning,
-    queue_timeout_s: 3600,
-    image_allowlist: null,
-    webhook: null,
-    idempotency: null,
-    origin: null,
-    max_run_s: null,
-    max_queued: null,
-  };
+  const input = jobInput(jobId, { tenant_id: tenant, key_id: "key_pool_test", pool, max_running: maxRunning });
   expect((await env.JOBS.get(id).create(input)).status).toBe("created");
   return {
     type: "dispatch",
