@@ -9,6 +9,7 @@
 import { api, ensurePool, runnerToken, ScriptedRunner, TRIVIAL_WORKFLOW, tenantWithKey } from "../test/harness/api.ts";
 import { type BenchStack, startBenchStack } from "./lib/bench-stack.ts";
 import { workerdCpuMs } from "./lib/child-cpu.ts";
+import { driveJobs } from "./lib/drive-jobs.ts";
 import { percentile } from "./lib/load.ts";
 
 export interface JobsBenchResult {
@@ -76,39 +77,19 @@ export interface ThroughputResult {
 
 /** `total` jobs through submit -> lease -> success on `pool` with 8 instant runners and 8 submitters. */
 async function throughput(stack: BenchStack, pool: string, token: string, key: string, total: number) {
-  const call = api(stack, key);
   const runners = 8;
   const submitters = 8;
-  const outcomes = new Map<string, number>();
-  let submittedCount = 0;
-  let finished = 0;
   await stack.counters();
   const cpuBefore = workerdCpuMs();
-  const start = performance.now();
-  const submitLoop = async () => {
-    while (submittedCount < total) {
-      submittedCount++;
-      const r = await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW, pool } });
-      if (r.status !== 202) throw new Error(`submit ${r.status} ${JSON.stringify(r.json)}`);
-    }
-  };
-  const runLoop = async (i: number) => {
-    const r = new ScriptedRunner(stack, token, `bench-${pool}-${i}`);
-    while (finished < total) {
-      const g = await r.lease(1);
-      if (!g) continue;
-      const res = await r.event(g.lease.id, { type: "succeeded", outputs: [] });
-      if (res.status === 200) {
-        outcomes.set(g.job.id, (outcomes.get(g.job.id) ?? 0) + 1);
-        finished++;
-      }
-    }
-  };
-  await Promise.all([
-    ...Array.from({ length: submitters }, submitLoop),
-    ...Array.from({ length: runners }, (_, i) => runLoop(i)),
-  ]);
-  const seconds = (performance.now() - start) / 1000;
+  const { seconds, outcomes } = await driveJobs(stack, {
+    key,
+    token,
+    total,
+    pool,
+    runners,
+    submitters,
+    prefix: `bench-${pool}`,
+  });
   const cpuAfter = workerdCpuMs();
   await sleep(500); // outbox deliveries (index rows, pool releases) of the last jobs
   const counted = perJobCounts(await stack.counters(), total);

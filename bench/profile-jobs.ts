@@ -12,6 +12,7 @@ import { OUT } from "../test/harness/build.ts";
 import { startBenchStack } from "./lib/bench-stack.ts";
 import { workerdCpuMs } from "./lib/child-cpu.ts";
 import { type CpuProfile, selfTimeBy } from "./lib/cpu-profile.ts";
+import { driveJobs } from "./lib/drive-jobs.ts";
 
 const total = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 1000);
 const outDir = process.argv.find((a) => a.startsWith("--out="))?.slice(6);
@@ -77,35 +78,8 @@ try {
     }),
   );
 
-  const runners = 8;
-  const submitters = 8;
-  let submitted = 0;
-  let finished = 0;
-  const outcomes = new Map<string, number>();
   const cpuBefore = workerdCpuMs();
-  const start = performance.now();
-  await Promise.all([
-    ...Array.from({ length: submitters }, async () => {
-      while (submitted < total) {
-        submitted++;
-        const r = await call("/v1/jobs", { body: { workflow: TRIVIAL_WORKFLOW } });
-        if (r.status !== 202) throw new Error(`submit ${r.status}`);
-      }
-    }),
-    ...Array.from({ length: runners }, async (_, i) => {
-      const r = new ScriptedRunner(stack, token, `prof-${i}`);
-      while (finished < total) {
-        const g = await r.lease(1);
-        if (!g) continue;
-        const res = await r.event(g.lease.id, { type: "succeeded", outputs: [] });
-        if (res.status === 200) {
-          outcomes.set(g.job.id, (outcomes.get(g.job.id) ?? 0) + 1);
-          finished++;
-        }
-      }
-    }),
-  ]);
-  const seconds = (performance.now() - start) / 1000;
+  const { seconds, outcomes } = await driveJobs(stack, { key: t.key, token, total, prefix: "prof" });
   const cpu = (workerdCpuMs() ?? 0) - (cpuBefore ?? 0);
   console.log(
     `${total} jobs in ${seconds.toFixed(2)} s = ${(total / seconds).toFixed(1)} jobs/s; workerd CPU ${(cpu / total).toFixed(2)} ms/job (profiler on); lost ${total - outcomes.size}`,
