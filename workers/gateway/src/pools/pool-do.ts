@@ -21,6 +21,7 @@ import { CapabilityStore, type WaitingFor } from "./capability-store.ts";
 import { initLoadTables, type PoolMetrics, poolMetrics, queuePlace, recordRun } from "./load.ts";
 import { callerAlive, type PollAlive } from "./lost-grant.ts";
 import { queuedInOrder } from "./queue-order.ts";
+import { type RunnerRow, runnerRows } from "./runners-view.ts";
 
 /** Default of RUNNER_LIVE_S: a runner is live this long after its last lease call. */
 export const RUNNER_LIVE_MS = 90_000;
@@ -201,6 +202,11 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
   /** The union of the live runners' reports; null when no live runner reports. */
   async capabilities(): Promise<PoolCapabilities | null> {
     return this.caps.capabilities(Date.now());
+  }
+
+  /** GET /v1/pools/:name: runners seen in the last day, with the GPU of their last report (runners-view.ts). */
+  async runnersView(): Promise<RunnerRow[]> {
+    return runnerRows(this.ctx.storage.sql, this.caps, Date.now());
   }
 
   async metrics(): Promise<PoolMetrics> {
