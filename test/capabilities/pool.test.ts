@@ -217,4 +217,49 @@ describe("pool capabilities", () => {
     expect(age).toBeGreaterThan(0);
     expect(age).toBeLessThanOrEqual((readAt - submittedAt) / 1000);
   });
+
+  it("GET /v1/pools/:name lists the runners that leased: version, GPU from the report, slots, live; no token ids", async () => {
+    await runnerToken(stack(), "caps-runners");
+    const issued = await stack().admin<{ id: string; token: string }>("/admin/v1/runner-tokens", {
+      pool: "caps-runners",
+    });
+    const reporting = new CapableRunner(stack(), issued.token, "gpu-a", report033());
+    await reporting.lease();
+    // An older runner: no capability report, so no GPU to show.
+    const older = await reporting.call("POST", "/lease", {
+      runner_id: "gpu-old",
+      version: "0.9.1",
+      comfyui_version: "0.3.10",
+      slots: 2,
+      wait_s: 0,
+    });
+    expect(older.status).toBe(204);
+    const res = await (await tenantApi())("/v1/pools/caps-runners");
+    expect(res.status).toBe(200);
+    const text = JSON.stringify(res.json);
+    expect(text).not.toContain(issued.id);
+    expect(text).not.toContain(issued.token);
+    expect(res.json).toMatchObject({ runners: 2, queued: 0, running: 0, estimated_wait_s: 0 });
+    const byId = Object.fromEntries(
+      (res.json.runner_list as Array<{ runner_id: string }>).map((r) => [r.runner_id, r]),
+    );
+    expect(Object.keys(byId).sort()).toEqual(["gpu-a", "gpu-old"]);
+    expect(byId["gpu-a"]).toMatchObject({
+      version: "test",
+      comfyui_version: "0.33.0",
+      gpu: "cuda:0 NVIDIA L4",
+      vram_gb: 24,
+      slots: 1,
+      state: "live",
+    });
+    expect(byId["gpu-old"]).toMatchObject({
+      version: "0.9.1",
+      comfyui_version: "0.3.10",
+      gpu: null,
+      vram_gb: null,
+      slots: 2,
+      state: "live",
+    });
+    expect(Date.parse((byId["gpu-a"] as { last_seen_at: string }).last_seen_at)).toBeLessThanOrEqual(Date.now());
+  });
 });

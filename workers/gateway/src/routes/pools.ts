@@ -4,13 +4,15 @@ import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
 import { z } from "zod";
 import { capabilitiesView, PoolCapabilitiesView } from "../capabilities/public-view.ts";
+import { gatewayConfig } from "../config.ts";
 import { nodePolicyReader, policyLayers } from "../jobs/node-policy.ts";
 import { apiKeyAuth } from "../middleware/api-key-auth.ts";
 import { getManifest, runnerReports } from "../models/store.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { poolStub, requirePoolAccess } from "../pools/access.ts";
 import { modelState } from "../pools/model-view.ts";
-import { poolStatsAll } from "../pools/shards.ts";
+import { mergeRunners } from "../pools/runners-view.ts";
+import { allShardStubs, poolMetricsAll, poolStatsAll } from "../pools/shards.ts";
 import type { AppEnv } from "../types.ts";
 import type { PoolRow } from "./admin/rows.ts";
 
@@ -47,7 +49,26 @@ poolRoutes.get("/", async (c) => {
 
 const readNodePolicy = nodePolicyReader();
 
-export const PoolDetailView = PoolView.extend({ models: PoolModelState }).meta({ id: "PoolDetailView" });
+export const PoolRunnerView = z
+  .object({
+    runner_id: z.string().describe("The runner's own label (RUNNER_ID), as in `started` job events"),
+    version: z.string().describe("Runner version"),
+    comfyui_version: z.string().nullable(),
+    gpu: z.string().nullable().describe("GPU name from the runner's capability report; null without one"),
+    vram_gb: z.number().nullable().describe("GPU memory in GiB from the capability report"),
+    slots: z.int().describe("Jobs the runner runs at once"),
+    last_seen_at: z.iso.datetime().describe("Its last lease call"),
+    state: z.enum(["live", "stale"]).describe("live: asked for work within RUNNER_LIVE_S (default 90 s)"),
+  })
+  .meta({ id: "PoolRunnerView" });
+
+export const PoolDetailView = PoolView.extend({
+  estimated_wait_s: z.number().nullable().describe("Estimated wait of a job submitted now; null: no live runner"),
+  runner_list: z
+    .array(PoolRunnerView)
+    .describe("Runners seen in the last 24 h, most recent first (at most 200); `runners` stays the live count"),
+  models: PoolModelState,
+}).meta({ id: "PoolDetailView" });
 
 /** One pool this tenant may use: its counts and its runners' model state (no host paths). */
 poolRoutes.get("/:name", async (c) => {
@@ -58,9 +79,11 @@ poolRoutes.get("/:name", async (c) => {
       throw new ApiError(404, "pool_not_found", `No pool named '${name.slice(0, 80)}' that this tenant may use.`);
     throw err;
   });
-  const [row, stats, manifest, reports] = await Promise.all([
+  const [row, stats, metrics, runners, manifest, reports] = await Promise.all([
     c.env.DB.prepare("SELECT region FROM pools WHERE name = ?").bind(pool.name).first<{ region: string | null }>(),
     poolStatsAll(c.env, pool.name),
+    poolMetricsAll(c.env, pool.name),
+    allShardStubs(c.env, pool.name).then((stubs) => Promise.all(stubs.map((s) => s.runnersView()))),
     getManifest(c.env.DB, pool.name),
     runnerReports(c.env.DB, pool.name),
   ]);
@@ -69,6 +92,8 @@ poolRoutes.get("/:name", async (c) => {
     region: row?.region ?? null,
     default: pool.name === (tenant.default_pool ?? "local"),
     ...stats,
+    estimated_wait_s: metrics.estimated_wait_s,
+    runner_list: mergeRunners(runners, Date.now(), gatewayConfig(c.env).runnerLiveMs),
     models: modelState(manifest, reports),
   });
 });
@@ -105,9 +130,9 @@ export const poolDocs: RouteDoc[] = [
   {
     method: "get",
     path: "/v1/pools/:name",
-    summary: "One GPU pool: live runner, queued and running counts, and its runners' model files",
+    summary: "One GPU pool: its runners, queue depth and wait estimate, and its runners' model files",
     description:
-      "`models`: the pool's manifest files with how many runners hold (`present`), wait for, fetch (`downloading`) or failed each, and per runner its state and counts (docs/models.md). Names and counts only.",
+      "`runner_list`: the runners seen in the last 24 h with their own label, runner and ComfyUI versions, GPU (from their capability report), slots, last lease and `live`/`stale`; `estimated_wait_s`: the wait of a job submitted now. `models`: the pool's manifest files with how many runners hold (`present`), wait for, fetch (`downloading`) or failed each, and per runner its state and counts (docs/models.md). Names and counts only.",
     tag: "Jobs",
     security: "apiKey",
     scope: "jobs",
