@@ -227,6 +227,28 @@ describe("web console", () => {
     await count.waitFor();
     expect(Number(await count.textContent())).toBe(Object.keys(caps.node_classes).length);
     expect(Number(await count.textContent())).toBeGreaterThan(100);
+    // The pool's runners: the test runner by its label, live, with its version and slots from its leases.
+    const detail = (await (
+      await fetch(`${w.stack.url}/v1/pools/local`, { headers: { authorization: `Bearer ${w.tenant.key}` } })
+    ).json()) as { runner_list: Array<{ runner_id: string; version: string; slots: number }> };
+    const listed = detail.runner_list.find((r) => r.runner_id === "test-runner");
+    expect(listed).toBeDefined();
+    const runnerRow = page.getByRole("table", { name: "Runners of local" }).locator("tbody tr", {
+      hasText: "test-runner",
+    });
+    await runnerRow.waitFor();
+    const cells = await runnerRow.locator("td").allTextContents();
+    expect(cells[0]).toBe("test-runner");
+    expect(cells[1]).toBe(listed?.version);
+    expect(cells[4]).toBe(String(listed?.slots));
+    expect(cells[5]).toBe("live");
+    const facts = page.locator("section[aria-labelledby='runners-local'] .facts");
+    expect(await facts.locator("div", { hasText: "Queue depth" }).locator("dd").textContent()).toMatch(
+      /^\d+ queued, \d+ running$/,
+    );
+    expect(await facts.locator("div", { hasText: "Wait estimate" }).locator("dd").textContent()).toMatch(
+      /^(none \(a slot is free\)|about .+)$/,
+    );
     await shot(page, "pools");
 
     await page.getByRole("link", { name: "Playground" }).click();

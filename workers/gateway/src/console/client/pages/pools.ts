@@ -2,13 +2,15 @@
  * Pools: the GPU pools the tenant may use, with live runner, queued and running counts (GET /v1/pools), and
  * what each pool's runners can run (GET /v1/pools/:name/capabilities, where the deployment has it): ComfyUI
  * versions, node classes and model files; and each pool's manifest files with how many runners hold them
- * (GET /v1/pools/:name, pool-models.ts).
+ * (GET /v1/pools/:name, pool-models.ts); and each pool's runners with versions, GPU, slots and health, its
+ * queue depth and wait estimate (GET /v1/pools/:name, pool-runners.ts).
  */
 import { call, optional, type Session } from "../api.ts";
 import type { PageContext } from "../context.ts";
 import { h, page } from "../dom.ts";
 import { table } from "../table.ts";
 import { modelStateCard } from "./pool-models.ts";
+import { poolDetail, runnersCard } from "./pool-runners.ts";
 
 interface Capabilities {
   reported: boolean;
@@ -108,6 +110,9 @@ export async function poolsPage(ctx: PageContext): Promise<void> {
   );
   const found = await Promise.all(
     data.data.flatMap((p) => [
+      poolDetail(ctx.session, String(p.name)).then((view) =>
+        ctx.signal.aborted ? null : runnersCard(String(p.name), view),
+      ),
       capabilitiesCard(ctx.session, String(p.name), ctx.signal),
       modelStateCard(ctx.session, String(p.name), ctx.signal),
     ]),
