@@ -21,6 +21,7 @@ import { CapabilityStore, type WaitingFor } from "./capability-store.ts";
 import { initLoadTables, type PoolMetrics, poolMetrics, queuePlace, recordRun } from "./load.ts";
 import { callerAlive, type PollAlive } from "./lost-grant.ts";
 import { queuedInOrder } from "./queue-order.ts";
+import { disposeRpcResult, takeRpcData } from "./rpc-result.ts";
 import { type RunnerRow, runnerRows } from "./runners-view.ts";
 
 /** Default of RUNNER_LIVE_S: a runner is live this long after its last lease call. */
@@ -292,7 +293,7 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
     const pool = this.poolName ?? "";
     console.warn(JSON.stringify({ level: "warn", msg: "lease poll gone; grant given back", job_id: grant.job_id }));
     try {
-      await jobStub(this.env, grant.job_id)?.giveBack(grant.attempt, pool);
+      disposeRpcResult(await jobStub(this.env, grant.job_id)?.giveBack(grant.attempt, pool));
     } catch (err) {
       // The job object did not answer: lease expiry re-queues it as before.
       console.error(
@@ -353,7 +354,9 @@ export class PoolDO extends DurableObject<Env> implements PoolDispatchRpc {
       let grant: LeaseGrantInternal | null;
       try {
         const job = jobStub(this.env, candidate.job_id);
-        grant = job ? await job.grantLease(candidate.attempt, runner.runner_id, pool) : null;
+        // A plain copy: the job object's RPC result is disposed here, not passed on to the lease's caller
+        // (which would then hold this call open until it disposed it; pools/rpc-result.ts).
+        grant = job ? await takeRpcData(job.grantLease(candidate.attempt, runner.runner_id, pool)) : null;
       } catch (err) {
         // The job DO did not answer: put the job back and let the caller retry later.
         console.error(

@@ -10,6 +10,7 @@ import { jobStub } from "../jobs/public.ts";
 import type { LeaseGrantInternal } from "../jobs/state.ts";
 import { poolStub } from "./access.ts";
 import type { RunnerInfo } from "./pool-do.ts";
+import { disposeRpcResult, takeRpcData } from "./rpc-result.ts";
 import { poolShards, shardStub } from "./shards.ts";
 
 export type LeaseOutcome = LeaseGrantInternal | null | "capabilities_required";
@@ -26,10 +27,11 @@ export interface LeaseCall {
 export async function leaseFromPool(env: Env, pool: string, call: LeaseCall): Promise<LeaseOutcome> {
   const { runner, waitMs, alive } = call;
   const shards = await poolShards(env, pool);
-  if (shards <= 1) return poolStub(env, pool).lease(pool, runner, waitMs, alive);
+  // Each lease result is read into a plain copy and disposed at once (pools/rpc-result.ts).
+  if (shards <= 1) return takeRpcData<LeaseOutcome>(poolStub(env, pool).lease(pool, runner, waitMs, alive));
   const stubs = Array.from({ length: shards }, (_, i) => shardStub(env, pool, i));
   for (const i of leaseOrder(shards, Math.floor(Math.random() * shards))) {
-    const got = await stubs[i]!.lease(pool, runner, 0, alive);
+    const got = await takeRpcData<LeaseOutcome>(stubs[i]!.lease(pool, runner, 0, alive));
     if (got) return got;
   }
   if (waitMs <= 0) return null;
@@ -37,14 +39,14 @@ export async function leaseFromPool(env: Env, pool: string, call: LeaseCall): Pr
   const parkedAlive = () => !settled && alive();
   return new Promise<LeaseOutcome>((resolve) => {
     const polls = stubs.map(async (stub) => {
-      const got = await stub.lease(pool, runner, waitMs, parkedAlive, true);
+      const got = await takeRpcData<LeaseOutcome>(stub.lease(pool, runner, waitMs, parkedAlive, true));
       if (!got) return;
       if (!settled) {
         settled = true;
         resolve(got);
       } else if (got !== "capabilities_required") {
         // Two shards granted in the same instant: the second job goes back to its queue (no attempt counted).
-        await jobStub(env, got.job_id)?.giveBack(got.attempt, pool);
+        disposeRpcResult(await jobStub(env, got.job_id)?.giveBack(got.attempt, pool));
       }
     });
     const all = Promise.allSettled(polls).then(() => {

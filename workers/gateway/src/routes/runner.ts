@@ -26,6 +26,7 @@ import { iso } from "../lib/time.ts";
 import { runnerAuth } from "../middleware/runner-auth.ts";
 import { manifestRunnerDocs, manifestRunnerRoutes } from "../models/runner-routes.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
+import { disposeRpcResult } from "../pools/rpc-result.ts";
 import { leaseFromPool } from "../pools/shard-lease.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -101,7 +102,7 @@ runnerRoutes.post("/lease", async (c) => {
   if (!grant) return c.body(null, 204);
   if (c.req.raw.signal.aborted) {
     // Hung up after the pool's check: give the job back here (no attempt counted).
-    await jobStub(c.env, grant.job_id)?.giveBack(grant.attempt, pool);
+    disposeRpcResult(await jobStub(c.env, grant.job_id)?.giveBack(grant.attempt, pool));
     throw new ApiError(
       409,
       "lease_abandoned",
