@@ -2,11 +2,10 @@
  * Pools page, model files (GET /v1/pools/:name `models`, docs/models.md): each manifest file of the pool
  * with how many runners hold, wait for, fetch or failed it, and how many runners reported. Names and counts.
  */
-import { optional, type Session } from "../api.ts";
 import { h } from "../dom.ts";
 import { table } from "../table.ts";
 
-interface ModelState {
+export interface ModelState {
   manifest_digest: string | null;
   files: Array<{
     folder: string;
@@ -19,10 +18,9 @@ interface ModelState {
   runners: Array<{ state: string; current: boolean; url_models: number }>;
 }
 
-export async function modelStateCard(s: Session, pool: string, signal: AbortSignal): Promise<HTMLElement | null> {
-  const view = await optional<{ models?: ModelState }>(s, `/v1/pools/${encodeURIComponent(pool)}`).catch(() => null);
-  const models = view?.models;
-  if (!models || signal.aborted || (models.files.length === 0 && models.runners.length === 0)) return null;
+/** The card of `GET /v1/pools/:name`'s `models` (fetched once per pool by the page: pool-runners.ts poolDetail). */
+export function modelStateCard(pool: string, models: ModelState | undefined): HTMLElement | null {
+  if (!models || (models.files.length === 0 && models.runners.length === 0)) return null;
   const id = `models-${pool}`;
   const ready = models.runners.filter((r) => r.state === "ready" && r.current).length;
   const cached = models.runners.reduce((n, r) => n + r.url_models, 0);

@@ -6,6 +6,7 @@
 import { optional, type Session } from "../api.ts";
 import { h, ms, statusBadge, when } from "../dom.ts";
 import { table } from "../table.ts";
+import type { ModelState } from "./pool-models.ts";
 
 export interface PoolRunner {
   runner_id: string;
@@ -23,6 +24,7 @@ export interface PoolDetail {
   running: number;
   estimated_wait_s?: number | null;
   runner_list?: PoolRunner[];
+  models?: ModelState;
 }
 
 export function poolDetail(s: Session, pool: string): Promise<PoolDetail | null> {

@@ -110,12 +110,12 @@ export async function poolsPage(ctx: PageContext): Promise<void> {
   );
   const found = await Promise.all(
     data.data.flatMap((p) => [
+      // One GET /v1/pools/:name per pool feeds both its runners card and its model files card.
       poolDetail(ctx.session, String(p.name)).then((view) =>
-        ctx.signal.aborted ? null : runnersCard(String(p.name), view),
+        ctx.signal.aborted ? [] : [runnersCard(String(p.name), view), modelStateCard(String(p.name), view?.models)],
       ),
-      capabilitiesCard(ctx.session, String(p.name), ctx.signal),
-      modelStateCard(ctx.session, String(p.name), ctx.signal),
+      capabilitiesCard(ctx.session, String(p.name), ctx.signal).then((card) => [card]),
     ]),
   );
-  cards.append(...found.filter((c): c is HTMLElement => c !== null));
+  cards.append(...found.flat().filter((c): c is HTMLElement => c !== null));
 }
