@@ -23,6 +23,7 @@ const BENCHES: Bench[] = [
   { name: "wan", module: "./wan.ts", run: "benchWan", print: "printWan" },
   { name: "capabilities", module: "./capabilities.ts", run: "benchCapabilities", print: "printCapabilities" },
   { name: "models", module: "./models.ts", run: "benchModels", print: "printModels" },
+  { name: "console", module: "./console.ts", run: "benchConsole", print: "printConsole" },
 ];
 
 const quick = process.argv.includes("--quick");
