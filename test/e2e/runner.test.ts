@@ -5,6 +5,7 @@
  * ComfyUI down at start, graceful shutdown, health and metrics. Each test has its own pool, double and runner.
  */
 import { describe, expect, it, vi } from "vitest";
+import type { Runner } from "../../runner/src/runner.ts";
 import { type ComfyDouble, type HistoryEntry, startComfyDouble } from "../comfyui-double/index.ts";
 import { runnerToken, ScriptedRunner } from "../harness/api.ts";
 import { executing, finished, startCutProxy, startTestRunner } from "./helpers.ts";
@@ -23,6 +24,23 @@ function inHistory(comfy: ComfyDouble, promptId: string): Promise<HistoryEntry> 
     },
     { timeout: 15_000, interval: 25 },
   );
+}
+
+/**
+ * Submits a job and resolves once ComfyUI starts `nodeId` of it (its prompt id), listening on the runner's socket
+ * BEFORE submitting: a runner already long-polling is granted the job inside the submit, before the 202 reaches
+ * the test, and its prompt is past the 1 ms EmptyImage by then (measured: the node's `executing` arrives 0.5-3 ms
+ * after the 202 on an idle machine, before it under load). Subscribing after the submit missed it.
+ */
+async function submitUntilNode(
+  runner: Runner,
+  nodeId: string,
+  submit: () => Promise<string>,
+): Promise<{ jobId: string; promptId: string }> {
+  const started = executing(runner, nodeId);
+  started.catch(() => {}); // awaited below; a failed submit must not leave it unhandled
+  const jobId = await submit();
+  return { jobId, promptId: await started };
 }
 
 describe("runner: inputs, outputs, conversion, progress", () => {
@@ -186,8 +204,9 @@ describe("runner: cancel", () => {
     const s = await setup();
     // Long enough for the cancel to reach the runner (next heartbeat, at half the 3 s lease) mid-node.
     s.comfy.setNodeDelay("ImageInvert", 2_500);
-    const jobId = await s.submit({ workflow: freshWorkflow() });
-    const promptId = await executing(s.runner.runner, "2");
+    const { jobId, promptId } = await submitUntilNode(s.runner.runner, "2", () =>
+      s.submit({ workflow: freshWorkflow() }),
+    );
     expect((await suite.tenant.call(`/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBeLessThan(300);
     const { job } = await finished(suite.stack, suite.tenant, jobId);
     expect(job.status).toBe("canceled");
@@ -209,9 +228,11 @@ describe("runner: faults", () => {
     const a = await startTestRunner({ ...suite.stack, url: proxy.url }, [comfy.url], { token, runnerId: "runner-a" });
     cleanups.push(() => a.close());
     comfy.setNodeDelay("ImageInvert", 6_000);
-    const jobId = (await suite.tenant.call("/v1/jobs", { body: { pool, workflow: freshWorkflow() } })).json
-      .id as string;
-    const promptId = await executing(a.runner, "2");
+    const { jobId, promptId } = await submitUntilNode(
+      a.runner,
+      "2",
+      async () => (await suite.tenant.call("/v1/jobs", { body: { pool, workflow: freshWorkflow() } })).json.id,
+    );
     // Runner A is cut off from the gateway: its lease expires and attempt 2 goes to another runner.
     proxy.cut();
     const b = new ScriptedRunner(suite.stack, token, "runner-b");
@@ -235,8 +256,7 @@ describe("runner: faults", () => {
   it("ComfyUI dies mid-job: failed comfyui_unavailable (retryable), re-dispatched, succeeds after restart", async () => {
     const s = await setup();
     s.comfy.setNodeDelay("ImageInvert", 5_000);
-    const jobId = await s.submit({ workflow: freshWorkflow() });
-    await executing(s.runner.runner, "2");
+    const { jobId } = await submitUntilNode(s.runner.runner, "2", () => s.submit({ workflow: freshWorkflow() }));
     const failedFirst = s.runner.nextResult(jobId);
     await s.comfy.die();
     expect(await failedFirst).toBe("failed");
@@ -259,8 +279,9 @@ describe("runner: faults", () => {
     s.comfy.setNodeDelay("ImageInvert", 600);
     const seen: string[] = [];
     s.runner.runner.slots[0]!.socket.subscribe({ message: (m) => seen.push(m.type) });
-    const jobId = await s.submit({ workflow: freshWorkflow() });
-    const promptId = await executing(s.runner.runner, "2");
+    const { jobId, promptId } = await submitUntilNode(s.runner.runner, "2", () =>
+      s.submit({ workflow: freshWorkflow() }),
+    );
     // ComfyUI stops accepting connections (the socket drops, reconnects fail) while the prompt finishes.
     await s.comfy.setRefuseConnections(true);
     // The prompt finished inside ComfyUI.
@@ -274,8 +295,10 @@ describe("runner: faults", () => {
     expect(out.bytes.equals(Buffer.from(s.comfy.outputs()[0]!.bytes))).toBe(true);
     // A plain drop of the websocket mid-prompt is survived too.
     s.comfy.setNodeDelay("ImageInvert", 300);
-    const second = await s.submit({ workflow: freshWorkflow() });
-    await executing(s.runner.runner, "2");
+    // The runner is long-polling now: the job is granted before the submit answers (see submitUntilNode).
+    const { jobId: second } = await submitUntilNode(s.runner.runner, "2", () =>
+      s.submit({ workflow: freshWorkflow() }),
+    );
     s.comfy.dropSockets();
     expect((await finished(suite.stack, suite.tenant, second)).job.status).toBe("succeeded");
     const metrics = await (await fetch(`http://127.0.0.1:${s.runner.runner.port}/metrics`)).text();
@@ -319,8 +342,7 @@ describe("runner: health, shutdown", () => {
   it("a second signal skips the drain: the running job is interrupted and given back at once", async () => {
     const s = await setup();
     s.comfy.setNodeDelay("ImageInvert", 3_000);
-    const jobId = await s.submit({ workflow: freshWorkflow() });
-    await executing(s.runner.runner, "2");
+    const { jobId } = await submitUntilNode(s.runner.runner, "2", () => s.submit({ workflow: freshWorkflow() }));
     const draining = s.runner.runner.close({ drainMs: 60_000 }); // first signal: would wait up to 60 s
     await s.runner.runner.forceStop(); // second signal
     await draining;
@@ -335,8 +357,7 @@ describe("runner: health, shutdown", () => {
   it("graceful shutdown: drains a short job; past the drain timeout interrupts and gives the job back", async () => {
     const s = await setup();
     s.comfy.setNodeDelay("ImageInvert", 300);
-    const quick = await s.submit({ workflow: freshWorkflow() });
-    await executing(s.runner.runner, "2");
+    const { jobId: quick } = await submitUntilNode(s.runner.runner, "2", () => s.submit({ workflow: freshWorkflow() }));
     await s.runner.runner.close({ drainMs: 10_000 });
     expect((await finished(suite.stack, suite.tenant, quick)).job.status).toBe("succeeded");
     await s.runner.runner.close(); // idempotent
@@ -344,8 +365,9 @@ describe("runner: health, shutdown", () => {
     const r2 = await startTestRunner(suite.stack, [s.comfy.url], { token: await runnerToken(suite.stack, s.pool) });
     cleanups.push(() => r2.close());
     s.comfy.setNodeDelay("ImageInvert", 3_000);
-    const slow = await s.submit({ workflow: freshWorkflow() });
-    const promptId = await executing(r2.runner, "2");
+    const { jobId: slow, promptId } = await submitUntilNode(r2.runner, "2", () =>
+      s.submit({ workflow: freshWorkflow() }),
+    );
     await r2.runner.close({ drainMs: 200 });
     expect(r2.results.at(-1)).toMatchObject({ jobId: slow, result: "given_back" });
     const entry = await inHistory(s.comfy, promptId);
