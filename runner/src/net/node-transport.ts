@@ -1,8 +1,12 @@
 import type { ClientRequest, IncomingMessage } from "node:http";
-import http from "node:http";
-import https from "node:https";
 import type { LookupFunction } from "node:net";
 import type { HopResponse } from "@comfy-edge/shared/url-guard";
+
+// node:http(s) through getBuiltinModule, as in ../http.ts: an ESM import of node:http builds its ESM facade, which
+// reads the module's lazy WebSocket/CloseEvent/MessageEvent exports and so loads all of undici (about 6 MB of
+// an idle runner's memory). This module is loaded at start (model downloads), used only when one runs.
+const http = process.getBuiltinModule("node:http");
+const https = process.getBuiltinModule("node:https");
 
 /** One request to an address that was resolved and checked; `hostname` is kept for Host and TLS SNI. */
 export interface PinnedRequest {
