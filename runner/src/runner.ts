@@ -11,7 +11,8 @@ import { GatewayClient, type GatewayError } from "./gateway.ts";
 import type { JobResult, JobRun } from "./job.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { RunnerMetrics } from "./metrics.ts";
-import { createModelRuntime, type ModelRuntime, type ModelTuning, openModelStore } from "./models/runtime.ts";
+import type { ModelRuntime, ModelTuning } from "./models/runtime.ts";
+import type { ModelStore } from "./models/store.ts";
 import { Slot, type SlotOptions } from "./slot.ts";
 import { RUNNER_VERSION } from "./version.ts";
 
@@ -42,6 +43,11 @@ export interface RunnerOptions {
   models?: ModelTuning;
 }
 
+interface ModelAssets {
+  module: typeof import("./models/runtime.ts");
+  store: ModelStore;
+}
+
 export class Runner {
   readonly config: RunnerConfig;
   readonly log: Logger;
@@ -59,7 +65,7 @@ export class Runner {
   /** Resolves if the gateway refuses the runner token (401): the runner cannot work and should exit. */
   readonly tokenRefused: Promise<GatewayError>;
 
-  private constructor(options: RunnerOptions, store: Awaited<ReturnType<typeof openModelStore>>) {
+  private constructor(options: RunnerOptions, assets: ModelAssets | null) {
     this.config = options.config;
     this.log = options.log ?? createLogger({ level: options.config.logLevel, secrets: [options.config.runnerToken] });
     this.metrics = new RunnerMetrics();
@@ -67,7 +73,14 @@ export class Runner {
     // Ready only once some slot has leased with a capability report listing the synced files (models/manager.ts).
     const announce = (signal: AbortSignal) => Promise.any(this.slots.map((s) => s.capabilitiesAnnounced(signal)));
     this.models =
-      store && createModelRuntime(store, this.config, this.log, this.metrics.registry, { announce }, options.models);
+      assets?.module.createModelRuntime(
+        assets.store,
+        this.config,
+        this.log,
+        this.metrics.registry,
+        { announce },
+        options.models,
+      ) ?? null;
     this.tokenRefused = new Promise((resolve) => {
       this.refusedToken = resolve;
     });
@@ -101,7 +114,15 @@ export class Runner {
 
   /** Starts the slots (and the health/metrics server). Resolves once the server listens. */
   static async start(options: RunnerOptions): Promise<Runner> {
-    const runner = new Runner(options, await openModelStore(options.config));
+    // The model-asset modules (manifest sync, downloads, warmup: about 1.4 MB of memory) load only with
+    // COMFYUI_MODELS_DIR set; a runner without it never uses them.
+    let assets: ModelAssets | null = null;
+    if (options.config.modelsDir !== null) {
+      const module = await import("./models/runtime.ts");
+      const store = await module.openModelStore(options.config);
+      if (store) assets = { module, store };
+    }
+    const runner = new Runner(options, assets);
     if (options.serve !== false) await runner.listen();
     runner.log.info("runner started", {
       runner_id: runner.config.runnerId,

@@ -5,8 +5,7 @@
  */
 import type { Workflow } from "@comfy-edge/shared/contract/jobs";
 import { JobFailure } from "../job-failure.ts";
-import { ModelDownloadError } from "./download.ts";
-import { UrlModelError, type UrlModels } from "./url-models.ts";
+import type { UrlModels } from "./url-models.ts";
 
 export class JobModels {
   private readonly models: UrlModels | null;
@@ -23,6 +22,10 @@ export class JobModels {
       this.releases.push(prepared.release);
       return prepared.workflow;
     } catch (error) {
+      // Loaded here, not at start: a runner without model assets never loads the download modules (about 1 MB);
+      // with them, runtime.ts has already loaded these.
+      const { UrlModelError } = await import("./url-models.ts");
+      const { ModelDownloadError } = await import("./download.ts");
       if (!(error instanceof UrlModelError)) throw error;
       const retryable = error.cause instanceof ModelDownloadError && error.cause.retryable;
       throw new JobFailure({ code: "model_download_failed", message: error.message }, retryable);
