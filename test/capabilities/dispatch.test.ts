@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { api, runnerToken, tenantWithKey } from "../harness/api.ts";
 import { useStack } from "../harness/use-stack.ts";
 import { report033, txt2img } from "./fixtures.ts";
-import { CapableRunner } from "./helpers.ts";
+import { CapableRunner, leaseEveryJobOnce } from "./helpers.ts";
 
 describe("capability-aware dispatch", () => {
   const stack = useStack();
@@ -37,21 +37,7 @@ describe("capability-aware dispatch", () => {
         },
       )
       .toBe(18);
-    const leased = new Map<string, string>();
-    // Round after round, every runner asks once; each finishes its job at once.
-    for (let round = 0; round < 30 && leased.size < wanted.size; round++) {
-      for (const runner of runners) {
-        const grant = await runner.lease(0);
-        if (!grant) continue;
-        const ckpt = (grant.job.workflow["4"]!.inputs as { ckpt_name: string }).ckpt_name;
-        expect(runner.report.models.checkpoints).toContain(ckpt);
-        expect(wanted.get(grant.job.id)).toBe(ckpt);
-        expect(leased.has(grant.job.id)).toBe(false);
-        leased.set(grant.job.id, runner.id);
-        await runner.call("POST", `/leases/${encodeURIComponent(grant.lease.id)}/events`, { type: "canceled" });
-      }
-    }
-    expect(leased.size).toBe(wanted.size);
+    const leased = await leaseEveryJobOnce(runners, wanted);
     // The only runner with c's checkpoint ran every c job.
     for (const [job, ckpt] of wanted) if (ckpt === "c.safetensors") expect(leased.get(job)).toBe("c");
   });

@@ -1,6 +1,7 @@
 /** A runner that speaks the capability protocol over HTTP, driven step by step by the test. */
 import { reportDigest } from "@comfy-edge/shared/capabilities/build";
 import type { CapabilityReport, LeaseGrant } from "@comfy-edge/shared/contract/runner";
+import { expect } from "vitest";
 import type { Stack } from "../harness/stack.ts";
 
 export class CapableRunner {
@@ -49,4 +50,30 @@ export class CapableRunner {
     if (res.status !== 200) throw new Error(`lease: ${res.status} ${JSON.stringify(res.json)}`);
     return res.json as LeaseGrant;
   }
+}
+
+/**
+ * Round after round every runner asks once without waiting (at most 30 rounds) until every job of `wanted`
+ * (job id -> the checkpoint it needs) was leased; each grant is checked against the runner's report and the
+ * job's checkpoint, no job is leased twice, and each job ends at once (`canceled`). Job id -> runner id.
+ */
+export async function leaseEveryJobOnce(
+  runners: CapableRunner[],
+  wanted: Map<string, string>,
+): Promise<Map<string, string>> {
+  const leased = new Map<string, string>();
+  for (let round = 0; round < 30 && leased.size < wanted.size; round++) {
+    for (const runner of runners) {
+      const grant = await runner.lease(0);
+      if (!grant) continue;
+      const ckpt = (grant.job.workflow["4"]!.inputs as { ckpt_name: string }).ckpt_name;
+      expect(runner.report.models.checkpoints).toContain(ckpt);
+      expect(wanted.get(grant.job.id)).toBe(ckpt);
+      expect(leased.has(grant.job.id)).toBe(false);
+      leased.set(grant.job.id, runner.id);
+      await runner.call("POST", `/leases/${encodeURIComponent(grant.lease.id)}/events`, { type: "canceled" });
+    }
+  }
+  expect(leased.size).toBe(wanted.size);
+  return leased;
 }

@@ -5,7 +5,7 @@ import { api, ScriptedRunner, TRIVIAL_WORKFLOW, tenantWithKey } from "../harness
 import type { Stack } from "../harness/stack.ts";
 import { useStack } from "../harness/use-stack.ts";
 import { report033, txt2img } from "./fixtures.ts";
-import { CapableRunner } from "./helpers.ts";
+import { CapableRunner, leaseEveryJobOnce } from "./helpers.ts";
 
 async function shardedPool(stack: Stack, name: string, shards = 2): Promise<string> {
   const pool = await stack.admin<{ shards: number }>("/admin/v1/pools", { name, shards });
@@ -169,20 +169,7 @@ describe("pool shards", () => {
     expect(refused.status).toBe(422);
     expect(refused.json.error.code).toBe("model_not_available");
     await expect.poll(async () => (await poolCounts(call, "shard-caps")).queued).toBe(12);
-    const leased = new Set<string>();
-    for (let round = 0; round < 30 && leased.size < wanted.size; round++) {
-      for (const runner of runners) {
-        const grant = await runner.lease(0);
-        if (!grant) continue;
-        const ckpt = (grant.job.workflow["4"]!.inputs as { ckpt_name: string }).ckpt_name;
-        expect(runner.report.models.checkpoints).toContain(ckpt);
-        expect(wanted.get(grant.job.id)).toBe(ckpt);
-        expect(leased.has(grant.job.id)).toBe(false);
-        leased.add(grant.job.id);
-        await runner.call("POST", `/leases/${encodeURIComponent(grant.lease.id)}/events`, { type: "canceled" });
-      }
-    }
-    expect(leased.size).toBe(wanted.size);
+    await leaseEveryJobOnce(runners, wanted);
   });
 
   it("admin API: shards default to 1, bad values are 400 naming the field, a change waits for an idle pool", async () => {

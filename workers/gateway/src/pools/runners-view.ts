@@ -4,6 +4,7 @@
  * null when it leases without one). A shard's rows carry the runner's token id so that the route can merge
  * shards (a runner leases from every shard); the merged view drops it: tenants see the runner's own label.
  */
+import type { PoolRunnerView } from "@comfy-edge/shared/contract/pools";
 import type { CapabilityStore } from "./capability-store.ts";
 
 /** Runners last seen longer ago than this are left out. */
@@ -23,16 +24,7 @@ export interface RunnerRow {
   last_seen: number;
 }
 
-export interface RunnerView {
-  runner_id: string;
-  version: string;
-  comfyui_version: string | null;
-  gpu: string | null;
-  vram_gb: number | null;
-  slots: number;
-  last_seen_at: string;
-  state: "live" | "stale";
-}
+export type RunnerView = PoolRunnerView;
 
 /** One shard's runners seen since `now - RECENT_MS`, with the GPU of the report each last leased with. */
 export function runnerRows(sql: SqlStorage, caps: CapabilityStore, now: number): RunnerRow[] {

@@ -1,5 +1,6 @@
 import { ErrorEnvelope } from "@comfy-edge/shared/contract";
 import { PoolModelState } from "@comfy-edge/shared/contract/models";
+import { PoolRunnerView } from "@comfy-edge/shared/contract/pools";
 import { ApiError } from "@comfy-edge/shared/errors";
 import { Hono } from "hono";
 import { z } from "zod";
@@ -48,19 +49,6 @@ poolRoutes.get("/", async (c) => {
 });
 
 const readNodePolicy = nodePolicyReader();
-
-export const PoolRunnerView = z
-  .object({
-    runner_id: z.string().describe("The runner's own label (RUNNER_ID), as in `started` job events"),
-    version: z.string().describe("Runner version"),
-    comfyui_version: z.string().nullable(),
-    gpu: z.string().nullable().describe("GPU name from the runner's capability report; null without one"),
-    vram_gb: z.number().nullable().describe("GPU memory in GiB from the capability report"),
-    slots: z.int().describe("Jobs the runner runs at once"),
-    last_seen_at: z.iso.datetime().describe("Its last lease call"),
-    state: z.enum(["live", "stale"]).describe("live: asked for work within RUNNER_LIVE_S (default 90 s)"),
-  })
-  .meta({ id: "PoolRunnerView" });
 
 export const PoolDetailView = PoolView.extend({
   estimated_wait_s: z.number().nullable().describe("Estimated wait of a job submitted now; null: no live runner"),

@@ -7,36 +7,18 @@
  */
 import { log } from "@comfy-edge/shared/log";
 import { type Bucket, FLUSH_INTERVAL_MS, type StatsAggregator } from "./aggregator.ts";
+import { COUNT_COLUMNS } from "./columns.ts";
 import { toJson } from "./histogram.ts";
 
 export const RETENTION_MS = 2 * 24 * 3600 * 1000;
 export const PRUNE_EVERY_MS = 3600 * 1000;
 
-const COLUMNS = [
-  "minute",
-  "route",
-  "method",
-  "tenant_id",
-  "requests",
-  "status_2xx",
-  "status_3xx",
-  "status_4xx",
-  "status_5xx",
-  "status_expected",
-  "latency_ms_sum",
-  "latency_hist",
-] as const;
+const COLUMNS = ["minute", "route", "method", "tenant_id", ...COUNT_COLUMNS, "latency_hist"] as const;
 /** D1 binds at most 100 parameters per statement. */
 const ROWS_PER_STATEMENT = Math.floor(100 / COLUMNS.length);
 
 const UPSERT_TAIL = `ON CONFLICT (minute, route, method, tenant_id) DO UPDATE SET
-  requests = requests + excluded.requests,
-  status_2xx = status_2xx + excluded.status_2xx,
-  status_3xx = status_3xx + excluded.status_3xx,
-  status_4xx = status_4xx + excluded.status_4xx,
-  status_5xx = status_5xx + excluded.status_5xx,
-  status_expected = status_expected + excluded.status_expected,
-  latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum,
+  ${COUNT_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(",\n  ")},
   latency_hist = (SELECT json_group_object(k, n) FROM (SELECT k, SUM(v) AS n FROM (
     SELECT key AS k, value AS v FROM json_each(request_stats.latency_hist)
     UNION ALL SELECT key, value FROM json_each(excluded.latency_hist)) GROUP BY k))`;

@@ -3,6 +3,7 @@
  * merged latency histograms, error rates. query.ts reads the rows; this module only adds them up.
  */
 import type { RequestFigures } from "@comfy-edge/shared/contract/stats";
+import { COUNT_COLUMNS } from "./columns.ts";
 import { addCount, type Histogram, mergeInto, percentile } from "./histogram.ts";
 
 export interface Counts {
@@ -25,16 +26,6 @@ export type CountRow = Partial<Counts> & Record<string, unknown>;
 /** A row of a grouped histogram query: the group's key columns, bucket `b` and its count `n`. */
 export type HistRow = { b: unknown; n: unknown } & Record<string, unknown>;
 
-const COUNT_FIELDS = [
-  "requests",
-  "status_2xx",
-  "status_3xx",
-  "status_4xx",
-  "status_5xx",
-  "status_expected",
-  "latency_ms_sum",
-] as const;
-
 export function emptyGroup(): Group {
   return {
     counts: {
@@ -51,7 +42,7 @@ export function emptyGroup(): Group {
 }
 
 export function mergeGroup(into: Group, from: Group): Group {
-  for (const f of COUNT_FIELDS) into.counts[f] += from.counts[f];
+  for (const f of COUNT_COLUMNS) into.counts[f] += from.counts[f];
   mergeInto(into.hist, from.hist);
   return into;
 }
@@ -69,7 +60,7 @@ export function groupRows(counts: CountRow[], hists: HistRow[], key: (row: Recor
   };
   for (const row of counts) {
     const g = at(key(row));
-    for (const f of COUNT_FIELDS) g.counts[f] += Number(row[f] ?? 0);
+    for (const f of COUNT_COLUMNS) g.counts[f] += Number(row[f] ?? 0);
   }
   for (const row of hists) addCount(at(key(row)).hist, Number(row.b), Number(row.n));
   return groups;

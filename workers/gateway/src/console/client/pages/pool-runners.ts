@@ -3,27 +3,18 @@
  * the last day with its runner and ComfyUI versions, GPU, slots, health (live/stale) and last lease, and the
  * pool's queue depth and wait estimate.
  */
+
+import type { PoolRunnerView } from "@comfy-edge/shared/contract/pools";
 import { optional, type Session } from "../api.ts";
 import { h, ms, statusBadge, when } from "../dom.ts";
 import { table } from "../table.ts";
 import type { ModelState } from "./pool-models.ts";
 
-export interface PoolRunner {
-  runner_id: string;
-  version: string;
-  comfyui_version: string | null;
-  gpu: string | null;
-  vram_gb: number | null;
-  slots: number;
-  last_seen_at: string;
-  state: string;
-}
-
 export interface PoolDetail {
   queued: number;
   running: number;
   estimated_wait_s?: number | null;
-  runner_list?: PoolRunner[];
+  runner_list?: PoolRunnerView[];
   models?: ModelState;
 }
 
